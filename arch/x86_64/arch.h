@@ -1,0 +1,101 @@
+/* arch/x86_64/arch.h - what crsnap needs to know about x86-64: the saved context, raw system
+ * calls (usable where libc is not: signal handlers, the snapshot child, the restart entry), and
+ * the CPU facts an image records. Another port provides the same names in its own folder.
+ */
+#ifndef CRS_ARCH_X86_64_H
+#define CRS_ARCH_X86_64_H
+
+#include <stdint.h>
+
+#define CRS_ARCH_NAME "x86_64"
+#define CRS_ARCH_ID 1u
+
+/* Registers at a call boundary: layout fixed by context.S and stored as-is in images. */
+struct crs_arch_ctx {
+    uint64_t rbx, rbp, r12, r13, r14, r15;
+    uint64_t rsp, rip;
+    uint32_t mxcsr;
+    uint16_t fpucw;
+    uint16_t pad;
+};
+
+/* Returns 0 when called, 1 when resumed by crs_arch_jump_context(). Like setjmp, locals of the
+ * caller that change between the two returns must be volatile. */
+int crs_arch_save_context(struct crs_arch_ctx *ctx) __attribute__((returns_twice));
+__attribute__((noreturn)) void crs_arch_jump_context(const struct crs_arch_ctx *ctx);
+
+static inline long crs_sys0(long n)
+{
+    long r;
+    __asm__ volatile("syscall" : "=a"(r) : "a"(n) : "rcx", "r11", "memory");
+    return r;
+}
+static inline long crs_sys1(long n, long a)
+{
+    long r;
+    __asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a) : "rcx", "r11", "memory");
+    return r;
+}
+static inline long crs_sys2(long n, long a, long b)
+{
+    long r;
+    __asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b) : "rcx", "r11", "memory");
+    return r;
+}
+static inline long crs_sys3(long n, long a, long b, long c)
+{
+    long r;
+    __asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
+    return r;
+}
+static inline long crs_sys4(long n, long a, long b, long c, long d)
+{
+    long r;
+    register long r10 __asm__("r10") = d;
+    __asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10) : "rcx", "r11", "memory");
+    return r;
+}
+static inline long crs_sys5(long n, long a, long b, long c, long d, long e)
+{
+    long r;
+    register long r10 __asm__("r10") = d;
+    register long r8 __asm__("r8") = e;
+    __asm__ volatile("syscall"
+                     : "=a"(r)
+                     : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8)
+                     : "rcx", "r11", "memory");
+    return r;
+}
+static inline long crs_sys6(long n, long a, long b, long c, long d, long e, long f)
+{
+    long r;
+    register long r10 __asm__("r10") = d;
+    register long r8 __asm__("r8") = e;
+    register long r9 __asm__("r9") = f;
+    __asm__ volatile("syscall"
+                     : "=a"(r)
+                     : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+                     : "rcx", "r11", "memory");
+    return r;
+}
+
+/* The thread pointer (FS base), read without a system call. */
+static inline uint64_t crs_arch_thread_pointer(void)
+{
+    uint64_t tp;
+    __asm__("mov %%fs:0, %0" : "=r"(tp));
+    return tp;
+}
+
+/* XCR0: the extended register state the CPU and kernel enable (0 if XSAVE is absent). */
+static inline uint64_t crs_arch_xfeatures(void)
+{
+    uint32_t a, b, c, d;
+    __asm__("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(1), "c"(0));
+    if (!(c & (1u << 27))) /* OSXSAVE */
+        return 0;
+    __asm__("xgetbv" : "=a"(a), "=d"(d) : "c"(0));
+    return ((uint64_t)d << 32) | a;
+}
+
+#endif

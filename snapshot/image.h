@@ -1,0 +1,239 @@
+/* snapshot/image.h - the on-disk image format, shared by the writer (snapshot child), the reader
+ * (info, verify, restore) and the restart entry. docs/FORMAT.md is the prose version of this
+ * file; change both together and bump CRS_IMG_VERSION on any incompatible change.
+ *
+ * All integers are little-endian, all structs are packed to their natural alignment with explicit
+ * padding, so the file is the in-memory struct. Layout:
+ *
+ *   crs_img_header                      at offset 0
+ *   sections, each: crs_img_section + payload, 8-byte aligned, in any order
+ *   crs_img_toc_entry[n]                the table of contents
+ *   crs_img_trailer                     the last 64 bytes of the file
+ *
+ * The trailer is written last: an image without a valid trailer is incomplete.
+ */
+#ifndef CRS_IMAGE_H
+#define CRS_IMAGE_H
+
+#include <stdint.h>
+#include "../arch/arch.h"
+
+#define CRS_IMG_MAGIC "CRSNAPv\n"        /* 8 bytes, no terminator stored */
+#define CRS_IMG_TRAILER_MAGIC "CRSEND\r\n" /* 8 bytes */
+#define CRS_IMG_VERSION 1u
+#define CRS_IMG_PAGE_SIZE 4096u
+
+struct crs_img_header {
+    char magic[8];
+    uint32_t version;
+    uint32_t header_size;       /* sizeof(struct crs_img_header) */
+    uint32_t arch;              /* CRS_ARCH_ID */
+    uint32_t page_size;
+    uint64_t created_ns;        /* CLOCK_REALTIME when the snapshot was taken */
+    uint64_t seq;               /* sequence number in its directory, 0 if none */
+    uint32_t pid;               /* pid of the checkpointed process */
+    uint32_t flags;             /* CRS_IMG_F_* */
+    uint8_t reserved[24];
+};                              /* 64 bytes */
+
+#define CRS_IMG_F_KILLED 0x1u  /* the process exited after this snapshot (checkpoint --kill) */
+
+/* Section types. Every section is listed once in the table of contents (PAGES once per chunk
+ * run is not needed: page chunks are one section whose payload is a sequence of chunks). */
+enum crs_img_section_type {
+    CRS_SEC_HOST = 1,    /* struct crs_img_host */
+    CRS_SEC_PROCESS = 2, /* struct crs_img_process */
+    CRS_SEC_STRINGS = 3, /* NUL-terminated strings, referenced by offset from other sections */
+    CRS_SEC_VMAS = 4,    /* struct crs_img_vma[] */
+    CRS_SEC_PAGES = 5,   /* sequence of (struct crs_img_chunk + compressed bytes), 8-aligned */
+    CRS_SEC_THREADS = 6, /* struct crs_img_thread[] */
+    CRS_SEC_SIGNALS = 7, /* struct crs_img_sigaction[64] for signals 1..64 */
+    CRS_SEC_FDS = 8,     /* struct crs_img_fd[] */
+    CRS_SEC_ARGV = 9,    /* argv then envp: NUL-separated, as in /proc/self/cmdline */
+    CRS_SEC_AUXV = 10,   /* raw auxv pairs (uint64 type, uint64 value), as /proc/self/auxv */
+};
+
+struct crs_img_section {
+    uint32_t type;
+    uint32_t flags;
+    uint64_t length;            /* payload bytes after this header */
+};
+
+struct crs_img_toc_entry {
+    uint32_t type;
+    uint32_t count;             /* records in the section (chunks for PAGES) */
+    uint64_t offset;            /* of the crs_img_section header */
+    uint64_t length;            /* payload bytes */
+    uint64_t checksum;          /* XXH3-64 of the payload; for PAGES, of the chunk headers */
+};
+
+struct crs_img_trailer {
+    char magic[8];
+    uint64_t toc_offset;
+    uint32_t toc_count;
+    uint32_t reserved0;
+    uint64_t file_size;         /* total bytes including this trailer */
+    uint64_t pause_ns;          /* how long the process was stopped for this snapshot */
+    uint64_t reserved1;
+    uint64_t toc_checksum;      /* XXH3-64 of the toc entries */
+    uint64_t checksum;          /* XXH3-64 of this trailer's previous 56 bytes */
+};                              /* 64 bytes */
+
+struct crs_img_host {
+    char sysname[65];
+    char release[65];           /* uname -r */
+    char version[65];
+    char machine[65];
+    char libc_version[32];      /* gnu_get_libc_version() */
+    uint8_t pad[4];
+    uint64_t xfeatures;         /* XCR0 */
+    uint32_t page_size;
+    uint32_t reserved;
+};
+
+/* Where, in the checkpointed process, the restart entry and its data live. All addresses are
+ * in the restored address space. */
+struct crs_img_restart {
+    uint64_t entry;             /* void crs_restart_entry(struct crs_restart_plan *) */
+    uint64_t stack_top;         /* 16-byte aligned top of the restart stack */
+    uint64_t plan_addr;         /* where the restorer writes the plan */
+    uint64_t plan_size;         /* bytes available there */
+    uint64_t state_addr;        /* the runtime's state struct, for tools that want to look */
+    int64_t tid_offset;         /* offset of glibc's tid field from the thread pointer */
+    int64_t rseq_offset;        /* glibc __rseq_offset (from the thread pointer) */
+    uint32_t rseq_size;         /* glibc __rseq_size; 0 = rseq not used */
+    uint32_t rseq_sig;          /* 0x53053053 on x86-64 */
+};
+
+struct crs_img_rlimit { uint64_t cur, max; };
+struct crs_img_timeval { int64_t sec, usec; };
+struct crs_img_itimer { struct crs_img_timeval interval, value; };
+
+struct crs_img_process {
+    uint32_t pid, ppid, uid, gid, euid, egid;
+    uint32_t umask;
+    uint32_t personality;
+    uint32_t exe;               /* string offset: readlink /proc/self/exe */
+    uint32_t cwd;               /* string offset */
+    uint32_t comm;              /* string offset: /proc/self/comm */
+    uint32_t nthreads;
+    uint64_t start_brk, brk;
+    uint64_t start_code, end_code, start_data, end_data, start_stack;
+    uint64_t arg_start, arg_end, env_start, env_end;
+    uint64_t memory_covered;    /* sum of the saved regions' sizes */
+    uint64_t memory_saved;      /* bytes of page data stored, before compression */
+    uint64_t pages_zero;        /* populated pages elided because all zero */
+    struct crs_img_rlimit rlimits[16];
+    struct crs_img_itimer itimers[3]; /* ITIMER_REAL, _VIRTUAL, _PROF */
+    struct crs_img_restart restart;
+};
+
+enum crs_img_vma_kind {
+    CRS_VMA_ANON = 1,           /* private anonymous */
+    CRS_VMA_ANON_SHARED = 2,    /* shared anonymous (also /dev/zero, memfd is FILE_SHARED) */
+    CRS_VMA_FILE_PRIVATE = 3,   /* private file mapping: file pages plus saved dirty pages */
+    CRS_VMA_FILE_SHARED = 4,    /* shared file mapping: remapped, contents live in the file */
+    CRS_VMA_HEAP = 5,           /* [heap] */
+    CRS_VMA_STACK = 6,          /* [stack] */
+    CRS_VMA_VDSO = 7,           /* [vdso]: not saved, the host's is moved here */
+    CRS_VMA_VVAR = 8,           /* [vvar], [vvar_vclock]: likewise */
+    CRS_VMA_VSYSCALL = 9,       /* [vsyscall]: fixed by the kernel, skipped */
+};
+
+#define CRS_VMA_F_SHARED 0x1u   /* MAP_SHARED */
+#define CRS_VMA_F_SAVED 0x2u    /* some of its pages are in the PAGES section */
+#define CRS_VMA_F_GROWSDOWN 0x4u
+#define CRS_VMA_F_DELETED 0x8u  /* the backing file was deleted: its pages are all saved */
+
+struct crs_img_vma {
+    uint64_t start, end;
+    uint64_t file_offset;
+    uint64_t dev, ino;          /* identity of the backing file (from the maps line) */
+    uint64_t file_size;         /* stat at checkpoint, 0 for anonymous */
+    int64_t file_mtime_ns;
+    uint32_t prot;              /* PROT_* */
+    uint32_t flags;             /* CRS_VMA_F_* */
+    uint32_t kind;              /* enum crs_img_vma_kind */
+    uint32_t path;              /* string offset of the maps name, 0 = none */
+};
+
+/* A run of pages stored in the PAGES section. Pages not in any chunk are zero (anonymous) or
+ * come from the file (file mappings). uncompressed size = npages * page_size. */
+struct crs_img_chunk {
+    uint32_t magic;             /* CRS_IMG_CHUNK_MAGIC */
+    uint32_t npages;
+    uint64_t addr;              /* address of the first page */
+    uint32_t clen;              /* compressed bytes that follow (zstd frame) */
+    uint32_t flags;             /* CRS_CHUNK_F_* */
+    uint64_t checksum;          /* XXH3-64 of the compressed bytes */
+};
+#define CRS_IMG_CHUNK_MAGIC 0x4b4e4843u /* "CHNK" */
+#define CRS_CHUNK_F_RAW 0x1u            /* stored uncompressed (clen = npages * page_size) */
+
+#define CRS_THREAD_F_MAIN 0x1u          /* the thread group leader */
+#define CRS_THREAD_F_COORDINATOR 0x2u   /* crsnap's coordinator thread (took the snapshot) */
+
+/* One thread, as it was recorded when it parked. Also the runtime's in-memory record. */
+struct crs_img_thread {
+    int32_t tid;
+    uint32_t flags;             /* CRS_THREAD_F_* */
+    uint64_t fs_base;           /* thread pointer = glibc's struct pthread */
+    uint64_t tid_addr;          /* glibc's tid field: CLONE_PARENT_SETTID|CLONE_CHILD_CLEARTID */
+    uint64_t robust_head, robust_len;
+    uint64_t rseq_addr;         /* 0 = not registered */
+    uint32_t rseq_len, rseq_sig;
+    uint64_t ss_sp, ss_size;    /* sigaltstack */
+    int32_t ss_flags;
+    uint32_t pad;
+    uint64_t sigmask;           /* the thread's mask before the quiesce signal */
+    char name[16];
+    struct crs_arch_ctx ctx;    /* where it parked */
+};
+
+/* The kernel's struct sigaction layout for rt_sigaction (x86-64). */
+struct crs_img_sigaction {
+    uint64_t handler;
+    uint64_t flags;
+    uint64_t restorer;
+    uint64_t mask;
+};
+
+enum crs_img_fd_kind {
+    CRS_FD_FILE = 1,            /* regular file or directory */
+    CRS_FD_TTY = 2,             /* a terminal */
+    CRS_FD_CHR = 3,             /* another character device (/dev/null, /dev/urandom...) */
+    CRS_FD_PIPE = 4,            /* pipe or FIFO: path "pipe:[ino]" */
+    CRS_FD_EVENTFD = 5,
+    CRS_FD_EPOLL = 6,
+    CRS_FD_TIMERFD = 7,
+    CRS_FD_SIGNALFD = 8,
+    CRS_FD_SOCKET = 9,          /* not restored */
+    CRS_FD_OTHER = 10,          /* not restored */
+    CRS_FD_INTERNAL = 11,       /* crsnap's own (control socket...): not restored, not reported */
+};
+
+struct crs_img_epoll_tfd { int32_t fd; uint32_t events; uint64_t data; };
+#define CRS_EPOLL_MAX 32
+
+struct crs_img_fd {
+    int32_t fd;
+    uint32_t kind;              /* enum crs_img_fd_kind */
+    uint32_t flags;             /* F_GETFL */
+    uint32_t fdflags;           /* F_GETFD (FD_CLOEXEC) */
+    uint64_t pos;               /* fdinfo pos */
+    uint32_t mode;              /* st_mode */
+    uint32_t path;              /* string offset: readlink /proc/self/fd/N */
+    uint64_t dev, ino, rdev;
+    uint64_t size;
+    int64_t mtime_ns;
+    union {
+        struct { uint64_t count; uint32_t semaphore; uint32_t pad; } eventfd;
+        struct { int32_t clockid; uint32_t settime_flags; uint64_t ticks;
+                 struct crs_img_timeval interval, value; } timerfd; /* it_value is relative */
+        struct { uint64_t mask; } signalfd;
+        struct { uint32_t n; uint32_t pad; struct crs_img_epoll_tfd tfd[CRS_EPOLL_MAX]; } epoll;
+        uint8_t raw[784];
+    } u;
+};
+
+#endif

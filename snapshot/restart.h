@@ -1,0 +1,44 @@
+/* snapshot/restart.h - the hand-over from the restorer (`crsnap restore`) to the restart entry
+ * that lives in the restored libcrsnap. The restorer rebuilds memory, descriptors and signal
+ * state, writes a plan at the address the image gives, and jumps to the entry on the restart
+ * stack. From there only raw system calls run: see snapshot/restart.c.
+ */
+#ifndef CRS_RESTART_H
+#define CRS_RESTART_H
+
+#include <stdint.h>
+#include "image.h"
+
+#define CRS_PLAN_MAGIC 0x4e414c50u     /* "PLAN" */
+#define CRS_PLAN_MAX_UNMAP 64
+#define CRS_PLAN_MAX_FDS 256
+#define CRS_PLAN_MAX_THREADS 512
+
+struct crs_restart_range { uint64_t start, len; };
+
+struct crs_restart_plan {
+    uint32_t magic;
+    uint32_t version;                  /* CRS_IMG_VERSION */
+    uint32_t nunmap;                   /* the restorer's own mappings, to unmap */
+    uint32_t nunrestored;              /* descriptors that were not restored */
+    struct crs_restart_range unmap[CRS_PLAN_MAX_UNMAP];
+    int32_t unrestored[CRS_PLAN_MAX_FDS];
+    uint64_t restorer_rseq_addr;       /* the restorer's own rseq area, to unregister; 0 = none */
+    uint32_t restorer_rseq_len;
+    uint32_t restorer_rseq_sig;
+    uint32_t nthreads;
+    uint32_t main_index;               /* which of threads[] is the main thread */
+    struct crs_img_thread threads[CRS_PLAN_MAX_THREADS];
+};
+
+/* Called by the runtime when it builds a snapshot request: where the entry, its stack and the
+ * plan area are in this process, and the glibc offsets the entry needs. */
+void crs_restart_describe(struct crs_img_restart *out);
+
+/* The entry itself. Never returns: it ends by jumping into the main thread's saved context. */
+__attribute__((noreturn)) void crs_restart_entry(struct crs_restart_plan *plan);
+
+/* After a restart: the plan as the restorer left it (NULL in an original process). */
+const struct crs_restart_plan *crs_restart_plan_get(void);
+
+#endif

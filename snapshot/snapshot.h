@@ -1,0 +1,64 @@
+/* snapshot/snapshot.h - the contract between the runtime (which stops the threads and forks)
+ * and the snapshot child (which reads the process through /proc and writes the image).
+ * The runtime fills a request before the clone; the child reads it, writes the image, reports
+ * through a pipe and exits. Nothing in the child may malloc, use stdio or take a lock.
+ */
+#ifndef CRS_SNAPSHOT_H
+#define CRS_SNAPSHOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "image.h"
+
+#define CRS_PATH_MAX 4096
+
+struct crs_snap_request {
+    char path[CRS_PATH_MAX];        /* final image path */
+    char dir[CRS_PATH_MAX];         /* directory for `latest` and retention; "" for explicit paths */
+    uint64_t seq;                   /* sequence number (0 for explicit paths) */
+    int keep;                       /* images kept in dir after publishing (0 = keep all) */
+    int level;                      /* zstd level */
+    int force_pwrite;               /* 1 = skip io_uring (tests, benchmarks) */
+    int killed;                     /* the process exits after this snapshot: flag in header */
+    const struct crs_img_thread *threads;
+    uint32_t nthreads;
+    struct crs_img_restart restart;
+    struct crs_img_itimer itimers[3]; /* not inherited across fork: read by the parent */
+    const int *internal_fds;        /* crsnap's own descriptors, recorded as CRS_FD_INTERNAL */
+    uint32_t ninternal;
+    int report_fd;                  /* child writes one struct crs_snap_report here */
+    int pause_fd;                   /* parent writes the pause (uint64 ns) here after the clone */
+    uint64_t created_ns;
+    struct crs_img_host host;       /* host facts, read once at init by the parent */
+    void *scratch;                  /* parent-allocated (mmap) scratch for parsing /proc before */
+    size_t scratch_size;            /*   the child maps anything of its own */
+};
+
+struct crs_snap_report {
+    int32_t error;                  /* 0 or -errno */
+    uint32_t pad;
+    uint64_t bytes_written;
+    uint64_t memory_covered;
+    uint64_t memory_saved;
+    uint64_t write_ns;
+    char path[CRS_PATH_MAX];
+    char message[256];
+};
+
+/* Runs in the snapshot child. Writes req->path atomically (temp name, fsync, rename, directory
+ * fsync), updates `latest` and retention in req->dir, writes one report, exits 0 on success.
+ * Never returns. */
+__attribute__((noreturn)) void crs_snapshot_child(const struct crs_snap_request *req);
+
+/* Parent side, once at init: host facts for every image. Returns 0 or -errno. */
+int crs_snapshot_host(struct crs_img_host *out);
+
+/* Parent side: the scratch size the child needs, so it can be mapped once at init. */
+size_t crs_snapshot_scratch_size(void);
+
+/* Names inside an image directory. */
+#define CRS_IMG_PREFIX "ckpt-"
+#define CRS_IMG_SUFFIX ".crsnap"
+#define CRS_IMG_LATEST "latest"
+
+#endif
