@@ -1,16 +1,630 @@
-/* snapshot/child.c - placeholder for the snapshot child (checkpoint core issue). */
+/* snapshot/child.c - the snapshot child: reads its own copy of the process (maps, pagemap,
+ * fds, signals, facts), writes the image through io/writer, publishes it and reports.
+ * Everything here runs in the forked child: single-threaded, no malloc, no stdio, no locks;
+ * the memory it needs is mapped with mmap after the memory map has been read, so none of it
+ * is mistaken for the process's. crs_snapshot_host and crs_snapshot_scratch_size run in the
+ * parent (ordinary libc).
+ */
+#define _GNU_SOURCE
+#define ZSTD_STATIC_LINKING_ONLY
+#define XXH_STATIC_LINKING_ONLY
 #include "snapshot.h"
-#include <string.h>
-#include <unistd.h>
+#include "proc.h"
+#include "proc_util.h"
+#include "../io/publish.h"
+#include "../io/writer.h"
+
 #include <errno.h>
+#include <fcntl.h>
+#include <gnu/libc-version.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+#include <zstd.h>
+
+#define CHUNK_PAGES 256u
+#define CHUNK_BYTES ((size_t)CHUNK_PAGES * CRS_IMG_PAGE_SIZE)
+#define BATCH 4096u                    /* pages looked up per pagemap read */
+#define MAX_FDS 65536u
+#define WORK_SIZE (1u << 20)
+#define LINE_SIZE (64u << 10)
+#define SCRATCH_SIZE (16u << 20)
+#define NSECTIONS 10
+
+#define PM_PRESENT (1ull << 63)
+#define PM_SWAP (1ull << 62)
+#define PM_FILE (1ull << 61)
+
+struct child {
+    const struct crs_snap_request *req;
+    struct crs_writer w;
+    int out_fd, pagemap_fd;
+    char temp[CRS_PATH_MAX];
+    struct crs_img_vma *vmas;
+    size_t nvmas;
+    struct crs_strtab st;
+    struct crs_img_fd *fds;
+    long nfds;
+    struct crs_img_process proc;
+    struct crs_img_sigaction sig[64];
+    ZSTD_CCtx *cctx;
+    char *cbuf;
+    size_t cbuf_cap;
+    uint64_t *pm;
+    unsigned char *mc;
+    char *work;
+    XXH3_state_t hs;                   /* running checksum of the chunk headers */
+    uint32_t nchunks;
+    uint64_t run_addr;                 /* pages waiting to be written as one chunk */
+    uint32_t run_pages;
+    struct crs_img_toc_entry toc[NSECTIONS];
+    uint32_t ntoc;
+    long delay_ms;                     /* test hook: pause after each chunk */
+    const char *stage;                 /* what was being done, for the error message */
+};
+
+static uint64_t now_ns(clockid_t clk)
+{
+    struct timespec ts;
+    clock_gettime(clk, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+__attribute__((noreturn)) static void finish(struct child *c, int err, const char *note,
+                                             uint64_t t0)
+{
+    const struct crs_snap_request *req = c->req;
+    struct crs_snap_report rep;
+    struct crs_sbuf b;
+
+    memset(&rep, 0, sizeof rep);
+    rep.error = err;
+    rep.bytes_written = err ? 0 : crs_writer_pos(&c->w);
+    rep.memory_covered = c->proc.memory_covered;
+    rep.memory_saved = c->proc.memory_saved;
+    rep.write_ns = now_ns(CLOCK_MONOTONIC) - t0;
+    crs_sb_init(&b, rep.path, sizeof rep.path);
+    crs_sb_str(&b, req->path);
+    crs_sb_init(&b, rep.message, sizeof rep.message);
+    if (err) {
+        crs_sb_str(&b, c->stage ? c->stage : "writing");
+        crs_sb_str(&b, " ");
+        crs_sb_str(&b, req->path);
+        crs_sb_str(&b, ": ");
+        crs_sb_str(&b, crs_errno_text(err));
+    } else if (note) {
+        crs_sb_str(&b, note);
+    }
+    if (req->report_fd >= 0) {
+        const char *p = (const char *)&rep;
+        size_t left = sizeof rep;
+        while (left) {
+            ssize_t n = write(req->report_fd, p, left);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                break;
+            p += n;
+            left -= (size_t)n;
+        }
+    }
+    _exit(err ? 1 : 0);
+}
+
+__attribute__((noreturn)) static void fail(struct child *c, int err, uint64_t t0)
+{
+    if (c->out_fd >= 0) {
+        crs_writer_end(&c->w);
+        close(c->out_fd);
+        c->out_fd = -1;
+    }
+    if (c->temp[0])
+        unlink(c->temp);
+    finish(c, err, NULL, t0);
+}
+
+static void ignore_signal(int sig)
+{
+    struct crs_img_sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.handler = (uint64_t)(uintptr_t)SIG_IGN;
+    syscall(SYS_rt_sigaction, sig, &sa, NULL, 8);
+}
+
+static int is_zero_page(const void *p)
+{
+    const uint64_t *w = p;
+    uint64_t acc = 0;
+    for (size_t i = 0; i < CRS_IMG_PAGE_SIZE / 8; i += 8) {
+        acc |= w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] | w[i + 5] | w[i + 6] | w[i + 7];
+        if (acc)
+            return 0;
+    }
+    return 1;
+}
+
+static int flush_run(struct child *c)
+{
+    struct crs_img_chunk ch;
+    const void *src = (const void *)(uintptr_t)c->run_addr;
+    size_t raw = (size_t)c->run_pages * CRS_IMG_PAGE_SIZE;
+    const void *data = src;
+    int r;
+
+    if (!c->run_pages)
+        return 0;
+    memset(&ch, 0, sizeof ch);
+    ch.magic = CRS_IMG_CHUNK_MAGIC;
+    ch.npages = c->run_pages;
+    ch.addr = c->run_addr;
+    size_t n = ZSTD_compressCCtx(c->cctx, c->cbuf, c->cbuf_cap, src, raw, c->req->level);
+    if (ZSTD_isError(n) || n >= raw) {
+        ch.flags = CRS_CHUNK_F_RAW;
+        ch.clen = (uint32_t)raw;
+    } else {
+        data = c->cbuf;
+        ch.clen = (uint32_t)n;
+    }
+    ch.checksum = XXH3_64bits(data, ch.clen);
+    XXH3_64bits_update(&c->hs, &ch, sizeof ch);
+    if ((r = crs_writer_append(&c->w, &ch, sizeof ch)) ||
+        (r = crs_writer_append(&c->w, data, ch.clen)) || (r = crs_writer_align(&c->w, 8)))
+        return r;
+    c->nchunks++;
+    c->proc.memory_saved += raw;
+    c->run_pages = 0;
+    if (c->delay_ms > 0) {
+        struct timespec ts = {c->delay_ms / 1000, (c->delay_ms % 1000) * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
+static int add_page(struct child *c, uint64_t addr)
+{
+    if (c->run_pages && (c->run_addr + (uint64_t)c->run_pages * CRS_IMG_PAGE_SIZE != addr ||
+                         c->run_pages == CHUNK_PAGES)) {
+        int r = flush_run(c);
+        if (r)
+            return r;
+    }
+    if (!c->run_pages)
+        c->run_addr = addr;
+    c->run_pages++;
+    return 0;
+}
+
+enum { SAVE_NONE, SAVE_ANON, SAVE_DIRTY, SAVE_RESIDENT };
+
+static int save_mode(const struct crs_img_vma *v)
+{
+    switch (v->kind) {
+    case CRS_VMA_ANON:
+    case CRS_VMA_HEAP:
+    case CRS_VMA_STACK:
+        return SAVE_ANON;
+    case CRS_VMA_FILE_PRIVATE:
+        return SAVE_DIRTY;
+    case CRS_VMA_ANON_SHARED:
+        return SAVE_RESIDENT;
+    case CRS_VMA_FILE_SHARED:
+        return (v->flags & CRS_VMA_F_DELETED) ? SAVE_RESIDENT : SAVE_NONE;
+    default:
+        return SAVE_NONE;
+    }
+}
+
+/* Page tables of shared and untouched file mappings are not copied by fork, so the child's
+ * pagemap cannot tell what is populated there: mincore asks the page cache instead. */
+static int save_region(struct child *c, struct crs_img_vma *v)
+{
+    int mode = save_mode(v);
+    uint64_t s0 = (uint64_t)(uintptr_t)c->req->scratch;
+    uint64_t s1 = s0 + c->req->scratch_size;
+    uint32_t saved_before = c->nchunks;
+    uint64_t bytes_before = c->proc.memory_saved + (uint64_t)c->run_pages * CRS_IMG_PAGE_SIZE;
+    int readable = (v->prot & PROT_READ) != 0;
+    int r;
+
+    if (mode == SAVE_NONE)
+        return 0;
+    for (uint64_t a = v->start; a < v->end; a += (uint64_t)BATCH * CRS_IMG_PAGE_SIZE) {
+        uint64_t k = (v->end - a) / CRS_IMG_PAGE_SIZE;
+        if (k > BATCH)
+            k = BATCH;
+        int use_pm = mode == SAVE_ANON || mode == SAVE_DIRTY;
+        int use_mc = mode == SAVE_RESIDENT || (mode == SAVE_DIRTY && (v->flags & CRS_VMA_F_DELETED));
+        if (use_pm) {
+            ssize_t n = pread(c->pagemap_fd, c->pm, k * 8, (off_t)(a / CRS_IMG_PAGE_SIZE * 8));
+            if (n != (ssize_t)(k * 8)) {
+                c->stage = "reading the page map for";
+                return n < 0 ? -errno : -EIO;
+            }
+        }
+        if (use_mc && mincore((void *)(uintptr_t)a, k * CRS_IMG_PAGE_SIZE, c->mc) < 0)
+            memset(c->mc, 0, k);
+        for (uint64_t i = 0; i < k; i++) {
+            uint64_t addr = a + i * CRS_IMG_PAGE_SIZE;
+            int want = 0;
+            if (mode == SAVE_ANON)
+                want = (c->pm[i] & (PM_PRESENT | PM_SWAP)) != 0;
+            else if (mode == SAVE_DIRTY)
+                want = (c->pm[i] & PM_PRESENT) && !(c->pm[i] & PM_FILE);
+            if (use_mc && (c->mc[i] & 1))
+                want = 1;
+            if (!want || (addr >= s0 && addr < s1))
+                continue;
+            if (!readable) {
+                /* the child's address space is its own copy: opening it up changes nothing */
+                if (mprotect((void *)(uintptr_t)v->start, v->end - v->start,
+                             (int)(v->prot | PROT_READ)) < 0) {
+                    c->stage = "making a region readable for";
+                    return -errno;
+                }
+                readable = 1;
+            }
+            if (is_zero_page((const void *)(uintptr_t)addr)) {
+                c->proc.pages_zero++;
+                continue;
+            }
+            if ((r = add_page(c, addr)))
+                return r;
+        }
+    }
+    if ((r = flush_run(c)))
+        return r;
+    if (c->nchunks != saved_before || c->proc.memory_saved != bytes_before)
+        v->flags |= CRS_VMA_F_SAVED;
+    return 0;
+}
+
+/* Appends one section made of up to two parts and records it in the table of contents. */
+static int put_section(struct child *c, uint32_t type, uint32_t count, const void *p1, size_t n1,
+                       const void *p2, size_t n2)
+{
+    struct crs_img_section sh = {type, 0, n1 + n2};
+    struct crs_img_toc_entry *e = &c->toc[c->ntoc++];
+    XXH3_state_t hs;
+    int r;
+
+    if ((r = crs_writer_align(&c->w, 8)))
+        return r;
+    e->type = type;
+    e->count = count;
+    e->offset = crs_writer_pos(&c->w);
+    e->length = n1 + n2;
+    XXH3_INITSTATE(&hs);
+    XXH3_64bits_reset(&hs);
+    if (n1)
+        XXH3_64bits_update(&hs, p1, n1);
+    if (n2)
+        XXH3_64bits_update(&hs, p2, n2);
+    e->checksum = XXH3_64bits_digest(&hs);
+    if ((r = crs_writer_append(&c->w, &sh, sizeof sh)) ||
+        (n1 && (r = crs_writer_append(&c->w, p1, n1))) ||
+        (n2 && (r = crs_writer_append(&c->w, p2, n2))))
+        return r;
+    return 0;
+}
+
+/* Is [a, b) inside readable regions of the saved map? argv lives in the process's memory. */
+static int readable_range(const struct child *c, uint64_t a, uint64_t b)
+{
+    while (a < b) {
+        const struct crs_img_vma *v = NULL;
+        for (size_t i = 0; i < c->nvmas; i++)
+            if (c->vmas[i].start <= a && a < c->vmas[i].end)
+                v = &c->vmas[i];
+        if (!v || !(v->prot & PROT_READ))
+            return 0;
+        a = v->end;
+    }
+    return 1;
+}
+
+static int write_argv(struct child *c)
+{
+    const struct crs_img_process *p = &c->proc;
+    const char *args = NULL, *env = NULL;
+    size_t na = 0, ne = 0;
+    uint32_t argc = 0;
+
+    if (p->arg_end > p->arg_start && readable_range(c, p->arg_start, p->arg_end)) {
+        args = (const char *)(uintptr_t)p->arg_start;
+        na = p->arg_end - p->arg_start;
+    }
+    if (p->env_end > p->env_start && readable_range(c, p->env_start, p->env_end)) {
+        env = (const char *)(uintptr_t)p->env_start;
+        ne = p->env_end - p->env_start;
+    }
+    /* the payload must end in NUL and have whole strings: cut anything after the last NUL */
+    while (na && args[na - 1] != '\0')
+        na--;
+    while (ne && env[ne - 1] != '\0')
+        ne--;
+    for (size_t i = 0; i < na; i++)
+        if (args[i] == '\0')
+            argc++;
+    return put_section(c, CRS_SEC_ARGV, argc, args, na, env, ne);
+}
+
+static int write_auxv(struct child *c)
+{
+    long n = crs_read_file("/proc/self/auxv", c->work, WORK_SIZE);
+    const uint64_t *a = (const uint64_t *)c->work;
+    uint32_t pairs = 0;
+    if (n > 0)
+        while ((size_t)(pairs + 1) * 16 <= (size_t)n && a[pairs * 2] != 0)
+            pairs++;
+    return put_section(c, CRS_SEC_AUXV, pairs, c->work, (size_t)pairs * 16, NULL, 0);
+}
+
+/* The parent writes the pause right after the clone; if it never does, the image says 0. */
+static uint64_t read_pause(int fd)
+{
+    struct pollfd pfd = {fd, POLLIN, 0};
+    uint64_t v = 0;
+    if (fd < 0)
+        return 0;
+    if (poll(&pfd, 1, 2000) == 1 && (pfd.revents & POLLIN) && read(fd, &v, sizeof v) == sizeof v)
+        return v;
+    return 0;
+}
+
+static int write_tail(struct child *c, const struct crs_img_header *h)
+{
+    struct crs_img_trailer t;
+    int r;
+
+    if ((r = crs_writer_align(&c->w, 8)))
+        return r;
+    memset(&t, 0, sizeof t);
+    memcpy(t.magic, CRS_IMG_TRAILER_MAGIC, 8);
+    t.toc_offset = crs_writer_pos(&c->w);
+    t.toc_count = c->ntoc;
+    t.file_size = t.toc_offset + c->ntoc * sizeof(struct crs_img_toc_entry) + sizeof t;
+    t.pause_ns = read_pause(c->req->pause_fd);
+    t.header_checksum = XXH3_64bits(h, sizeof *h);
+    t.toc_checksum = XXH3_64bits(c->toc, c->ntoc * sizeof(struct crs_img_toc_entry));
+    t.checksum = XXH3_64bits(&t, offsetof(struct crs_img_trailer, checksum));
+    if ((r = crs_writer_append(&c->w, c->toc, c->ntoc * sizeof(struct crs_img_toc_entry))) ||
+        (r = crs_writer_append(&c->w, &t, sizeof t)))
+        return r;
+    return crs_writer_flush(&c->w);
+}
+
+static int write_image(struct child *c)
+{
+    const struct crs_snap_request *req = c->req;
+    struct crs_img_header h;
+    struct crs_img_section sh = {CRS_SEC_PAGES, 0, 0};
+    int r;
+
+    memset(&h, 0, sizeof h);
+    memcpy(h.magic, CRS_IMG_MAGIC, 8);
+    h.version = CRS_IMG_VERSION;
+    h.header_size = sizeof h;
+    h.arch = CRS_ARCH_ID;
+    h.page_size = CRS_IMG_PAGE_SIZE;
+    h.created_ns = req->created_ns ? req->created_ns : now_ns(CLOCK_REALTIME);
+    h.seq = req->seq;
+    h.pid = c->proc.pid;
+    h.flags = req->killed ? CRS_IMG_F_KILLED : 0;
+    if ((r = crs_writer_append(&c->w, &h, sizeof h)))
+        return r;
+
+    /* page data first: the region flags (SAVED) and the totals are known only afterwards */
+    uint64_t pages_off = crs_writer_pos(&c->w);
+    if ((r = crs_writer_append(&c->w, &sh, sizeof sh)))
+        return r;
+    XXH3_INITSTATE(&c->hs);
+    XXH3_64bits_reset(&c->hs);
+    for (size_t i = 0; i < c->nvmas; i++) {
+        struct crs_img_vma *v = &c->vmas[i];
+        if (v->kind != CRS_VMA_VDSO && v->kind != CRS_VMA_VVAR)
+            c->proc.memory_covered += v->end - v->start;
+        if ((r = save_region(c, v)))
+            return r;
+    }
+    c->stage = NULL;
+    sh.length = crs_writer_pos(&c->w) - pages_off - sizeof sh;
+    struct crs_img_toc_entry *e = &c->toc[c->ntoc++];
+    e->type = CRS_SEC_PAGES;
+    e->count = c->nchunks;
+    e->offset = pages_off;
+    e->length = sh.length;
+    e->checksum = XXH3_64bits_digest(&c->hs);
+
+    c->proc.nthreads = req->nthreads;
+    memcpy(c->proc.itimers, req->itimers, sizeof c->proc.itimers);
+    c->proc.restart = req->restart;
+
+    if ((r = put_section(c, CRS_SEC_HOST, 1, &req->host, sizeof req->host, NULL, 0)) ||
+        (r = put_section(c, CRS_SEC_PROCESS, 1, &c->proc, sizeof c->proc, NULL, 0)) ||
+        (r = put_section(c, CRS_SEC_VMAS, (uint32_t)c->nvmas, c->vmas,
+                         c->nvmas * sizeof *c->vmas, NULL, 0)) ||
+        (r = put_section(c, CRS_SEC_THREADS, req->nthreads, req->threads,
+                         req->nthreads * sizeof *req->threads, NULL, 0)) ||
+        (r = put_section(c, CRS_SEC_SIGNALS, 64, c->sig, sizeof c->sig, NULL, 0)) ||
+        (r = put_section(c, CRS_SEC_FDS, (uint32_t)c->nfds, c->fds,
+                         (size_t)c->nfds * sizeof *c->fds, NULL, 0)) ||
+        (r = write_argv(c)) || (r = write_auxv(c)) ||
+        (r = put_section(c, CRS_SEC_STRINGS, 0, c->st.buf, c->st.len, NULL, 0)))
+        return r;
+    /* the pages section header, now that its length is known */
+    if ((r = crs_writer_write_at(&c->w, &sh, sizeof sh, pages_off)))
+        return r;
+    return write_tail(c, &h);
+}
+
 void crs_snapshot_child(const struct crs_snap_request *req)
 {
-    struct crs_snap_report r;
-    memset(&r, 0, sizeof r);
-    r.error = -ENOSYS;
-    strcpy(r.message, "image writer not built yet");
-    if (write(req->report_fd, &r, sizeof r) < 0) {}
-    _exit(1);
+    static const char uring_note[] = "io_uring unavailable, wrote with pwrite";
+    uint64_t t0 = now_ns(CLOCK_MONOTONIC);
+    struct child c;
+    long n;
+    int r;
+
+    memset(&c, 0, sizeof c);
+    c.req = req;
+    c.out_fd = -1;
+    c.pagemap_fd = -1;
+
+    /* 1. the memory map, into the parent's scratch, before anything of ours is mapped */
+    size_t vbytes = req->scratch_size * 3 / 8;
+    if (!req->scratch || req->scratch_size < 4 * LINE_SIZE) {
+        c.stage = "preparing";
+        finish(&c, -EINVAL, NULL, t0);
+    }
+    c.vmas = req->scratch;
+    crs_strtab_init(&c.st, (char *)req->scratch + vbytes,
+                    (uint32_t)(req->scratch_size - vbytes - LINE_SIZE));
+    n = crs_proc_maps(c.vmas, vbytes / sizeof *c.vmas, &c.st,
+                      (char *)req->scratch + req->scratch_size - LINE_SIZE, LINE_SIZE);
+    if (n < 0) {
+        c.stage = "reading the memory map for";
+        finish(&c, (int)n, NULL, t0);
+    }
+    c.nvmas = (size_t)n;
+    crs_proc_signals(c.sig);
+    /* a file size limit must fail a write with EFBIG, not kill the child */
+    ignore_signal(SIGXFSZ);
+    ignore_signal(SIGPIPE);
+
+    /* 2. our own memory */
+    int level = req->level;
+    if (level == 0)
+        level = ZSTD_CLEVEL_DEFAULT;
+    if (level < ZSTD_minCLevel())
+        level = ZSTD_minCLevel();
+    if (level > ZSTD_maxCLevel())
+        level = ZSTD_maxCLevel();
+    ZSTD_compressionParameters cp = ZSTD_getCParams(level, CHUNK_BYTES, 0);
+    size_t zws = ZSTD_estimateCCtxSize_usingCParams(cp);
+    c.cbuf_cap = ZSTD_compressBound(CHUNK_BYTES);
+    size_t fdbytes = MAX_FDS * sizeof(struct crs_img_fd);
+    size_t total = CRS_WRITER_MEM + c.cbuf_cap + zws + BATCH * 8 + BATCH + fdbytes + WORK_SIZE;
+    total = (total + 3 * 4096) & ~(size_t)4095;
+    char *mem = mmap(NULL, total, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (mem == MAP_FAILED) {
+        c.stage = "preparing";
+        finish(&c, -errno, NULL, t0);
+    }
+    char *wmem = mem;
+    c.cbuf = wmem + CRS_WRITER_MEM;
+    char *zmem = (char *)(((uintptr_t)(c.cbuf + c.cbuf_cap) + 63) & ~(uintptr_t)63);
+    c.pm = (uint64_t *)(((uintptr_t)(zmem + zws) + 63) & ~(uintptr_t)63);
+    c.mc = (unsigned char *)(c.pm + BATCH);
+    c.fds = (struct crs_img_fd *)(((uintptr_t)(c.mc + BATCH) + 63) & ~(uintptr_t)63);
+    c.work = (char *)(c.fds + MAX_FDS);
+    c.cctx = ZSTD_initStaticCCtx(zmem, zws);
+    if (!c.cctx) {
+        c.stage = "preparing the compressor for";
+        finish(&c, -ENOMEM, NULL, t0);
+    }
+    const char *delay = getenv("CRSNAP_TEST_WRITE_DELAY_MS");
+    if (delay) {
+        uint64_t d;
+        if (!crs_parse_dec(&delay, &d))
+            c.delay_ms = (long)d;
+    }
+
+    /* 3. descriptors and process facts, before we open any of our own */
+    int internal[258];
+    int ni = 0;
+    for (uint32_t i = 0; i < req->ninternal && ni < 256; i++)
+        internal[ni++] = req->internal_fds[i];
+    internal[ni++] = req->report_fd;
+    internal[ni++] = req->pause_fd;
+    c.nfds = crs_proc_fds(c.fds, MAX_FDS, &c.st, internal, (uint32_t)ni, NULL, 0, c.work,
+                          WORK_SIZE);
+    if (c.nfds < 0) {
+        c.stage = "reading the file descriptors for";
+        finish(&c, (int)c.nfds, NULL, t0);
+    }
+    r = crs_proc_process(&c.proc, &c.st, getppid(), c.work, WORK_SIZE);
+    if (r) {
+        c.stage = "reading the process state for";
+        finish(&c, r, NULL, t0);
+    }
+
+    /* 4. the image */
+    c.pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    if (c.pagemap_fd < 0) {
+        c.stage = "opening the page map for";
+        finish(&c, -errno, NULL, t0);
+    }
+    if ((r = crs_publish_temp_name(req->path, getpid(), c.temp, sizeof c.temp))) {
+        c.stage = "naming";
+        finish(&c, r, NULL, t0);
+    }
+    c.out_fd = open(c.temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (c.out_fd < 0) {
+        int e = -errno;
+        c.temp[0] = '\0';
+        c.stage = "creating";
+        finish(&c, e, NULL, t0);
+    }
+    crs_writer_init(&c.w, c.out_fd, req->force_pwrite, wmem);
+    if (!c.w.uring && !req->force_pwrite) {
+        const char *log = getenv("CRSNAP_LOG");
+        if (log && *log && *log != '0') {
+            static const char msg[] = "crsnap: io_uring unavailable, writing images with pwrite\n";
+            if (write(2, msg, sizeof msg - 1) < 0) {
+            }
+        }
+    }
+    if ((r = write_image(&c)))
+        fail(&c, r, t0);
+    crs_writer_end(&c.w);
+    c.stage = "publishing";
+    r = crs_publish_commit(c.out_fd, c.temp, req->path);
+    c.out_fd = -1;
+    if (r)
+        fail(&c, r, t0);
+    c.temp[0] = '\0';
+    if (req->dir[0]) {
+        const char *base = req->path;
+        for (const char *p = req->path; *p; p++)
+            if (*p == '/' && p[1])
+                base = p + 1;
+        c.stage = "linking latest to";
+        if ((r = crs_publish_latest(req->dir, base, getpid())))
+            finish(&c, r, NULL, t0);
+        c.stage = "applying retention after";
+        r = crs_publish_retain(req->dir, req->keep, base, c.work, WORK_SIZE);
+        if (r < 0)
+            finish(&c, r, NULL, t0);
+    }
+    finish(&c, 0, (!c.w.uring_err || req->force_pwrite) ? NULL : uring_note, t0);
 }
-int crs_snapshot_host(struct crs_img_host *out) { memset(out, 0, sizeof *out); return 0; }
-size_t crs_snapshot_scratch_size(void) { return 1 << 20; }
+
+int crs_snapshot_host(struct crs_img_host *out)
+{
+    struct utsname u;
+    memset(out, 0, sizeof *out);
+    if (uname(&u) < 0)
+        return -errno;
+    memcpy(out->sysname, u.sysname, sizeof out->sysname - 1);
+    memcpy(out->release, u.release, sizeof out->release - 1);
+    memcpy(out->version, u.version, sizeof out->version - 1);
+    memcpy(out->machine, u.machine, sizeof out->machine - 1);
+    strncpy(out->libc_version, gnu_get_libc_version(), sizeof out->libc_version - 1);
+    out->xfeatures = crs_arch_xfeatures();
+    long ps = sysconf(_SC_PAGESIZE);
+    out->page_size = ps > 0 ? (uint32_t)ps : CRS_IMG_PAGE_SIZE;
+    return 0;
+}
+
+size_t crs_snapshot_scratch_size(void)
+{
+    return SCRATCH_SIZE;
+}

@@ -33,7 +33,7 @@ struct crs_img_header {
     uint64_t seq;               /* sequence number in its directory, 0 if none */
     uint32_t pid;               /* pid of the checkpointed process */
     uint32_t flags;             /* CRS_IMG_F_* */
-    uint8_t reserved[24];
+    uint8_t reserved[16];
 };                              /* 64 bytes */
 
 #define CRS_IMG_F_KILLED 0x1u  /* the process exited after this snapshot (checkpoint --kill) */
@@ -49,7 +49,8 @@ enum crs_img_section_type {
     CRS_SEC_THREADS = 6, /* struct crs_img_thread[] */
     CRS_SEC_SIGNALS = 7, /* struct crs_img_sigaction[64] for signals 1..64 */
     CRS_SEC_FDS = 8,     /* struct crs_img_fd[] */
-    CRS_SEC_ARGV = 9,    /* argv then envp: NUL-separated, as in /proc/self/cmdline */
+    CRS_SEC_ARGV = 9,    /* argv then envp: NUL-separated, as in /proc/self/cmdline; the TOC
+                          * count is argc, the strings after the first argc are the environment */
     CRS_SEC_AUXV = 10,   /* raw auxv pairs (uint64 type, uint64 value), as /proc/self/auxv */
 };
 
@@ -74,7 +75,7 @@ struct crs_img_trailer {
     uint32_t reserved0;
     uint64_t file_size;         /* total bytes including this trailer */
     uint64_t pause_ns;          /* how long the process was stopped for this snapshot */
-    uint64_t reserved1;
+    uint64_t header_checksum;   /* XXH3-64 of the header (64 bytes at offset 0) */
     uint64_t toc_checksum;      /* XXH3-64 of the toc entries */
     uint64_t checksum;          /* XXH3-64 of this trailer's previous 56 bytes */
 };                              /* 64 bytes */

@@ -1,5 +1,181 @@
-/* snapshot/restart.c - placeholder for the restart entry (restore issue). */
+/* snapshot/restart.c - the restart entry: the last step of a restore, run inside the restored
+ * library once the restorer has rebuilt memory, descriptors and signal state and jumped here.
+ * It removes the restorer, recreates every thread and puts each back where it parked.
+ *
+ * Runs in the restart entry with no valid TLS at first, while the restorer's mappings are being
+ * removed: raw system calls only (arch/arch.h), no libc, no stack protector (CRS_RAW_FLAGS).
+ * crs_restart_describe() and crs_restart_plan_get() run in the ordinary process.
+ */
 #include "restart.h"
-#include <string.h>
-void crs_restart_describe(struct crs_img_restart *out) { memset(out, 0, sizeof *out); }
-const struct crs_restart_plan *crs_restart_plan_get(void) { return 0; }
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <linux/sched.h>
+#include <asm/prctl.h>
+#include <sys/rseq.h>
+
+#define RESTART_STACK_SIZE (64u * 1024u)
+#define RSEQ_UNREGISTER 1
+#define PR_SET_NAME_ 15
+#define SIG_SETMASK_ 2
+#define SS_ONSTACK_ 1
+#define SS_DISABLE_ 2
+/* Room left between a parked thread's stack pointer and the stack its clone starts on. */
+#define THREAD_TMP_GAP 512u
+
+/* The plan area and the restart stack: static memory of the library, so they are part of every
+ * image and sit at known addresses in the restored process. */
+static struct crs_restart_plan restart_plan __attribute__((aligned(4096)));
+static uint8_t restart_stack[RESTART_STACK_SIZE] __attribute__((aligned(16)));
+
+struct kernel_stack { uint64_t sp; int32_t flags; int32_t pad; uint64_t size; };
+
+/* Finds glibc's tid field in the calling thread's descriptor: the word that holds gettid(). */
+static int64_t find_tid_offset(void)
+{
+    const volatile int32_t *p = (const volatile int32_t *)crs_arch_thread_pointer();
+    int32_t tid = (int32_t)crs_sys0(SYS_gettid);
+
+    for (int i = 4; i < 1024 / 4; i++)
+        if (p[i] == tid)
+            return (int64_t)i * 4;
+    return 0;
+}
+
+void crs_restart_describe(struct crs_img_restart *out)
+{
+    out->entry = (uint64_t)(uintptr_t)crs_restart_entry;
+    out->stack_top = ((uint64_t)(uintptr_t)(restart_stack + RESTART_STACK_SIZE)) & ~15ull;
+    out->plan_addr = (uint64_t)(uintptr_t)&restart_plan;
+    out->plan_size = sizeof restart_plan;
+    out->state_addr = 0;
+    out->tid_offset = find_tid_offset();
+    out->rseq_offset = __rseq_offset;
+    out->rseq_size = __rseq_size;
+    out->rseq_sig = 0x53053053u;
+}
+
+const struct crs_restart_plan *crs_restart_plan_get(void)
+{
+    return restart_plan.magic == CRS_PLAN_MAGIC ? &restart_plan : NULL;
+}
+
+static __attribute__((noreturn)) void fail(const char *msg, long err)
+{
+    static const char pre[] = "crsnap restore: restart failed: ";
+    size_t n = 0;
+    char num[24];
+    int k = 0;
+
+    while (msg[n])
+        n++;
+    crs_sys3(SYS_write, 2, (long)pre, sizeof pre - 1);
+    crs_sys3(SYS_write, 2, (long)msg, (long)n);
+    if (err < 0)
+        err = -err;
+    num[k++] = '\n';
+    do {
+        num[k++] = (char)('0' + err % 10);
+        err /= 10;
+    } while (err && k < 22);
+    num[k++] = ' ';
+    while (k > 0)                       /* the digits were written backwards */
+        crs_sys3(SYS_write, 2, (long)&num[--k], 1);
+    crs_sys1(SYS_exit_group, 127);
+    for (;;) {}
+}
+
+/* Per-thread kernel state that clone does not carry: robust list, rseq, sigaltstack, name. */
+static void restore_thread_state(const struct crs_img_thread *t)
+{
+    volatile char name[16];
+
+    if (t->robust_head)
+        crs_sys2(SYS_set_robust_list, (long)t->robust_head, (long)t->robust_len);
+    if (t->rseq_addr)
+        crs_sys4(SYS_rseq, (long)t->rseq_addr, t->rseq_len, 0, t->rseq_sig);
+    if (t->ss_sp && !(t->ss_flags & SS_DISABLE_)) {
+        struct kernel_stack ss = { t->ss_sp, t->ss_flags & ~SS_ONSTACK_, 0, t->ss_size };
+        crs_sys2(SYS_sigaltstack, (long)&ss, 0);
+    }
+    for (int i = 0; i < 15; i++)
+        name[i] = t->name[i];
+    name[15] = 0;
+    if (name[0])
+        crs_sys2(SYS_prctl, PR_SET_NAME_, (long)name);
+    /* A thread parked inside the quiesce handler gets its mask back from the signal frame; one
+     * that recorded itself outside it (the coordinator) sets it here. */
+    if (t->flags & CRS_THREAD_F_COORDINATOR) {
+        uint64_t mask = t->sigmask;
+        crs_sys4(SYS_rt_sigprocmask, SIG_SETMASK_, (long)&mask, 0, 8);
+    }
+}
+
+/* crs_arch_jump_context() without the trip through the PLT: a lazy binding here would run the
+ * dynamic linker's resolver before the thread is whole. Same layout as arch/x86_64/context.S. */
+static __attribute__((noreturn)) void jump_context(const struct crs_arch_ctx *c)
+{
+    __asm__ volatile("ldmxcsr 64(%0)\n\t"
+                     "fldcw 68(%0)\n\t"
+                     "movq 0(%0), %%rbx\n\t"
+                     "movq 8(%0), %%rbp\n\t"
+                     "movq 16(%0), %%r12\n\t"
+                     "movq 24(%0), %%r13\n\t"
+                     "movq 32(%0), %%r14\n\t"
+                     "movq 40(%0), %%r15\n\t"
+                     "movq 48(%0), %%rsp\n\t"
+                     "movl $1, %%eax\n\t"
+                     "jmpq *56(%0)"
+                     :
+                     : "D"(c)
+                     : "memory");
+    __builtin_unreachable();
+}
+
+static void thread_start(void *arg)
+{
+    const struct crs_img_thread *t = arg;
+
+    restore_thread_state(t);
+    jump_context(&t->ctx);
+}
+
+void crs_restart_entry(struct crs_restart_plan *plan)
+{
+    const struct crs_img_thread *m = &plan->threads[plan->main_index];
+    const unsigned long flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND |
+                                CLONE_THREAD | CLONE_SYSVSEM | CLONE_SETTLS |
+                                CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID;
+    long r;
+
+    /* TLS first: the restored code reads its canary and errno through it. */
+    crs_sys2(SYS_arch_prctl, ARCH_SET_FS, (long)m->fs_base);
+    if (plan->restorer_rseq_addr)
+        crs_sys4(SYS_rseq, (long)plan->restorer_rseq_addr, plan->restorer_rseq_len,
+                 RSEQ_UNREGISTER, plan->restorer_rseq_sig);
+    for (uint32_t i = 0; i < plan->nunmap; i++)
+        crs_sys2(SYS_munmap, (long)plan->unmap[i].start, (long)plan->unmap[i].len);
+
+    for (uint32_t i = 0; i < plan->nthreads; i++) {
+        const struct crs_img_thread *t = &plan->threads[i];
+        if (i == plan->main_index)
+            continue;
+        /* The new thread starts just below the stack pointer it parked with: memory of its own
+         * stack that nothing uses until it is back in the handler. */
+        uint64_t top = (t->ctx.rsp - THREAD_TMP_GAP) & ~15ull;
+        int *tidp = (int *)(uintptr_t)t->tid_addr;
+        r = crs_arch_clone_thread(flags, (void *)(uintptr_t)top, tidp, tidp, t->fs_base,
+                                  thread_start, (void *)t);
+        if (r < 0)
+            fail("cannot recreate a thread, errno ", r);
+    }
+
+    /* The main thread keeps the restorer's tid (the new pid); glibc's field must say so, and the
+     * kernel must clear that field, not the restorer's, when it exits. */
+    r = crs_sys1(SYS_set_tid_address, (long)m->tid_addr);
+    if (m->tid_addr)
+        *(volatile int32_t *)(uintptr_t)m->tid_addr = (int32_t)r;
+    restore_thread_state(m);
+    jump_context(&m->ctx);
+}

@@ -1,9 +1,122 @@
-/* tools/cmd_restore.c - placeholder until `crsnap restore` is written. */
+/* tools/cmd_restore.c - `crsnap restore IMAGE|DIR`: validates an image and this host, then turns
+ * this very process into the one the image holds (snapshot/restore.c). When its own mappings
+ * are in the way, it executes itself again for a fresh layout, a few times at most.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "commands.h"
+#include "snapshot/reader.h"
+#include "snapshot/restore.h"
+
+#define REEXEC_ENV "CRSNAP_RESTORE_TRY"
+#define REEXEC_MAX 8
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: crsnap restore [OPTIONS] IMAGE|DIR\n\n"
+            "Bring back the process an image holds, every thread where it stopped. This process\n"
+            "becomes it: its pid is the restored process's pid, its terminal and standard streams\n"
+            "are the restored process's, and its exit status is the restored program's.\n"
+            "A DIR restores its newest complete image.\n\n"
+            "options:\n"
+            "  -f, --force, --keep-files\n"
+            "                 a mapped file that changed or vanished since the checkpoint is a\n"
+            "                 warning, not an error (missing descriptors stay closed)\n"
+            "  -n, --dry-run  check the image, the host and the files, restore nothing\n"
+            "  -q, --quiet    no progress line\n"
+            "  -v, --verbose  report every descriptor and limit that is not restored\n"
+            "  -h, --help     this text\n");
+}
+
+/* The restorer's layout collided with the image: run again, ASLR gives another one. argv is
+ * the subcommand's vector, one past the program's own (crsnap.c passes argv + 1). */
+static int reexec(char **argv, char *err)
+{
+    const char *s = getenv(REEXEC_ENV);
+    int tries = s ? atoi(s) : 0;
+    char buf[16];
+    sigset_t none;
+
+    if (tries >= REEXEC_MAX) {
+        fprintf(stderr, "crsnap restore: %s (still after %d fresh layouts)\n", err, tries);
+        return CRS_EXIT_FAIL;
+    }
+    snprintf(buf, sizeof buf, "%d", tries + 1);
+    setenv(REEXEC_ENV, buf, 1);
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execv("/proc/self/exe", argv - 1);
+    fprintf(stderr, "crsnap restore: %s; re-executing failed: %s\n", err, strerror(errno));
+    return CRS_EXIT_FAIL;
+}
+
 int crs_cmd_restore(int argc, char **argv)
 {
-    (void)argc; (void)argv;
-    fprintf(stderr, "crsnap restore: not built yet\n");
+    static const struct option longopts[] = {
+        {"force", no_argument, 0, 'f'},  {"keep-files", no_argument, 0, 'f'},
+        {"dry-run", no_argument, 0, 'n'}, {"quiet", no_argument, 0, 'q'},
+        {"verbose", no_argument, 0, 'v'}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    struct crs_restore_opts o = { 0 };
+    struct crs_image *img = NULL;
+    char path[PATH_MAX], err[512];
+    struct stat st;
+    int quiet = 0, c, rc;
+
+    while ((c = getopt_long(argc, argv, "+fnqvh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'f': o.force = 1; break;
+        case 'n': o.dry_run = 1; break;
+        case 'q': quiet = 1; break;
+        case 'v': o.verbose = 1; break;
+        case 'h': usage(stdout); return CRS_EXIT_OK;
+        default: usage(stderr); return CRS_EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 1) {
+        usage(stderr);
+        return CRS_EXIT_USAGE;
+    }
+    o.progress = !quiet && isatty(2);
+    snprintf(path, sizeof path, "%s", argv[optind]);
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        if (crs_image_find_latest(argv[optind], path, sizeof path)) {
+            fprintf(stderr, "crsnap restore: %s: no complete image in this directory\n",
+                    argv[optind]);
+            return CRS_EXIT_FAIL;
+        }
+    }
+    if ((rc = crs_image_open(path, &img, err, sizeof err))) {
+        fprintf(stderr, "crsnap restore: %s: %s\n", path, err);
+        return CRS_EXIT_FAIL;
+    }
+    /* Test hook: behave as if the layout collided this many times. */
+    const char *force = getenv("CRSNAP_TEST_FORCE_REEXEC");
+    const char *tries = getenv(REEXEC_ENV);
+    if (force && (tries ? atoi(tries) : 0) < atoi(force)) {
+        crs_image_close(img);
+        return reexec(argv, "forced re-execution");
+    }
+    rc = crs_restore_run(img, &o, err, sizeof err);
+    if (rc == 0 && o.dry_run) {
+        printf("%s: can be restored\n", path);
+        crs_image_close(img);
+        return CRS_EXIT_OK;
+    }
+    crs_image_close(img);
+    if (rc == -EADDRINUSE)
+        return reexec(argv, err);
+    fprintf(stderr, "crsnap restore: %s\n", err);
     return CRS_EXIT_FAIL;
 }

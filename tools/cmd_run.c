@@ -1,9 +1,503 @@
-/* tools/cmd_run.c - placeholder until `crsnap run` is written. */
+/* tools/cmd_run.c - `crsnap run`: start an unmodified program with libcrsnap preloaded and
+ * configured through the CRSNAP_* environment. It checks everything it can first (options, the
+ * program, whether it can be preloaded at all), then execs the program in place, so the program
+ * keeps crsnap's pid (`crsnap checkpoint $!` works), and its exit status, signals and job
+ * control reach the caller directly, with nothing in between to forward them.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <elf.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "commands.h"
+
+#define RUN_EXIT_CANNOT_EXEC 126  /* found but not executable, as a shell reports it */
+#define RUN_EXIT_NOT_FOUND 127
+
+static const char run_usage[] =
+    "usage: crsnap run [-d DIR] [-i SECONDS] [-k KEEP] [-s SIGNAL] [--] PROGRAM [ARG...]\n"
+    "\n"
+    "Start PROGRAM with checkpointing enabled: libcrsnap is preloaded into it and configured\n"
+    "through the environment. PROGRAM replaces crsnap run (same pid), so its exit status and\n"
+    "signals pass through unchanged.\n"
+    "\n"
+    "options:\n"
+    "  -d, --dir DIR          image directory (default $CRSNAP_DIR, else ./crsnap-images);\n"
+    "                         created if missing\n"
+    "  -i, --interval SECS    take a checkpoint every SECS seconds (0.001 to 1e8; 0 = never)\n"
+    "  -k, --keep KEEP        keep the KEEP newest images in DIR (default 3; 0 = all)\n"
+    "  -s, --signal SIGNAL    signal that triggers a checkpoint: a name (USR1, SIGUSR2,\n"
+    "                         RTMIN+2) or a number, or 'none' (default USR1)\n"
+    "  -h, --help             show this help\n"
+    "\n"
+    "Then 'crsnap checkpoint PID' (or 'kill -USR1 PID') takes a checkpoint, and\n"
+    "'crsnap restore DIR' brings the newest one back.\n"
+    "\n"
+    "The library is $CRSNAP_LIB if set, else the one built or installed with this crsnap.\n"
+    "A statically linked PROGRAM cannot be preloaded: link it with -lcrsnap and call crs_init().\n"
+    "\n"
+    "exit status: PROGRAM's own; 128+N if it was killed by signal N; 2 for wrong usage or a\n"
+    "program that cannot be preloaded; 126 if PROGRAM cannot be executed; 127 if not found.\n";
+
+static const struct { const char *name; int sig; } signal_names[] = {
+    {"HUP", SIGHUP}, {"INT", SIGINT}, {"QUIT", SIGQUIT}, {"USR1", SIGUSR1}, {"USR2", SIGUSR2},
+    {"PIPE", SIGPIPE}, {"ALRM", SIGALRM}, {"TERM", SIGTERM}, {"CHLD", SIGCHLD},
+    {"CONT", SIGCONT}, {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},
+    {"URG", SIGURG}, {"XCPU", SIGXCPU}, {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM},
+    {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"IO", SIGIO}, {"PWR", SIGPWR}, {"SYS", SIGSYS},
+};
+
+/* Signals that would break the program, that the kernel reserves, or that the runtime keeps
+ * for itself (SIGRTMAX-2 stops the threads during a checkpoint): refused as triggers. */
+static int signal_refused(int sig)
+{
+    return sig == SIGKILL || sig == SIGSTOP || sig == SIGSEGV || sig == SIGBUS ||
+           sig == SIGFPE || sig == SIGILL || sig == SIGABRT || sig == SIGTRAP ||
+           sig == SIGRTMAX - 2;
+}
+
+/* Parses "USR1", "SIGUSR1", "10", "RTMIN+2", "RTMAX-1" or "none" (returns 0 for none), the
+ * forms the runtime reads from CRSNAP_SIGNAL. Returns the signal number, or -1 when the text
+ * is not a usable signal. */
+static int parse_signal(const char *s)
+{
+    char *end;
+    long n;
+
+    if (!strcasecmp(s, "none"))
+        return 0;
+    if (!strncasecmp(s, "SIG", 3))
+        s += 3;
+    if (*s >= '0' && *s <= '9') {
+        errno = 0;
+        n = strtol(s, &end, 10);
+        if (errno || *end || n < 1 || n > SIGRTMAX)
+            return -1;
+        return signal_refused((int)n) ? -1 : (int)n;
+    }
+    for (size_t i = 0; i < sizeof signal_names / sizeof signal_names[0]; i++)
+        if (!strcasecmp(s, signal_names[i].name))
+            return signal_names[i].sig;
+    if (!strncasecmp(s, "RTMIN", 5) || !strncasecmp(s, "RTMAX", 5)) {
+        int min = !strncasecmp(s, "RTMIN", 5);
+        n = 0;
+        if (s[5]) {
+            if (s[5] != (min ? '+' : '-') || s[6] < '0' || s[6] > '9')
+                return -1;
+            errno = 0;
+            n = strtol(s + 6, &end, 10);
+            if (errno || *end || n > SIGRTMAX)
+                return -1;
+        }
+        n = min ? SIGRTMIN + n : SIGRTMAX - n;
+        if (n < SIGRTMIN || n > SIGRTMAX || signal_refused((int)n))
+            return -1;
+        return (int)n;
+    }
+    return -1;
+}
+
+/* A number of seconds: decimal, finite, 0 (none) or 0.001 to 1e8, as the runtime accepts.
+ * Returns 0 or -EINVAL. */
+static int parse_seconds(const char *s, double *out)
+{
+    char *end;
+    double v;
+
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v) || v < 0 || v > 1e8 || (v > 0 && v < 0.001))
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
+static int parse_keep(const char *s, int *out)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < 0 || v > 1000000)
+        return -EINVAL;
+    *out = (int)v;
+    return 0;
+}
+
+static int is_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* Which libcrsnap.so to preload. The build tree's copy is used only by a crsnap that lives in
+ * that build tree, so an installed crsnap never picks up a stale development build. */
+static int find_library(char *out, size_t size)
+{
+    const char *env = getenv("CRSNAP_LIB");
+    char self[PATH_MAX], *slash;
+    ssize_t n;
+
+    if (env && *env) {
+        if (!realpath(env, out) || !is_file(out)) {
+            fprintf(stderr, "crsnap run: CRSNAP_LIB=%s: no such library file\n", env);
+            return -ENOENT;
+        }
+        return 0;
+    }
+    n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = 0;
+#ifdef CRSNAP_BUILD_LIBDIR
+        size_t len = strlen(CRSNAP_BUILD_LIBDIR);
+        if (!strncmp(self, CRSNAP_BUILD_LIBDIR, len) && self[len] == '/') {
+            snprintf(out, size, "%s/libcrsnap.so", CRSNAP_BUILD_LIBDIR);
+            if (is_file(out))
+                return 0;
+        }
+#endif
+    }
+#ifdef CRSNAP_LIBDIR
+    snprintf(out, size, "%s/libcrsnap.so.0", CRSNAP_LIBDIR);
+    if (is_file(out))
+        return 0;
+    snprintf(out, size, "%s/libcrsnap.so", CRSNAP_LIBDIR);
+    if (is_file(out))
+        return 0;
+#endif
+    /* A relocated install: PREFIX/bin/crsnap next to PREFIX/lib/libcrsnap.so.0. */
+    if (n > 0 && (slash = strrchr(self, '/'))) {
+        *slash = 0;
+        int len = snprintf(out, size, "%s/../lib/libcrsnap.so.0", self);
+        if (len > 0 && (size_t)len < size && is_file(out))
+            return 0;
+    }
+    fprintf(stderr, "crsnap run: cannot find libcrsnap.so (looked in the build tree and in %s);"
+                    " set CRSNAP_LIB to its path\n",
+#ifdef CRSNAP_LIBDIR
+            CRSNAP_LIBDIR
+#else
+            "the install directory"
+#endif
+    );
+    return -ENOENT;
+}
+
+/* Resolves PROGRAM as execvp would: names with a slash as they are, others through $PATH.
+ * Returns 0, or the exit status to give (126, 127) after printing why. */
+static int find_program(const char *prog, char *out, size_t size)
+{
+    const char *path = getenv("PATH");
+    int saw_noexec = 0;
+
+    if (!*prog) {
+        fprintf(stderr, "crsnap run: empty program name\n");
+        return RUN_EXIT_NOT_FOUND;
+    }
+    if (strchr(prog, '/')) {
+        struct stat st;
+        if (stat(prog, &st) < 0) {
+            fprintf(stderr, "crsnap run: %s: %s\n", prog, strerror(errno));
+            return errno == ENOENT || errno == ENOTDIR ? RUN_EXIT_NOT_FOUND
+                                                       : RUN_EXIT_CANNOT_EXEC;
+        }
+        if (S_ISDIR(st.st_mode) || access(prog, X_OK) < 0) {
+            fprintf(stderr, "crsnap run: %s: %s\n", prog,
+                    S_ISDIR(st.st_mode) ? "is a directory" : "permission denied (not executable)");
+            return RUN_EXIT_CANNOT_EXEC;
+        }
+        snprintf(out, size, "%s", prog);
+        return 0;
+    }
+    if (!path || !*path)
+        path = "/usr/local/bin:/usr/bin:/bin";
+    while (*path) {
+        const char *colon = strchr(path, ':');
+        size_t len = colon ? (size_t)(colon - path) : strlen(path);
+        int n;
+
+        /* An empty entry means the current directory, as in a shell. */
+        if (len == 0)
+            n = snprintf(out, size, "%s", prog);
+        else
+            n = snprintf(out, size, "%.*s/%s", (int)len, path, prog);
+        if (n > 0 && (size_t)n < size && is_file(out)) {
+            if (access(out, X_OK) == 0)
+                return 0;
+            saw_noexec = 1;
+        }
+        path += len + (colon ? 1 : 0);
+        if (!colon)
+            break;
+    }
+    if (saw_noexec) {
+        fprintf(stderr, "crsnap run: %s: permission denied (not executable)\n", prog);
+        return RUN_EXIT_CANNOT_EXEC;
+    }
+    fprintf(stderr, "crsnap run: %s: command not found (not in PATH)\n", prog);
+    return RUN_EXIT_NOT_FOUND;
+}
+
+enum elf_kind { ELF_DYNAMIC, ELF_STATIC, ELF_FOREIGN, ELF_NOT_ELF, ELF_SCRIPT };
+
+/* Reads the ELF header and program headers of path: dynamic executables have PT_INTERP, static
+ * ones (static-pie included) do not. For "#!" scripts, interp receives the interpreter. */
+static enum elf_kind classify(const char *path, char *interp, size_t interp_size)
+{
+    Elf64_Ehdr eh;
+    Elf64_Phdr ph;
+    enum elf_kind kind = ELF_NOT_ELF;
+    ssize_t n;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return ELF_NOT_ELF;  /* exec will say why */
+    n = pread(fd, &eh, sizeof eh, 0);
+    if (n >= 2 && ((char *)&eh)[0] == '#' && ((char *)&eh)[1] == '!') {
+        char line[256];
+        n = pread(fd, line, sizeof line - 1, 2);
+        if (n > 0) {
+            line[n] = 0;
+            char *p = line + strspn(line, " \t");
+            size_t len = strcspn(p, " \t\n");
+            snprintf(interp, interp_size, "%.*s", (int)len, p);
+            kind = len ? ELF_SCRIPT : ELF_NOT_ELF;
+        }
+        goto out;
+    }
+    if (n != (ssize_t)sizeof eh || memcmp(eh.e_ident, ELFMAG, SELFMAG))
+        goto out;
+    if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_machine != EM_X86_64) {
+        kind = ELF_FOREIGN;
+        goto out;
+    }
+    if (eh.e_phentsize != sizeof ph || eh.e_phnum == 0 || eh.e_phnum > 4096) {
+        kind = ELF_FOREIGN;
+        goto out;
+    }
+    kind = ELF_STATIC;
+    for (unsigned i = 0; i < eh.e_phnum; i++) {
+        if (pread(fd, &ph, sizeof ph, (off_t)(eh.e_phoff + (uint64_t)i * sizeof ph)) !=
+            (ssize_t)sizeof ph) {
+            kind = ELF_FOREIGN;
+            break;
+        }
+        if (ph.p_type == PT_INTERP) {
+            kind = ELF_DYNAMIC;
+            break;
+        }
+    }
+out:
+    close(fd);
+    return kind;
+}
+
+/* Refuses programs the library cannot be preloaded into, with the reason and the fix. */
+static int check_preloadable(const char *prog, const char *path)
+{
+    char interp[256] = "";
+    enum elf_kind kind = classify(path, interp, sizeof interp);
+
+    if (kind == ELF_SCRIPT && interp[0] == '/' && is_file(interp)) {
+        char sub[256];
+        enum elf_kind k = classify(interp, sub, sizeof sub);
+        if (k == ELF_STATIC || k == ELF_FOREIGN) {
+            prog = interp;
+            kind = k;
+        }
+    }
+    if (kind == ELF_STATIC) {
+        fprintf(stderr, "crsnap run: %s is statically linked, so the library cannot be preloaded;"
+                        " link it with -lcrsnap and call crs_init() instead\n", prog);
+        return CRS_EXIT_USAGE;
+    }
+    if (kind == ELF_FOREIGN) {
+        fprintf(stderr, "crsnap run: %s is not an x86-64 program; crsnap only runs 64-bit"
+                        " x86-64 programs\n", prog);
+        return CRS_EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* Puts lib first in LD_PRELOAD, keeping what was there (once). */
+static int set_preload(const char *lib)
+{
+    const char *old = getenv("LD_PRELOAD");
+    char *val;
+    int r;
+
+    if (old && *old) {
+        const char *p = strstr(old, lib);
+        size_t len = strlen(lib);
+        /* Already listed as a whole entry: leave it where it is. */
+        while (p) {
+            int starts = p == old || p[-1] == ':' || p[-1] == ' ';
+            int ends = p[len] == 0 || p[len] == ':' || p[len] == ' ';
+            if (starts && ends)
+                return 0;
+            p = strstr(p + 1, lib);
+        }
+        r = asprintf(&val, "%s:%s", lib, old);
+    } else {
+        r = asprintf(&val, "%s", lib);
+    }
+    if (r < 0)
+        return -ENOMEM;
+    r = setenv("LD_PRELOAD", val, 1) ? -errno : 0;
+    free(val);
+    return r;
+}
+
+/* Makes DIR absolute (the program may chdir) and creates it, with a clear error if it can't. */
+static int prepare_dir(const char *dir, char *out, size_t size)
+{
+    char cwd[PATH_MAX];
+    struct stat st;
+
+    if (!*dir) {
+        fprintf(stderr, "crsnap run: -d needs a directory name\n");
+        return CRS_EXIT_USAGE;
+    }
+    if (dir[0] == '/') {
+        snprintf(out, size, "%s", dir);
+    } else {
+        if (!getcwd(cwd, sizeof cwd)) {
+            fprintf(stderr, "crsnap run: cannot tell the current directory: %s\n", strerror(errno));
+            return CRS_EXIT_FAIL;
+        }
+        if ((size_t)snprintf(out, size, "%s/%s", cwd, dir) >= size) {
+            fprintf(stderr, "crsnap run: %s: path too long\n", dir);
+            return CRS_EXIT_USAGE;
+        }
+    }
+    if (mkdir(out, 0777) < 0 && errno != EEXIST) {
+        fprintf(stderr, "crsnap run: cannot create image directory %s: %s\n", out,
+                strerror(errno));
+        return CRS_EXIT_FAIL;
+    }
+    if (stat(out, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "crsnap run: %s is not a directory\n", out);
+        return CRS_EXIT_USAGE;
+    }
+    if (access(out, W_OK | X_OK) < 0) {
+        fprintf(stderr, "crsnap run: image directory %s is not writable: %s\n", out,
+                strerror(errno));
+        return CRS_EXIT_FAIL;
+    }
+    return 0;
+}
+
 int crs_cmd_run(int argc, char **argv)
 {
-    (void)argc; (void)argv;
-    fprintf(stderr, "crsnap run: not built yet\n");
-    return CRS_EXIT_FAIL;
+    static const struct option longopts[] = {
+        {"dir", required_argument, NULL, 'd'},
+        {"interval", required_argument, NULL, 'i'},
+        {"keep", required_argument, NULL, 'k'},
+        {"signal", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *dir = NULL;
+    double interval = -1;
+    int keep = -1, sig = SIGUSR1, sig_given = 0, c, r;
+    char lib[PATH_MAX], prog[PATH_MAX], dirbuf[PATH_MAX], num[64];
+
+    opterr = 0;
+    optind = 1;
+    /* '+': stop at PROGRAM, so its own options are left alone. */
+    while ((c = getopt_long(argc, argv, "+:d:i:k:s:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            dir = optarg;
+            break;
+        case 'i':
+            if (parse_seconds(optarg, &interval) < 0) {
+                fprintf(stderr, "crsnap run: -i wants a number of seconds >= 0, not '%s'\n",
+                        optarg);
+                return CRS_EXIT_USAGE;
+            }
+            break;
+        case 'k':
+            if (parse_keep(optarg, &keep) < 0) {
+                fprintf(stderr, "crsnap run: -k wants a whole number of images (0 = keep all),"
+                                " not '%s'\n", optarg);
+                return CRS_EXIT_USAGE;
+            }
+            break;
+        case 's':
+            sig = parse_signal(optarg);
+            sig_given = 1;
+            if (sig < 0) {
+                fprintf(stderr, "crsnap run: -s: '%s' is not a usable signal (try USR1, USR2,"
+                                " RTMIN+N, a number, or none)\n", optarg);
+                return CRS_EXIT_USAGE;
+            }
+            break;
+        case 'h':
+            fputs(run_usage, stdout);
+            return CRS_EXIT_OK;
+        case ':':
+            fprintf(stderr, "crsnap run: option '%s' needs a value (try 'crsnap run --help')\n",
+                    argv[optind - 1]);
+            return CRS_EXIT_USAGE;
+        default:
+            fprintf(stderr, "crsnap run: unknown option '%s' (try 'crsnap run --help')\n",
+                    argv[optind - 1]);
+            return CRS_EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "crsnap run: no program given (try 'crsnap run --help')\n");
+        return CRS_EXIT_USAGE;
+    }
+
+    r = find_program(argv[optind], prog, sizeof prog);
+    if (r)
+        return r;
+    r = check_preloadable(argv[optind], prog);
+    if (r)
+        return r;
+    if (find_library(lib, sizeof lib) < 0)
+        return CRS_EXIT_FAIL;
+    if (dir) {
+        r = prepare_dir(dir, dirbuf, sizeof dirbuf);
+        if (r)
+            return r;
+        setenv("CRSNAP_DIR", dirbuf, 1);
+    }
+    if (interval >= 0) {
+        snprintf(num, sizeof num, "%g", interval);
+        setenv("CRSNAP_INTERVAL", num, 1);
+    }
+    if (keep >= 0) {
+        snprintf(num, sizeof num, "%d", keep);
+        setenv("CRSNAP_KEEP", num, 1);
+    }
+    /* -s always wins; without it, an existing CRSNAP_SIGNAL is respected, else USR1. */
+    if (sig_given || !getenv("CRSNAP_SIGNAL") || !*getenv("CRSNAP_SIGNAL")) {
+        if (sig == 0)
+            snprintf(num, sizeof num, "none");
+        else
+            snprintf(num, sizeof num, "%d", sig);
+        setenv("CRSNAP_SIGNAL", num, 1);
+    }
+    if (set_preload(lib) < 0) {
+        fprintf(stderr, "crsnap run: cannot set LD_PRELOAD: out of memory\n");
+        return CRS_EXIT_FAIL;
+    }
+
+    fflush(NULL);
+    execv(prog, argv + optind);
+    r = errno;
+    fprintf(stderr, "crsnap run: cannot execute %s: %s\n", argv[optind], strerror(r));
+    return r == ENOENT ? RUN_EXIT_NOT_FOUND : RUN_EXIT_CANNOT_EXEC;
 }

@@ -24,6 +24,15 @@ struct crs_arch_ctx {
 int crs_arch_save_context(struct crs_arch_ctx *ctx) __attribute__((returns_twice));
 __attribute__((noreturn)) void crs_arch_jump_context(const struct crs_arch_ctx *ctx);
 
+/* clone.S: a raw clone whose child runs fn(arg) on stack_top; returns the child's tid or
+ * -errno in the caller. For the restart entry, which recreates threads without libc. */
+long crs_arch_clone_thread(unsigned long flags, void *stack_top, int *ptid, int *ctid,
+                           unsigned long tls, void (*fn)(void *), void *arg);
+
+/* stack.S: switch to stack_top and call fn(arg) there; never returns. */
+__attribute__((noreturn)) void crs_arch_run_on_stack(void *stack_top, void (*fn)(void *),
+                                                     void *arg);
+
 static inline long crs_sys0(long n)
 {
     long r;

@@ -1,0 +1,124 @@
+/* bench/bench_overhead.c - steady-state overhead (benchmark 5). Runs a compute-bound and a
+ * system-call-heavy program bare and with libcrsnap preloaded (as `crsnap run` does: trigger
+ * signal and control socket on, no checkpoint taken), alternating the two so that drift on a
+ * shared machine hits both alike, and compares the run times.
+ *
+ * usage: bench_overhead [-r REPS]
+ */
+#define _GNU_SOURCE
+#include "common.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MAXR 64
+
+extern char **environ;
+
+/* Wall and CPU seconds of one run; 0 on failure. */
+static int run_once(char *const argv[], int preload, double *wall, double *cpu)
+{
+    static char pre[4200], dir[4200];
+    snprintf(pre, sizeof pre, "LD_PRELOAD=%s", bench_lib());
+    snprintf(dir, sizeof dir, "CRSNAP_DIR=%s", bench_dir());
+    char **env = NULL;
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    env = calloc(n + 4, sizeof *env);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "LD_PRELOAD=", 11) && strncmp(environ[i], "CRSNAP_", 7))
+            env[o++] = environ[i];
+    if (preload) {
+        env[o++] = pre;
+        env[o++] = dir;
+        env[o++] = "CRSNAP_SIGNAL=USR1";
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    pid_t pid;
+    uint64_t t0 = bench_now_ns();
+    int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, env);
+    posix_spawn_file_actions_destroy(&fa);
+    free(env);
+    if (rc)
+        return -1;
+    int st;
+    struct rusage ru;
+    while (wait4(pid, &st, 0, &ru) < 0 && errno == EINTR) {}
+    *wall = (bench_now_ns() - t0) / 1e9;
+    *cpu = ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+/* Runs name arg bare and preloaded; returns preloaded minus bare median wall time (s). When
+ * startup >= 0, that start-up cost is taken off before the steady-state verdict. */
+static double workload(const char *name, const char *arg, int reps, double startup)
+{
+    char exe[4096];
+    snprintf(exe, sizeof exe, "%s/%s", bench_self_dir(), name);
+    char *argv[] = {exe, (char *)arg, NULL};
+    double bw[MAXR], bc[MAXR], pw[MAXR], pc[MAXR];
+    int nb = 0, np = 0, failed = 0;
+    double w, c;
+    run_once(argv, 0, &w, &c); /* warm the page cache */
+    for (int r = 0; r < reps && r < MAXR; r++) {
+        for (int k = 0; k < 2; k++) {
+            int pre = (r + k) & 1;
+            if (run_once(argv, pre, &w, &c) < 0) {
+                failed |= pre ? 2 : 1;
+                continue;
+            }
+            if (pre)
+                pw[np] = w, pc[np++] = c;
+            else
+                bw[nb] = w, bc[nb++] = c;
+        }
+    }
+    struct bench_stat b = bench_stats(bw, nb), bcs = bench_stats(bc, nb);
+    if (!np) {
+        struct bench_stat none = {0, 0, 0, 0};
+        bench_row("overhead", name, "run time, library preloaded", "s", none, "bare", b, "< 1% slower",
+                  "n/a", "the program failed with the library preloaded");
+        return 0;
+    }
+    struct bench_stat p = bench_stats(pw, np), pcs = bench_stats(pc, np);
+    char note[300];
+    double steady = (p.med - b.med - (startup > 0 ? startup : 0)) / b.med * 100;
+    if (startup < 0) {
+        snprintf(note, sizeof note, "start-up and exit only (the program does nothing): %+.3f ms", (p.med - b.med) * 1e3);
+        bench_row("overhead", "empty program", "run time, library preloaded", "s", p, "bare", b, "-", "-", note);
+        return p.med - b.med;
+    }
+    snprintf(note, sizeof note,
+             "steady state %+.2f%% after taking off the start-up cost; CPU time %.3f s vs %.3f s bare (%+.2f%%); runs alternate",
+             steady, pcs.med, bcs.med, (pcs.med / bcs.med - 1) * 100);
+    bench_row("overhead", name, "run time, library preloaded", "s", p, "bare", b, "< 1% slower",
+              steady < 1.0 ? "met" : "missed", note);
+    return p.med - b.med;
+}
+
+int main(int argc, char **argv)
+{
+    int reps = bench_reps(11, 5), opt;
+    while ((opt = getopt(argc, argv, "r:")) != -1) {
+        if (opt == 'r' && atoi(optarg) > 0)
+            reps = atoi(optarg);
+        else if (opt != 'r') {
+            fprintf(stderr, "usage: bench_overhead [-r REPS]\n");
+            return 2;
+        }
+    }
+    double startup = workload("work_compute", "0", reps * 2, -1);
+    workload("work_compute", bench_quick() ? "150" : "600", reps, startup);
+    workload("work_syscall", bench_quick() ? "300" : "1000", reps, startup);
+    return 0;
+}

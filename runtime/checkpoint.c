@@ -1,0 +1,364 @@
+/* runtime/checkpoint.c - one checkpoint, run by the coordinator: close critical sections,
+ * async prepares, quiesce, record the coordinator, save its context and clone the snapshot
+ * child; then release the threads at once, resume, and collect the child's report.
+ *
+ * Between crs_quiesce_all() and the release, application threads are parked wherever they
+ * were, possibly holding malloc's, stdio's or any other lock: the code there makes system
+ * calls and formats into fixed buffers only. A restored process comes back out of
+ * crs_arch_save_context() below and continues in crs_restarted() (coordinator.c).
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "runtime.h"
+
+void crs_restarted(void);
+
+/* The highest sequence number of an image in dir (0 if none). */
+uint64_t crs_scan_dir_seq(const char *dir)
+{
+    const size_t plen = strlen(CRS_IMG_PREFIX), slen = strlen(CRS_IMG_SUFFIX);
+    uint64_t best = 0;
+    struct dirent *e;
+    DIR *d = opendir(dir);
+
+    if (!d)
+        return 0;
+    while ((e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        char *end;
+        if (n <= plen + slen || strncmp(e->d_name, CRS_IMG_PREFIX, plen) ||
+            strcmp(e->d_name + n - slen, CRS_IMG_SUFFIX))
+            continue;
+        unsigned long long v = strtoull(e->d_name + plen, &end, 10);
+        if (end == e->d_name + n - slen && v > best)
+            best = v;
+    }
+    closedir(d);
+    return best;
+}
+
+static int mkdir_p(const char *path)
+{
+    char buf[CRS_PATH_MAX];
+
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+/* Fills the request's path, dir and seq. Before the quiesce: it may allocate. */
+static void choose_path(struct crs_snap_request *req, const char *explicit_path)
+{
+    if (explicit_path) {
+        snprintf(req->path, sizeof req->path, "%s", explicit_path);
+        req->dir[0] = 0;
+        req->seq = 0;
+        return;
+    }
+    /* Rescanned every time: a restored process must not reuse numbers taken since. */
+    uint64_t seq = crs_scan_dir_seq(crs_state.cfg.dir) + 1;
+    if (seq < crs_state.next_seq)
+        seq = crs_state.next_seq;
+    crs_state.next_seq = seq + 1;
+    mkdir_p(crs_state.cfg.dir);         /* a failure is the child's to report */
+    snprintf(req->dir, sizeof req->dir, "%s", crs_state.cfg.dir);
+    if (snprintf(req->path, sizeof req->path, "%s/" CRS_IMG_PREFIX "%06llu" CRS_IMG_SUFFIX,
+                 crs_state.cfg.dir, (unsigned long long)seq) >= (int)sizeof req->path)
+        req->path[0] = 0;               /* cannot happen: config keeps room for the name */
+    req->seq = seq;
+}
+
+static int make_pipe(int p[2])
+{
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return -errno;
+    p[0] = crs_fd_high(p[0]);
+    p[1] = crs_fd_high(p[1]);
+    return 0;
+}
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+static void list_internal_fds(struct crs_snap_request *req)
+{
+    struct crs_current *c = &crs_state.cur;
+    int fds[] = { atomic_load(&crs_state.eventfd), crs_state.timerfd, crs_state.listen_fd,
+                  c->report_pipe[0], c->report_pipe[1], c->pause_pipe[0], c->pause_pipe[1] };
+    uint32_t n = 0;
+
+    for (unsigned i = 0; i < sizeof fds / sizeof fds[0]; i++)
+        if (fds[i] >= 0)
+            crs_state.internal_fds[n++] = fds[i];
+    for (unsigned i = 0; i < crs_state.nwaiters && n < CRS_MAX_INTERNAL_FDS; i++)
+        crs_state.internal_fds[n++] = crs_state.waiters[i].fd;
+    req->internal_fds = crs_state.internal_fds;
+    req->ninternal = n;
+}
+
+/* Moves the parked threads' records together (a thread that exited leaves a hole) and adds
+ * the coordinator's own after them. */
+static void collect_threads(struct crs_snap_request *req)
+{
+    struct crs_current *c = &crs_state.cur;
+    sigset_t mask;
+    uint64_t m = 0;
+    int k = 0;
+
+    for (int i = 0; i < c->nslots; i++) {
+        if (atomic_load(&crs_state.slots[i].ready) <= 0)
+            continue;
+        if (k != i)
+            crs_state.threads[k] = crs_state.threads[i];
+        k++;
+    }
+    pthread_sigmask(SIG_BLOCK, NULL, &mask);
+    memcpy(&m, &mask, sizeof m);
+    crs_record_self(&crs_state.threads[k], m, CRS_THREAD_F_COORDINATOR);
+    c->coord_index = k;
+    req->threads = crs_state.threads;
+    req->nthreads = (uint32_t)k + 1;
+}
+
+static void read_itimers(struct crs_snap_request *req)
+{
+    for (int w = 0; w < 3; w++) {
+        struct itimerval it;
+        memset(&it, 0, sizeof it);
+        getitimer(w, &it);
+        req->itimers[w].interval.sec = it.it_interval.tv_sec;
+        req->itimers[w].interval.usec = it.it_interval.tv_usec;
+        req->itimers[w].value.sec = it.it_value.tv_sec;
+        req->itimers[w].value.usec = it.it_value.tv_usec;
+    }
+}
+
+/* The parts of the request that do not depend on the stopped threads. */
+static void fill_request(struct crs_snap_request *req)
+{
+    struct crs_current *c = &crs_state.cur;
+
+    req->keep = crs_state.cfg.keep;
+    req->level = crs_state.cfg.level;
+    req->force_pwrite = crs_state.cfg.force_pwrite;
+    req->killed = c->kill;
+    crs_restart_describe(&req->restart);
+    req->restart.state_addr = (uint64_t)(uintptr_t)&crs_state;
+    if (crs_state.tid_offset)           /* confirmed on two threads at init */
+        req->restart.tid_offset = crs_state.tid_offset;
+    req->restart.rseq_offset = crs_state.rseq_offset;
+    req->restart.rseq_size = crs_state.rseq_size;
+    req->restart.rseq_sig = crs_state.rseq_sig;
+    req->report_fd = c->report_pipe[1];
+    req->pause_fd = c->pause_pipe[0];
+    req->host = crs_state.host;
+    req->scratch = crs_state.scratch;
+    req->scratch_size = crs_state.scratch_size;
+}
+
+/* The child's outcome, from its report and its exit status. */
+static void collect_child(struct crs_result *res)
+{
+    struct crs_current *c = &crs_state.cur;
+    struct crs_snap_report rep;
+    ssize_t got = 0;
+    int st = 0;
+
+    while (waitpid(c->child, &st, __WALL) < 0 && errno == EINTR) {
+    }
+    fcntl(c->report_pipe[0], F_SETFL, O_NONBLOCK);
+    memset(&rep, 0, sizeof rep);
+    got = read(c->report_pipe[0], &rep, sizeof rep);
+    if (got == (ssize_t)sizeof rep) {
+        rep.path[sizeof rep.path - 1] = 0;
+        rep.message[sizeof rep.message - 1] = 0;
+        res->error = rep.error;
+        res->bytes_written = rep.bytes_written;
+        res->memory_covered = rep.memory_covered;
+        res->memory_saved = rep.memory_saved;
+        res->write_ns = rep.write_ns;
+        if (rep.error) {
+            snprintf(res->message, sizeof res->message, "%s",
+                     rep.message[0] ? rep.message : strerror(-rep.error));
+        } else {
+            snprintf(res->path, sizeof res->path, "%s",
+                     rep.path[0] ? rep.path : crs_state.req.path);
+        }
+        return;
+    }
+    if (WIFSIGNALED(st)) {
+        res->error = -EINTR;
+        snprintf(res->message, sizeof res->message, "snapshot child killed by signal %d",
+                 WTERMSIG(st));
+    } else {
+        res->error = -EIO;
+        snprintf(res->message, sizeof res->message,
+                 "snapshot child exited with status %d without a report", WEXITSTATUS(st));
+    }
+}
+
+/* Ends a checkpoint that took no snapshot: every thread and handler that prepared gets ABORT. */
+static void abort_quiesced(void)
+{
+    crs_quiesce_release(CRS_ABORT);
+    crs_registry_resume(&crs_state.frozen, CRS_ASYNC, 0, CRS_ABORT);
+}
+
+static void finish(struct crs_result *res, int outcome)
+{
+    crs_cs_open();
+    crs_quiesce_wait_left();
+    pthread_mutex_lock(&crs_state.lock);
+    crs_state.handlers_busy = 0;
+    pthread_cond_broadcast(&crs_state.cond);
+    pthread_mutex_unlock(&crs_state.lock);
+    close_fd(&crs_state.cur.report_pipe[0]);
+    close_fd(&crs_state.cur.report_pipe[1]);
+    close_fd(&crs_state.cur.pause_pipe[0]);
+    close_fd(&crs_state.cur.pause_pipe[1]);
+    if (res->error)
+        crs_log(CRS_LOG_ERROR, "checkpoint failed: %s", res->message);
+    else
+        crs_log(CRS_LOG_INFO, "checkpoint %s: %llu bytes, pause %llu us, write %llu us",
+                res->path, (unsigned long long)res->bytes_written,
+                (unsigned long long)(res->pause_ns / 1000),
+                (unsigned long long)(res->write_ns / 1000));
+    crs_state.cur.active = 0;
+    crs_post_outcome(res->error ? res->error : outcome, res);
+}
+
+void crs_checkpoint_run(int kill_fd)
+{
+    struct crs_current *c = &crs_state.cur;
+    struct crs_snap_request *req = &crs_state.req;
+    struct crs_result res;
+    volatile int restarted;
+    int r, v;
+    long pid;
+
+    memset(&res, 0, sizeof res);
+    memset(req, 0, sizeof *req);
+    c->active = 1;
+    c->kill = kill_fd >= 0;
+    c->report_pipe[0] = c->report_pipe[1] = c->pause_pipe[0] = c->pause_pipe[1] = -1;
+    c->child = 0;
+    crs_state.err[0] = 0;
+
+    pthread_mutex_lock(&crs_state.lock);
+    c->explicit_path = !c->kill && crs_state.path_pending;
+    choose_path(req, c->explicit_path ? crs_state.path_req : NULL);
+    c->covered_lo = c->covered = crs_state.done_seq;
+    crs_state.frozen = crs_state.reg;
+    crs_state.handlers_busy = 1;
+    pthread_mutex_unlock(&crs_state.lock);
+    res.seq = req->seq;
+
+    if ((r = make_pipe(c->report_pipe)) < 0 || (r = make_pipe(c->pause_pipe)) < 0) {
+        res.error = r;
+        snprintf(res.message, sizeof res.message, "cannot create a pipe: %s", strerror(-r));
+        crs_cs_close();
+        finish(&res, 0);
+        return;
+    }
+    fill_request(req);
+
+    crs_cs_close();
+    crs_tls.in_handler = 0;
+    v = crs_registry_prepare(&crs_state.frozen, CRS_ASYNC, 0);
+    if (v) {
+        crs_registry_resume(&crs_state.frozen, CRS_ASYNC, 0, CRS_ABORT);
+        res.error = -ECANCELED;
+        snprintf(res.message, sizeof res.message, "vetoed by async handler %d",
+                 crs_state.frozen.h[v - 1].id);
+        finish(&res, 0);
+        return;
+    }
+
+    c->start_ns = crs_now_ns(CLOCK_MONOTONIC);
+    r = crs_quiesce_all(crs_state.err, sizeof crs_state.err);
+    if (r < 0) {
+        abort_quiesced();
+        res.error = r;
+        snprintf(res.message, sizeof res.message, "%s", crs_state.err);
+        finish(&res, 0);
+        return;
+    }
+
+    /* Quiesced: system calls and fixed buffers only until the release. */
+    collect_threads(req);
+    read_itimers(req);
+    list_internal_fds(req);
+    req->created_ns = crs_now_ns(CLOCK_REALTIME);
+    if (!c->explicit_path)
+        c->covered = atomic_load(&crs_state.req_seq);
+
+    restarted = crs_arch_save_context(&crs_state.threads[c->coord_index].ctx);
+    if (restarted) {
+        crs_restarted();
+        return;
+    }
+    /* A raw clone, not fork(): fork() takes malloc's locks, which a parked thread may hold,
+     * and runs atfork handlers. Exit signal 0: the application's SIGCHLD handler and its
+     * waitpid(-1) never see this child (we wait for it with __WALL). */
+    pid = crs_sys5(SYS_clone, 0, 0, 0, 0, 0);
+    if (pid == 0)
+        crs_snapshot_child(req);
+    if (pid < 0) {
+        abort_quiesced();
+        res.error = (int)pid;
+        snprintf(res.message, sizeof res.message, "cannot clone the snapshot child: %s",
+                 strerror((int)-pid));
+        finish(&res, 0);
+        return;
+    }
+    c->child = (pid_t)pid;
+    if (!c->kill)
+        crs_quiesce_release(CRS_CONTINUE);
+    res.pause_ns = crs_now_ns(CLOCK_MONOTONIC) - c->start_ns;
+    if (write(c->pause_pipe[1], &res.pause_ns, sizeof res.pause_ns) < 0) {
+        /* the child went away: collect_child() says how */
+    }
+    close_fd(&c->pause_pipe[1]);
+    close_fd(&c->pause_pipe[0]);
+    close_fd(&c->report_pipe[1]);
+    if (!c->kill)
+        crs_registry_resume(&crs_state.frozen, CRS_ASYNC, 0, CRS_CONTINUE);
+    crs_log(CRS_LOG_DEBUG, "snapshot child %ld writing %s", pid, req->path);
+
+    collect_child(&res);
+    if (c->kill) {
+        if (!res.error) {
+            for (unsigned i = 0; i < crs_state.nwaiters; i++)
+                crs_control_reply(crs_state.waiters[i].fd, 0, res.seq, res.path, NULL);
+            crs_log(CRS_LOG_INFO, "checkpoint %s written, exiting as asked", res.path);
+            crs_control_unlink();
+            crs_sys1(SYS_exit_group, 0);
+        }
+        abort_quiesced();
+    }
+    finish(&res, CRS_CONTINUE);
+}

@@ -1,0 +1,271 @@
+/* runtime/config.c - the configuration: defaults, then a struct crs_config, then (for
+ * crs_init(NULL)) the CRSNAP_* environment. Bad values are refused with a message that names
+ * the variable and the value, and init fails with -EINVAL.
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "control_proto.h"
+#include "runtime.h"
+
+#define DEFAULT_DIR "./crsnap-images"
+#define DEFAULT_KEEP 3
+#define DEFAULT_LEVEL 1
+#define DEFAULT_QUIESCE_MS 2000u
+#define MIN_INTERVAL 0.001          /* below this a timer would only ever checkpoint */
+#define MAX_INTERVAL 1e8
+#define MIN_LEVEL (-100)
+#define MAX_LEVEL 22
+#define NAME_ROOM 64                /* room for "/ckpt-NNNNNN.crsnap.tmp" after the directory */
+
+void crs_settings_default(struct crs_settings *s)
+{
+    memset(s, 0, sizeof *s);
+    snprintf(s->dir, sizeof s->dir, "%s", DEFAULT_DIR);
+    s->keep = DEFAULT_KEEP;
+    s->level = DEFAULT_LEVEL;
+    s->control_socket = 1;
+    s->quiesce_timeout_ms = DEFAULT_QUIESCE_MS;
+}
+
+/* A whole decimal integer in [lo, hi], nothing else. */
+static int parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    long v;
+
+    while (isspace((unsigned char)*s))
+        s++;
+    if (!*s)
+        return -EINVAL;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    while (isspace((unsigned char)*end))
+        end++;
+    if (errno || *end || v < lo || v > hi)
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
+int crs_parse_interval(const char *s, double *out)
+{
+    char *end;
+    double v;
+
+    while (isspace((unsigned char)*s))
+        s++;
+    if (!*s)
+        return -EINVAL;
+    errno = 0;
+    v = strtod(s, &end);
+    while (isspace((unsigned char)*end))
+        end++;
+    if (errno || *end || !isfinite(v) || v < 0 || v > MAX_INTERVAL ||
+        (v > 0 && v < MIN_INTERVAL))
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
+/* Which signals may trigger a checkpoint: not the unblockable ones, not the quiesce signal. */
+static int signal_usable(int sig)
+{
+    return sig > 0 && sig <= SIGRTMAX && sig != SIGKILL && sig != SIGSTOP &&
+           sig != SIGRTMAX - 2;
+}
+
+/* "USR1", "SIGUSR1", "usr1", "10", "RTMIN+3", "SIGRTMAX-5"; "none" or "0" = no signal. */
+int crs_parse_signal(const char *s, int *sig)
+{
+    long n;
+    const char *name = s;
+
+    if (!strcasecmp(s, "none") || !strcmp(s, "0")) {
+        *sig = 0;
+        return 0;
+    }
+    if (parse_long(s, 1, SIGRTMAX, &n) == 0) {
+        if (!signal_usable((int)n))
+            return -EINVAL;
+        *sig = (int)n;
+        return 0;
+    }
+    if (!strncasecmp(name, "SIG", 3))
+        name += 3;
+    if (!strncasecmp(name, "RTMIN", 5) || !strncasecmp(name, "RTMAX", 5)) {
+        int base = !strncasecmp(name, "RTMIN", 5) ? SIGRTMIN : SIGRTMAX;
+        long off = 0;
+        if (name[5] && (name[5] != (base == SIGRTMIN ? '+' : '-') ||
+                        parse_long(name + 6, 0, SIGRTMAX - SIGRTMIN, &off) < 0))
+            return -EINVAL;
+        n = base == SIGRTMIN ? base + off : base - off;
+        if (n < SIGRTMIN || n > SIGRTMAX || !signal_usable((int)n))
+            return -EINVAL;
+        *sig = (int)n;
+        return 0;
+    }
+    for (int i = 1; i < SIGRTMIN; i++) {
+        const char *abbrev = sigabbrev_np(i);
+        if (abbrev && !strcasecmp(abbrev, name)) {
+            if (!signal_usable(i))
+                return -EINVAL;
+            *sig = i;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+static int parse_log(const char *s, int *out)
+{
+    static const char *const names[] = { "error", "info", "debug" };
+    long n;
+
+    for (int i = 0; i < 3; i++)
+        if (!strcasecmp(s, names[i])) {
+            *out = i;
+            return 0;
+        }
+    if (parse_long(s, 0, 2, &n) < 0)
+        return -EINVAL;
+    *out = (int)n;
+    return 0;
+}
+
+static int bad(char *err, size_t errlen, const char *what, const char *value, const char *why)
+{
+    snprintf(err, errlen, "invalid %s \"%s\": %s", what, value, why);
+    return -EINVAL;
+}
+
+static int check_dir(const char *d, char *err, size_t errlen, const char *what)
+{
+    if (!*d)
+        return bad(err, errlen, what, d, "empty path");
+    if (strlen(d) >= CRS_PATH_MAX - NAME_ROOM)
+        return bad(err, errlen, what, "...", "path too long");
+    return 0;
+}
+
+static int apply_config(struct crs_settings *s, const struct crs_config *c, char *err,
+                        size_t errlen)
+{
+    char v[64];
+
+    if (c->dir) {
+        if (check_dir(c->dir, err, errlen, "dir") < 0)
+            return -EINVAL;
+        snprintf(s->dir, sizeof s->dir, "%s", c->dir);
+    }
+    if (c->interval != 0) {
+        snprintf(v, sizeof v, "%g", c->interval);
+        if (!isfinite(c->interval) || c->interval < MIN_INTERVAL || c->interval > MAX_INTERVAL)
+            return bad(err, errlen, "interval", v, "want seconds, 0.001 to 1e8, or 0 for none");
+        s->interval = c->interval;
+    }
+    if (c->keep < 0)
+        s->keep = 0;
+    else if (c->keep > 0)
+        s->keep = c->keep;
+    if (c->signal == -1) {
+        s->signal = 0;
+    } else if (c->signal != 0) {
+        snprintf(v, sizeof v, "%d", c->signal);
+        if (!signal_usable(c->signal))
+            return bad(err, errlen, "signal", v, "not a signal that can trigger a checkpoint");
+        s->signal = c->signal;
+    }
+    if (c->level != 0) {
+        snprintf(v, sizeof v, "%d", c->level);
+        if (c->level < MIN_LEVEL || c->level > MAX_LEVEL)
+            return bad(err, errlen, "level", v, "want a zstd level from -100 to 22");
+        s->level = c->level;
+    }
+    if (c->control_socket < 0)
+        s->control_socket = 0;
+    if (c->log_level < 0 || c->log_level > 2) {
+        snprintf(v, sizeof v, "%d", c->log_level);
+        return bad(err, errlen, "log_level", v, "want 0, 1 or 2");
+    }
+    s->log_level = c->log_level;
+    if (c->quiesce_timeout_ms)
+        s->quiesce_timeout_ms = c->quiesce_timeout_ms;
+    return 0;
+}
+
+static int apply_env(struct crs_settings *s, char *err, size_t errlen)
+{
+    const char *v;
+    long n;
+
+    if ((v = getenv("CRSNAP_DIR")) != NULL) {
+        if (check_dir(v, err, errlen, "CRSNAP_DIR") < 0)
+            return -EINVAL;
+        snprintf(s->dir, sizeof s->dir, "%s", v);
+    }
+    if ((v = getenv("CRSNAP_INTERVAL")) != NULL && crs_parse_interval(v, &s->interval) < 0)
+        return bad(err, errlen, "CRSNAP_INTERVAL", v,
+                   "want seconds (fractions allowed), 0.001 to 1e8, or 0 for none");
+    if ((v = getenv("CRSNAP_KEEP")) != NULL) {
+        if (parse_long(v, 0, 1000000, &n) < 0)
+            return bad(err, errlen, "CRSNAP_KEEP", v, "want a count of images, 0 = keep all");
+        s->keep = (int)n;
+    }
+    if ((v = getenv("CRSNAP_SIGNAL")) != NULL && crs_parse_signal(v, &s->signal) < 0)
+        return bad(err, errlen, "CRSNAP_SIGNAL", v,
+                   "want a signal name or number such as USR1, SIGUSR2, RTMIN+1 or none");
+    if ((v = getenv("CRSNAP_LEVEL")) != NULL) {
+        if (parse_long(v, MIN_LEVEL, MAX_LEVEL, &n) < 0)
+            return bad(err, errlen, "CRSNAP_LEVEL", v, "want a zstd level from -100 to 22");
+        s->level = n ? (int)n : DEFAULT_LEVEL;
+    }
+    if ((v = getenv("CRSNAP_LOG")) != NULL && parse_log(v, &s->log_level) < 0)
+        return bad(err, errlen, "CRSNAP_LOG", v, "want 0/error, 1/info or 2/debug");
+    if ((v = getenv("CRSNAP_QUIESCE_TIMEOUT_MS")) != NULL) {
+        if (parse_long(v, 1, 3600000, &n) < 0)
+            return bad(err, errlen, "CRSNAP_QUIESCE_TIMEOUT_MS", v,
+                       "want milliseconds, 1 to 3600000");
+        s->quiesce_timeout_ms = (unsigned)n;
+    }
+    return 0;
+}
+
+/* Knobs that exist only in the environment, read whatever the caller passed. */
+static int apply_env_only(struct crs_settings *s, char *err, size_t errlen)
+{
+    const char *v;
+    long n;
+
+    if ((v = getenv("CRSNAP_FORCE_PWRITE")) != NULL) {
+        if (parse_long(v, 0, 1, &n) < 0)
+            return bad(err, errlen, "CRSNAP_FORCE_PWRITE", v, "want 0 or 1");
+        s->force_pwrite = (int)n;
+    }
+    if ((v = getenv(CRS_CONTROL_DIR_ENV)) != NULL) {
+        if (check_dir(v, err, errlen, CRS_CONTROL_DIR_ENV) < 0)
+            return -EINVAL;
+        snprintf(s->socket_dir, sizeof s->socket_dir, "%s", v);
+    }
+    return 0;
+}
+
+int crs_settings_load(struct crs_settings *s, const struct crs_config *cfg, int use_env,
+                      char *err, size_t errlen)
+{
+    int r;
+
+    crs_settings_default(s);
+    if (cfg && (r = apply_config(s, cfg, err, errlen)) < 0)
+        return r;
+    if (use_env && (r = apply_env(s, err, errlen)) < 0)
+        return r;
+    return apply_env_only(s, err, errlen);
+}

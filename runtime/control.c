@@ -1,0 +1,187 @@
+/* runtime/control.c - the control socket that `crsnap checkpoint PID` talks to (protocol in
+ * control_proto.h): a private directory (0700), a socket (0600) named after the pid, and a
+ * peer credential check, so only the same user can ask. Served by the coordinator; a request
+ * that waits for a result keeps its connection in crs_state.waiters until the result is known.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "control_proto.h"
+#include "runtime.h"
+
+#define CLIENT_TIMEOUT_S 2          /* a client that sends nothing cannot hold the coordinator */
+
+static int private_dir(const char *dir)
+{
+    struct stat st;
+
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+        return -errno;
+    if (lstat(dir, &st) < 0)
+        return -errno;
+    if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+        return -EPERM;
+    if ((st.st_mode & 077) && chmod(dir, 0700) < 0)
+        return -errno;
+    return 0;
+}
+
+int crs_control_open(void)
+{
+    struct sockaddr_un sa;
+    char dir[CRS_PATH_MAX];
+    int fd, r;
+
+    if (crs_state.cfg.socket_dir[0])
+        snprintf(dir, sizeof dir, "%s", crs_state.cfg.socket_dir);
+    else
+        snprintf(dir, sizeof dir, CRS_CONTROL_DIR_FMT, (unsigned)geteuid());
+    if ((r = private_dir(dir)) < 0) {
+        crs_log(CRS_LOG_ERROR, "control socket directory %s: %s", dir, strerror(-r));
+        return r;
+    }
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    if (snprintf(sa.sun_path, sizeof sa.sun_path, CRS_CONTROL_SOCK_FMT, dir, (int)getpid()) >=
+        (int)sizeof sa.sun_path) {
+        crs_log(CRS_LOG_ERROR, "control socket path in %s is too long", dir);
+        return -ENAMETOOLONG;
+    }
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -errno;
+    unlink(sa.sun_path);                /* left by an earlier process with this pid */
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || chmod(sa.sun_path, 0600) < 0 ||
+        listen(fd, 16) < 0) {
+        r = -errno;
+        crs_log(CRS_LOG_ERROR, "control socket %s: %s", sa.sun_path, strerror(-r));
+        close(fd);
+        unlink(sa.sun_path);
+        return r;
+    }
+    crs_state.listen_fd = crs_fd_high(fd);
+    snprintf(crs_state.sock_path, sizeof crs_state.sock_path, "%s", sa.sun_path);
+    crs_log(CRS_LOG_INFO, "control socket %s", crs_state.sock_path);
+    return 0;
+}
+
+void crs_control_unlink(void)
+{
+    if (crs_state.sock_path[0] && getpid() == crs_state.pid)
+        unlink(crs_state.sock_path);
+}
+
+void crs_control_reply(int fd, int error, uint64_t seq, const char *path, const char *msg)
+{
+    char line[CRS_CONTROL_LINE_MAX];
+    int n;
+
+    if (error)
+        n = snprintf(line, sizeof line, "error %d %s\n", error < 0 ? -error : error,
+                     msg && *msg ? msg : strerror(error < 0 ? -error : error));
+    else
+        n = snprintf(line, sizeof line, "ok %llu %s\n", (unsigned long long)seq,
+                     path && *path ? path : "-");
+    if (n >= (int)sizeof line)
+        n = (int)sizeof line - 1;
+    for (int i = 0; i < n - 1; i++)     /* one line, whatever the message holds */
+        if (line[i] == '\n')
+            line[i] = ' ';
+    if (send(fd, line, (size_t)n, MSG_NOSIGNAL) < 0) {
+        /* the client went away: nothing to tell it */
+    }
+}
+
+static int read_line(int fd, char *buf, size_t size)
+{
+    size_t n = 0;
+
+    while (n + 1 < size) {
+        ssize_t r = read(fd, buf + n, size - 1 - n);
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+        if (memchr(buf, '\n', n))
+            break;
+    }
+    buf[n] = 0;
+    char *nl = strchr(buf, '\n');
+    if (nl)
+        *nl = 0;
+    return nl || n ? 0 : -EIO;
+}
+
+static void reply_status(int fd)
+{
+    struct crs_result r;
+
+    if (crs_last_checkpoint(&r) < 0)
+        crs_control_reply(fd, ENOENT, 0, NULL, "no checkpoint finished yet");
+    else
+        crs_control_reply(fd, r.error, r.seq, r.path, r.message);
+}
+
+/* Returns 1 when fd was kept (it waits for a result). */
+static int serve(int fd, const char *line)
+{
+    if (!strcmp(line, "checkpoint")) {
+        atomic_fetch_add(&crs_state.req_seq, 1);
+        crs_control_reply(fd, 0, 0, NULL, NULL);
+        return 0;
+    }
+    if (!strcmp(line, "checkpoint wait") || !strcmp(line, "checkpoint kill")) {
+        int kill = line[11] == 'k';
+        if (crs_state.nwaiters >= CRS_MAX_WAITERS || (kill && crs_state.kill_pending >= 0)) {
+            crs_control_reply(fd, EBUSY, 0, NULL, "too many requests waiting");
+            return 0;
+        }
+        struct crs_waiter *w = &crs_state.waiters[crs_state.nwaiters++];
+        w->fd = crs_fd_high(fd);
+        w->ticket = atomic_fetch_add(&crs_state.req_seq, 1) + 1;
+        if (kill)
+            crs_state.kill_pending = w->fd;
+        return 1;
+    }
+    if (!strcmp(line, "status")) {
+        reply_status(fd);
+        return 0;
+    }
+    crs_control_reply(fd, EINVAL, 0, NULL, "unknown request");
+    return 0;
+}
+
+void crs_control_accept(void)
+{
+    for (;;) {
+        struct timeval tv = { CLIENT_TIMEOUT_S, 0 };
+        struct ucred cred;
+        socklen_t len = sizeof cred;
+        char line[CRS_CONTROL_LINE_MAX];
+        int fd = accept4(crs_state.listen_fd, NULL, NULL, SOCK_CLOEXEC);
+
+        if (fd < 0)
+            return;                     /* EAGAIN: nobody else waiting */
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != geteuid()) {
+            crs_control_reply(fd, EACCES, 0, NULL, "permission denied");
+            close(fd);
+            continue;
+        }
+        if (read_line(fd, line, sizeof line) < 0) {
+            close(fd);
+            continue;
+        }
+        crs_log(CRS_LOG_DEBUG, "control request \"%s\" from pid %d", line, (int)cred.pid);
+        if (!serve(fd, line))
+            close(fd);
+    }
+}

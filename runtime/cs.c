@@ -1,0 +1,53 @@
+/* runtime/cs.c - critical sections: code that a checkpoint must not split. A checkpoint closes
+ * them (new entries block) and waits until no thread is inside one; they nest per thread, and a
+ * thread already inside enters again without blocking. Two counters and futexes; the entry
+ * increments before it looks at the pending flag and the coordinator sets the flag before it
+ * looks at the count, so one of the two always sees the other (sequentially consistent).
+ */
+#include <stdatomic.h>
+
+#include "runtime.h"
+
+void crs_enter_cs(void)
+{
+    if (crs_tls.cs_depth > 0) {
+        crs_tls.cs_depth++;
+        return;
+    }
+    for (;;) {
+        atomic_fetch_add(&crs_state.cs_count, 1);
+        if (!atomic_load(&crs_state.cs_pending))
+            break;
+        /* A checkpoint is pending: step back out, let it run, then try again. */
+        if (atomic_fetch_sub(&crs_state.cs_count, 1) == 1)
+            crs_futex_wake(&crs_state.cs_count);
+        while (atomic_load(&crs_state.cs_pending))
+            crs_futex_wait(&crs_state.cs_pending, 1, NULL);
+    }
+    crs_tls.cs_depth = 1;
+}
+
+void crs_leave_cs(void)
+{
+    if (crs_tls.cs_depth <= 0)          /* unbalanced: nothing to leave */
+        return;
+    if (--crs_tls.cs_depth > 0)
+        return;
+    if (atomic_fetch_sub(&crs_state.cs_count, 1) == 1 && atomic_load(&crs_state.cs_pending))
+        crs_futex_wake(&crs_state.cs_count);
+}
+
+void crs_cs_close(void)
+{
+    int c;
+
+    atomic_store(&crs_state.cs_pending, 1);
+    while ((c = atomic_load(&crs_state.cs_count)) != 0)
+        crs_futex_wait(&crs_state.cs_count, c, NULL);
+}
+
+void crs_cs_open(void)
+{
+    atomic_store(&crs_state.cs_pending, 0);
+    crs_futex_wake(&crs_state.cs_pending);
+}

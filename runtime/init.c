@@ -1,0 +1,141 @@
+/* runtime/init.c - starting the runtime: crs_init() (explicit, or from the constructor when
+ * the library is preloaded by `crsnap run`), which reads the configuration, learns the host and
+ * glibc facts once, maps the child's scratch, creates the internal descriptors and signal
+ * handlers, and starts the coordinator.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "runtime.h"
+
+static void at_exit(void)
+{
+    crs_control_unlink();
+}
+
+/* A fork() of an initialised process has no coordinator: the API says so there. */
+static void after_fork_child(void)
+{
+    crs_state.disabled = 1;
+}
+
+/* A relative directory is taken from the current directory at init, not at each checkpoint. */
+static void absolute_dir(char *dir, size_t size)
+{
+    char cwd[CRS_PATH_MAX], tmp[CRS_PATH_MAX];
+
+    if (dir[0] == '/' || !getcwd(cwd, sizeof cwd))
+        return;
+    if (snprintf(tmp, sizeof tmp, "%s/%s", cwd, dir[0] == '.' && dir[1] == '/' ? dir + 2 : dir) <
+        (int)sizeof tmp)
+        snprintf(dir, size, "%s", tmp);
+}
+
+static int setup(const struct crs_config *cfg)
+{
+    char err[CRS_PATH_MAX + 128];
+    int r;
+
+    err[0] = 0;
+    r = crs_settings_load(&crs_state.cfg, cfg, cfg == NULL, err, sizeof err);
+    if (r < 0) {
+        crs_state.cfg.log_level = CRS_LOG_ERROR;
+        crs_log(CRS_LOG_ERROR, "%s", err);
+        return r;
+    }
+    absolute_dir(crs_state.cfg.dir, sizeof crs_state.cfg.dir);
+    crs_state.pid = getpid();
+    crs_state.eventfd = -1;
+    crs_state.timerfd = -1;
+    crs_state.listen_fd = -1;
+    crs_state.kill_pending = -1;
+    crs_state.next_seq = crs_scan_dir_seq(crs_state.cfg.dir) + 1;
+
+    if ((r = crs_snapshot_host(&crs_state.host)) < 0) {
+        crs_log(CRS_LOG_ERROR, "cannot read the host facts: %s", strerror(-r));
+        return r;
+    }
+    crs_state.scratch_size = crs_snapshot_scratch_size();
+    crs_state.scratch = mmap(NULL, crs_state.scratch_size, PROT_READ | PROT_WRITE,
+                             MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (crs_state.scratch == MAP_FAILED) {
+        crs_state.scratch = NULL;
+        crs_log(CRS_LOG_ERROR, "cannot map %zu bytes of scratch", crs_state.scratch_size);
+        return -ENOMEM;
+    }
+    crs_glibc_discover();
+
+    int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (efd < 0)
+        return -errno;
+    efd = crs_fd_high(efd);
+    atomic_store(&crs_state.eventfd, efd);
+    if ((r = crs_timer_create()) < -1) {
+        crs_log(CRS_LOG_ERROR, "cannot create the checkpoint timer: %s", strerror(-r));
+        return r;
+    }
+    crs_state.timerfd = r;
+    if ((r = crs_quiesce_install()) < 0 || (r = crs_trigger_install()) < 0) {
+        crs_log(CRS_LOG_ERROR, "cannot install a signal handler: %s", strerror(-r));
+        return r;
+    }
+    if (crs_state.cfg.control_socket && crs_control_open() < 0)
+        crs_log(CRS_LOG_ERROR, "running without a control socket");
+    if ((r = crs_coordinator_start()) < 0) {
+        crs_log(CRS_LOG_ERROR, "cannot start the coordinator: %s", strerror(-r));
+        return r;
+    }
+    atexit(at_exit);
+    pthread_atfork(NULL, NULL, after_fork_child);
+    crs_log(CRS_LOG_INFO, "ready: dir %s, interval %gs, keep %d, signal %d", crs_state.cfg.dir,
+            crs_state.cfg.interval, crs_state.cfg.keep, crs_state.cfg.signal);
+    return 0;
+}
+
+int crs_init(const struct crs_config *cfg)
+{
+    int zero = 0;
+    int r;
+
+    if (!__atomic_compare_exchange_n(&crs_state.initialized, &zero, 2, 0, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE))
+        return -EALREADY;
+    r = setup(cfg);
+    if (r < 0) {
+        /* Nothing was started that outlives a failure but descriptors: close them. */
+        int fds[] = { atomic_load(&crs_state.eventfd), crs_state.timerfd, crs_state.listen_fd };
+        for (unsigned i = 0; i < 3; i++)
+            if (fds[i] >= 0)
+                close(fds[i]);
+        crs_control_unlink();
+        atomic_store(&crs_state.eventfd, -1);
+        crs_state.timerfd = crs_state.listen_fd = -1;
+        __atomic_store_n(&crs_state.initialized, 0, __ATOMIC_RELEASE);
+        return r;
+    }
+    __atomic_store_n(&crs_state.initialized, 1, __ATOMIC_RELEASE);
+    return 0;
+}
+
+/* Preloaded by `crsnap run` (or by hand): start from the environment. A library that is merely
+ * linked waits for the program's own crs_init(). */
+__attribute__((constructor)) static void preload_init(void)
+{
+    const char *p = getenv("LD_PRELOAD");
+    int r;
+
+    if (!p || !strstr(p, "libcrsnap"))
+        return;
+    r = crs_init(NULL);
+    if (r < 0 && r != -EALREADY)
+        crs_log(CRS_LOG_ERROR, "not started (%s): the program runs without checkpoints",
+                strerror(-r));
+}

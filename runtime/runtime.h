@@ -1,0 +1,98 @@
+/* runtime/runtime.h - the runtime's internal functions, one group per file, and the futex and
+ * clock helpers they share. Nothing here is public: the API is include/crsnap.h.
+ */
+#ifndef CRS_RUNTIME_H
+#define CRS_RUNTIME_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+
+#include "arch/arch.h"
+#include "state.h"
+
+/* log.c: "crsnap[PID]: " lines on stderr, written with one write(2) (no stdio lock). */
+#define CRS_LOG_ERROR 0
+#define CRS_LOG_INFO 1
+#define CRS_LOG_DEBUG 2
+void crs_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* config.c */
+void crs_settings_default(struct crs_settings *s);
+/* cfg may be NULL; use_env reads CRSNAP_*. On error fills err and returns -EINVAL. */
+int crs_settings_load(struct crs_settings *s, const struct crs_config *cfg, int use_env,
+                      char *err, size_t errlen);
+int crs_parse_signal(const char *s, int *sig);
+int crs_parse_interval(const char *s, double *out);
+
+/* glibc.c */
+int crs_glibc_tid_candidates(uint64_t tp, int tid, int64_t *out, int max);
+void crs_glibc_discover(void);
+int crs_glibc_verify_tid_offset(void);
+
+/* registry.c: the pure logic, on any registry; the API wrappers use crs_state. */
+void crs_registry_init(struct crs_registry *r);
+int crs_registry_add(struct crs_registry *r, crs_handler_fn fn, void *arg, unsigned flags,
+                     uint64_t owner);
+int crs_registry_remove(struct crs_registry *r, int id);
+/* Prepares, in registration order, the handlers of kind flags (and owner, for CRS_SYNC).
+ * Returns 0, or the id of the handler that vetoed (+1, so it is > 0); those before it stay
+ * marked prepared. */
+int crs_registry_prepare(struct crs_registry *r, unsigned flags, uint64_t owner);
+/* Resumes, in reverse order, each prepared handler of that kind, exactly once. */
+void crs_registry_resume(struct crs_registry *r, unsigned flags, uint64_t owner, crs_phase ph);
+
+/* cs.c */
+void crs_cs_close(void);            /* coordinator: block entries, wait until none inside */
+void crs_cs_open(void);
+
+/* quiesce.c */
+int crs_quiesce_install(void);
+int crs_quiesce_all(char *err, size_t errlen);  /* 0, -ECANCELED (veto) or -errno */
+void crs_quiesce_release(int phase);
+void crs_quiesce_wait_left(void);
+void crs_record_self(struct crs_img_thread *rec, uint64_t sigmask, uint32_t flags);
+
+/* trigger.c */
+int crs_trigger_install(void);
+int crs_timer_create(void);
+void crs_wake_coordinator(void);
+
+/* control.c */
+int crs_control_open(void);
+void crs_control_accept(void);
+void crs_control_reply(int fd, int error, uint64_t seq, const char *path, const char *msg);
+void crs_control_unlink(void);
+
+/* coordinator.c / checkpoint.c */
+int crs_coordinator_start(void);
+int crs_fd_high(int fd);            /* move fd to >= CRS_INTERNAL_FD_MIN, close-on-exec */
+void crs_checkpoint_run(int kill_fd);
+uint64_t crs_scan_dir_seq(const char *dir);
+
+/* api.c: called by the coordinator when a checkpoint ends */
+void crs_post_outcome(int outcome, const struct crs_result *res);
+
+static inline uint64_t crs_now_ns(clockid_t clk)
+{
+    struct timespec ts;
+    clock_gettime(clk, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static inline int crs_gettid(void) { return (int)crs_sys0(SYS_gettid); }
+
+/* Private futexes: async-signal-safe, usable in the quiesce handler. */
+static inline long crs_futex_wait(_Atomic int *addr, int val, const struct timespec *rel)
+{
+    return crs_sys4(SYS_futex, (long)addr, FUTEX_WAIT_PRIVATE, val, (long)rel);
+}
+static inline void crs_futex_wake(_Atomic int *addr)
+{
+    crs_sys3(SYS_futex, (long)addr, FUTEX_WAKE_PRIVATE, 0x7fffffff);
+}
+
+#endif

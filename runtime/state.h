@@ -1,0 +1,169 @@
+/* runtime/state.h - the runtime's one state struct: configuration, handler registry, critical
+ * section counters, the quiesce slots and thread records, the coordinator's current checkpoint,
+ * results and descriptors. Everything the coordinator needs after a restart lives here, in
+ * memory that the image carries, so a restored process finds it exactly as it was.
+ */
+#ifndef CRS_RUNTIME_STATE_H
+#define CRS_RUNTIME_STATE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "crsnap.h"
+#include "snapshot/restart.h"
+#include "snapshot/snapshot.h"
+
+#define CRS_MAX_HANDLERS 256
+#define CRS_MAX_THREADS CRS_PLAN_MAX_THREADS
+#define CRS_MAX_WAITERS 16          /* control clients waiting for a checkpoint at once */
+#define CRS_RESULT_RING 16          /* outcomes remembered for crs_checkpoint() callers */
+#define CRS_INTERNAL_FD_MIN 1000    /* internal descriptors live at or above this number */
+#define CRS_MAX_INTERNAL_FDS (8 + CRS_MAX_WAITERS)
+
+/* The resolved configuration (struct crs_config with defaults and environment applied). */
+struct crs_settings {
+    char dir[CRS_PATH_MAX];
+    char socket_dir[CRS_PATH_MAX];  /* "" = /tmp/crsnap-UID */
+    double interval;                /* seconds, 0 = no timer */
+    int keep;                       /* images kept, 0 = all */
+    int signal;                     /* trigger signal, 0 = none */
+    int level;                      /* zstd level */
+    int control_socket;             /* 1 = listen */
+    int log_level;                  /* 0 errors, 1 info, 2 debug */
+    unsigned quiesce_timeout_ms;
+    int force_pwrite;
+};
+
+/* One registered handler. Sync handlers are owned by a thread, named by its thread pointer
+ * (glibc's struct pthread): it is the same before and after a restart, unlike the tid. */
+struct crs_handler {
+    int id;
+    unsigned flags;                 /* CRS_ASYNC or CRS_SYNC */
+    uint64_t owner;                 /* thread pointer of the registering thread (CRS_SYNC) */
+    crs_handler_fn fn;
+    void *arg;
+    int prepared;                   /* in a frozen copy: prepare returned 0, resume still due */
+};
+
+struct crs_registry {
+    struct crs_handler h[CRS_MAX_HANDLERS];
+    unsigned n;
+    int next_id;
+};
+
+/* A quiesce slot: the coordinator fills tid and gen, then signals; the thread claims it. */
+struct crs_slot {
+    _Atomic int tid;
+    _Atomic unsigned gen;           /* the checkpoint it was signalled for */
+    _Atomic int claimed;            /* the handler took it (it is running or parked) */
+    _Atomic int ready;              /* recorded and parked */
+    int veto;                       /* a sync prepare returned non-zero */
+    int veto_id;
+    uint64_t signalled_ns;
+};
+
+/* A result remembered for crs_checkpoint() callers: the tickets (lo, hi] got outcome. */
+struct crs_outcome { uint64_t lo, hi; int outcome; };
+
+/* A control client waiting for the result of a checkpoint. */
+struct crs_waiter { int fd; uint64_t ticket; };
+
+/* The checkpoint being taken. Written by the coordinator before the snapshot, so that it is
+ * intact when the coordinator comes back from crs_arch_save_context() in a restored process. */
+struct crs_current {
+    int active;
+    int kill;                       /* exit after a successful snapshot */
+    int explicit_path;              /* a crs_checkpoint(path) request */
+    uint64_t covered;               /* dir requests up to this ticket are served by it */
+    uint64_t covered_lo;
+    uint64_t start_ns;              /* quiesce started (monotonic) */
+    int nslots;                     /* slots in use (read by the quiesce handler) */
+    int nclaimed;                   /* slots whose thread ran the handler, at release */
+    int coord_index;                /* index of the coordinator's record in threads[] */
+    int report_pipe[2];
+    int pause_pipe[2];
+    pid_t child;
+};
+
+struct crs_state {
+    /* set once at init */
+    int initialized;
+    int disabled;                   /* a forked copy of the process: no coordinator here */
+    pid_t pid;
+    struct crs_settings cfg;
+    struct crs_img_host host;
+    void *scratch;
+    size_t scratch_size;
+    int64_t tid_offset;             /* glibc's tid field from the thread pointer, 0 = unknown */
+    int64_t tid_cand[8];            /* offsets that held the tid in the initialising thread */
+    int ntid_cand;
+    int64_t rseq_offset;
+    uint32_t rseq_size;             /* 0 = glibc does not register rseq */
+    uint32_t rseq_sig;
+    int quiesce_signal;
+
+    /* handlers and critical sections */
+    pthread_mutex_t lock;           /* registry, path slot, results; never held while quiesced */
+    pthread_cond_t cond;
+    struct crs_registry reg;
+    struct crs_registry frozen;     /* the copy a checkpoint runs: read without locks */
+    int handlers_busy;              /* frozen is in use: crs_unregister waits */
+    _Atomic int cs_pending;         /* a checkpoint wants the critical sections closed */
+    _Atomic int cs_count;           /* threads inside one */
+
+    /* requests and results */
+    _Atomic uint64_t req_seq;       /* directory checkpoint tickets handed out */
+    uint64_t done_seq;              /* tickets served */
+    struct crs_outcome outcomes[CRS_RESULT_RING];
+    unsigned noutcomes;
+    int path_busy;                  /* one explicit-path request at a time */
+    int path_pending;
+    int path_outcome;
+    uint64_t path_ticket, path_done;
+    char path_req[CRS_PATH_MAX];
+    int kill_pending;               /* fd of the control client that asked for kill, or -1 */
+    struct crs_waiter waiters[CRS_MAX_WAITERS];
+    unsigned nwaiters;
+    int have_result;
+    struct crs_result last;
+    uint64_t next_seq;              /* lowest sequence number not yet used in cfg.dir */
+    _Atomic int restart_count;
+
+    /* quiesce */
+    _Atomic unsigned quiesce_gen;   /* checkpoint number, tags the slots */
+    _Atomic int quiescing;          /* handlers may park */
+    _Atomic int ready_count;        /* futex: threads parked */
+    _Atomic int release_gen;      /* futex: changes to let the parked threads go */
+    _Atomic int release_phase;      /* CRS_CONTINUE, CRS_RESTART or CRS_ABORT */
+    _Atomic int left_count;         /* futex: threads that finished their resume */
+    struct crs_slot slots[CRS_MAX_THREADS];
+    struct crs_img_thread threads[CRS_MAX_THREADS];
+    char dirent_buf[8192];          /* /proc/self/task listing without malloc */
+
+    /* the coordinator */
+    pthread_t coord;
+    _Atomic int coord_tid;
+    _Atomic int coord_started;      /* futex: 1 running, -errno failed */
+    struct crs_current cur;
+    struct crs_snap_request req;
+    int internal_fds[CRS_MAX_INTERNAL_FDS];
+    _Atomic int eventfd;            /* read by the trigger signal handler */
+    int timerfd;
+    int listen_fd;
+    char sock_path[CRS_PATH_MAX];
+    char err[256];                  /* message of the checkpoint being taken */
+};
+
+extern struct crs_state crs_state;
+
+/* The per-thread part of the state: critical section depth and whether a handler is running.
+ * initial-exec: read in the quiesce handler, where __tls_get_addr could allocate. */
+struct crs_tls {
+    int cs_depth;
+    int in_handler;
+};
+extern __thread struct crs_tls crs_tls __attribute__((tls_model("initial-exec")));
+
+#endif

@@ -1,0 +1,46 @@
+/* snapshot/proc.h - what the snapshot child reads from /proc about its own (copied) process:
+ * the memory map, file descriptors, signal dispositions and process facts. Everything here runs
+ * in the forked child: no malloc, no stdio, no locks.
+ */
+#ifndef CRS_PROC_H
+#define CRS_PROC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "image.h"
+#include "snapshot.h"
+
+/* The STRINGS section being built: offset 0 is the empty string. */
+struct crs_strtab {
+    char *buf;
+    uint32_t len, cap;
+};
+void crs_strtab_init(struct crs_strtab *t, char *buf, uint32_t cap);
+/* Adds s (n bytes, no NUL needed) and returns its offset, or 0 when the table is full. */
+uint32_t crs_strtab_addn(struct crs_strtab *t, const char *s, size_t n);
+uint32_t crs_strtab_add(struct crs_strtab *t, const char *s);
+
+/* Parses /proc/self/maps into vmas (at most max). line is a work buffer of linecap bytes.
+ * Fills path, dev/ino, kind and flags; stats backing files. Returns the count or -errno. */
+long crs_proc_maps(struct crs_img_vma *vmas, size_t max, struct crs_strtab *st, char *line,
+                   size_t linecap);
+
+/* Reads the dispositions of signals 1..64 (SIGKILL and SIGSTOP left zero). */
+void crs_proc_signals(struct crs_img_sigaction sig[64]);
+
+/* Lists and describes every open descriptor except those in skip[]. work is a buffer of
+ * workcap bytes for directory entries and fdinfo text. Returns the count or -errno. */
+long crs_proc_fds(struct crs_img_fd *fds, size_t max, struct crs_strtab *st,
+                  const int *internal, uint32_t ninternal, const int *skip, int nskip,
+                  char *work, size_t workcap);
+
+/* Process facts that /proc and a few system calls give: ids, umask, personality, exe, cwd,
+ * comm, the mm fields of /proc/self/stat, rlimits. pid is the checkpointed process (the
+ * child's parent). work is a buffer of workcap bytes. Returns 0 or -errno. */
+int crs_proc_process(struct crs_img_process *p, struct crs_strtab *st, int pid, char *work,
+                     size_t workcap);
+
+/* Linux dev_t encoding of major:minor, as stat reports it. */
+uint64_t crs_makedev(uint64_t major, uint64_t minor);
+
+#endif

@@ -1,0 +1,266 @@
+/* snapshot/proc_fds.c - the open file descriptors: kind, path, flags, offset, and the state
+ * fdinfo gives for eventfd, epoll, timerfd and signalfd. Runs in the forked snapshot child:
+ * no malloc, no stdio, no locks. The child shares nothing with the parent's descriptor table
+ * but inherits a copy, so what it sees is what the process had at the clone.
+ */
+#define _GNU_SOURCE
+#include "proc.h"
+#include "proc_util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+struct linux_dirent64 {
+    uint64_t d_ino;
+    int64_t d_off;
+    unsigned short d_reclen;
+    unsigned char d_type;
+    char d_name[];
+};
+
+static int in_list(int fd, const int *list, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (list[i] == fd)
+            return 1;
+    return 0;
+}
+
+static void fd_path(char *out, size_t cap, const char *dir, int fd)
+{
+    struct crs_sbuf b;
+    crs_sb_init(&b, out, cap);
+    crs_sb_str(&b, dir);
+    crs_sb_u64(&b, (uint64_t)fd);
+}
+
+static uint32_t classify(const char *link, const struct stat *sb)
+{
+    if (crs_strncmp_prefix(link, "anon_inode:")) {
+        const char *k = link + 11;
+        if (crs_strncmp_prefix(k, "[eventfd"))
+            return CRS_FD_EVENTFD;
+        if (crs_strncmp_prefix(k, "[timerfd]"))
+            return CRS_FD_TIMERFD;
+        if (crs_strncmp_prefix(k, "[signalfd]"))
+            return CRS_FD_SIGNALFD;
+        if (crs_strncmp_prefix(k, "[eventpoll]"))
+            return CRS_FD_EPOLL;
+        return CRS_FD_OTHER;
+    }
+    if (S_ISFIFO(sb->st_mode))
+        return CRS_FD_PIPE;
+    if (S_ISSOCK(sb->st_mode))
+        return CRS_FD_SOCKET;
+    if (S_ISCHR(sb->st_mode)) {
+        if (crs_strncmp_prefix(link, "/dev/pts/") || crs_strncmp_prefix(link, "/dev/tty") ||
+            crs_strncmp_prefix(link, "/dev/console"))
+            return CRS_FD_TTY;
+        return CRS_FD_CHR;
+    }
+    if (S_ISREG(sb->st_mode) || S_ISDIR(sb->st_mode))
+        return CRS_FD_FILE;
+    return CRS_FD_OTHER;
+}
+
+/* "(sec, nsec)" as fdinfo prints timer values, into microseconds. */
+static void parse_pair(const char *s, struct crs_img_timeval *tv)
+{
+    uint64_t sec = 0, nsec = 0;
+    if (!s)
+        return;
+    crs_skip_space(&s);
+    if (*s == '(')
+        s++;
+    crs_skip_space(&s);
+    if (crs_parse_dec(&s, &sec))
+        return;
+    if (*s == ',')
+        s++;
+    crs_skip_space(&s);
+    crs_parse_dec(&s, &nsec);
+    tv->sec = (int64_t)sec;
+    tv->usec = (int64_t)(nsec / 1000);
+}
+
+static void parse_fdinfo(struct crs_img_fd *f, const char *text, size_t len)
+{
+    const char *s;
+    uint64_t v;
+
+    if ((s = crs_find_field(text, len, "pos:"))) {
+        crs_skip_space(&s);
+        if (!crs_parse_dec(&s, &v))
+            f->pos = v;
+    }
+    switch (f->kind) {
+    case CRS_FD_EVENTFD:
+        if ((s = crs_find_field(text, len, "eventfd-count:"))) {
+            crs_skip_space(&s);
+            if (!crs_parse_hex(&s, &v))
+                f->u.eventfd.count = v;
+        }
+        if ((s = crs_find_field(text, len, "eventfd-semaphore:"))) {
+            crs_skip_space(&s);
+            if (!crs_parse_dec(&s, &v))
+                f->u.eventfd.semaphore = (uint32_t)v;
+        }
+        break;
+    case CRS_FD_TIMERFD:
+        if ((s = crs_find_field(text, len, "clockid:"))) {
+            crs_skip_space(&s);
+            if (!crs_parse_dec(&s, &v))
+                f->u.timerfd.clockid = (int32_t)v;
+        }
+        if ((s = crs_find_field(text, len, "ticks:"))) {
+            crs_skip_space(&s);
+            if (!crs_parse_dec(&s, &v))
+                f->u.timerfd.ticks = v;
+        }
+        if ((s = crs_find_field(text, len, "settime flags:"))) {
+            crs_skip_space(&s);
+            if (!crs_parse_oct(&s, &v))
+                f->u.timerfd.settime_flags = (uint32_t)v;
+        }
+        parse_pair(crs_find_field(text, len, "it_value:"), &f->u.timerfd.value);
+        parse_pair(crs_find_field(text, len, "it_interval:"), &f->u.timerfd.interval);
+        break;
+    case CRS_FD_SIGNALFD:
+        if ((s = crs_find_field(text, len, "sigmask:"))) {
+            crs_skip_space(&s);
+            if (!crs_parse_hex(&s, &v))
+                f->u.signalfd.mask = v;
+        }
+        break;
+    case CRS_FD_EPOLL: {
+        /* "tfd: %8d events: %8x data: %16llx pos:..." once per registration */
+        size_t i = 0;
+        while (i < len) {
+            const char *line = text + i;
+            size_t rest = len - i;
+            if (rest > 4 && crs_strncmp_prefix(line, "tfd:") && f->u.epoll.n < CRS_EPOLL_MAX) {
+                struct crs_img_epoll_tfd *t = &f->u.epoll.tfd[f->u.epoll.n];
+                uint64_t fdv, ev = 0, data = 0;
+                s = line + 4;
+                crs_skip_space(&s);
+                if (!crs_parse_dec(&s, &fdv)) {
+                    crs_skip_space(&s);
+                    if (crs_strncmp_prefix(s, "events:")) {
+                        s += 7;
+                        crs_skip_space(&s);
+                        crs_parse_hex(&s, &ev);
+                        crs_skip_space(&s);
+                    }
+                    if (crs_strncmp_prefix(s, "data:")) {
+                        s += 5;
+                        crs_skip_space(&s);
+                        crs_parse_hex(&s, &data);
+                    }
+                    t->fd = (int32_t)fdv;
+                    t->events = (uint32_t)ev;
+                    t->data = data;
+                    f->u.epoll.n++;
+                }
+            }
+            while (i < len && text[i] != '\n')
+                i++;
+            i++;
+        }
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+long crs_proc_fds(struct crs_img_fd *fds, size_t max, struct crs_strtab *st,
+                  const int *internal, uint32_t ninternal, const int *skip, int nskip,
+                  char *work, size_t workcap)
+{
+    /* first the numbers, so that descriptors opened below are not listed */
+    int *nums = (int *)work;
+    size_t maxnums = workcap / 2 / sizeof(int), nnums = 0;
+    char *text = work + workcap / 2;
+    size_t textcap = workcap / 2;
+    char dents[4096];
+
+    int dfd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return -errno;
+    for (;;) {
+        long got = syscall(SYS_getdents64, dfd, dents, sizeof dents);
+        if (got < 0) {
+            int r = -errno;
+            close(dfd);
+            return r;
+        }
+        if (got == 0)
+            break;
+        for (long off = 0; off < got;) {
+            struct linux_dirent64 *d = (struct linux_dirent64 *)(dents + off);
+            const char *s = d->d_name;
+            uint64_t v;
+            off += d->d_reclen;
+            if (crs_parse_dec(&s, &v) || *s || (int)v == dfd || in_list((int)v, skip, nskip))
+                continue;
+            if (nnums == maxnums) {
+                close(dfd);
+                return -E2BIG;
+            }
+            nums[nnums++] = (int)v;
+        }
+    }
+    close(dfd);
+    /* ascending order, as the image requires */
+    for (size_t i = 1; i < nnums; i++) {
+        int x = nums[i];
+        size_t j = i;
+        for (; j > 0 && nums[j - 1] > x; j--)
+            nums[j] = nums[j - 1];
+        nums[j] = x;
+    }
+    if (nnums > max)
+        return -E2BIG;
+
+    size_t n = 0;
+    for (size_t i = 0; i < nnums; i++) {
+        struct crs_img_fd *f = &fds[n];
+        char p[64], link[CRS_PATH_MAX];
+        struct stat sb;
+        int fd = nums[i];
+
+        memset(f, 0, sizeof *f);
+        f->fd = fd;
+        if (fstat(fd, &sb) < 0)
+            continue; /* closed meanwhile: only the child's own can be */
+        fd_path(p, sizeof p, "/proc/self/fd/", fd);
+        ssize_t ln = readlink(p, link, sizeof link - 1);
+        if (ln < 0)
+            ln = 0;
+        link[ln] = '\0';
+        int fl = fcntl(fd, F_GETFL);
+        int fdfl = fcntl(fd, F_GETFD);
+        f->flags = fl < 0 ? 0 : (uint32_t)fl;
+        f->fdflags = fdfl < 0 ? 0 : (uint32_t)fdfl;
+        f->mode = sb.st_mode;
+        f->dev = sb.st_dev;
+        f->ino = sb.st_ino;
+        f->rdev = sb.st_rdev;
+        f->size = (uint64_t)sb.st_size;
+        f->mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+        f->kind = in_list(fd, internal, (int)ninternal) ? CRS_FD_INTERNAL : classify(link, &sb);
+        f->path = crs_strtab_addn(st, link, (size_t)ln);
+        if (ln && !f->path)
+            return -E2BIG;
+        fd_path(p, sizeof p, "/proc/self/fdinfo/", fd);
+        long tl = crs_read_file(p, text, textcap);
+        if (tl > 0)
+            parse_fdinfo(f, text, (size_t)tl);
+        n++;
+    }
+    return (long)n;
+}

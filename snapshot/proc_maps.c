@@ -1,0 +1,185 @@
+/* snapshot/proc_maps.c - the memory map of the process, from /proc/self/maps, classified per
+ * enum crs_img_vma_kind. Runs in the forked snapshot child: no malloc, no stdio, no locks; it
+ * is called before the child maps anything of its own, so the list is the process's map.
+ */
+#define _GNU_SOURCE
+#include "proc.h"
+#include "proc_util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void crs_strtab_init(struct crs_strtab *t, char *buf, uint32_t cap)
+{
+    t->buf = buf;
+    t->cap = cap;
+    t->len = 1;
+    buf[0] = '\0';
+}
+
+uint32_t crs_strtab_addn(struct crs_strtab *t, const char *s, size_t n)
+{
+    if (n == 0)
+        return 0;
+    if ((uint64_t)t->len + n + 1 > t->cap)
+        return 0;
+    uint32_t off = t->len;
+    memcpy(t->buf + off, s, n);
+    t->buf[off + n] = '\0';
+    t->len += (uint32_t)n + 1;
+    return off;
+}
+
+uint32_t crs_strtab_add(struct crs_strtab *t, const char *s)
+{
+    return crs_strtab_addn(t, s, crs_strlen(s));
+}
+
+uint64_t crs_makedev(uint64_t major, uint64_t minor)
+{
+    return ((major & 0xfffff000ull) << 32) | ((major & 0xfffull) << 8) |
+           ((minor & 0xffffff00ull) << 12) | (minor & 0xffull);
+}
+
+static int ends_with(const char *s, size_t n, const char *suffix)
+{
+    size_t k = crs_strlen(suffix);
+    return n >= k && !memcmp(s + n - k, suffix, k);
+}
+
+static uint32_t classify(const char *name, size_t n, int shared, uint32_t *flags)
+{
+    if (n == 0)
+        return shared ? CRS_VMA_ANON_SHARED : CRS_VMA_ANON;
+    if (name[0] == '[') {
+        if (n == 6 && !memcmp(name, "[heap]", 6))
+            return CRS_VMA_HEAP;
+        if (n == 7 && !memcmp(name, "[stack]", 7)) {
+            *flags |= CRS_VMA_F_GROWSDOWN;
+            return CRS_VMA_STACK;
+        }
+        if (n == 6 && !memcmp(name, "[vdso]", 6))
+            return CRS_VMA_VDSO;
+        if (crs_strncmp_prefix(name, "[vvar"))
+            return CRS_VMA_VVAR;
+        if (crs_strncmp_prefix(name, "[vsyscall]"))
+            return CRS_VMA_VSYSCALL;
+        if (crs_strncmp_prefix(name, "[anon_shmem:"))
+            return CRS_VMA_ANON_SHARED;
+        return shared ? CRS_VMA_ANON_SHARED : CRS_VMA_ANON; /* [anon:name] and the like */
+    }
+    if (ends_with(name, n, " (deleted)")) {
+        if (shared && (crs_strncmp_prefix(name, "/dev/zero ") || crs_strncmp_prefix(name, "/SYSV")))
+            return CRS_VMA_ANON_SHARED;
+        *flags |= CRS_VMA_F_DELETED;
+    }
+    return shared ? CRS_VMA_FILE_SHARED : CRS_VMA_FILE_PRIVATE;
+}
+
+/* One maps line: "start-end perms offset major:minor inode   name". */
+static int parse_line(char *line, size_t len, struct crs_img_vma *v, struct crs_strtab *st,
+                      uint32_t *last_path)
+{
+    const char *s = line;
+    uint64_t major, minor, ino;
+    line[len] = '\0';
+    memset(v, 0, sizeof *v);
+    if (crs_parse_hex(&s, &v->start) || *s++ != '-' || crs_parse_hex(&s, &v->end) || *s++ != ' ')
+        return -EINVAL;
+    if (s[0] == 'r')
+        v->prot |= PROT_READ;
+    if (s[1] == 'w')
+        v->prot |= PROT_WRITE;
+    if (s[2] == 'x')
+        v->prot |= PROT_EXEC;
+    int shared = s[3] == 's';
+    if (shared)
+        v->flags |= CRS_VMA_F_SHARED;
+    s += 4;
+    crs_skip_space(&s);
+    if (crs_parse_hex(&s, &v->file_offset))
+        return -EINVAL;
+    crs_skip_space(&s);
+    if (crs_parse_hex(&s, &major) || *s++ != ':' || crs_parse_hex(&s, &minor))
+        return -EINVAL;
+    crs_skip_space(&s);
+    if (crs_parse_dec(&s, &ino))
+        return -EINVAL;
+    crs_skip_space(&s);
+    v->dev = crs_makedev(major, minor);
+    v->ino = ino;
+    size_t n = (size_t)(line + len - s);
+    v->kind = classify(s, n, shared, &v->flags);
+    if (n) {
+        const char *prev = *last_path ? st->buf + *last_path : "";
+        if (*last_path && crs_strlen(prev) == n && !memcmp(prev, s, n))
+            v->path = *last_path;
+        else
+            v->path = *last_path = crs_strtab_addn(st, s, n);
+        if (!v->path)
+            return -E2BIG;
+    }
+    if ((v->kind == CRS_VMA_FILE_PRIVATE || v->kind == CRS_VMA_FILE_SHARED) && s[0] == '/' &&
+        !(v->flags & CRS_VMA_F_DELETED)) {
+        struct stat sb;
+        if (stat(st->buf + v->path, &sb) == 0) {
+            v->file_size = (uint64_t)sb.st_size;
+            v->file_mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+        }
+    }
+    return 0;
+}
+
+long crs_proc_maps(struct crs_img_vma *vmas, size_t max, struct crs_strtab *st, char *line,
+                   size_t linecap)
+{
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    size_t fill = 0, n = 0;
+    uint32_t last_path = 0;
+    int r = 0;
+
+    if (fd < 0)
+        return -errno;
+    for (;;) {
+        ssize_t got = read(fd, line + fill, linecap - 1 - fill);
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            r = -errno;
+            break;
+        }
+        fill += (size_t)got;
+        size_t start = 0;
+        for (size_t i = 0; i < fill; i++) {
+            if (line[i] != '\n')
+                continue;
+            struct crs_img_vma v;
+            r = parse_line(line + start, i - start, &v, st, &last_path);
+            if (r)
+                goto out;
+            start = i + 1;
+            if (v.kind == CRS_VMA_VSYSCALL)
+                continue;
+            if (n == max) {
+                r = -E2BIG;
+                goto out;
+            }
+            vmas[n++] = v;
+        }
+        memmove(line, line + start, fill - start);
+        fill -= start;
+        if (got == 0)
+            break;
+        if (fill == linecap - 1) {
+            r = -E2BIG;
+            break;
+        }
+    }
+out:
+    close(fd);
+    return r ? r : (long)n;
+}

@@ -1,0 +1,121 @@
+/* snapshot/proc_process.c - process-wide facts for the image: ids, umask, personality, exe,
+ * cwd, comm, the mm layout of /proc/self/stat, rlimits, and signal dispositions. Runs in the
+ * forked snapshot child: no malloc, no stdio, no locks. The child's mm is a copy of the
+ * process's, so its /proc/self answers for the process; pid and comm are read from the parent.
+ */
+#define _GNU_SOURCE
+#include "proc.h"
+#include "proc_util.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/personality.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+void crs_proc_signals(struct crs_img_sigaction sig[64])
+{
+    memset(sig, 0, 64 * sizeof *sig);
+    for (int s = 1; s <= 64; s++) {
+        if (s == 9 || s == 19)
+            continue;
+        /* the kernel's layout, which is the image's: handler, flags, restorer, mask */
+        syscall(SYS_rt_sigaction, s, NULL, &sig[s - 1], 8);
+    }
+}
+
+static void path_pid(char *out, size_t cap, int pid, const char *file)
+{
+    struct crs_sbuf b;
+    crs_sb_init(&b, out, cap);
+    crs_sb_str(&b, "/proc/");
+    crs_sb_u64(&b, (uint64_t)pid);
+    crs_sb_str(&b, file);
+}
+
+/* The fields after "pid (comm) " in /proc/PID/stat, numbered from 3 as in proc(5). */
+static int stat_fields(const char *text, uint64_t *f, int nf)
+{
+    const char *s = NULL;
+    for (const char *p = text; *p; p++)
+        if (*p == ')')
+            s = p + 1;
+    if (!s)
+        return -EINVAL;
+    for (int i = 3; i < nf; i++) {
+        crs_skip_space(&s);
+        if (i == 3) { /* state letter */
+            s++;
+            f[i] = 0;
+            continue;
+        }
+        int64_t v;
+        if (crs_parse_sdec(&s, &v))
+            break;
+        f[i] = (uint64_t)v;
+    }
+    return 0;
+}
+
+int crs_proc_process(struct crs_img_process *p, struct crs_strtab *st, int pid, char *work,
+                     size_t workcap)
+{
+    char path[64];
+    uint64_t f[53];
+    long n;
+
+    p->pid = (uint32_t)pid;
+    p->uid = getuid();
+    p->gid = getgid();
+    p->euid = geteuid();
+    p->egid = getegid();
+    mode_t m = umask(0);
+    umask(m);
+    p->umask = m;
+    p->personality = (uint32_t)personality(0xffffffff);
+
+    n = readlink("/proc/self/exe", work, workcap - 1);
+    if (n > 0)
+        p->exe = crs_strtab_addn(st, work, (size_t)n);
+    n = readlink("/proc/self/cwd", work, workcap - 1);
+    if (n > 0)
+        p->cwd = crs_strtab_addn(st, work, (size_t)n);
+    path_pid(path, sizeof path, pid, "/comm");
+    n = crs_read_file(path, work, workcap);
+    if (n > 0) {
+        if (work[n - 1] == '\n')
+            n--;
+        p->comm = crs_strtab_addn(st, work, (size_t)n);
+    }
+    path_pid(path, sizeof path, pid, "/stat");
+    memset(f, 0, sizeof f);
+    if (crs_read_file(path, work, workcap) > 0 && stat_fields(work, f, 53) == 0)
+        p->ppid = (uint32_t)f[4];
+    memset(f, 0, sizeof f);
+    n = crs_read_file("/proc/self/stat", work, workcap);
+    if (n < 0)
+        return (int)n;
+    if (stat_fields(work, f, 53))
+        return -EINVAL;
+    p->start_code = f[26];
+    p->end_code = f[27];
+    p->start_stack = f[28];
+    p->start_data = f[45];
+    p->end_data = f[46];
+    p->start_brk = f[47];
+    p->arg_start = f[48];
+    p->arg_end = f[49];
+    p->env_start = f[50];
+    p->env_end = f[51];
+    p->brk = (uint64_t)syscall(SYS_brk, 0);
+    for (int i = 0; i < 16; i++) {
+        struct rlimit64 rl;
+        if (syscall(SYS_prlimit64, 0, i, NULL, &rl) == 0) {
+            p->rlimits[i].cur = rl.rlim_cur;
+            p->rlimits[i].max = rl.rlim_max;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,40 @@
+/* snapshot/proc_util.h - small helpers for code that runs in the snapshot child: no malloc, no
+ * stdio, no locks. Number parsing and formatting, bounded string building, reading a /proc
+ * file into a caller's buffer, and errno texts that do not go through the locale.
+ */
+#ifndef CRS_PROC_UTIL_H
+#define CRS_PROC_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A bounded string being built; overflow truncates and sets full. */
+struct crs_sbuf {
+    char *p;
+    size_t len, cap;
+    int full;
+};
+void crs_sb_init(struct crs_sbuf *b, char *p, size_t cap);
+void crs_sb_str(struct crs_sbuf *b, const char *s);
+void crs_sb_u64(struct crs_sbuf *b, uint64_t v);
+void crs_sb_u64w(struct crs_sbuf *b, uint64_t v, int width); /* zero-padded */
+
+/* Parsers: advance *s past the number; return 0 or -EINVAL if no digit was found. */
+int crs_parse_hex(const char **s, uint64_t *out);
+int crs_parse_dec(const char **s, uint64_t *out);
+int crs_parse_sdec(const char **s, int64_t *out);
+int crs_parse_oct(const char **s, uint64_t *out);
+void crs_skip_space(const char **s);
+/* Finds "key" at the start of a line in text[0..len) and returns what follows it, or NULL. */
+const char *crs_find_field(const char *text, size_t len, const char *key);
+
+size_t crs_strlen(const char *s);
+int crs_strncmp_prefix(const char *s, const char *prefix); /* 1 if s starts with prefix */
+
+/* Reads a whole (small) file into buf, NUL-terminated; returns bytes read or -errno. */
+long crs_read_file(const char *path, char *buf, size_t cap);
+
+/* "No space left on device" and friends, without strerror (which may lock or allocate). */
+const char *crs_errno_text(int err);
+
+#endif

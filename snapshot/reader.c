@@ -1,0 +1,795 @@
+/* snapshot/reader.c - opens an image and validates everything except page data before any
+ * caller sees it: every offset, length and count is checked against the file size and the
+ * limits in reader.h first, so that a damaged or hostile image gets an error, never a crash.
+ */
+#define _GNU_SOURCE
+#define ZSTD_STATIC_LINKING_ONLY
+#include "reader.h"
+#include "snapshot.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+#include <zstd.h>
+
+_Static_assert(sizeof(struct crs_img_header) == 64, "header is 64 bytes");
+_Static_assert(sizeof(struct crs_img_trailer) == 64, "trailer is 64 bytes");
+_Static_assert(sizeof(struct crs_img_section) == 16, "section header is 16 bytes");
+_Static_assert(sizeof(struct crs_img_toc_entry) == 32, "toc entry is 32 bytes");
+_Static_assert(sizeof(struct crs_img_chunk) == 32, "chunk header is 32 bytes");
+
+static void seterr(char *err, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    if (!err || !len)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, len, fmt, ap);
+    va_end(ap);
+}
+
+static const char *section_name(uint32_t type)
+{
+    static const char *const names[] = {
+        "?", "host", "process", "strings", "regions", "pages",
+        "threads", "signals", "fds", "argv", "auxv",
+    };
+    return type < sizeof names / sizeof names[0] ? names[type] : "unknown";
+}
+
+const char *crs_image_vma_kind_name(uint32_t kind)
+{
+    static const char *const names[] = {
+        "?", "anon", "anon-shared", "file-private", "file-shared",
+        "heap", "stack", "vdso", "vvar", "vsyscall",
+    };
+    return kind < sizeof names / sizeof names[0] ? names[kind] : "?";
+}
+
+const char *crs_image_fd_kind_name(uint32_t kind)
+{
+    static const char *const names[] = {
+        "?", "file", "tty", "chr", "pipe", "eventfd", "epoll",
+        "timerfd", "signalfd", "socket", "other", "internal",
+    };
+    return kind < sizeof names / sizeof names[0] ? names[kind] : "?";
+}
+
+/* Reads exactly len bytes at off: a short read means the file is shorter than it claims. */
+static int read_at(int fd, void *buf, size_t len, uint64_t off)
+{
+    char *p = buf;
+    while (len) {
+        ssize_t n = pread(fd, p, len, (off_t)off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (n == 0)
+            return -EBADMSG;
+        p += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    return 0;
+}
+
+const char *crs_image_string(const struct crs_image *img, uint32_t off)
+{
+    if (off == 0)
+        return "";
+    if (!img->strings || off >= img->strings_len)
+        return NULL;
+    return img->strings + off;
+}
+
+static int check_header(struct crs_image *img, char *err, size_t errlen)
+{
+    const struct crs_img_header *h = &img->header;
+    if (memcmp(h->magic, CRS_IMG_MAGIC, 8)) {
+        seterr(err, errlen, "not a crsnap image (bad magic)");
+        return -EBADMSG;
+    }
+    if (h->version != CRS_IMG_VERSION) {
+        seterr(err, errlen, "unsupported image version %u (this crsnap reads version %u)",
+               h->version, CRS_IMG_VERSION);
+        return -EPROTO;
+    }
+    if (h->header_size != sizeof *h) {
+        seterr(err, errlen, "damaged header: header size %u", h->header_size);
+        return -EBADMSG;
+    }
+    if (h->arch != CRS_ARCH_ID) {
+        seterr(err, errlen, "image is for another architecture (id %u)", h->arch);
+        return -EPROTO;
+    }
+    if (h->page_size != CRS_IMG_PAGE_SIZE) {
+        seterr(err, errlen, "damaged header: page size %u", h->page_size);
+        return -EBADMSG;
+    }
+    return 0;
+}
+
+static int check_trailer(struct crs_image *img, char *err, size_t errlen)
+{
+    const struct crs_img_trailer *t = &img->trailer;
+    uint64_t body = img->file_size - sizeof *t;
+    if (memcmp(t->magic, CRS_IMG_TRAILER_MAGIC, 8)) {
+        seterr(err, errlen, "truncated: trailer missing (file is %llu bytes)",
+               (unsigned long long)img->file_size);
+        return -EBADMSG;
+    }
+    if (XXH3_64bits(t, offsetof(struct crs_img_trailer, checksum)) != t->checksum) {
+        seterr(err, errlen, "damaged trailer: checksum mismatch");
+        return -EBADMSG;
+    }
+    if (XXH3_64bits(&img->header, sizeof img->header) != t->header_checksum) {
+        seterr(err, errlen, "damaged header: checksum mismatch");
+        return -EBADMSG;
+    }
+    if (t->file_size != img->file_size) {
+        seterr(err, errlen, "damaged: trailer says %llu bytes, file is %llu",
+               (unsigned long long)t->file_size, (unsigned long long)img->file_size);
+        return -EBADMSG;
+    }
+    if (t->toc_count == 0 || t->toc_count > CRS_IMG_MAX_SECTIONS ||
+        t->toc_offset < sizeof img->header || t->toc_offset > body ||
+        body - t->toc_offset != (uint64_t)t->toc_count * sizeof(struct crs_img_toc_entry)) {
+        seterr(err, errlen, "damaged trailer: table of contents at %llu with %u entries",
+               (unsigned long long)t->toc_offset, t->toc_count);
+        return -EBADMSG;
+    }
+    return 0;
+}
+
+/* Loads one non-page section after checking its entry against the file and its own header. */
+static int load_section(struct crs_image *img, const struct crs_img_toc_entry *e, void **out,
+                        char *err, size_t errlen)
+{
+    struct crs_img_section sh;
+    const char *name = section_name(e->type);
+    int r;
+    if (e->length > CRS_IMG_MAX_SECTION) {
+        seterr(err, errlen, "damaged %s section: length %llu too large", name,
+               (unsigned long long)e->length);
+        return -EBADMSG;
+    }
+    r = read_at(img->fd, &sh, sizeof sh, e->offset);
+    if (r)
+        goto io;
+    if (sh.type != e->type || sh.length != e->length) {
+        seterr(err, errlen, "damaged %s section: header does not match the table of contents",
+               name);
+        return -EBADMSG;
+    }
+    void *buf = malloc(e->length ? e->length : 1);
+    if (!buf) {
+        seterr(err, errlen, "out of memory reading the %s section", name);
+        return -ENOMEM;
+    }
+    r = read_at(img->fd, buf, e->length, e->offset + sizeof sh);
+    if (r) {
+        free(buf);
+        goto io;
+    }
+    if (XXH3_64bits(buf, e->length) != e->checksum) {
+        free(buf);
+        seterr(err, errlen, "damaged %s section: checksum mismatch", name);
+        return -EBADMSG;
+    }
+    *out = buf;
+    return 0;
+io:
+    seterr(err, errlen, "reading the %s section: %s", name, strerror(-r));
+    return r;
+}
+
+static int need_count(const struct crs_img_toc_entry *e, size_t recsize, char *err, size_t errlen)
+{
+    if ((uint64_t)e->count * recsize != e->length) {
+        seterr(err, errlen, "damaged %s section: %u records in %llu bytes",
+               section_name(e->type), e->count, (unsigned long long)e->length);
+        return -EBADMSG;
+    }
+    return 0;
+}
+
+static int check_str(const struct crs_image *img, uint32_t off, const char *what, char *err,
+                     size_t errlen)
+{
+    if (off && off >= img->strings_len) {
+        seterr(err, errlen, "damaged: %s refers to string %u beyond the strings section", what,
+               off);
+        return -EBADMSG;
+    }
+    return 0;
+}
+
+/* Splits the ARGV payload into argv (count entries) and envp (the rest). */
+static int split_argv(struct crs_image *img, char *p, uint64_t len, uint32_t argc, char *err,
+                      size_t errlen)
+{
+    uint64_t n = 0;
+    for (uint64_t i = 0; i < len; i++)
+        if (p[i] == '\0')
+            n++;
+    if (len && p[len - 1] != '\0') {
+        seterr(err, errlen, "damaged argv section: not NUL-terminated");
+        return -EBADMSG;
+    }
+    if (argc > n) {
+        seterr(err, errlen, "damaged argv section: %u arguments in %llu strings", argc,
+               (unsigned long long)n);
+        return -EBADMSG;
+    }
+    img->argv = calloc(argc + 1, sizeof(char *));
+    img->envp = calloc(n - argc + 1, sizeof(char *));
+    if (!img->argv || !img->envp) {
+        seterr(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    uint64_t k = 0, start = 0;
+    for (uint64_t i = 0; i < len; i++) {
+        if (p[i] != '\0')
+            continue;
+        if (k < argc)
+            img->argv[k] = p + start;
+        else
+            img->envp[k - argc] = p + start;
+        k++;
+        start = i + 1;
+    }
+    img->argc = argc;
+    img->envc = (uint32_t)(n - argc);
+    return 0;
+}
+
+static int check_vmas(const struct crs_image *img, char *err, size_t errlen)
+{
+    uint64_t prev_end = 0;
+    for (uint32_t i = 0; i < img->nvmas; i++) {
+        const struct crs_img_vma *v = &img->vmas[i];
+        if (v->start >= v->end || (v->start | v->end) % CRS_IMG_PAGE_SIZE ||
+            v->start < prev_end || v->end > (1ull << 57)) {
+            seterr(err, errlen, "damaged region %u: bad range %llx-%llx", i,
+                   (unsigned long long)v->start, (unsigned long long)v->end);
+            return -EBADMSG;
+        }
+        if (v->kind < CRS_VMA_ANON || v->kind > CRS_VMA_VSYSCALL) {
+            seterr(err, errlen, "damaged region %u: unknown kind %u", i, v->kind);
+            return -EBADMSG;
+        }
+        if (v->prot & ~7u) {
+            seterr(err, errlen, "damaged region %u: bad protection %#x", i, v->prot);
+            return -EBADMSG;
+        }
+        int r = check_str(img, v->path, "a region", err, errlen);
+        if (r)
+            return r;
+        prev_end = v->end;
+    }
+    return 0;
+}
+
+static int check_threads(const struct crs_image *img, char *err, size_t errlen)
+{
+    uint32_t mains = 0;
+    for (uint32_t i = 0; i < img->nthreads; i++)
+        if (img->threads[i].flags & CRS_THREAD_F_MAIN)
+            mains++;
+    if (img->nthreads == 0 || mains != 1) {
+        seterr(err, errlen, "damaged threads section: %u threads, %u main", img->nthreads, mains);
+        return -EBADMSG;
+    }
+    if (img->process.nthreads != img->nthreads) {
+        seterr(err, errlen, "damaged: process says %u threads, threads section has %u",
+               img->process.nthreads, img->nthreads);
+        return -EBADMSG;
+    }
+    return 0;
+}
+
+static int check_fds(const struct crs_image *img, char *err, size_t errlen)
+{
+    for (uint32_t i = 0; i < img->nfds; i++) {
+        const struct crs_img_fd *f = &img->fds[i];
+        if (f->fd < 0 || f->kind < CRS_FD_FILE || f->kind > CRS_FD_INTERNAL ||
+            (i && f->fd <= img->fds[i - 1].fd)) {
+            seterr(err, errlen, "damaged fd record %u (fd %d, kind %u)", i, f->fd, f->kind);
+            return -EBADMSG;
+        }
+        if (f->kind == CRS_FD_EPOLL && f->u.epoll.n > CRS_EPOLL_MAX) {
+            seterr(err, errlen, "damaged fd %d: %u epoll entries", f->fd, f->u.epoll.n);
+            return -EBADMSG;
+        }
+        int r = check_str(img, f->path, "an fd", err, errlen);
+        if (r)
+            return r;
+    }
+    return 0;
+}
+
+static int check_process(const struct crs_image *img, char *err, size_t errlen)
+{
+    const struct crs_img_process *p = &img->process;
+    int r;
+    if ((r = check_str(img, p->exe, "the executable", err, errlen)) ||
+        (r = check_str(img, p->cwd, "the working directory", err, errlen)) ||
+        (r = check_str(img, p->comm, "the command name", err, errlen)))
+        return r;
+    if (p->memory_saved % CRS_IMG_PAGE_SIZE) {
+        seterr(err, errlen, "damaged process section: saved bytes not whole pages");
+        return -EBADMSG;
+    }
+    return 0;
+}
+
+/* Keeps the payload so that close frees it. */
+static void *keep(struct crs_image *img, void *p)
+{
+    for (size_t i = 0; i < sizeof img->bufs / sizeof img->bufs[0]; i++)
+        if (!img->bufs[i]) {
+            img->bufs[i] = p;
+            return p;
+        }
+    abort(); /* more payloads than sections loaded: a programming error */
+}
+
+static int load_all(struct crs_image *img, char *err, size_t errlen)
+{
+    const struct crs_img_toc_entry *seen[CRS_SEC_AUXV + 1] = {0};
+    uint64_t body = img->trailer.toc_offset;
+    int r;
+
+    for (uint32_t i = 0; i < img->ntoc; i++) {
+        const struct crs_img_toc_entry *e = &img->toc[i];
+        if (e->offset < sizeof img->header || e->offset % 8 || e->offset > body ||
+            body - e->offset < sizeof(struct crs_img_section) ||
+            body - e->offset - sizeof(struct crs_img_section) < e->length) {
+            seterr(err, errlen, "damaged table of contents: %s section at %llu+%llu is outside "
+                   "the file", section_name(e->type), (unsigned long long)e->offset,
+                   (unsigned long long)e->length);
+            return -EBADMSG;
+        }
+        if (e->type < CRS_SEC_HOST || e->type > CRS_SEC_AUXV)
+            continue; /* a section this version does not know: ignored */
+        if (seen[e->type]) {
+            seterr(err, errlen, "damaged table of contents: two %s sections",
+                   section_name(e->type));
+            return -EBADMSG;
+        }
+        seen[e->type] = e;
+    }
+    for (uint32_t t = CRS_SEC_HOST; t <= CRS_SEC_AUXV; t++)
+        if (!seen[t]) {
+            seterr(err, errlen, "damaged: no %s section", section_name(t));
+            return -EBADMSG;
+        }
+
+    void *p;
+    const struct crs_img_toc_entry *e;
+
+    e = seen[CRS_SEC_HOST];
+    if ((r = need_count(e, sizeof img->host, err, errlen)) || e->count != 1)
+        return r ? r : (seterr(err, errlen, "damaged host section"), -EBADMSG);
+    if ((r = load_section(img, e, &p, err, errlen)))
+        return r;
+    memcpy(&img->host, p, sizeof img->host);
+    free(p);
+    img->host.sysname[64] = img->host.release[64] = img->host.version[64] =
+        img->host.machine[64] = img->host.libc_version[31] = '\0';
+
+    e = seen[CRS_SEC_PROCESS];
+    if ((r = need_count(e, sizeof img->process, err, errlen)) || e->count != 1)
+        return r ? r : (seterr(err, errlen, "damaged process section"), -EBADMSG);
+    if ((r = load_section(img, e, &p, err, errlen)))
+        return r;
+    memcpy(&img->process, p, sizeof img->process);
+    free(p);
+
+    e = seen[CRS_SEC_STRINGS];
+    if ((r = load_section(img, e, &p, err, errlen)))
+        return r;
+    img->strings = keep(img, p);
+    img->strings_len = e->length;
+    if (!e->length || img->strings[0] != '\0' || img->strings[e->length - 1] != '\0') {
+        seterr(err, errlen, "damaged strings section: not NUL-terminated");
+        return -EBADMSG;
+    }
+
+    e = seen[CRS_SEC_VMAS];
+    if ((r = need_count(e, sizeof(struct crs_img_vma), err, errlen)) ||
+        (r = load_section(img, e, &p, err, errlen)))
+        return r;
+    img->vmas = keep(img, p);
+    img->nvmas = e->count;
+
+    e = seen[CRS_SEC_THREADS];
+    if ((r = need_count(e, sizeof(struct crs_img_thread), err, errlen)) ||
+        (r = load_section(img, e, &p, err, errlen)))
+        return r;
+    img->threads = keep(img, p);
+    img->nthreads = e->count;
+
+    e = seen[CRS_SEC_SIGNALS];
+    if ((r = need_count(e, sizeof(struct crs_img_sigaction), err, errlen)))
+        return r;
+    if (e->count != 64) {
+        seterr(err, errlen, "damaged signals section: %u entries", e->count);
+        return -EBADMSG;
+    }
+    if ((r = load_section(img, e, &p, err, errlen)))
+        return r;
+    memcpy(img->sigactions, p, sizeof img->sigactions);
+    free(p);
+
+    e = seen[CRS_SEC_FDS];
+    if ((r = need_count(e, sizeof(struct crs_img_fd), err, errlen)) ||
+        (r = load_section(img, e, &p, err, errlen)))
+        return r;
+    img->fds = keep(img, p);
+    img->nfds = e->count;
+
+    e = seen[CRS_SEC_ARGV];
+    if ((r = load_section(img, e, &p, err, errlen)))
+        return r;
+    keep(img, p);
+    if ((r = split_argv(img, p, e->length, e->count, err, errlen)))
+        return r;
+
+    e = seen[CRS_SEC_AUXV];
+    if ((r = need_count(e, 16, err, errlen)) || (r = load_section(img, e, &p, err, errlen)))
+        return r;
+    img->auxv = keep(img, p);
+    img->nauxv = e->count;
+
+    e = seen[CRS_SEC_PAGES];
+    struct crs_img_section sh;
+    if ((r = read_at(img->fd, &sh, sizeof sh, e->offset))) {
+        seterr(err, errlen, "reading the pages section: %s", strerror(-r));
+        return r;
+    }
+    if (sh.type != CRS_SEC_PAGES || sh.length != e->length) {
+        seterr(err, errlen, "damaged pages section: header does not match the table of contents");
+        return -EBADMSG;
+    }
+    img->pages_offset = e->offset + sizeof sh;
+    img->pages_length = e->length;
+    img->nchunks = e->count;
+    if ((uint64_t)e->count * sizeof(struct crs_img_chunk) > e->length) {
+        seterr(err, errlen, "damaged pages section: %u chunks in %llu bytes", e->count,
+               (unsigned long long)e->length);
+        return -EBADMSG;
+    }
+
+    if ((r = check_process(img, err, errlen)) || (r = check_vmas(img, err, errlen)) ||
+        (r = check_threads(img, err, errlen)) || (r = check_fds(img, err, errlen)))
+        return r;
+    return 0;
+}
+
+int crs_image_open(const char *path, struct crs_image **out, char *err, size_t errlen)
+{
+    struct crs_image *img = calloc(1, sizeof *img);
+    struct stat st;
+    int r;
+
+    if (err && errlen)
+        err[0] = '\0';
+    if (!img) {
+        seterr(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    img->fd = open(path, O_RDONLY | O_CLOEXEC);
+    img->path = strdup(path);
+    if (img->fd < 0) {
+        r = -errno;
+        seterr(err, errlen, "%s", strerror(-r));
+        goto fail;
+    }
+    if (fstat(img->fd, &st) < 0) {
+        r = -errno;
+        seterr(err, errlen, "%s", strerror(-r));
+        goto fail;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        r = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+        seterr(err, errlen, "not a regular file");
+        goto fail;
+    }
+    img->file_size = (uint64_t)st.st_size;
+    if (img->file_size < sizeof img->header) {
+        r = -EBADMSG;
+        seterr(err, errlen, "truncated: header missing (file is %llu bytes)",
+               (unsigned long long)img->file_size);
+        goto fail;
+    }
+    if ((r = read_at(img->fd, &img->header, sizeof img->header, 0)) ||
+        (r = check_header(img, err, errlen)))
+        goto fail_io;
+    if (img->file_size < sizeof img->header + sizeof img->trailer) {
+        r = -EBADMSG;
+        seterr(err, errlen, "truncated: trailer missing (file is %llu bytes)",
+               (unsigned long long)img->file_size);
+        goto fail;
+    }
+    if ((r = read_at(img->fd, &img->trailer, sizeof img->trailer,
+                     img->file_size - sizeof img->trailer)) ||
+        (r = check_trailer(img, err, errlen)))
+        goto fail_io;
+    img->ntoc = img->trailer.toc_count;
+    img->toc = calloc(img->ntoc, sizeof *img->toc);
+    if (!img->toc) {
+        r = -ENOMEM;
+        seterr(err, errlen, "out of memory");
+        goto fail;
+    }
+    if ((r = read_at(img->fd, img->toc, img->ntoc * sizeof *img->toc, img->trailer.toc_offset)))
+        goto fail_io;
+    if (XXH3_64bits(img->toc, img->ntoc * sizeof *img->toc) != img->trailer.toc_checksum) {
+        r = -EBADMSG;
+        seterr(err, errlen, "damaged table of contents: checksum mismatch");
+        goto fail;
+    }
+    if ((r = load_all(img, err, errlen)))
+        goto fail;
+    *out = img;
+    return 0;
+fail_io:
+    if (r != -EBADMSG && r != -EPROTO && r != -ENOMEM)
+        seterr(err, errlen, "reading: %s", strerror(-r));
+    else if (err && !err[0])
+        seterr(err, errlen, "truncated (file is %llu bytes)", (unsigned long long)img->file_size);
+fail:
+    crs_image_close(img);
+    return r;
+}
+
+void crs_image_close(struct crs_image *img)
+{
+    if (!img)
+        return;
+    if (img->fd >= 0)
+        close(img->fd);
+    for (size_t i = 0; i < sizeof img->bufs / sizeof img->bufs[0]; i++)
+        free(img->bufs[i]);
+    free(img->argv);
+    free(img->envp);
+    free(img->toc);
+    free(img->path);
+    free(img->cbuf);
+    ZSTD_freeDCtx(img->dctx);
+    free(img);
+}
+
+const struct crs_img_vma *crs_image_find_vma(const struct crs_image *img, uint64_t addr)
+{
+    uint32_t lo = 0, hi = img->nvmas;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        const struct crs_img_vma *v = &img->vmas[mid];
+        if (addr < v->start)
+            hi = mid;
+        else if (addr >= v->end)
+            lo = mid + 1;
+        else
+            return v;
+    }
+    return NULL;
+}
+
+uint64_t crs_image_page_bytes(const struct crs_image *img)
+{
+    return img->process.memory_saved;
+}
+
+void crs_image_set_progress(struct crs_image *img, crs_progress_fn fn, void *arg)
+{
+    img->progress = fn;
+    img->progress_arg = arg;
+    img->progress_done = 0;
+}
+
+void crs_image_chunk_begin(const struct crs_image *img, struct crs_chunk_iter *it)
+{
+    memset(it, 0, sizeof *it);
+    it->next = img->pages_offset;
+}
+
+int crs_image_next_chunk(const struct crs_image *img, struct crs_chunk_iter *it, char *err,
+                         size_t errlen)
+{
+    uint64_t end = img->pages_offset + img->pages_length;
+    struct crs_img_chunk *c = &it->chunk;
+    int r;
+
+    if (it->next == end) {
+        if (it->index != img->nchunks) {
+            seterr(err, errlen, "damaged pages section: %u chunks, table of contents says %u",
+                   it->index, img->nchunks);
+            return -EBADMSG;
+        }
+        return 0;
+    }
+    if (it->next > end || end - it->next < sizeof *c) {
+        seterr(err, errlen, "damaged pages section: chunk %u runs past the section", it->index);
+        return -EBADMSG;
+    }
+    if ((r = read_at(img->fd, c, sizeof *c, it->next))) {
+        seterr(err, errlen, "reading chunk %u: %s", it->index,
+               r == -EBADMSG ? "truncated" : strerror(-r));
+        return r;
+    }
+    if (c->magic != CRS_IMG_CHUNK_MAGIC) {
+        seterr(err, errlen, "damaged chunk %u at offset %llu: bad magic", it->index,
+               (unsigned long long)it->next);
+        return -EBADMSG;
+    }
+    uint64_t raw = (uint64_t)c->npages * CRS_IMG_PAGE_SIZE;
+    if (c->npages == 0 || c->npages > CRS_IMG_CHUNK_MAX_PAGES || c->addr % CRS_IMG_PAGE_SIZE ||
+        c->addr < it->last_end || c->addr > UINT64_MAX - raw || (c->flags & ~CRS_CHUNK_F_RAW) ||
+        c->clen == 0 || c->clen > ZSTD_compressBound(raw) ||
+        ((c->flags & CRS_CHUNK_F_RAW) && c->clen != raw)) {
+        seterr(err, errlen, "damaged chunk %u at offset %llu: bad header (%u pages at %llx, %u "
+               "bytes)", it->index, (unsigned long long)it->next, c->npages,
+               (unsigned long long)c->addr, c->clen);
+        return -EBADMSG;
+    }
+    const struct crs_img_vma *v = crs_image_find_vma(img, c->addr);
+    if (!v || c->addr + raw > v->end || !(v->flags & CRS_VMA_F_SAVED)) {
+        seterr(err, errlen, "damaged chunk %u: pages %llx-%llx are not in a saved region",
+               it->index, (unsigned long long)c->addr, (unsigned long long)(c->addr + raw));
+        return -EBADMSG;
+    }
+    uint64_t data = it->next + sizeof *c;
+    uint64_t padded = ((uint64_t)c->clen + 7) & ~7ull;
+    if (end - data < padded) {
+        seterr(err, errlen, "damaged chunk %u: its %u bytes run past the pages section",
+               it->index, c->clen);
+        return -EBADMSG;
+    }
+    it->data_offset = data;
+    it->next = data + padded;
+    it->last_end = c->addr + raw;
+    it->index++;
+    return 1;
+}
+
+int crs_image_read_chunk(struct crs_image *img, const struct crs_chunk_iter *it, void *dst,
+                         size_t dstlen, char *err, size_t errlen)
+{
+    const struct crs_img_chunk *c = &it->chunk;
+    size_t raw = (size_t)c->npages * CRS_IMG_PAGE_SIZE;
+    int r;
+
+    if (dstlen < raw) {
+        seterr(err, errlen, "chunk %u: buffer too small", it->index - 1);
+        return -EINVAL;
+    }
+    if (!img->cbuf) {
+        img->cbuf_size = ZSTD_compressBound((size_t)CRS_IMG_CHUNK_MAX_PAGES * CRS_IMG_PAGE_SIZE);
+        img->cbuf = malloc(img->cbuf_size);
+        img->dctx = ZSTD_createDCtx();
+        if (!img->cbuf || !img->dctx) {
+            seterr(err, errlen, "out of memory");
+            return -ENOMEM;
+        }
+    }
+    void *src = (c->flags & CRS_CHUNK_F_RAW) ? dst : img->cbuf;
+    if ((r = read_at(img->fd, src, c->clen, it->data_offset))) {
+        seterr(err, errlen, "reading chunk %u: %s", it->index - 1,
+               r == -EBADMSG ? "truncated" : strerror(-r));
+        return r;
+    }
+    if (XXH3_64bits(src, c->clen) != c->checksum) {
+        seterr(err, errlen, "damaged chunk %u (pages at %llx): checksum mismatch", it->index - 1,
+               (unsigned long long)c->addr);
+        return -EBADMSG;
+    }
+    if (!(c->flags & CRS_CHUNK_F_RAW)) {
+        size_t n = ZSTD_decompressDCtx(img->dctx, dst, raw, src, c->clen);
+        if (ZSTD_isError(n) || n != raw) {
+            seterr(err, errlen, "damaged chunk %u (pages at %llx): %s", it->index - 1,
+                   (unsigned long long)c->addr,
+                   ZSTD_isError(n) ? ZSTD_getErrorName(n) : "wrong decompressed size");
+            return -EBADMSG;
+        }
+    }
+    img->progress_done += raw;
+    if (img->progress)
+        img->progress(img->progress_done, img->process.memory_saved, img->progress_arg);
+    return 0;
+}
+
+int crs_image_verify(struct crs_image *img, crs_progress_fn fn, void *arg, char *err,
+                     size_t errlen)
+{
+    const struct crs_img_toc_entry *pages = NULL;
+    struct crs_chunk_iter it;
+    uint64_t total = 0;
+    int r;
+    void *buf = malloc((size_t)CRS_IMG_CHUNK_MAX_PAGES * CRS_IMG_PAGE_SIZE);
+    XXH3_state_t *hs = XXH3_createState();
+
+    if (!buf || !hs) {
+        free(buf);
+        XXH3_freeState(hs);
+        seterr(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    for (uint32_t i = 0; i < img->ntoc; i++)
+        if (img->toc[i].type == CRS_SEC_PAGES)
+            pages = &img->toc[i];
+    XXH3_64bits_reset(hs);
+    crs_image_set_progress(img, fn, arg);
+    crs_image_chunk_begin(img, &it);
+    while ((r = crs_image_next_chunk(img, &it, err, errlen)) > 0) {
+        XXH3_64bits_update(hs, &it.chunk, sizeof it.chunk);
+        r = crs_image_read_chunk(img, &it, buf, (size_t)CRS_IMG_CHUNK_MAX_PAGES * CRS_IMG_PAGE_SIZE,
+                                 err, errlen);
+        if (r)
+            break;
+        total += (uint64_t)it.chunk.npages * CRS_IMG_PAGE_SIZE;
+    }
+    if (r == 0 && XXH3_64bits_digest(hs) != pages->checksum) {
+        seterr(err, errlen, "damaged pages section: chunk headers checksum mismatch");
+        r = -EBADMSG;
+    }
+    if (r == 0 && total != img->process.memory_saved) {
+        seterr(err, errlen, "damaged: chunks hold %llu bytes, process section says %llu",
+               (unsigned long long)total, (unsigned long long)img->process.memory_saved);
+        r = -EBADMSG;
+    }
+    crs_image_set_progress(img, NULL, NULL);
+    free(buf);
+    XXH3_freeState(hs);
+    return r;
+}
+
+/* True for "ckpt-*.crsnap": temp files are hidden (leading dot) and never match. */
+static int is_image_name(const char *name)
+{
+    size_t n = strlen(name), lp = strlen(CRS_IMG_PREFIX), ls = strlen(CRS_IMG_SUFFIX);
+    return n > lp + ls && !strncmp(name, CRS_IMG_PREFIX, lp) &&
+           !strcmp(name + n - ls, CRS_IMG_SUFFIX);
+}
+
+int crs_image_find_latest(const char *dir, char *path, size_t len)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    uint64_t best_seq = 0, best_time = 0;
+    int found = 0;
+
+    if (!d)
+        return -errno;
+    while ((de = readdir(d))) {
+        char p[CRS_PATH_MAX], err[256];
+        struct crs_image *img;
+        if (!is_image_name(de->d_name))
+            continue;
+        if ((size_t)snprintf(p, sizeof p, "%s/%s", dir, de->d_name) >= sizeof p)
+            continue;
+        if (crs_image_open(p, &img, err, sizeof err))
+            continue;
+        uint64_t seq = img->header.seq, t = img->header.created_ns;
+        crs_image_close(img);
+        if (!found || seq > best_seq || (seq == best_seq && t > best_time)) {
+            if ((size_t)snprintf(path, len, "%s", p) >= len)
+                continue;
+            best_seq = seq;
+            best_time = t;
+            found = 1;
+        }
+    }
+    closedir(d);
+    return found ? 0 : -ENOENT;
+}

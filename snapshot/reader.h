@@ -1,0 +1,116 @@
+/* snapshot/reader.h - reading an image: open validates the header, trailer, table of contents
+ * and every non-page section before anything is trusted; page data is read chunk by chunk and
+ * decompressed into the caller's memory. Used by info, verify, ls and the restorer.
+ * Ordinary libc code (malloc, stdio allowed); never used in the snapshot child.
+ */
+#ifndef CRS_READER_H
+#define CRS_READER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "image.h"
+
+/* Limits a reader enforces so that a hostile image cannot make it over-allocate. */
+#define CRS_IMG_MAX_SECTIONS 64u
+#define CRS_IMG_MAX_SECTION (256u << 20)   /* bytes in any non-page section */
+#define CRS_IMG_CHUNK_MAX_PAGES 256u       /* pages in one chunk (1 MiB) */
+
+/* Progress of a long read: bytes of page data done out of the total (uncompressed). */
+typedef void (*crs_progress_fn)(uint64_t done, uint64_t total, void *arg);
+
+/* An open image. Everything except page data is in memory and already validated by
+ * crs_image_open: counts match lengths, every string offset is in range, regions are sorted,
+ * page-aligned and disjoint, exactly one thread is the main thread. Read-only for callers. */
+struct crs_image {
+    int fd;
+    char *path;
+    uint64_t file_size;
+    struct crs_img_header header;
+    struct crs_img_trailer trailer;
+    struct crs_img_toc_entry *toc;
+    uint32_t ntoc;
+
+    struct crs_img_host host;
+    struct crs_img_process process;
+    const char *strings;            /* the STRINGS payload; offset 0 is always "" */
+    uint64_t strings_len;
+    struct crs_img_vma *vmas;
+    uint32_t nvmas;
+    struct crs_img_thread *threads;
+    uint32_t nthreads;
+    struct crs_img_sigaction sigactions[64]; /* index = signal - 1 */
+    struct crs_img_fd *fds;
+    uint32_t nfds;
+    char **argv;                    /* argc entries, NULL-terminated; point into the ARGV payload */
+    uint32_t argc;
+    char **envp;                    /* envc entries, NULL-terminated */
+    uint32_t envc;
+    const uint64_t *auxv;           /* nauxv (type, value) pairs, AT_NULL excluded */
+    uint32_t nauxv;
+
+    uint64_t pages_offset;          /* file offset of the first chunk header */
+    uint64_t pages_length;          /* PAGES payload bytes */
+    uint32_t nchunks;               /* chunks the table of contents announces */
+
+    /* Internal: payload buffers, the decompression context and its input buffer. */
+    void *bufs[8];
+    void *dctx;
+    void *cbuf;
+    size_t cbuf_size;
+    crs_progress_fn progress;
+    void *progress_arg;
+    uint64_t progress_done;
+};
+
+/* Opens and validates PATH. On failure returns -errno (-EINVAL / -EBADMSG for a damaged image,
+ * -ENOENT...) and writes a one-line reason into err, e.g. "truncated: trailer missing (file is
+ * 1234 bytes)". *out is set only on success. */
+int crs_image_open(const char *path, struct crs_image **out, char *err, size_t errlen);
+void crs_image_close(struct crs_image *img);
+
+/* A string from the STRINGS section; "" for offset 0, NULL when out of range. */
+const char *crs_image_string(const struct crs_image *img, uint32_t off);
+
+/* Human-readable names, for messages and `crsnap info`. */
+const char *crs_image_vma_kind_name(uint32_t kind);
+const char *crs_image_fd_kind_name(uint32_t kind);
+
+/* The region containing addr, or NULL. */
+const struct crs_img_vma *crs_image_find_vma(const struct crs_image *img, uint64_t addr);
+
+/* Walks the PAGES section. Initialise with crs_image_chunk_begin, then call
+ * crs_image_next_chunk until it returns 0 (end) or < 0 (damaged; err says why). Each header is
+ * checked (magic, page count, address alignment, inside a saved region, ascending and
+ * disjoint, bytes inside the section) before it is returned in it->chunk. */
+struct crs_chunk_iter {
+    uint64_t next;                  /* file offset of the next chunk header */
+    uint64_t data_offset;           /* file offset of the current chunk's bytes */
+    uint64_t last_end;              /* end address of the previous chunk */
+    uint32_t index;                 /* chunks returned so far */
+    struct crs_img_chunk chunk;     /* the current chunk */
+};
+void crs_image_chunk_begin(const struct crs_image *img, struct crs_chunk_iter *it);
+int crs_image_next_chunk(const struct crs_image *img, struct crs_chunk_iter *it,
+                         char *err, size_t errlen);
+
+/* Reads the current chunk, checks its checksum and decompresses it into dst, which must hold
+ * it->chunk.npages * page_size bytes (dstlen). Calls the progress hook afterwards, if set.
+ * Returns 0 or -errno with err filled. */
+int crs_image_read_chunk(struct crs_image *img, const struct crs_chunk_iter *it,
+                         void *dst, size_t dstlen, char *err, size_t errlen);
+void crs_image_set_progress(struct crs_image *img, crs_progress_fn fn, void *arg);
+
+/* Total uncompressed page bytes the chunks hold (sum of npages * page_size, from the
+ * process section's memory_saved). */
+uint64_t crs_image_page_bytes(const struct crs_image *img);
+
+/* Full check: walks and decompresses every chunk, checks every checksum, the chunk count and
+ * the headers' checksum in the table of contents. 0 if sound, else -errno and err. */
+int crs_image_verify(struct crs_image *img, crs_progress_fn fn, void *arg,
+                     char *err, size_t errlen);
+
+/* Newest complete image in DIR (highest sequence number among ckpt-*.crsnap files that open
+ * cleanly; temp files and damaged images are skipped). Writes its path; 0 or -ENOENT. */
+int crs_image_find_latest(const char *dir, char *path, size_t len);
+
+#endif

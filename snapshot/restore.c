@@ -1,0 +1,219 @@
+/* snapshot/restore.c - the restore sequence: every check first, then memory, descriptors and
+ * process state, then the plan, and the jump into the restored library's restart entry
+ * (snapshot/restart.c), which removes what is left of the restorer and recreates the threads.
+ * A failure before memory is touched returns; after that the process can only exit.
+ */
+#define _GNU_SOURCE
+#include "restore.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/rseq.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static void seterr(char *err, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, len, fmt, ap);
+    va_end(ap);
+}
+
+int crs_restore_build_plan(const struct crs_image *img, struct crs_restart_plan *plan, char *err,
+                           size_t errlen)
+{
+    const struct crs_img_restart *rs = &img->process.restart;
+    int main_index = -1;
+
+    if (img->nthreads == 0 || img->nthreads > CRS_PLAN_MAX_THREADS) {
+        seterr(err, errlen, "the image holds %u threads (1 to %u can be restored)", img->nthreads,
+               CRS_PLAN_MAX_THREADS);
+        return -E2BIG;
+    }
+    memset(plan, 0, sizeof *plan);
+    plan->version = CRS_IMG_VERSION;
+    plan->nthreads = img->nthreads;
+    for (uint32_t i = 0; i < img->nthreads; i++) {
+        struct crs_img_thread *t = &plan->threads[i];
+        *t = img->threads[i];
+        if (!t->tid_addr && rs->tid_offset)
+            t->tid_addr = t->fs_base + (uint64_t)rs->tid_offset;
+        if (t->flags & CRS_THREAD_F_MAIN)
+            main_index = (int)i;
+        if (!t->fs_base || !t->ctx.rsp || !t->ctx.rip) {
+            seterr(err, errlen, "thread %d has no saved context", t->tid);
+            return -EBADMSG;
+        }
+    }
+    if (main_index < 0) {
+        seterr(err, errlen, "the image has no main thread");
+        return -EBADMSG;
+    }
+    plan->main_index = (uint32_t)main_index;
+    return 0;
+}
+
+/* The restart entry, its stack and its plan area must be in saved memory of the right kind. */
+static int check_restart(const struct crs_image *img, char *err, size_t errlen)
+{
+    const struct crs_img_restart *rs = &img->process.restart;
+    const struct crs_img_vma *e = crs_image_find_vma(img, rs->entry);
+    const struct crs_img_vma *s = crs_image_find_vma(img, rs->stack_top - 16);
+    const struct crs_img_vma *p = crs_image_find_vma(img, rs->plan_addr);
+
+    if (!rs->entry) {
+        seterr(err, errlen, "the image records no restart entry");
+        return -EBADMSG;
+    }
+    if (!e || !(e->prot & PROT_EXEC) || !s || !(s->prot & PROT_WRITE) || !p ||
+        !(p->prot & PROT_WRITE) || p->end - rs->plan_addr < sizeof(struct crs_restart_plan) ||
+        rs->plan_size < sizeof(struct crs_restart_plan) || rs->stack_top % 16) {
+        seterr(err, errlen, "the image's restart entry, stack or plan area is not usable");
+        return -EBADMSG;
+    }
+    return 0;
+}
+
+struct progress {
+    struct timespec t0;
+    int shown;
+};
+
+static void show_progress(uint64_t done, uint64_t total, void *arg)
+{
+    struct progress *pr = arg;
+    struct timespec now;
+    double dt;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    dt = (double)(now.tv_sec - pr->t0.tv_sec) + (double)(now.tv_nsec - pr->t0.tv_nsec) / 1e9;
+    if (done != total && (done >> 24) == ((done - 1) >> 24) && pr->shown)
+        return;                 /* about every 16 MiB */
+    pr->shown = 1;
+    fprintf(stderr, "\rcrsnap restore: %" PRIu64 " of %" PRIu64 " MiB (%.0f MiB/s)  ",
+            done >> 20, total >> 20, dt > 0 ? (double)(done >> 20) / dt : 0.0);
+    if (done == total)
+        fputc('\n', stderr);
+}
+
+/* After the point of no return: say why on the restorer's stderr and exit. */
+static __attribute__((noreturn)) void die(struct crs_restore *r, const char *err)
+{
+    dprintf(r->errfd, "crsnap restore: %s\n", err);
+    _exit(1);
+}
+
+/* The restorer's own rseq area must not stay registered once its memory is gone. */
+static void drop_rseq(void)
+{
+    uint64_t area;
+    if (!__rseq_size)
+        return;
+    area = crs_arch_thread_pointer() + (uint64_t)__rseq_offset;
+    if (syscall(SYS_rseq, area, __rseq_size, 1, 0x53053053) < 0 && __rseq_size != 32)
+        syscall(SYS_rseq, area, 32, 1, 0x53053053);
+}
+
+int crs_restore_run(struct crs_image *img, const struct crs_restore_opts *o, char *err,
+                    size_t errlen)
+{
+    const struct crs_img_restart *rs = &img->process.restart;
+    struct crs_restore *r = calloc(1, sizeof *r);
+    struct progress pr = { 0 };
+    sigset_t all;
+    int n, rc;
+
+    if (!r || !(r->plan = calloc(1, sizeof *r->plan))) {
+        free(r);
+        seterr(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    r->img = img;
+    r->opts = *o;
+    r->errfd = 2;
+    if ((rc = crs_restore_check_host(img, err, errlen)) ||
+        (rc = check_restart(img, err, errlen)) ||
+        (rc = crs_restore_build_plan(img, r->plan, err, errlen)) ||
+        (rc = crs_restore_check_files(img, o, err, errlen)))
+        goto fail;
+    clock_gettime(CLOCK_MONOTONIC, &pr.t0);
+    if ((rc = crs_image_verify(img, o->progress ? show_progress : NULL, &pr, err, errlen)))
+        goto fail;
+    /* Every allocation the restore needs is made; the layout seen now is the one that stays. */
+    if ((rc = crs_restore_read_maps(r, err, errlen)) ||
+        (rc = crs_restore_check_layout(r, err, errlen)))
+        goto fail;
+    for (uint32_t i = 0; i < img->nvmas; i++) {
+        const struct crs_img_vma *v = &img->vmas[i];
+        const char *name = crs_image_string(img, v->path);
+        int found = 0;
+        if (v->kind != CRS_VMA_VDSO && v->kind != CRS_VMA_VVAR)
+            continue;
+        for (uint32_t j = 0; j < r->nmaps; j++)
+            found |= name && !strcmp(r->maps[j].name, name) &&
+                     r->maps[j].end - r->maps[j].start == v->end - v->start;
+        if (!found) {
+            seterr(err, errlen, "incompatible host: no %s of %" PRIu64 " bytes here",
+                   name ? name : "vdso", v->end - v->start);
+            rc = -ENOEXEC;
+            goto fail;
+        }
+    }
+    n = crs_restore_unmap_list(r, r->plan->unmap, CRS_PLAN_MAX_UNMAP);
+    if (n < 0) {
+        seterr(err, errlen, "the restorer's mappings are too scattered to remove");
+        rc = n;
+        goto fail;
+    }
+    r->plan->nunmap = (uint32_t)n;
+    if (o->dry_run) {
+        free(r->plan);
+        free(r);
+        return 0;
+    }
+
+    /* From here the process becomes the image. Nothing may interrupt it. */
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, NULL);
+    clock_gettime(CLOCK_MONOTONIC, &pr.t0);
+    pr.shown = 0;
+    crs_image_set_progress(img, o->progress ? show_progress : NULL, &pr);
+    if ((rc = crs_restore_memory(r, err, errlen)))
+        goto fail;          /* the caller may re-execute: exec throws all of this away */
+    if ((rc = crs_restore_move_own_fds(r, err, errlen)) ||
+        (rc = crs_restore_fds(r, err, errlen)) ||
+        (rc = crs_restore_proc(r, err, errlen)))
+        die(r, err);
+    if (crs_restore_mm(r, err, errlen) && o->verbose)
+        dprintf(r->errfd, "crsnap restore: warning: %s\n", err);
+
+    r->plan->magic = CRS_PLAN_MAGIC;
+    memcpy((void *)(uintptr_t)rs->plan_addr, r->plan, sizeof *r->plan);
+    if ((rc = crs_restore_vdso(r, err, errlen)))
+        die(r, err);
+    /* No vDSO call from here on: the restorer's pointers to it are stale. */
+    if ((rc = crs_restore_itimers(r, err, errlen)))
+        die(r, err);
+    close(img->fd);
+    for (int i = 0; i < 3; i++)
+        if (r->stdfd[i] >= 0)
+            close(r->stdfd[i]);
+    drop_rseq();
+    crs_arch_run_on_stack((void *)(uintptr_t)rs->stack_top,
+                          (void (*)(void *))(uintptr_t)rs->entry,
+                          (void *)(uintptr_t)rs->plan_addr);
+fail:
+    if (r->errfd != 2)
+        die(r, err);
+    free(r->plan);
+    free(r);
+    return rc;
+}

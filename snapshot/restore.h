@@ -1,0 +1,81 @@
+/* snapshot/restore.h - the restorer: turns the running `crsnap restore` into the process an
+ * image holds. Checks come first and change nothing (restore_check.c, restore_layout.c); then
+ * memory (restore_mem.c), descriptors (restore_fds.c), process state (restore_proc.c), and the
+ * jump into the restored library's restart entry (restore.c). Ordinary libc code.
+ */
+#ifndef CRS_RESTORE_H
+#define CRS_RESTORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "reader.h"
+#include "restart.h"
+
+struct crs_restore_opts {
+    int force;                  /* changed or missing files are warnings, not errors */
+    int dry_run;                /* validate everything, change nothing */
+    int progress;               /* progress line on stderr */
+    int verbose;                /* say what is not restored exactly */
+};
+
+/* One mapping of the restorer itself, from /proc/self/maps. */
+struct crs_restore_map {
+    uint64_t start, end;
+    char name[24];              /* "[vdso]", "[vvar]", "[stack]"... or "" */
+};
+
+#define CRS_RESTORE_MAX_MAPS 512
+
+/* Everything the restorer carries from the checks to the jump. Filled step by step. */
+struct crs_restore {
+    struct crs_image *img;
+    struct crs_restore_opts opts;
+    struct crs_restore_map maps[CRS_RESTORE_MAX_MAPS];  /* the restorer's own mappings */
+    uint32_t nmaps;
+    int errfd;                  /* the restorer's stderr, kept apart from the restored fds */
+    int stdfd[3];               /* copies of the restorer's stdin/stdout/stderr */
+    int fd_floor;               /* restorer descriptors live at or above this number */
+    struct crs_restart_plan *plan; /* a staging copy, written at plan_addr at the end */
+};
+
+/* restore_check.c: host facts and the files the image needs. 0, or -errno with a one-line
+ * message in err ("libc.so.6 changed since the checkpoint (size/mtime differ)"). Warnings go
+ * to stderr. */
+int crs_restore_check_host(const struct crs_image *img, char *err, size_t errlen);
+int crs_restore_check_files(const struct crs_image *img, const struct crs_restore_opts *o,
+                            char *err, size_t errlen);
+
+/* restore_layout.c: reads the restorer's own mappings and checks that none overlaps a saved
+ * region (or the place the vDSO block must go). -EADDRINUSE when a fresh layout may help. */
+int crs_restore_read_maps(struct crs_restore *r, char *err, size_t errlen);
+int crs_restore_check_layout(const struct crs_restore *r, char *err, size_t errlen);
+/* The ranges the restart entry unmaps: the restorer's mappings except the vDSO block, merged
+ * across gaps that hold no saved region. Returns the count or -E2BIG. */
+int crs_restore_unmap_list(const struct crs_restore *r, struct crs_restart_range *out, int max);
+
+/* restore_mem.c: maps every saved region, fills in the saved pages, sets protections, moves
+ * the vDSO block. -EADDRINUSE on a collision (a re-exec may help), other -errno otherwise. */
+int crs_restore_memory(struct crs_restore *r, char *err, size_t errlen);
+int crs_restore_vdso(struct crs_restore *r, char *err, size_t errlen);
+/* The kernel's view of the program break, argument area, auxv (prctl PR_SET_MM_MAP). */
+int crs_restore_mm(struct crs_restore *r, char *err, size_t errlen);
+
+/* restore_fds.c: moves the restorer's descriptors above every saved number, then rebuilds the
+ * saved ones. Unrestored descriptors are listed in r->plan. */
+int crs_restore_move_own_fds(struct crs_restore *r, char *err, size_t errlen);
+int crs_restore_fds(struct crs_restore *r, char *err, size_t errlen);
+
+/* restore_proc.c: signal dispositions, cwd, umask, rlimits, personality; itimers last. */
+int crs_restore_proc(struct crs_restore *r, char *err, size_t errlen);
+int crs_restore_itimers(struct crs_restore *r, char *err, size_t errlen);
+
+/* restore.c: the whole sequence, checks included. Returns only on failure (-errno, err set),
+ * or 0 after a dry run. A failure after memory was touched exits the process instead. */
+int crs_restore_run(struct crs_image *img, const struct crs_restore_opts *o, char *err,
+                    size_t errlen);
+
+/* Plan construction, testable on its own: copies threads from the image, fills tid fields. */
+int crs_restore_build_plan(const struct crs_image *img, struct crs_restart_plan *plan,
+                           char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,314 @@
+/* snapshot/restore_fds.c - gives the restored process its file descriptors back, at their
+ * numbers: files and devices reopened with their flags and offsets, the standard streams and
+ * terminals taken from `crsnap restore` itself, pipes, eventfd, timerfd, signalfd and epoll
+ * rebuilt. What cannot be rebuilt (sockets...) stays closed and is listed in the plan.
+ */
+#define _GNU_SOURCE
+#include "restore.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+static void seterr(char *err, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, len, fmt, ap);
+    va_end(ap);
+}
+
+static void warn(struct crs_restore *r, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    dprintf(r->errfd, "crsnap restore: warning: %s\n", buf);
+}
+
+int crs_restore_move_own_fds(struct crs_restore *r, char *err, size_t errlen)
+{
+    int floor = 3, keep[4], nkeep = 0;
+    int fd;
+
+    for (uint32_t i = 0; i < r->img->nfds; i++)
+        if (r->img->fds[i].fd >= floor)
+            floor = r->img->fds[i].fd + 1;
+    r->fd_floor = floor;
+    for (int i = 0; i < 3; i++) {
+        r->stdfd[i] = fcntl(i, F_DUPFD_CLOEXEC, floor);
+        if (r->stdfd[i] >= 0)
+            keep[nkeep++] = r->stdfd[i];
+    }
+    fd = fcntl(r->img->fd, F_DUPFD_CLOEXEC, floor);
+    if (fd < 0) {
+        int e = errno;
+        seterr(err, errlen, "cannot move the image descriptor above %d: %s", floor, strerror(e));
+        return -e;
+    }
+    close(r->img->fd);
+    r->img->fd = fd;
+    keep[nkeep++] = fd;
+    r->errfd = r->stdfd[2] >= 0 ? r->stdfd[2] : fd; /* writes to the image fd just fail */
+    /* Everything else the restorer holds (inherited descriptors included) goes. */
+    int top = 0;
+    for (int i = 0; i < nkeep; i++)
+        top = keep[i] > top ? keep[i] : top;
+    close_range(0, (unsigned)floor - 1, 0);
+    for (int n = floor; n < top; n++) {
+        int ours = 0;
+        for (int i = 0; i < nkeep; i++)
+            ours |= keep[i] == n;
+        if (!ours)
+            close(n);
+    }
+    close_range((unsigned)top + 1, ~0u, 0);
+    return 0;
+}
+
+static void unrestored(struct crs_restore *r, int fd)
+{
+    if (r->plan->nunrestored < CRS_PLAN_MAX_FDS)
+        r->plan->unrestored[r->plan->nunrestored++] = fd;
+}
+
+/* Puts a fresh descriptor at the saved number with its close-on-exec flag. Fresh ones are first
+ * lifted above every saved number so that they never land on a slot still to be filled. */
+static int place(struct crs_restore *r, int fd, const struct crs_img_fd *f)
+{
+    int hi = fcntl(fd, F_DUPFD_CLOEXEC, r->fd_floor);
+    int e;
+
+    close(fd);
+    if (hi < 0)
+        return -errno;
+    e = dup3(hi, f->fd, (f->fdflags & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0 ? -errno : 0;
+    close(hi);
+    return e;
+}
+
+static int dup_to(const struct crs_img_fd *f, int from)
+{
+    return dup3(from, f->fd, (f->fdflags & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0 ? -errno : 0;
+}
+
+static int open_flags(uint32_t flags)
+{
+    return (int)(flags & ~(uint32_t)(O_CREAT | O_TRUNC | O_EXCL)) | O_NOCTTY;
+}
+
+static int reopen(struct crs_restore *r, const struct crs_img_fd *f)
+{
+    const char *path = crs_image_string(r->img, f->path);
+    int fd;
+
+    if (!path || path[0] != '/')
+        return -ENOENT;
+    fd = open(path, open_flags(f->flags) | O_CLOEXEC | (S_ISFIFO(f->mode) ? O_NONBLOCK : 0));
+    if (fd < 0)
+        return -errno;
+    if (S_ISFIFO(f->mode))
+        fcntl(fd, F_SETFL, (int)f->flags);
+    if (S_ISREG(f->mode) && lseek(fd, (off_t)f->pos, SEEK_SET) < 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    return place(r, fd, f);
+}
+
+/* A terminal, or a standard stream whose other side is outside the image, is attached to the
+ * matching stream of `crsnap restore` (for other numbers: its first terminal). */
+static int attach_std(struct crs_restore *r, const struct crs_img_fd *f)
+{
+    int from = -1;
+
+    if (f->fd <= 2)
+        from = r->stdfd[f->fd];
+    for (int i = 0; i < 3 && from < 0; i++)
+        if (r->stdfd[i] >= 0 && isatty(r->stdfd[i]))
+            from = r->stdfd[i];
+    if (from < 0)
+        return -ENOENT;
+    return dup_to(f, from);
+}
+
+/* Pipes whose both ends are in the image become a new pipe; its buffered bytes are lost. */
+static int rebuild_pipe(struct crs_restore *r, const struct crs_img_fd *f, uint8_t *done)
+{
+    const struct crs_image *img = r->img;
+    int p[2], have[2] = {0, 0}, e = 0;
+
+    for (uint32_t i = 0; i < img->nfds; i++) {
+        const struct crs_img_fd *g = &img->fds[i];
+        if (g->kind == CRS_FD_PIPE && g->ino == f->ino)
+            have[(g->flags & O_ACCMODE) == O_RDONLY ? 0 : 1] = 1;
+    }
+    if (!have[0] || !have[1])
+        return f->fd <= 2 ? attach_std(r, f) : -ENOTSUP;
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return -errno;
+    for (int k = 0; k < 2; k++) {
+        int hi = fcntl(p[k], F_DUPFD_CLOEXEC, r->fd_floor);
+        close(p[k]);
+        p[k] = hi;
+    }
+    for (uint32_t i = 0; i < img->nfds; i++) {
+        const struct crs_img_fd *g = &img->fds[i];
+        if (g->kind != CRS_FD_PIPE || g->ino != f->ino)
+            continue;
+        int end = p[(g->flags & O_ACCMODE) == O_RDONLY ? 0 : 1];
+        if (end < 0 || (e = dup_to(g, end)))
+            break;
+        fcntl(g->fd, F_SETFL, (int)g->flags);
+        done[i] = 1;
+    }
+    if (p[0] < 0 || p[1] < 0)
+        e = -EMFILE;
+    close(p[0]);
+    close(p[1]);
+    return e;
+}
+
+static int rebuild_eventfd(struct crs_restore *r, const struct crs_img_fd *f)
+{
+    int flags = (f->u.eventfd.semaphore ? EFD_SEMAPHORE : 0) | EFD_CLOEXEC |
+                ((f->flags & O_NONBLOCK) ? EFD_NONBLOCK : 0);
+    int fd = eventfd(0, flags);
+    uint64_t count = f->u.eventfd.count;
+
+    if (fd < 0)
+        return -errno;
+    if (count && write(fd, &count, sizeof count) != sizeof count) {
+        close(fd);
+        return -EIO;
+    }
+    return place(r, fd, f);
+}
+
+static int rebuild_timerfd(struct crs_restore *r, const struct crs_img_fd *f)
+{
+    int fd = timerfd_create(f->u.timerfd.clockid,
+                            TFD_CLOEXEC | ((f->flags & O_NONBLOCK) ? TFD_NONBLOCK : 0));
+    struct itimerspec its = {
+        .it_interval = { f->u.timerfd.interval.sec, f->u.timerfd.interval.usec * 1000 },
+        .it_value = { f->u.timerfd.value.sec, f->u.timerfd.value.usec * 1000 },
+    };
+
+    if (fd < 0)
+        return -errno;
+    /* An armed timer whose remaining time rounds to zero still has to fire. */
+    if (!its.it_value.tv_sec && !its.it_value.tv_nsec &&
+        (its.it_interval.tv_sec || its.it_interval.tv_nsec))
+        its.it_value.tv_nsec = 1;
+    if (timerfd_settime(fd, 0, &its, NULL) < 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    return place(r, fd, f);
+}
+
+static int rebuild_signalfd(struct crs_restore *r, const struct crs_img_fd *f)
+{
+    uint64_t mask = f->u.signalfd.mask;
+    int fd = (int)syscall(SYS_signalfd4, -1, &mask, sizeof mask,
+                          SFD_CLOEXEC | ((f->flags & O_NONBLOCK) ? SFD_NONBLOCK : 0));
+    if (fd < 0)
+        return -errno;
+    return place(r, fd, f);
+}
+
+static int rebuild_epoll_fd(struct crs_restore *r, const struct crs_img_fd *f)
+{
+    int fd = epoll_create1(EPOLL_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    return place(r, fd, f);
+}
+
+/* Registrations are added once every other descriptor exists. */
+static void rebuild_epoll_set(struct crs_restore *r, const struct crs_img_fd *f)
+{
+    uint32_t n = f->u.epoll.n < CRS_EPOLL_MAX ? f->u.epoll.n : CRS_EPOLL_MAX;
+
+    for (uint32_t i = 0; i < n; i++) {
+        const struct crs_img_epoll_tfd *t = &f->u.epoll.tfd[i];
+        struct epoll_event ev = { .events = t->events, .data.u64 = t->data };
+        if (epoll_ctl(f->fd, EPOLL_CTL_ADD, t->fd, &ev) < 0)
+            warn(r, "epoll descriptor %d: cannot watch descriptor %d again: %s", f->fd, t->fd,
+                 strerror(errno));
+    }
+}
+
+int crs_restore_fds(struct crs_restore *r, char *err, size_t errlen)
+{
+    const struct crs_image *img = r->img;
+    uint8_t done[4096];
+    int e;
+
+    if (img->nfds > sizeof done) {
+        seterr(err, errlen, "too many descriptors in the image (%u)", img->nfds);
+        return -E2BIG;
+    }
+    memset(done, 0, sizeof done);
+    for (uint32_t i = 0; i < img->nfds; i++) {
+        const struct crs_img_fd *f = &img->fds[i];
+        const char *path = crs_image_string(img, f->path);
+        if (done[i])
+            continue;
+        switch (f->kind) {
+        case CRS_FD_FILE:
+        case CRS_FD_CHR:
+            e = reopen(r, f);
+            break;
+        case CRS_FD_TTY:
+            e = attach_std(r, f);
+            break;
+        case CRS_FD_PIPE:
+            e = path && path[0] == '/' ? reopen(r, f) : rebuild_pipe(r, f, done);
+            break;
+        case CRS_FD_EVENTFD:
+            e = rebuild_eventfd(r, f);
+            break;
+        case CRS_FD_TIMERFD:
+            e = rebuild_timerfd(r, f);
+            break;
+        case CRS_FD_SIGNALFD:
+            e = rebuild_signalfd(r, f);
+            break;
+        case CRS_FD_EPOLL:
+            e = rebuild_epoll_fd(r, f);
+            break;
+        case CRS_FD_INTERNAL:
+            e = 0;
+            break;
+        default:
+            e = f->fd <= 2 ? attach_std(r, f) : -ENOTSUP;
+            break;
+        }
+        done[i] = 1;
+        if (e) {
+            unrestored(r, f->fd);
+            if (e != -ENOTSUP || r->opts.verbose)
+                warn(r, "descriptor %d (%s %s) not restored: %s", f->fd,
+                     crs_image_fd_kind_name(f->kind), path ? path : "",
+                     e == -ENOTSUP ? "cannot be rebuilt" : strerror(-e));
+        }
+    }
+    for (uint32_t i = 0; i < img->nfds; i++)
+        if (img->fds[i].kind == CRS_FD_EPOLL && fcntl(img->fds[i].fd, F_GETFD) >= 0)
+            rebuild_epoll_set(r, &img->fds[i]);
+    return 0;
+}

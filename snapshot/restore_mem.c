@@ -1,0 +1,194 @@
+/* snapshot/restore_mem.c - rebuilds the saved address space inside the restorer: every region
+ * mapped at its address (never over something else: MAP_FIXED_NOREPLACE), saved pages
+ * decompressed straight into place, final protections, the vDSO block moved where the image
+ * expects it, and the kernel's idea of the program break and argument area.
+ */
+#define _GNU_SOURCE
+#include "restore.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/prctl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+static void seterr(char *err, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, len, fmt, ap);
+    va_end(ap);
+}
+
+/* Regions whose saved pages are written into them, so they start writable. */
+static int takes_pages(const struct crs_img_vma *v)
+{
+    if (!(v->flags & CRS_VMA_F_SAVED))
+        return 0;
+    return v->kind != CRS_VMA_FILE_SHARED || (v->flags & CRS_VMA_F_DELETED);
+}
+
+static int map_region(struct crs_restore *r, const struct crs_img_vma *v, char *err,
+                      size_t errlen)
+{
+    const char *path = crs_image_string(r->img, v->path);
+    int prot = takes_pages(v) ? PROT_READ | PROT_WRITE : (int)v->prot;
+    int flags = MAP_FIXED_NOREPLACE | (v->flags & CRS_VMA_F_GROWSDOWN ? MAP_GROWSDOWN : 0);
+    int fd = -1;
+    int file = (v->kind == CRS_VMA_FILE_PRIVATE || v->kind == CRS_VMA_FILE_SHARED) &&
+               !(v->flags & CRS_VMA_F_DELETED) && path && path[0] == '/';
+    void *p;
+
+    switch (v->kind) {
+    case CRS_VMA_VDSO:
+    case CRS_VMA_VVAR:
+    case CRS_VMA_VSYSCALL:
+        return 0;
+    case CRS_VMA_ANON_SHARED:
+        flags |= MAP_SHARED | MAP_ANONYMOUS;
+        break;
+    case CRS_VMA_FILE_SHARED:
+        flags |= file ? MAP_SHARED : MAP_SHARED | MAP_ANONYMOUS;
+        break;
+    case CRS_VMA_FILE_PRIVATE:
+        flags |= file ? MAP_PRIVATE : MAP_PRIVATE | MAP_ANONYMOUS;
+        break;
+    default:
+        flags |= MAP_PRIVATE | MAP_ANONYMOUS;
+        break;
+    }
+    if (file) {
+        int shared_rw = v->kind == CRS_VMA_FILE_SHARED && (v->prot & PROT_WRITE);
+        fd = open(path, (shared_rw ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+        if (fd < 0) {
+            int e = errno;
+            seterr(err, errlen, "cannot open %s to map it at %#" PRIx64 ": %s", path, v->start,
+                   strerror(e));
+            return -e;
+        }
+    }
+    p = mmap((void *)(uintptr_t)v->start, v->end - v->start, prot, flags, fd,
+             file ? (off_t)v->file_offset : 0);
+    if (fd >= 0)
+        close(fd);
+    if (p == MAP_FAILED) {
+        int e = errno;
+        seterr(err, errlen, "cannot map the saved region %#" PRIx64 "-%#" PRIx64 " (%s%s%s): %s",
+               v->start, v->end, crs_image_vma_kind_name(v->kind), path && path[0] ? " " : "",
+               path ? path : "", strerror(e));
+        return e == EEXIST ? -EADDRINUSE : -e;
+    }
+    if ((uint64_t)(uintptr_t)p != v->start) {
+        munmap(p, v->end - v->start);
+        seterr(err, errlen, "the kernel placed the region %#" PRIx64 " elsewhere", v->start);
+        return -EADDRINUSE;
+    }
+    return 0;
+}
+
+int crs_restore_memory(struct crs_restore *r, char *err, size_t errlen)
+{
+    struct crs_image *img = r->img;
+    struct crs_chunk_iter it;
+    int rc;
+
+    for (uint32_t i = 0; i < img->nvmas; i++)
+        if ((rc = map_region(r, &img->vmas[i], err, errlen)))
+            return rc;
+
+    img->progress_done = 0;
+    crs_image_chunk_begin(img, &it);
+    while ((rc = crs_image_next_chunk(img, &it, err, errlen)) > 0) {
+        const struct crs_img_vma *v = crs_image_find_vma(img, it.chunk.addr);
+        size_t len = (size_t)it.chunk.npages * CRS_IMG_PAGE_SIZE;
+        if (!v || !takes_pages(v))
+            continue;       /* a shared file's contents live in the file */
+        rc = crs_image_read_chunk(img, &it, (void *)(uintptr_t)it.chunk.addr, len, err, errlen);
+        if (rc)
+            return rc;
+    }
+    if (rc < 0)
+        return rc;
+
+    for (uint32_t i = 0; i < img->nvmas; i++) {
+        const struct crs_img_vma *v = &img->vmas[i];
+        if (!takes_pages(v) || v->kind == CRS_VMA_VDSO || v->kind == CRS_VMA_VVAR ||
+            v->kind == CRS_VMA_VSYSCALL)
+            continue;
+        if (mprotect((void *)(uintptr_t)v->start, v->end - v->start, (int)v->prot) < 0) {
+            int e = errno;
+            seterr(err, errlen, "cannot protect %#" PRIx64 "-%#" PRIx64 ": %s", v->start, v->end,
+                   strerror(e));
+            return -e;
+        }
+    }
+    return 0;
+}
+
+int crs_restore_vdso(struct crs_restore *r, char *err, size_t errlen)
+{
+    const struct crs_image *img = r->img;
+
+    for (uint32_t i = 0; i < img->nvmas; i++) {
+        const struct crs_img_vma *v = &img->vmas[i];
+        const char *name = crs_image_string(img, v->path);
+        const struct crs_restore_map *m = NULL;
+        if (v->kind != CRS_VMA_VDSO && v->kind != CRS_VMA_VVAR)
+            continue;
+        for (uint32_t j = 0; j < r->nmaps && name; j++)
+            if (!strcmp(r->maps[j].name, name))
+                m = &r->maps[j];
+        if (!m || m->end - m->start != v->end - v->start) {
+            seterr(err, errlen, "incompatible host: no %s of %" PRIu64 " bytes here",
+                   name ? name : "vdso", v->end - v->start);
+            return -ENOEXEC;
+        }
+        if (m->start == v->start)
+            continue;
+        void *p = mremap((void *)(uintptr_t)m->start, m->end - m->start, v->end - v->start,
+                         MREMAP_MAYMOVE | MREMAP_FIXED, (void *)(uintptr_t)v->start);
+        if (p == MAP_FAILED) {
+            int e = errno;
+            seterr(err, errlen, "cannot move %s to %#" PRIx64 ": %s", name, v->start,
+                   strerror(e));
+            return -e;
+        }
+    }
+    return 0;
+}
+
+int crs_restore_mm(struct crs_restore *r, char *err, size_t errlen)
+{
+    const struct crs_img_process *p = &r->img->process;
+    uint64_t auxv[2 * 64 + 2];
+    uint32_t n = r->img->nauxv < 64 ? r->img->nauxv : 64;
+    struct prctl_mm_map map = {
+        .start_code = p->start_code, .end_code = p->end_code,
+        .start_data = p->start_data, .end_data = p->end_data,
+        .start_brk = p->start_brk, .brk = p->brk,
+        .start_stack = p->start_stack,
+        .arg_start = p->arg_start, .arg_end = p->arg_end,
+        .env_start = p->env_start, .env_end = p->env_end,
+        .exe_fd = (uint32_t)-1,
+    };
+
+    memcpy(auxv, r->img->auxv, n * 2 * sizeof(uint64_t));
+    auxv[2 * n] = auxv[2 * n + 1] = 0;
+    map.auxv = (__u64 *)auxv;
+    map.auxv_size = (n + 1) * 2 * sizeof(uint64_t);
+    if (!p->start_code || !p->start_brk) {
+        seterr(err, errlen, "the image does not record the program's layout");
+        return -ENODATA;
+    }
+    if (prctl(PR_SET_MM, PR_SET_MM_MAP, (unsigned long)&map, sizeof map, 0) < 0) {
+        int e = errno;
+        seterr(err, errlen, "cannot set the program break and argument area: %s", strerror(e));
+        return -e;
+    }
+    return 0;
+}

@@ -1,0 +1,16 @@
+# Image tests: the snapshot child writes images of the test process itself (forked), the
+# reader and `crsnap verify/info/ls` read them back; damaged images and write failures.
+set(CRS_IMAGE_TESTS ${CMAKE_CURRENT_SOURCE_DIR}/image)
+
+function(crs_image_unit name)
+  add_executable(${name} ${CRS_IMAGE_TESTS}/${name}.c ${CRS_IMAGE_TESTS}/image_test.c
+                 $<TARGET_OBJECTS:crsnap_image>)
+  target_link_libraries(${name} PRIVATE PkgConfig::CMOCKA PkgConfig::URING PkgConfig::ZSTD
+                        PkgConfig::XXHASH Threads::Threads)
+  add_test(NAME ${name} COMMAND ${name})
+  set_tests_properties(${name} PROPERTIES ENVIRONMENT "${CRS_TEST_ENV}" TIMEOUT 60
+                       SKIP_RETURN_CODE 77)
+endfunction()
+
+crs_image_unit(test_image_roundtrip)
+crs_image_unit(test_image_failures)

@@ -1,0 +1,166 @@
+/* tests/image/image_test.c - helpers shared by the image tests (see image_test.h). */
+#define _GNU_SOURCE
+#include "image_test.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    if (ftw->level > 0)
+        remove(p);
+    return 0;
+}
+
+void crs_test_dir(char *out, size_t cap, const char *name)
+{
+    const char *tmp = getenv("CRSNAP_TEST_TMP");
+    char base[4096];
+    snprintf(base, sizeof base, "%s/image", tmp ? tmp : "/tmp");
+    mkdir(base, 0755);
+    snprintf(out, cap, "%s/%s", base, name);
+    mkdir(out, 0755);
+    nftw(out, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+struct crs_test_req *crs_test_req_new(const char *path, const char *dir, uint64_t seq)
+{
+    struct crs_test_req *t = calloc(1, sizeof *t);
+    struct timespec ts;
+    snprintf(t->req.path, sizeof t->req.path, "%s", path);
+    snprintf(t->req.dir, sizeof t->req.dir, "%s", dir);
+    t->req.seq = seq;
+    t->req.level = 3;
+    t->thread.tid = getpid();
+    t->thread.flags = CRS_THREAD_F_MAIN;
+    snprintf(t->thread.name, sizeof t->thread.name, "main");
+    t->req.threads = &t->thread;
+    t->req.nthreads = 1;
+    if (pipe2(t->report, O_CLOEXEC) || pipe2(t->pause, O_CLOEXEC))
+        abort();
+    t->req.report_fd = t->report[1];
+    t->req.pause_fd = t->pause[0];
+    clock_gettime(CLOCK_REALTIME, &ts);
+    t->req.created_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    crs_snapshot_host(&t->req.host);
+    t->req.scratch_size = crs_snapshot_scratch_size();
+    t->req.scratch = mmap(NULL, t->req.scratch_size, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (t->req.scratch == MAP_FAILED)
+        abort();
+    return t;
+}
+
+void crs_test_req_free(struct crs_test_req *t)
+{
+    close(t->report[0]);
+    close(t->report[1]);
+    close(t->pause[0]);
+    close(t->pause[1]);
+    munmap(t->req.scratch, t->req.scratch_size);
+    free(t);
+}
+
+pid_t crs_test_start_child(struct crs_test_req *t, void (*pre)(void))
+{
+    uint64_t pause = 4242;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (pre)
+            pre();
+        crs_snapshot_child(&t->req);
+    }
+    if (write(t->pause[1], &pause, sizeof pause) != sizeof pause)
+        abort();
+    return pid;
+}
+
+int crs_test_finish_child(struct crs_test_req *t, pid_t pid, struct crs_snap_report *rep)
+{
+    int st;
+    /* our copy of the write end must go, or a child that died would leave us waiting */
+    close(t->report[1]);
+    t->report[1] = -1;
+    memset(rep, 0, sizeof *rep);
+    size_t got = 0;
+    while (got < sizeof *rep) {
+        ssize_t n = read(t->report[0], (char *)rep + got, sizeof *rep - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    if (got != sizeof *rep)
+        memset(rep, 0, sizeof *rep);
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    /* a fresh pipe for the next run with the same request */
+    close(t->report[0]);
+    close(t->pause[0]);
+    close(t->pause[1]);
+    if (pipe2(t->report, O_CLOEXEC) || pipe2(t->pause, O_CLOEXEC))
+        abort();
+    t->req.report_fd = t->report[1];
+    t->req.pause_fd = t->pause[0];
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+int crs_test_run_child(struct crs_test_req *t, struct crs_snap_report *rep, void (*pre)(void))
+{
+    return crs_test_finish_child(t, crs_test_start_child(t, pre), rep);
+}
+
+int crs_test_count(const char *dir, const char *prefix)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int n = 0;
+    if (!d)
+        return -1;
+    while ((de = readdir(d)))
+        if (!strncmp(de->d_name, prefix, strlen(prefix)))
+            n++;
+    closedir(d);
+    return n;
+}
+
+char *crs_test_slurp(const char *path, size_t *len)
+{
+    int fd = open(path, O_RDONLY);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb))
+        return NULL;
+    char *p = malloc((size_t)sb.st_size + 1);
+    size_t got = 0;
+    while (got < (size_t)sb.st_size) {
+        ssize_t n = read(fd, p + got, (size_t)sb.st_size - got);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fd);
+    *len = got;
+    return p;
+}
+
+void crs_test_spit(const char *path, const void *p, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0 || write(fd, p, len) != (ssize_t)len)
+        abort();
+    close(fd);
+}

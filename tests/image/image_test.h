@@ -1,0 +1,33 @@
+/* tests/image/image_test.h - shared helpers of the image tests: fresh directories under
+ * CRSNAP_TEST_TMP, a hand-made snapshot request, and running the snapshot child in a fork. */
+#ifndef CRS_IMAGE_TEST_H
+#define CRS_IMAGE_TEST_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include "snapshot/reader.h"
+#include "snapshot/snapshot.h"
+
+struct crs_test_req {
+    struct crs_snap_request req;
+    struct crs_img_thread thread;
+    int report[2];
+    int pause[2];
+};
+
+/* CRSNAP_TEST_TMP/image/NAME, emptied. */
+void crs_test_dir(char *out, size_t cap, const char *name);
+struct crs_test_req *crs_test_req_new(const char *path, const char *dir, uint64_t seq);
+void crs_test_req_free(struct crs_test_req *t);
+/* Forks, runs pre() (may be NULL) then the snapshot child; returns the pid. */
+pid_t crs_test_start_child(struct crs_test_req *t, void (*pre)(void));
+/* Reads the report (zeroed if none came) and reaps: exit status, or 128 + signal. */
+int crs_test_finish_child(struct crs_test_req *t, pid_t pid, struct crs_snap_report *rep);
+int crs_test_run_child(struct crs_test_req *t, struct crs_snap_report *rep, void (*pre)(void));
+/* Entries of dir whose names start with prefix. */
+int crs_test_count(const char *dir, const char *prefix);
+/* Whole file into a malloc'd buffer; *len set. */
+char *crs_test_slurp(const char *path, size_t *len);
+void crs_test_spit(const char *path, const void *p, size_t len);
+
+#endif

@@ -1,0 +1,359 @@
+/* tests/image/test_roundtrip.c - the snapshot child writes an image of this very test process
+ * (forked, as the runtime would), and the reader gets back what was there: a region with a
+ * known pattern, elided zero pages, skipped unpopulated pages, and descriptor state; through
+ * io_uring and through pwrite.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "image_test.h"
+
+#define NPAGES 64
+static char *region;
+
+static void fill_region(void)
+{
+    region = mmap(NULL, NPAGES * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(region != MAP_FAILED);
+    for (int p = 0; p < 10; p++)
+        for (int i = 0; i < 4096; i++)
+            region[p * 4096 + i] = (char)(p * 31 + i * 7 + 1);
+    /* populated but zero: must be elided */
+    memset(region + 10 * 4096, 0, 10 * 4096);
+    /* one more page after a hole of untouched pages */
+    memset(region + 30 * 4096, 0x5a, 4096);
+    region[30 * 4096] = 1;
+}
+
+struct fdset {
+    int file, pipe_r, pipe_w, efd, tfd, ep, sfd;
+};
+
+static void open_fds(struct fdset *f, const char *dir)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/regular.txt", dir);
+    f->file = open(path, O_RDWR | O_CREAT | O_TRUNC | O_APPEND, 0644);
+    assert_true(f->file >= 0);
+    assert_int_equal(write(f->file, "0123456789abcdefghijklmnopqrstuvwxyz0123456789", 46), 46);
+    assert_int_equal(lseek(f->file, 37, SEEK_SET), 37);
+    int p[2];
+    assert_int_equal(pipe2(p, O_NONBLOCK), 0);
+    f->pipe_r = p[0];
+    f->pipe_w = p[1];
+    f->efd = eventfd(5, EFD_CLOEXEC);
+    assert_true(f->efd >= 0);
+    f->tfd = timerfd_create(CLOCK_MONOTONIC, 0);
+    assert_true(f->tfd >= 0);
+    struct itimerspec its = {{2, 0}, {100, 0}};
+    assert_int_equal(timerfd_settime(f->tfd, 0, &its, NULL), 0);
+    f->ep = epoll_create1(0);
+    assert_true(f->ep >= 0);
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 0x1234};
+    assert_int_equal(epoll_ctl(f->ep, EPOLL_CTL_ADD, f->efd, &ev), 0);
+    ev.events = EPOLLIN | EPOLLET;
+    ev.data.u64 = 0xfeedbeef;
+    assert_int_equal(epoll_ctl(f->ep, EPOLL_CTL_ADD, f->pipe_r, &ev), 0);
+    sigset_t ss;
+    sigemptyset(&ss);
+    sigaddset(&ss, SIGUSR2);
+    f->sfd = signalfd(-1, &ss, 0);
+    assert_true(f->sfd >= 0);
+}
+
+static void close_fds(struct fdset *f)
+{
+    close(f->file);
+    close(f->pipe_r);
+    close(f->pipe_w);
+    close(f->efd);
+    close(f->tfd);
+    close(f->ep);
+    close(f->sfd);
+}
+
+static const struct crs_img_fd *find_fd(const struct crs_image *img, int fd)
+{
+    for (uint32_t i = 0; i < img->nfds; i++)
+        if (img->fds[i].fd == fd)
+            return &img->fds[i];
+    return NULL;
+}
+
+static void check_image(const char *path, const struct fdset *f)
+{
+    struct crs_image *img;
+    char err[256] = "";
+    int r = crs_image_open(path, &img, err, sizeof err);
+    if (r)
+        fail_msg("open %s: %s", path, err);
+    assert_int_equal(img->header.seq, 7);
+    assert_int_equal(img->header.pid, getpid());
+    assert_int_equal(img->trailer.pause_ns, 4242);
+    assert_int_equal(img->nthreads, 1);
+    assert_int_equal(img->threads[0].tid, getpid());
+    assert_string_equal(img->host.machine, "x86_64");
+    assert_int_equal(img->process.pid, getpid());
+    assert_int_equal(img->process.restart.entry, 0xabcdef);
+    assert_true(img->argc >= 1);
+    assert_non_null(strstr(img->argv[0], "test_image"));
+    assert_true(img->nauxv > 5);
+    assert_non_null(strstr(crs_image_string(img, img->process.exe), "test_image"));
+
+    /* the region, its pages and the data */
+    const struct crs_img_vma *v = crs_image_find_vma(img, (uint64_t)(uintptr_t)region);
+    assert_non_null(v);
+    assert_int_equal(v->kind, CRS_VMA_ANON);
+    assert_true(v->flags & CRS_VMA_F_SAVED);
+    assert_int_equal(v->prot, PROT_READ | PROT_WRITE);
+    assert_true(img->process.pages_zero >= 10);
+
+    char saved[NPAGES] = {0};
+    char *buf = malloc(256 * 4096);
+    struct crs_chunk_iter it;
+    uint64_t lo = (uint64_t)(uintptr_t)region, hi = lo + NPAGES * 4096;
+    crs_image_chunk_begin(img, &it);
+    while ((r = crs_image_next_chunk(img, &it, err, sizeof err)) > 0) {
+        if (it.chunk.addr + it.chunk.npages * 4096ull <= lo || it.chunk.addr >= hi)
+            continue;
+        assert_int_equal(crs_image_read_chunk(img, &it, buf, 256 * 4096, err, sizeof err), 0);
+        for (uint32_t i = 0; i < it.chunk.npages; i++) {
+            uint64_t a = it.chunk.addr + i * 4096ull;
+            if (a < lo || a >= hi)
+                continue;
+            saved[(a - lo) / 4096] = 1;
+            assert_memory_equal(buf + i * 4096, (void *)(uintptr_t)a, 4096);
+        }
+    }
+    assert_int_equal(r, 0);
+    for (int p = 0; p < NPAGES; p++)
+        assert_int_equal(saved[p], p < 10 || p == 30);
+    free(buf);
+
+    /* descriptors */
+    const struct crs_img_fd *d = find_fd(img, f->file);
+    assert_non_null(d);
+    assert_int_equal(d->kind, CRS_FD_FILE);
+    assert_int_equal(d->pos, 37);
+    assert_int_equal(d->size, 46);
+    assert_true(d->flags & O_APPEND);
+    assert_int_equal(d->flags & O_ACCMODE, O_RDWR);
+    assert_non_null(strstr(crs_image_string(img, d->path), "regular.txt"));
+    d = find_fd(img, f->pipe_r);
+    assert_non_null(d);
+    assert_int_equal(d->kind, CRS_FD_PIPE);
+    assert_true(d->flags & O_NONBLOCK);
+    assert_int_equal(strncmp(crs_image_string(img, d->path), "pipe:[", 6), 0);
+    d = find_fd(img, f->efd);
+    assert_non_null(d);
+    assert_int_equal(d->kind, CRS_FD_EVENTFD);
+    assert_int_equal(d->u.eventfd.count, 5);
+    assert_true(d->fdflags & FD_CLOEXEC);
+    d = find_fd(img, f->tfd);
+    assert_non_null(d);
+    assert_int_equal(d->kind, CRS_FD_TIMERFD);
+    assert_int_equal(d->u.timerfd.clockid, CLOCK_MONOTONIC);
+    assert_int_equal(d->u.timerfd.interval.sec, 2);
+    assert_true(d->u.timerfd.value.sec >= 90 && d->u.timerfd.value.sec <= 100);
+    d = find_fd(img, f->ep);
+    assert_non_null(d);
+    assert_int_equal(d->kind, CRS_FD_EPOLL);
+    assert_int_equal(d->u.epoll.n, 2);
+    int seen = 0;
+    for (uint32_t i = 0; i < d->u.epoll.n; i++) {
+        const struct crs_img_epoll_tfd *t = &d->u.epoll.tfd[i];
+        /* the kernel adds EPOLLERR and EPOLLHUP to every registration */
+        uint32_t ev = t->events & ~(uint32_t)(EPOLLERR | EPOLLHUP);
+        if (t->fd == f->efd && t->data == 0x1234 && ev == EPOLLIN)
+            seen |= 1;
+        if (t->fd == f->pipe_r && t->data == 0xfeedbeef && ev == (EPOLLIN | EPOLLET))
+            seen |= 2;
+    }
+    assert_int_equal(seen, 3);
+    d = find_fd(img, f->sfd);
+    assert_non_null(d);
+    assert_int_equal(d->kind, CRS_FD_SIGNALFD);
+    assert_int_equal(d->u.signalfd.mask, 1ull << (SIGUSR2 - 1));
+    /* the report pipe is the snapshot's own */
+    for (uint32_t i = 0; i < img->nfds; i++)
+        if (img->fds[i].kind == CRS_FD_INTERNAL)
+            seen |= 4;
+    assert_true(seen & 4);
+
+    assert_int_equal(crs_image_verify(img, NULL, NULL, err, sizeof err), 0);
+    crs_image_close(img);
+}
+
+static void roundtrip(int force_pwrite)
+{
+    char dir[2048], path[4096];
+    struct fdset f;
+    struct crs_snap_report rep;
+
+    crs_test_dir(dir, sizeof dir, force_pwrite ? "rt-pwrite" : "rt-uring");
+    snprintf(path, sizeof path, "%s/ckpt-000007.crsnap", dir);
+    fill_region();
+    open_fds(&f, dir);
+    struct crs_test_req *t = crs_test_req_new(path, dir, 7);
+    t->req.force_pwrite = force_pwrite;
+    t->req.restart.entry = 0xabcdef;
+    int st = crs_test_run_child(t, &rep, NULL);
+    assert_int_equal(st, 0);
+    assert_int_equal(rep.error, 0);
+    assert_string_equal(rep.path, path);
+    assert_true(rep.bytes_written > 0);
+    assert_true(rep.memory_saved >= 11 * 4096);
+    check_image(path, &f);
+    /* published: the link and no temp file */
+    char link[4096], lpath[4096];
+    snprintf(lpath, sizeof lpath, "%s/latest", dir);
+    ssize_t n = readlink(lpath, link, sizeof link - 1);
+    assert_true(n > 0);
+    link[n] = 0;
+    assert_string_equal(link, "ckpt-000007.crsnap");
+    assert_int_equal(crs_test_count(dir, ".ckpt-"), 0);
+    crs_test_req_free(t);
+    close_fds(&f);
+    munmap(region, NPAGES * 4096);
+}
+
+static void test_roundtrip_uring(void **state)
+{
+    (void)state;
+    roundtrip(0);
+}
+
+static void test_roundtrip_pwrite(void **state)
+{
+    (void)state;
+    roundtrip(1);
+}
+
+/* An explicit path (no directory): no link, no retention. */
+static void test_explicit_path(void **state)
+{
+    (void)state;
+    char dir[2048], path[4096];
+    struct crs_snap_report rep;
+    crs_test_dir(dir, sizeof dir, "explicit");
+    snprintf(path, sizeof path, "%s/my.img", dir);
+    struct crs_test_req *t = crs_test_req_new(path, "", 0);
+    assert_int_equal(crs_test_run_child(t, &rep, NULL), 0);
+    assert_int_equal(rep.error, 0);
+    assert_int_equal(crs_test_count(dir, "latest"), 0);
+    struct crs_image *img;
+    char err[256];
+    assert_int_equal(crs_image_open(path, &img, err, sizeof err), 0);
+    assert_int_equal(crs_image_verify(img, NULL, NULL, err, sizeof err), 0);
+    crs_image_close(img);
+    crs_test_req_free(t);
+}
+
+/* A region without read permission and a PROT_NONE one that was populated earlier. */
+static void test_unreadable_regions(void **state)
+{
+    (void)state;
+    char dir[2048], path[4096];
+    struct crs_snap_report rep;
+    char *a = mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(a != MAP_FAILED);
+    memset(a, 0x11, 4096);
+    memset(a + 2 * 4096, 0x22, 4096);
+    assert_int_equal(mprotect(a, 3 * 4096, PROT_NONE), 0);
+    crs_test_dir(dir, sizeof dir, "protnone");
+    snprintf(path, sizeof path, "%s/ckpt-000001.crsnap", dir);
+    struct crs_test_req *t = crs_test_req_new(path, dir, 1);
+    assert_int_equal(crs_test_run_child(t, &rep, NULL), 0);
+    struct crs_image *img;
+    char err[256];
+    assert_int_equal(crs_image_open(path, &img, err, sizeof err), 0);
+    const struct crs_img_vma *v = crs_image_find_vma(img, (uint64_t)(uintptr_t)a);
+    assert_non_null(v);
+    assert_int_equal(v->prot, 0);
+    assert_true(v->flags & CRS_VMA_F_SAVED);
+    struct crs_chunk_iter it;
+    char *buf = malloc(256 * 4096);
+    int pages = 0, r;
+    crs_image_chunk_begin(img, &it);
+    while ((r = crs_image_next_chunk(img, &it, err, sizeof err)) > 0) {
+        if (it.chunk.addr < (uint64_t)(uintptr_t)a || it.chunk.addr >= (uint64_t)(uintptr_t)a + 3 * 4096)
+            continue;
+        assert_int_equal(crs_image_read_chunk(img, &it, buf, 256 * 4096, err, sizeof err), 0);
+        for (uint32_t i = 0; i < it.chunk.npages; i++) {
+            pages++;
+            assert_int_equal(buf[i * 4096], it.chunk.addr + i * 4096 == (uint64_t)(uintptr_t)a ? 0x11 : 0x22);
+        }
+    }
+    assert_int_equal(pages, 2);
+    free(buf);
+    crs_image_close(img);
+    crs_test_req_free(t);
+    munmap(a, 3 * 4096);
+}
+
+/* Shared anonymous memory is saved although fork does not copy its page tables. */
+static void test_shared_anon(void **state)
+{
+    (void)state;
+    char dir[2048], path[4096];
+    struct crs_snap_report rep;
+    char *a = mmap(NULL, 4 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_true(a != MAP_FAILED);
+    memset(a + 4096, 0x77, 4096);
+    crs_test_dir(dir, sizeof dir, "shared");
+    snprintf(path, sizeof path, "%s/ckpt-000001.crsnap", dir);
+    struct crs_test_req *t = crs_test_req_new(path, dir, 1);
+    assert_int_equal(crs_test_run_child(t, &rep, NULL), 0);
+    struct crs_image *img;
+    char err[256];
+    assert_int_equal(crs_image_open(path, &img, err, sizeof err), 0);
+    const struct crs_img_vma *v = crs_image_find_vma(img, (uint64_t)(uintptr_t)a);
+    assert_non_null(v);
+    assert_int_equal(v->kind, CRS_VMA_ANON_SHARED);
+    assert_true(v->flags & CRS_VMA_F_SAVED);
+    struct crs_chunk_iter it;
+    char *buf = malloc(256 * 4096);
+    int found = 0, r;
+    crs_image_chunk_begin(img, &it);
+    while ((r = crs_image_next_chunk(img, &it, err, sizeof err)) > 0)
+        if (it.chunk.addr == (uint64_t)(uintptr_t)a + 4096) {
+            assert_int_equal(it.chunk.npages, 1);
+            assert_int_equal(crs_image_read_chunk(img, &it, buf, 256 * 4096, err, sizeof err), 0);
+            assert_memory_equal(buf, a + 4096, 4096);
+            found = 1;
+        }
+    assert_true(found);
+    free(buf);
+    crs_image_close(img);
+    crs_test_req_free(t);
+    munmap(a, 4 * 4096);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_roundtrip_uring),
+        cmocka_unit_test(test_roundtrip_pwrite),
+        cmocka_unit_test(test_explicit_path),
+        cmocka_unit_test(test_unreadable_regions),
+        cmocka_unit_test(test_shared_anon),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

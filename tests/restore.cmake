@@ -1,0 +1,35 @@
+# Restore: the restart entry on its own, the restorer's pure functions, and whole-process
+# checkpoint / SIGKILL / restore runs of real programs (tests/restore/*.sh).
+set(CRS_RESTORE_TESTS ${CMAKE_CURRENT_SOURCE_DIR}/restore)
+
+add_executable(restore_restart_selftest ${CRS_RESTORE_TESTS}/restart_selftest.c
+               $<TARGET_OBJECTS:crsnap_image>)
+target_link_libraries(restore_restart_selftest PRIVATE PkgConfig::URING PkgConfig::ZSTD
+                      PkgConfig::XXHASH Threads::Threads)
+add_test(NAME restore_restart_entry COMMAND restore_restart_selftest)
+
+add_executable(restore_units ${CRS_RESTORE_TESTS}/test_restore_units.c $<TARGET_OBJECTS:crsnap_image>)
+target_link_libraries(restore_units PRIVATE PkgConfig::CMOCKA PkgConfig::URING PkgConfig::ZSTD
+                      PkgConfig::XXHASH Threads::Threads)
+add_test(NAME restore_units COMMAND restore_units)
+
+# Programs the whole-process tests run. They know nothing of crsnap.
+add_executable(restore_mt_worker ${CRS_RESTORE_TESTS}/mt_worker.c)
+target_link_libraries(restore_mt_worker PRIVATE Threads::Threads m)
+add_executable(restore_vdso_clock ${CRS_RESTORE_TESTS}/vdso_clock.c)
+
+set(CRS_RESTORE_ENV ${CRS_TEST_ENV})
+if(CRSNAP_SANITIZE)
+  list(APPEND CRS_RESTORE_ENV "CRSNAP_SANITIZED=1")
+endif()
+function(crs_restore_test name script)
+  add_test(NAME ${name} COMMAND sh ${CRS_RESTORE_TESTS}/${script} ${ARGN})
+  set_tests_properties(${name} PROPERTIES ENVIRONMENT "${CRS_RESTORE_ENV}" TIMEOUT 60
+                       SKIP_RETURN_CODE 77)
+endfunction()
+
+crs_restore_test(restore_python program.sh python /usr/bin/python3
+                 ${CRS_RESTORE_TESTS}/chain.py 8000000 @PROGRESS@)
+crs_restore_test(restore_perl program.sh perl /usr/bin/perl
+                 ${CRS_RESTORE_TESTS}/chain.pl 6000000 @PROGRESS@)
+crs_restore_test(restore_vdso program.sh vdso $<TARGET_FILE:restore_vdso_clock> 12000000 @PROGRESS@)

@@ -1,0 +1,44 @@
+# The crsnap command (run, checkpoint, --help) and the examples. Whole-process tests are shell
+# scripts in tests/tools/ driving the real binary; small C programs there are what they run.
+set(CRS_TOOLS_TESTS ${CMAKE_CURRENT_SOURCE_DIR}/tools)
+
+add_executable(tools_probe ${CRS_TOOLS_TESTS}/probe.c)
+add_executable(tools_fake_control ${CRS_TOOLS_TESTS}/fake_control.c)
+
+# A statically linked program, which `crsnap run` must refuse, if this system has libc.a.
+include(CheckCSourceCompiles)
+set(CMAKE_REQUIRED_LINK_OPTIONS -static)
+check_c_source_compiles("int main(void) { return 0; }" CRS_HAVE_STATIC_LIBC)
+unset(CMAKE_REQUIRED_LINK_OPTIONS)
+set(CRS_STATIC_PROGRAM "")
+if(CRS_HAVE_STATIC_LIBC AND NOT CRSNAP_SANITIZE)
+  add_executable(tools_static_hello ${CRS_TOOLS_TESTS}/static_hello.c)
+  target_link_options(tools_static_hello PRIVATE -static)
+  set(CRS_STATIC_PROGRAM $<TARGET_FILE:tools_static_hello>)
+endif()
+
+# Under the sanitizers the preloaded library drags the ASan runtime in behind the program's.
+set(CRS_TOOLS_ENV ${CRS_TEST_ENV} "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0")
+if(CRSNAP_SANITIZE)
+  list(APPEND CRS_TOOLS_ENV "CRSNAP_SANITIZED=1")
+endif()
+
+function(crs_tools_test name script)
+  add_test(NAME ${name} COMMAND sh ${CRS_TOOLS_TESTS}/${script} ${ARGN})
+  set_tests_properties(${name} PROPERTIES ENVIRONMENT "${CRS_TOOLS_ENV}" TIMEOUT 60
+                       SKIP_RETURN_CODE 77)
+endfunction()
+
+crs_tools_test(tools_help help.sh)
+crs_tools_test(tools_run_status run_status.sh $<TARGET_FILE:tools_probe>)
+crs_tools_test(tools_run_errors run_errors.sh $<TARGET_FILE:tools_probe> ${CRS_STATIC_PROGRAM})
+crs_tools_test(tools_checkpoint_errors checkpoint_errors.sh $<TARGET_FILE:tools_probe>)
+crs_tools_test(tools_checkpoint_protocol checkpoint_protocol.sh $<TARGET_FILE:tools_fake_control>)
+crs_tools_test(tools_checkpoint_live checkpoint_live.sh $<TARGET_FILE:tools_probe>)
+
+# The examples, when the project builds them.
+foreach(ex comm_layer simulation sigdump)
+  if(TARGET ${ex})
+    crs_tools_test(example_${ex} example_${ex}.sh $<TARGET_FILE:${ex}>)
+  endif()
+endforeach()

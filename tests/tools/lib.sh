@@ -1,0 +1,44 @@
+# tests/tools/lib.sh - helpers shared by the tools tests (sourced). Each test gets its own
+# scratch directory under $CRSNAP_TEST_TMP and stops at the first failed check.
+set -u
+: "${CRSNAP_BIN:?CRSNAP_BIN is not set}"
+: "${CRSNAP_TEST_TMP:?CRSNAP_TEST_TMP is not set}"
+T="$CRSNAP_TEST_TMP/tools-$(basename "$0" .sh)-$$"
+rm -rf "$T" && mkdir -p "$T" || exit 1
+CLEANUP_PIDS=""
+cleanup() {
+    for p in $CLEANUP_PIDS; do kill -KILL "$p" 2>/dev/null; done
+    rm -rf "$T"
+}
+trap cleanup EXIT
+
+fail() {
+    echo "FAIL: $*" >&2
+    [ -s "$T/err" ] && { echo "--- stderr of the last command:" >&2; cat "$T/err" >&2; }
+    exit 1
+}
+
+# run_cmd STATUS CMD...: runs CMD with stdout in $T/out, stderr in $T/err; checks its status.
+run_cmd() {
+    want=$1; shift
+    "$@" >"$T/out" 2>"$T/err"
+    got=$?
+    [ "$got" = "$want" ] || fail "'$*' exited $got, expected $want"
+}
+
+# has FILE TEXT: FILE contains TEXT (fixed string).
+has() {
+    grep -qF -- "$2" "$1" || fail "$1 lacks '$2'; it has: $(cat "$1")"
+}
+
+# wait_for FILE [TENTHS]: waits until FILE exists (default 10 s).
+wait_for() {
+    n=${2:-100}
+    while [ ! -e "$1" ] && [ "$n" -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
+    [ -e "$1" ] || fail "timed out waiting for $1"
+}
+
+# has_line FILE LINE: FILE has exactly this line.
+has_line() {
+    grep -qxF -- "$2" "$1" || fail "$1 lacks the line '$2'; it has: $(cat "$1")"
+}

@@ -1,0 +1,57 @@
+/* tools/image_fmt.c - sizes, times and JSON strings for the image commands. */
+#include "image_fmt.h"
+
+#include <time.h>
+
+const char *crs_fmt_bytes(char *buf, size_t cap, uint64_t n)
+{
+    static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
+    if (n < 1024) {
+        snprintf(buf, cap, "%llu B", (unsigned long long)n);
+        return buf;
+    }
+    double v = (double)n / 1024;
+    int u = 0;
+    while (v >= 1024 && u < 4) {
+        v /= 1024;
+        u++;
+    }
+    snprintf(buf, cap, v < 10 ? "%.1f %s" : "%.0f %s", v, units[u]);
+    return buf;
+}
+
+const char *crs_fmt_time(char *buf, size_t cap, uint64_t ns)
+{
+    time_t t = (time_t)(ns / 1000000000ull);
+    struct tm tm;
+    if (!gmtime_r(&t, &tm) || !strftime(buf, cap, "%Y-%m-%d %H:%M:%S UTC", &tm))
+        snprintf(buf, cap, "?");
+    return buf;
+}
+
+const char *crs_fmt_duration(char *buf, size_t cap, uint64_t ns)
+{
+    if (ns < 10000)
+        snprintf(buf, cap, "%llu ns", (unsigned long long)ns);
+    else if (ns < 10000000)
+        snprintf(buf, cap, "%.0f us", (double)ns / 1e3);
+    else if (ns < 10000000000ull)
+        snprintf(buf, cap, "%.2f ms", (double)ns / 1e6);
+    else
+        snprintf(buf, cap, "%.1f s", (double)ns / 1e9);
+    return buf;
+}
+
+void crs_json_str(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(out, "\\%c", *p);
+        else if (*p < 0x20 || *p == 0x7f)
+            fprintf(out, "\\u%04x", *p);
+        else
+            fputc(*p, out);
+    }
+    fputc('"', out);
+}
