@@ -21,11 +21,15 @@
 
 extern char **environ;
 
-/* Wall and CPU seconds of one run; 0 on failure. */
+/* Wall and CPU seconds of one run; 0 on failure. preload: 0 bare, 1 libcrsnap, 2 the idle
+ * thread library. */
 static int run_once(char *const argv[], int preload, double *wall, double *cpu)
 {
     static char pre[4200], dir[4200];
-    snprintf(pre, sizeof pre, "LD_PRELOAD=%s", bench_lib());
+    if (preload == 2)
+        snprintf(pre, sizeof pre, "LD_PRELOAD=%s/libbench_idle_thread.so", bench_self_dir());
+    else
+        snprintf(pre, sizeof pre, "LD_PRELOAD=%s", bench_lib());
     snprintf(dir, sizeof dir, "CRSNAP_DIR=%s", bench_dir());
     char **env = NULL;
     size_t n = 0;
@@ -36,8 +40,9 @@ static int run_once(char *const argv[], int preload, double *wall, double *cpu)
     for (size_t i = 0; i < n; i++)
         if (strncmp(environ[i], "LD_PRELOAD=", 11) && strncmp(environ[i], "CRSNAP_", 7))
             env[o++] = environ[i];
-    if (preload) {
+    if (preload)
         env[o++] = pre;
+    if (preload == 1) {
         env[o++] = dir;
         env[o++] = "CRSNAP_SIGNAL=USR1";
     }
@@ -66,19 +71,23 @@ static double workload(const char *name, const char *arg, int reps, double start
     char exe[4096];
     snprintf(exe, sizeof exe, "%s/%s", bench_self_dir(), name);
     char *argv[] = {exe, (char *)arg, NULL};
-    double bw[MAXR], bc[MAXR], pw[MAXR], pc[MAXR];
-    int nb = 0, np = 0, failed = 0;
+    double bw[MAXR], bc[MAXR], pw[MAXR], pc[MAXR], iw[MAXR], ic[MAXR];
+    int nb = 0, np = 0, ni = 0, failed = 0;
     double w, c;
     run_once(argv, 0, &w, &c); /* warm the page cache */
     for (int r = 0; r < reps && r < MAXR; r++) {
-        for (int k = 0; k < 2; k++) {
-            int pre = (r + k) & 1;
+        for (int k = 0; k < 3; k++) {
+            int pre = (r + k) % 3;
+            if (pre == 2 && startup < 0)
+                continue;
             if (run_once(argv, pre, &w, &c) < 0) {
-                failed |= pre ? 2 : 1;
+                failed |= 1 << pre;
                 continue;
             }
-            if (pre)
+            if (pre == 1)
                 pw[np] = w, pc[np++] = c;
+            else if (pre == 2)
+                iw[ni] = w, ic[ni++] = c;
             else
                 bw[nb] = w, bc[nb++] = c;
         }
@@ -103,6 +112,12 @@ static double workload(const char *name, const char *arg, int reps, double start
              steady, pcs.med, bcs.med, (pcs.med / bcs.med - 1) * 100);
     bench_row("overhead", name, "run time, library preloaded", "s", p, "bare", b, "< 1% slower",
               steady < 1.0 ? "met" : "missed", note);
+    if (ni) {
+        struct bench_stat is = bench_stats(iw, ni), ics = bench_stats(ic, ni);
+        snprintf(note, sizeof note, "control: the bare program plus one idle thread and nothing else; CPU time %+.2f%%",
+                 (pcs.med / ics.med - 1) * 100);
+        bench_row("overhead", name, "run time, library preloaded", "s", p, "bare + 1 idle thread", is, "-", "-", note);
+    }
     return p.med - b.med;
 }
 

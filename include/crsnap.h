@@ -39,7 +39,8 @@ typedef int (*crs_handler_fn)(crs_phase phase, void *arg);
 struct crs_config {
     const char *dir;          /* image directory; default $CRSNAP_DIR or "./crsnap-images" */
     double interval;          /* seconds between periodic checkpoints; 0 = none ($CRSNAP_INTERVAL) */
-    int keep;                 /* newest images kept in dir; 0 = default 3 ($CRSNAP_KEEP) */
+    int keep;                 /* newest images kept in dir; 0 = default 3, negative = all
+                                 ($CRSNAP_KEEP, where 0 = all) */
     int signal;               /* trigger signal; 0 = none unless $CRSNAP_SIGNAL; -1 = none at all */
     int level;                /* zstd level; 0 = default 1 ($CRSNAP_LEVEL); negative = fast levels */
     int control_socket;       /* 1 = listen for `crsnap checkpoint PID` (default), -1 = no */
@@ -83,11 +84,14 @@ void crs_leave_cs(void);
 /* Take a checkpoint now and wait for it to be durable. path == NULL: a new image in the
  * configured directory; otherwise exactly that file. Returns CRS_CONTINUE in the running
  * process, CRS_RESTART when it returns in a process restored from this image, or -errno
- * (-EDEADLK if called inside a critical section or from a handler, -ECANCELED if vetoed). */
+ * (-EDEADLK if called inside a critical section or from a handler, -ECANCELED if vetoed,
+ * -ETIMEDOUT if a thread could not be stopped, -ENOTCONN if crs_init() has not succeeded or in
+ * a fork()ed copy of the process; other errors are the image writer's, see crs_last_checkpoint).
+ * Requests made before the snapshot is taken are served by it; later ones by the next one. */
 int crs_checkpoint(const char *path);
 
 /* Ask for a checkpoint and return at once. Requests made while one runs are coalesced into it.
- * Returns 0 or -errno. */
+ * Returns 0 or -errno (-ENOTCONN as for crs_checkpoint). */
 int crs_request_checkpoint(void);
 
 /* Copy the result of the last finished checkpoint. Returns 0, or -ENOENT if none finished yet. */

@@ -79,7 +79,6 @@ static void choose_path(struct crs_snap_request *req, const char *explicit_path)
     uint64_t seq = crs_scan_dir_seq(crs_state.cfg.dir) + 1;
     if (seq < crs_state.next_seq)
         seq = crs_state.next_seq;
-    crs_state.next_seq = seq + 1;
     mkdir_p(crs_state.cfg.dir);         /* a failure is the child's to report */
     snprintf(req->dir, sizeof req->dir, "%s", crs_state.cfg.dir);
     if (snprintf(req->path, sizeof req->path, "%s/" CRS_IMG_PREFIX "%06llu" CRS_IMG_SUFFIX,
@@ -203,7 +202,7 @@ static void collect_child(struct crs_result *res)
         res->write_ns = rep.write_ns;
         if (rep.error) {
             snprintf(res->message, sizeof res->message, "%s",
-                     rep.message[0] ? rep.message : strerror(-rep.error));
+                     rep.message[0] ? rep.message : "the snapshot child failed");
         } else {
             snprintf(res->path, sizeof res->path, "%s",
                      rep.path[0] ? rep.path : crs_state.req.path);
@@ -247,6 +246,8 @@ static void finish(struct crs_result *res, int outcome)
                 res->path, (unsigned long long)res->bytes_written,
                 (unsigned long long)(res->pause_ns / 1000),
                 (unsigned long long)(res->write_ns / 1000));
+    if (!res->error && res->seq)
+        crs_state.next_seq = res->seq + 1;
     crs_state.cur.active = 0;
     crs_post_outcome(res->error ? res->error : outcome, res);
 }
@@ -271,7 +272,10 @@ void crs_checkpoint_run(int kill_fd)
     pthread_mutex_lock(&crs_state.lock);
     c->explicit_path = !c->kill && crs_state.path_pending;
     choose_path(req, c->explicit_path ? crs_state.path_req : NULL);
-    c->covered_lo = c->covered = crs_state.done_seq;
+    /* Requests so far are served by this checkpoint, and so are those that arrive before the
+     * snapshot is taken (covered is read again then); a failure before it serves these. */
+    c->covered_lo = crs_state.done_seq;
+    c->covered = c->explicit_path ? c->covered_lo : atomic_load(&crs_state.req_seq);
     crs_state.frozen = crs_state.reg;
     crs_state.handlers_busy = 1;
     pthread_mutex_unlock(&crs_state.lock);
@@ -331,7 +335,7 @@ void crs_checkpoint_run(int kill_fd)
         abort_quiesced();
         res.error = (int)pid;
         snprintf(res.message, sizeof res.message, "cannot clone the snapshot child: %s",
-                 strerror((int)-pid));
+                 strerrordesc_np((int)-pid) ? strerrordesc_np((int)-pid) : "?");
         finish(&res, 0);
         return;
     }

@@ -37,7 +37,7 @@ static int private_dir(const char *dir)
 int crs_control_open(void)
 {
     struct sockaddr_un sa;
-    char dir[CRS_PATH_MAX];
+    char dir[CRS_PATH_MAX], final[sizeof sa.sun_path];
     int fd, r;
 
     if (crs_state.cfg.socket_dir[0])
@@ -58,17 +58,25 @@ int crs_control_open(void)
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return -errno;
+    /* Bound under a temporary name and renamed once it listens, with its final mode: a
+     * client that sees the name can connect. */
+    snprintf(final, sizeof final, "%s", sa.sun_path);
+    if (strlen(final) + 4 >= sizeof sa.sun_path) {
+        close(fd);
+        return -ENAMETOOLONG;
+    }
+    strcat(sa.sun_path, ".tmp");
     unlink(sa.sun_path);                /* left by an earlier process with this pid */
     if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || chmod(sa.sun_path, 0600) < 0 ||
-        listen(fd, 16) < 0) {
+        listen(fd, 16) < 0 || rename(sa.sun_path, final) < 0) {
         r = -errno;
-        crs_log(CRS_LOG_ERROR, "control socket %s: %s", sa.sun_path, strerror(-r));
+        crs_log(CRS_LOG_ERROR, "control socket %s: %s", final, strerror(-r));
         close(fd);
         unlink(sa.sun_path);
         return r;
     }
     crs_state.listen_fd = crs_fd_high(fd);
-    snprintf(crs_state.sock_path, sizeof crs_state.sock_path, "%s", sa.sun_path);
+    snprintf(crs_state.sock_path, sizeof crs_state.sock_path, "%s", final);
     crs_log(CRS_LOG_INFO, "control socket %s", crs_state.sock_path);
     return 0;
 }
@@ -84,9 +92,11 @@ void crs_control_reply(int fd, int error, uint64_t seq, const char *path, const 
     char line[CRS_CONTROL_LINE_MAX];
     int n;
 
+    /* strerrordesc_np: no translation, no locale lock (this may run while threads are parked). */
+    const char *desc = strerrordesc_np(error < 0 ? -error : error);
     if (error)
         n = snprintf(line, sizeof line, "error %d %s\n", error < 0 ? -error : error,
-                     msg && *msg ? msg : strerror(error < 0 ? -error : error));
+                     msg && *msg ? msg : desc ? desc : "failed");
     else
         n = snprintf(line, sizeof line, "ok %llu %s\n", (unsigned long long)seq,
                      path && *path ? path : "-");
@@ -171,12 +181,13 @@ void crs_control_accept(void)
             return;                     /* EAGAIN: nobody else waiting */
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != geteuid()) {
-            crs_control_reply(fd, EACCES, 0, NULL, "permission denied");
+        /* The request is read first even from a stranger, so that the refusal reaches it. */
+        if (read_line(fd, line, sizeof line) < 0) {
             close(fd);
             continue;
         }
-        if (read_line(fd, line, sizeof line) < 0) {
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != geteuid()) {
+            crs_control_reply(fd, EACCES, 0, NULL, "permission denied");
             close(fd);
             continue;
         }

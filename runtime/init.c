@@ -126,13 +126,18 @@ int crs_init(const struct crs_config *cfg)
 }
 
 /* Preloaded by `crsnap run` (or by hand): start from the environment. A library that is merely
- * linked waits for the program's own crs_init(). */
+ * linked waits for the program's own crs_init(). CRSNAP_PID, when set, names the one process
+ * meant to be checkpointed: the program's own children inherit LD_PRELOAD but stay out, so
+ * they do not write images into the same directory. */
 __attribute__((constructor)) static void preload_init(void)
 {
     const char *p = getenv("LD_PRELOAD");
+    const char *only = getenv("CRSNAP_PID");
     int r;
 
     if (!p || !strstr(p, "libcrsnap"))
+        return;
+    if (only && *only && atoi(only) != (int)getpid())
         return;
     r = crs_init(NULL);
     if (r < 0 && r != -EALREADY)

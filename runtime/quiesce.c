@@ -20,7 +20,8 @@
 
 #include "runtime.h"
 
-#define WAIT_TICK_NS 10000000L      /* how often a quiesce wait looks at threads that are late */
+#define WAIT_TICK_NS 5000000L       /* how often a quiesce wait looks at threads that are late */
+#define STRAGGLER_NS 5000000ull     /* a thread not parked by then may have exited */
 
 struct linux_dirent64 {
     uint64_t d_ino;
@@ -231,12 +232,14 @@ static int wait_ready(char *err, size_t errlen)
             struct crs_slot *s = &crs_state.slots[i];
             if (atomic_load(&s->ready))
                 continue;
-            if (now - s->signalled_ns < limit) {
-                waiting++;
+            /* A thread that exits between the signal and its handler never parks (an exiting
+             * thread also blocks every signal first): look for stragglers that are gone. */
+            if (now - s->signalled_ns >= STRAGGLER_NS && thread_gone(atomic_load(&s->tid))) {
+                atomic_store(&s->ready, -1);
                 continue;
             }
-            if (thread_gone(atomic_load(&s->tid))) {
-                atomic_store(&s->ready, -1);
+            if (now - s->signalled_ns < limit) {
+                waiting++;
                 continue;
             }
             snprintf(err, errlen, "thread %d did not stop within %u ms (quiesce signal blocked?)",

@@ -4,10 +4,14 @@
 # finishes with the same answer as an uninterrupted run. Builds nothing: run it after the
 # README's build command. Exits non-zero if any step fails.
 #   usage: scripts/demo.sh [BUILD_DIR]     (default: build)
+#   CRSNAP_DEMO_ROUNDS sets the length of the computation (default 30000000, some 15 s).
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
-CRSNAP=$(pwd)/$BUILD/tools/crsnap
+case "$BUILD" in
+/*) CRSNAP=$BUILD/tools/crsnap ;;
+*) CRSNAP=$(pwd)/$BUILD/tools/crsnap ;;
+esac
 ROUNDS=${CRSNAP_DEMO_ROUNDS:-30000000}
 
 [ -x "$CRSNAP" ] || { echo "demo: $CRSNAP not found; build first (see README.md)" >&2; exit 1; }

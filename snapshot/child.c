@@ -21,6 +21,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -37,6 +38,21 @@
 #define LINE_SIZE (64u << 10)
 #define SCRATCH_SIZE (16u << 20)
 #define NSECTIONS 10
+
+/* PAGEMAP_SCAN (Linux 6.7): populated ranges without a walk over every page table entry, which
+ * matters for huge sparse reservations. Defined here because older headers lack it. */
+#define CRS_PAGEMAP_SCAN _IOWR('f', 16, struct crs_pm_scan_arg)
+#define CRS_PAGE_IS_FILE (1ull << 2)
+#define CRS_PAGE_IS_PRESENT (1ull << 3)
+#define CRS_PAGE_IS_SWAPPED (1ull << 4)
+#define CRS_PAGE_IS_PFNZERO (1ull << 5)
+struct crs_pm_scan_arg {
+    uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
+    uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
+};
+struct crs_page_region {
+    uint64_t start, end, categories;
+};
 
 #define PM_PRESENT (1ull << 63)
 #define PM_SWAP (1ull << 62)
@@ -67,6 +83,7 @@ struct child {
     struct crs_img_toc_entry toc[NSECTIONS];
     uint32_t ntoc;
     long delay_ms;                     /* test hook: pause after each chunk */
+    int no_scan;                       /* PAGEMAP_SCAN is not available: read pagemap */
     const char *stage;                 /* what was being done, for the error message */
 };
 
@@ -221,26 +238,101 @@ static int save_mode(const struct crs_img_vma *v)
     }
 }
 
+/* One page chosen for saving: made readable if need be, elided if zero, else added to the run. */
+static int save_page(struct child *c, const struct crs_img_vma *v, uint64_t addr, int *readable)
+{
+    uint64_t s0 = (uint64_t)(uintptr_t)c->req->scratch;
+    uint64_t s1 = s0 + c->req->scratch_size;
+    if (addr >= s0 && addr < s1)
+        return 0;
+    if (!*readable) {
+        /* the child's address space is its own copy: opening it up changes nothing */
+        if (mprotect((void *)(uintptr_t)v->start, v->end - v->start,
+                     (int)(v->prot | PROT_READ)) < 0) {
+            c->stage = "making a region readable for";
+            return -errno;
+        }
+        *readable = 1;
+    }
+    if (is_zero_page((const void *)(uintptr_t)addr)) {
+        c->proc.pages_zero++;
+        return 0;
+    }
+    return add_page(c, addr);
+}
+
+/* Populated ranges of v through PAGEMAP_SCAN. Returns 1 when the kernel has no such ioctl. */
+static int scan_region(struct child *c, const struct crs_img_vma *v, int mode, int *readable)
+{
+    struct crs_page_region *vec = (struct crs_page_region *)c->pm;
+    struct crs_pm_scan_arg a;
+    uint64_t at = v->start;
+    int r;
+
+    while (at < v->end) {
+        memset(&a, 0, sizeof a);
+        a.size = sizeof a;
+        a.start = at;
+        a.end = v->end;
+        a.vec = (uint64_t)(uintptr_t)vec;
+        a.vec_len = BATCH * 8 / sizeof *vec;
+        a.return_mask = CRS_PAGE_IS_PRESENT | CRS_PAGE_IS_SWAPPED | CRS_PAGE_IS_FILE |
+                        CRS_PAGE_IS_PFNZERO;
+        a.category_anyof_mask = CRS_PAGE_IS_PRESENT | CRS_PAGE_IS_SWAPPED;
+        long n = ioctl(c->pagemap_fd, CRS_PAGEMAP_SCAN, &a);
+        if (n < 0) {
+            if (at == v->start && (errno == ENOTTY || errno == EINVAL || errno == EOPNOTSUPP))
+                return 1;
+            c->stage = "scanning the page map for";
+            return -errno;
+        }
+        for (long i = 0; i < n; i++) {
+            /* in a private file mapping only copy-on-write copies are ours to save */
+            if (mode == SAVE_DIRTY && (vec[i].categories & CRS_PAGE_IS_FILE))
+                continue;
+            for (uint64_t p = vec[i].start; p < vec[i].end; p += CRS_IMG_PAGE_SIZE) {
+                if (vec[i].categories & CRS_PAGE_IS_PFNZERO) {
+                    c->proc.pages_zero++; /* the shared zero page: nothing to read */
+                    continue;
+                }
+                if ((r = save_page(c, v, p, readable)))
+                    return r;
+            }
+        }
+        if (a.walk_end <= at)
+            break;
+        at = a.walk_end;
+    }
+    return 0;
+}
+
 /* Page tables of shared and untouched file mappings are not copied by fork, so the child's
  * pagemap cannot tell what is populated there: mincore asks the page cache instead. */
 static int save_region(struct child *c, struct crs_img_vma *v)
 {
     int mode = save_mode(v);
-    uint64_t s0 = (uint64_t)(uintptr_t)c->req->scratch;
-    uint64_t s1 = s0 + c->req->scratch_size;
     uint32_t saved_before = c->nchunks;
     uint64_t bytes_before = c->proc.memory_saved + (uint64_t)c->run_pages * CRS_IMG_PAGE_SIZE;
     int readable = (v->prot & PROT_READ) != 0;
+    int use_pm = mode == SAVE_ANON || mode == SAVE_DIRTY;
+    int use_mc = mode == SAVE_RESIDENT || (mode == SAVE_DIRTY && (v->flags & CRS_VMA_F_DELETED));
     int r;
 
     if (mode == SAVE_NONE)
         return 0;
+    if (use_pm && !use_mc && !c->no_scan) {
+        r = scan_region(c, v, mode, &readable);
+        if (r < 0)
+            return r;
+        if (r == 1)
+            c->no_scan = 1;
+        else
+            goto done;
+    }
     for (uint64_t a = v->start; a < v->end; a += (uint64_t)BATCH * CRS_IMG_PAGE_SIZE) {
         uint64_t k = (v->end - a) / CRS_IMG_PAGE_SIZE;
         if (k > BATCH)
             k = BATCH;
-        int use_pm = mode == SAVE_ANON || mode == SAVE_DIRTY;
-        int use_mc = mode == SAVE_RESIDENT || (mode == SAVE_DIRTY && (v->flags & CRS_VMA_F_DELETED));
         if (use_pm) {
             ssize_t n = pread(c->pagemap_fd, c->pm, k * 8, (off_t)(a / CRS_IMG_PAGE_SIZE * 8));
             if (n != (ssize_t)(k * 8)) {
@@ -251,33 +343,19 @@ static int save_region(struct child *c, struct crs_img_vma *v)
         if (use_mc && mincore((void *)(uintptr_t)a, k * CRS_IMG_PAGE_SIZE, c->mc) < 0)
             memset(c->mc, 0, k);
         for (uint64_t i = 0; i < k; i++) {
-            uint64_t addr = a + i * CRS_IMG_PAGE_SIZE;
             int want = 0;
             if (mode == SAVE_ANON)
                 want = (c->pm[i] & (PM_PRESENT | PM_SWAP)) != 0;
-            else if (mode == SAVE_DIRTY)
-                want = (c->pm[i] & PM_PRESENT) && !(c->pm[i] & PM_FILE);
+            else if (mode == SAVE_DIRTY) /* copy-on-write copies, in memory or swapped */
+                want = ((c->pm[i] & PM_PRESENT) && !(c->pm[i] & PM_FILE)) ||
+                       (c->pm[i] & PM_SWAP);
             if (use_mc && (c->mc[i] & 1))
                 want = 1;
-            if (!want || (addr >= s0 && addr < s1))
-                continue;
-            if (!readable) {
-                /* the child's address space is its own copy: opening it up changes nothing */
-                if (mprotect((void *)(uintptr_t)v->start, v->end - v->start,
-                             (int)(v->prot | PROT_READ)) < 0) {
-                    c->stage = "making a region readable for";
-                    return -errno;
-                }
-                readable = 1;
-            }
-            if (is_zero_page((const void *)(uintptr_t)addr)) {
-                c->proc.pages_zero++;
-                continue;
-            }
-            if ((r = add_page(c, addr)))
+            if (want && (r = save_page(c, v, a + i * CRS_IMG_PAGE_SIZE, &readable)))
                 return r;
         }
     }
+done:
     if ((r = flush_run(c)))
         return r;
     if (c->nchunks != saved_before || c->proc.memory_saved != bytes_before)
@@ -530,6 +608,8 @@ void crs_snapshot_child(const struct crs_snap_request *req)
         c.stage = "preparing the compressor for";
         finish(&c, -ENOMEM, NULL, t0);
     }
+    /* test hooks: slow writes (to kill the child mid-write), the pagemap fallback */
+    c.no_scan = getenv("CRSNAP_TEST_NO_PAGEMAP_SCAN") != NULL;
     const char *delay = getenv("CRSNAP_TEST_WRITE_DELAY_MS");
     if (delay) {
         uint64_t d;

@@ -14,10 +14,13 @@
 #include <linux/sched.h>
 #include <asm/prctl.h>
 #include <sys/rseq.h>
+#include <linux/prctl.h>
 
 #define RESTART_STACK_SIZE (64u * 1024u)
 #define RSEQ_UNREGISTER 1
 #define PR_SET_NAME_ 15
+#define PR_SET_MM_ 35
+#define PR_SET_MM_MAP_ 14
 #define SIG_SETMASK_ 2
 #define SS_ONSTACK_ 1
 #define SS_DISABLE_ 2
@@ -141,6 +144,31 @@ static void thread_start(void *arg)
     jump_context(&t->ctx);
 }
 
+/* /proc/self/exe back to the program: allowed only now that the restorer's binary is unmapped,
+ * and only with privilege; otherwise it keeps naming crsnap. Fields assigned one by one: an
+ * initializer could become a memset call. */
+static void set_exe(const struct crs_restart_plan *plan)
+{
+    struct prctl_mm_map m;
+
+    m.start_code = plan->mm[0];
+    m.end_code = plan->mm[1];
+    m.start_data = plan->mm[2];
+    m.end_data = plan->mm[3];
+    m.start_brk = plan->mm[4];
+    m.brk = plan->mm[5];
+    m.start_stack = plan->mm[6];
+    m.arg_start = plan->mm[7];
+    m.arg_end = plan->mm[8];
+    m.env_start = plan->mm[9];
+    m.env_end = plan->mm[10];
+    m.auxv = (__u64 *)(uintptr_t)plan->mm_auxv;
+    m.auxv_size = plan->mm_auxv_words * 8;
+    m.exe_fd = (uint32_t)plan->exe_fd;
+    crs_sys5(SYS_prctl, PR_SET_MM_, PR_SET_MM_MAP_, (long)&m, sizeof m, 0);
+    crs_sys1(SYS_close, plan->exe_fd);
+}
+
 void crs_restart_entry(struct crs_restart_plan *plan)
 {
     const struct crs_img_thread *m = &plan->threads[plan->main_index];
@@ -156,6 +184,8 @@ void crs_restart_entry(struct crs_restart_plan *plan)
                  RSEQ_UNREGISTER, plan->restorer_rseq_sig);
     for (uint32_t i = 0; i < plan->nunmap; i++)
         crs_sys2(SYS_munmap, (long)plan->unmap[i].start, (long)plan->unmap[i].len);
+    if (plan->exe_fd >= 0)
+        set_exe(plan);
 
     for (uint32_t i = 0; i < plan->nthreads; i++) {
         const struct crs_img_thread *t = &plan->threads[i];

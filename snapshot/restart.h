@@ -29,6 +29,14 @@ struct crs_restart_plan {
     uint32_t nthreads;
     uint32_t main_index;               /* which of threads[] is the main thread */
     struct crs_img_thread threads[CRS_PLAN_MAX_THREADS];
+    /* The program file, for /proc/self/exe once the restorer's binary is unmapped: the entry
+     * applies mm[] and mm_auxv[] again with it through prctl(PR_SET_MM_MAP), which allows the
+     * exe change with CAP_CHECKPOINT_RESTORE; -1 = none. The entry closes it. */
+    int32_t exe_fd;
+    uint32_t mm_auxv_words;            /* uint64 words used in mm_auxv, AT_NULL pair included */
+    uint64_t mm[11];                   /* start_code, end_code, start_data, end_data, start_brk,
+                                        * brk, start_stack, arg_start, arg_end, env_start, env_end */
+    uint64_t mm_auxv[130];
 };
 
 /* Called by the runtime when it builds a snapshot request: where the entry, its stack and the

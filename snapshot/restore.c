@@ -7,6 +7,7 @@
 #include "restore.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -40,6 +41,7 @@ int crs_restore_build_plan(const struct crs_image *img, struct crs_restart_plan 
     }
     memset(plan, 0, sizeof *plan);
     plan->version = CRS_IMG_VERSION;
+    plan->exe_fd = -1;
     plan->nthreads = img->nthreads;
     for (uint32_t i = 0; i < img->nthreads; i++) {
         struct crs_img_thread *t = &plan->threads[i];
@@ -111,6 +113,20 @@ static __attribute__((noreturn)) void die(struct crs_restore *r, const char *err
     _exit(1);
 }
 
+/* The program file, above every restored descriptor, for the restart entry to make it
+ * /proc/self/exe again; -1 when it cannot be opened. */
+static int open_exe(struct crs_restore *r)
+{
+    const char *exe = crs_image_string(r->img, r->img->process.exe);
+    int fd, hi;
+
+    if (!exe || exe[0] != '/' || (fd = open(exe, O_RDONLY | O_CLOEXEC)) < 0)
+        return -1;
+    hi = fcntl(fd, F_DUPFD_CLOEXEC, r->fd_floor);
+    close(fd);
+    return hi;
+}
+
 /* The restorer's own rseq area must not stay registered once its memory is gone. */
 static void drop_rseq(void)
 {
@@ -145,8 +161,12 @@ int crs_restore_run(struct crs_image *img, const struct crs_restore_opts *o, cha
         (rc = crs_restore_check_files(img, o, err, errlen)))
         goto fail;
     clock_gettime(CLOCK_MONOTONIC, &pr.t0);
-    if ((rc = crs_image_verify(img, o->progress ? show_progress : NULL, &pr, err, errlen)))
+    if ((rc = crs_image_verify(img, o->progress ? show_progress : NULL, &pr, err, errlen))) {
+        char why[384];
+        snprintf(why, sizeof why, "%s", err);
+        seterr(err, errlen, "%s: %s", img->path, why);
         goto fail;
+    }
     /* Every allocation the restore needs is made; the layout seen now is the one that stays. */
     if ((rc = crs_restore_read_maps(r, err, errlen)) ||
         (rc = crs_restore_check_layout(r, err, errlen)))
@@ -192,8 +212,12 @@ int crs_restore_run(struct crs_image *img, const struct crs_restore_opts *o, cha
         (rc = crs_restore_fds(r, err, errlen)) ||
         (rc = crs_restore_proc(r, err, errlen)))
         die(r, err);
-    if (crs_restore_mm(r, err, errlen) && o->verbose)
-        dprintf(r->errfd, "crsnap restore: warning: %s\n", err);
+    if (crs_restore_mm(r, err, errlen)) {
+        if (o->verbose)
+            dprintf(r->errfd, "crsnap restore: warning: %s\n", err);
+    } else {
+        r->plan->exe_fd = open_exe(r);
+    }
 
     r->plan->magic = CRS_PLAN_MAGIC;
     memcpy((void *)(uintptr_t)rs->plan_addr, r->plan, sizeof *r->plan);

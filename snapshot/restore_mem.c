@@ -185,6 +185,13 @@ int crs_restore_mm(struct crs_restore *r, char *err, size_t errlen)
         seterr(err, errlen, "the image does not record the program's layout");
         return -ENODATA;
     }
+    /* The restart entry applies the same again, with the program file. */
+    const uint64_t mm[11] = { map.start_code, map.end_code, map.start_data, map.end_data,
+                              map.start_brk, map.brk, map.start_stack, map.arg_start,
+                              map.arg_end, map.env_start, map.env_end };
+    memcpy(r->plan->mm, mm, sizeof mm);
+    memcpy(r->plan->mm_auxv, auxv, (n + 1) * 2 * sizeof(uint64_t));
+    r->plan->mm_auxv_words = (n + 1) * 2;
     if (prctl(PR_SET_MM, PR_SET_MM_MAP, (unsigned long)&map, sizeof map, 0) < 0) {
         int e = errno;
         seterr(err, errlen, "cannot set the program break and argument area: %s", strerror(e));

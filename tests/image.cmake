@@ -14,3 +14,4 @@ endfunction()
 
 crs_image_unit(test_image_roundtrip)
 crs_image_unit(test_image_failures)
+crs_image_unit(test_image_damage)

@@ -33,3 +33,15 @@ crs_restore_test(restore_python program.sh python /usr/bin/python3
 crs_restore_test(restore_perl program.sh perl /usr/bin/perl
                  ${CRS_RESTORE_TESTS}/chain.pl 6000000 @PROGRESS@)
 crs_restore_test(restore_vdso program.sh vdso $<TARGET_FILE:restore_vdso_clock> 12000000 @PROGRESS@)
+crs_restore_test(restore_threads threads.sh $<TARGET_FILE:restore_mt_worker> 120000)
+crs_restore_test(restore_again again.sh ${CRS_RESTORE_TESTS}/chain.py 8000000)
+crs_restore_test(restore_kill kill.sh $<TARGET_FILE:restore_mt_worker> 120000)
+add_executable(restore_mapfile ${CRS_RESTORE_TESTS}/mapfile.c)
+crs_restore_test(restore_failures failures.sh $<TARGET_FILE:restore_mapfile>)
+add_executable(restore_fds ${CRS_RESTORE_TESTS}/fds.c)
+target_link_libraries(restore_fds PRIVATE ${CMAKE_DL_LIBS})
+crs_restore_test(restore_descriptors program.sh descriptors $<TARGET_FILE:restore_fds> @TMP@
+                 3000000 @PROGRESS@)
+add_executable(restore_api_static ${CRS_RESTORE_TESTS}/api_static.c)
+target_link_libraries(restore_api_static PRIVATE crsnap_static)
+crs_restore_test(restore_api_static api.sh $<TARGET_FILE:restore_api_static>)

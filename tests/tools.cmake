@@ -35,6 +35,7 @@ crs_tools_test(tools_run_errors run_errors.sh $<TARGET_FILE:tools_probe> ${CRS_S
 crs_tools_test(tools_checkpoint_errors checkpoint_errors.sh $<TARGET_FILE:tools_probe>)
 crs_tools_test(tools_checkpoint_protocol checkpoint_protocol.sh $<TARGET_FILE:tools_fake_control>)
 crs_tools_test(tools_checkpoint_live checkpoint_live.sh $<TARGET_FILE:tools_probe>)
+crs_tools_test(tools_run_live run_live.sh $<TARGET_FILE:tools_probe>)
 
 # The examples, when the project builds them.
 foreach(ex comm_layer simulation sigdump)
@@ -42,3 +43,11 @@ foreach(ex comm_layer simulation sigdump)
     crs_tools_test(example_${ex} example_${ex}.sh $<TARGET_FILE:${ex}>)
   endif()
 endforeach()
+
+crs_tools_test(tools_install install.sh ${CMAKE_BINARY_DIR} $<TARGET_FILE:tools_probe>)
+
+# The README's demo, shortened: run, checkpoint, ls, info, verify, kill, restore, same answer.
+add_test(NAME tools_demo COMMAND sh -c
+  "[ -n \"$CRSNAP_SANITIZED\" ] && exit 77; exec ${CMAKE_SOURCE_DIR}/scripts/demo.sh ${CMAKE_BINARY_DIR}")
+set_tests_properties(tools_demo PROPERTIES
+  ENVIRONMENT "${CRS_TOOLS_ENV};CRSNAP_DEMO_ROUNDS=8000000" TIMEOUT 120 SKIP_RETURN_CODE 77)

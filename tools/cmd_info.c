@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <xxhash.h>
+
 #include "commands.h"
 #include "image_fmt.h"
 #include "snapshot/reader.h"
@@ -34,8 +36,18 @@ static void usage(FILE *out)
 static int summarise(struct crs_image *img, struct summary *s, char *err, size_t errlen)
 {
     struct crs_chunk_iter it;
+    XXH3_state_t *hs = XXH3_createState();
+    uint64_t want = 0;
     int r;
     memset(s, 0, sizeof *s);
+    if (!hs) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    XXH3_64bits_reset(hs);
+    for (uint32_t i = 0; i < img->ntoc; i++)
+        if (img->toc[i].type == CRS_SEC_PAGES)
+            want = img->toc[i].checksum;
     for (uint32_t i = 0; i < img->nvmas; i++) {
         const struct crs_img_vma *v = &img->vmas[i];
         s->vma_count[v->kind]++;
@@ -49,7 +61,13 @@ static int summarise(struct crs_image *img, struct summary *s, char *err, size_t
         s->vma_saved[v->kind] += (uint64_t)it.chunk.npages * CRS_IMG_PAGE_SIZE;
         s->chunks++;
         s->stored += sizeof it.chunk + it.chunk.clen;
+        XXH3_64bits_update(hs, &it.chunk, sizeof it.chunk);
     }
+    if (r == 0 && XXH3_64bits_digest(hs) != want) {
+        snprintf(err, errlen, "damaged pages section: chunk headers checksum mismatch");
+        r = -1;
+    }
+    XXH3_freeState(hs);
     return r;
 }
 

@@ -43,9 +43,11 @@ static const char run_usage[] =
     "\n"
     "The library is $CRSNAP_LIB if set, else the one built or installed with this crsnap.\n"
     "A statically linked PROGRAM cannot be preloaded: link it with -lcrsnap and call crs_init().\n"
+    "Set-user-ID programs are refused too (the loader would ignore the library).\n"
     "\n"
-    "exit status: PROGRAM's own; 128+N if it was killed by signal N; 2 for wrong usage or a\n"
-    "program that cannot be preloaded; 126 if PROGRAM cannot be executed; 127 if not found.\n";
+    "exit status: PROGRAM's own; 128+N if it was killed by signal N; 1 if the library cannot\n"
+    "be found or DIR cannot be made; 2 for wrong usage or a program that cannot be preloaded;\n"
+    "126 if PROGRAM cannot be executed; 127 if it is not found.\n";
 
 static const struct { const char *name; int sig; } signal_names[] = {
     {"HUP", SIGHUP}, {"INT", SIGINT}, {"QUIT", SIGQUIT}, {"USR1", SIGUSR1}, {"USR2", SIGUSR2},
@@ -139,50 +141,55 @@ static int is_file(const char *path)
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* Which libcrsnap.so to preload. The build tree's copy is used only by a crsnap that lives in
- * that build tree, so an installed crsnap never picks up a stale development build. */
-static int find_library(char *out, size_t size)
+/* out = realpath of path when it is a regular file. Returns 1 if so. */
+static int take_if_file(const char *path, char *out)
 {
+    return is_file(path) && realpath(path, out) != NULL;
+}
+
+/* Which libcrsnap.so to preload: $CRSNAP_LIB; the build tree's copy, only for the crsnap built
+ * there (an installed crsnap never picks up a stale development build); the configured install
+ * directory; or a lib directory next to bin/ for an install that was moved. out must hold
+ * PATH_MAX bytes. */
+static int find_library(char *out)
+{
+    static const char *const relocated[] = {
+        "/../lib/libcrsnap.so.0", "/../lib64/libcrsnap.so.0",
+        "/../lib/x86_64-linux-gnu/libcrsnap.so.0",
+    };
     const char *env = getenv("CRSNAP_LIB");
-    char self[PATH_MAX], *slash;
+    char self[PATH_MAX], path[PATH_MAX + 64], *slash;
     ssize_t n;
 
     if (env && *env) {
-        if (!realpath(env, out) || !is_file(out)) {
+        if (!take_if_file(env, out)) {
             fprintf(stderr, "crsnap run: CRSNAP_LIB=%s: no such library file\n", env);
             return -ENOENT;
         }
         return 0;
     }
     n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n > 0) {
-        self[n] = 0;
+    self[n > 0 ? n : 0] = 0;
 #ifdef CRSNAP_BUILD_LIBDIR
-        size_t len = strlen(CRSNAP_BUILD_LIBDIR);
-        if (!strncmp(self, CRSNAP_BUILD_LIBDIR, len) && self[len] == '/') {
-            snprintf(out, size, "%s/libcrsnap.so", CRSNAP_BUILD_LIBDIR);
-            if (is_file(out))
+    if (!strcmp(self, CRSNAP_BUILD_LIBDIR "/tools/crsnap") &&
+        take_if_file(CRSNAP_BUILD_LIBDIR "/libcrsnap.so", out))
+        return 0;
+#endif
+#ifdef CRSNAP_LIBDIR
+    if (take_if_file(CRSNAP_LIBDIR "/libcrsnap.so.0", out) ||
+        take_if_file(CRSNAP_LIBDIR "/libcrsnap.so", out))
+        return 0;
+#endif
+    if ((slash = strrchr(self, '/'))) {
+        *slash = 0;
+        for (size_t i = 0; i < sizeof relocated / sizeof relocated[0]; i++) {
+            snprintf(path, sizeof path, "%s%s", self, relocated[i]);
+            if (take_if_file(path, out))
                 return 0;
         }
-#endif
     }
-#ifdef CRSNAP_LIBDIR
-    snprintf(out, size, "%s/libcrsnap.so.0", CRSNAP_LIBDIR);
-    if (is_file(out))
-        return 0;
-    snprintf(out, size, "%s/libcrsnap.so", CRSNAP_LIBDIR);
-    if (is_file(out))
-        return 0;
-#endif
-    /* A relocated install: PREFIX/bin/crsnap next to PREFIX/lib/libcrsnap.so.0. */
-    if (n > 0 && (slash = strrchr(self, '/'))) {
-        *slash = 0;
-        int len = snprintf(out, size, "%s/../lib/libcrsnap.so.0", self);
-        if (len > 0 && (size_t)len < size && is_file(out))
-            return 0;
-    }
-    fprintf(stderr, "crsnap run: cannot find libcrsnap.so (looked in the build tree and in %s);"
-                    " set CRSNAP_LIB to its path\n",
+    fprintf(stderr, "crsnap run: cannot find libcrsnap.so (looked next to this crsnap and in"
+                    " %s); set CRSNAP_LIB to its path\n",
 #ifdef CRSNAP_LIBDIR
             CRSNAP_LIBDIR
 #else
@@ -301,6 +308,18 @@ out:
     return kind;
 }
 
+/* A set-user-ID (or -group-ID) program that changes our identity runs in the loader's secure
+ * mode, which drops LD_PRELOAD paths: it would run without crsnap, silently. */
+static int is_secure_exec(const char *path)
+{
+    struct stat st;
+
+    if (stat(path, &st) < 0)
+        return 0;
+    return ((st.st_mode & S_ISUID) && st.st_uid != geteuid()) ||
+           ((st.st_mode & S_ISGID) && (st.st_mode & S_IXGRP) && st.st_gid != getegid());
+}
+
 /* Refuses programs the library cannot be preloaded into, with the reason and the fix. */
 static int check_preloadable(const char *prog, const char *path)
 {
@@ -318,6 +337,11 @@ static int check_preloadable(const char *prog, const char *path)
     if (kind == ELF_STATIC) {
         fprintf(stderr, "crsnap run: %s is statically linked, so the library cannot be preloaded;"
                         " link it with -lcrsnap and call crs_init() instead\n", prog);
+        return CRS_EXIT_USAGE;
+    }
+    if (kind == ELF_DYNAMIC && is_secure_exec(path)) {
+        fprintf(stderr, "crsnap run: %s is set-user-ID or set-group-ID, so the loader ignores"
+                        " LD_PRELOAD for it; run a copy without that bit\n", prog);
         return CRS_EXIT_USAGE;
     }
     if (kind == ELF_FOREIGN) {
@@ -421,8 +445,8 @@ int crs_cmd_run(int argc, char **argv)
             break;
         case 'i':
             if (parse_seconds(optarg, &interval) < 0) {
-                fprintf(stderr, "crsnap run: -i wants a number of seconds >= 0, not '%s'\n",
-                        optarg);
+                fprintf(stderr, "crsnap run: -i wants seconds, 0.001 to 1e8 (0 = none),"
+                                " not '%s'\n", optarg);
                 return CRS_EXIT_USAGE;
             }
             break;
@@ -466,7 +490,7 @@ int crs_cmd_run(int argc, char **argv)
     r = check_preloadable(argv[optind], prog);
     if (r)
         return r;
-    if (find_library(lib, sizeof lib) < 0)
+    if (find_library(lib) < 0)
         return CRS_EXIT_FAIL;
     if (dir) {
         r = prepare_dir(dir, dirbuf, sizeof dirbuf);

@@ -23,7 +23,14 @@ static void usage(FILE *out)
                  "Transparent checkpoint/restart for Linux processes.\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(out, "  %-11s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "\n'crsnap COMMAND --help' describes a command; man crsnap(1) has the rest.\n");
+    fprintf(out, "\ntypical use:\n"
+                 "  crsnap run -d DIR -i 600 ./job ARGS   checkpoint ./job every 10 minutes\n"
+                 "  crsnap checkpoint -w PID              one now; prints the image path\n"
+                 "  crsnap restore DIR                    bring back the newest image in DIR\n"
+                 "\nexit status: 0 success, 1 the operation failed, 2 wrong usage; 'run' and\n"
+                 "'restore' end with the program's own status.\n"
+                 "\n'crsnap COMMAND --help' describes a command; man crsnap(1) has the rest,\n"
+                 "crsnap(3) the library.\n");
 }
 
 int main(int argc, char **argv)

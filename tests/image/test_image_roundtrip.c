@@ -201,20 +201,25 @@ static void check_image(const char *path, const struct fdset *f)
     crs_image_close(img);
 }
 
-static void roundtrip(int force_pwrite)
+static void no_scan(void)
+{
+    setenv("CRSNAP_TEST_NO_PAGEMAP_SCAN", "1", 1);
+}
+
+static void roundtrip(int force_pwrite, int pagemap_read)
 {
     char dir[2048], path[4096];
     struct fdset f;
     struct crs_snap_report rep;
 
-    crs_test_dir(dir, sizeof dir, force_pwrite ? "rt-pwrite" : "rt-uring");
+    crs_test_dir(dir, sizeof dir, pagemap_read ? "rt-pagemap" : force_pwrite ? "rt-pwrite" : "rt-uring");
     snprintf(path, sizeof path, "%s/ckpt-000007.crsnap", dir);
     fill_region();
     open_fds(&f, dir);
     struct crs_test_req *t = crs_test_req_new(path, dir, 7);
     t->req.force_pwrite = force_pwrite;
     t->req.restart.entry = 0xabcdef;
-    int st = crs_test_run_child(t, &rep, NULL);
+    int st = crs_test_run_child(t, &rep, pagemap_read ? no_scan : NULL);
     assert_int_equal(st, 0);
     assert_int_equal(rep.error, 0);
     assert_string_equal(rep.path, path);
@@ -237,13 +242,20 @@ static void roundtrip(int force_pwrite)
 static void test_roundtrip_uring(void **state)
 {
     (void)state;
-    roundtrip(0);
+    roundtrip(0, 0);
 }
 
 static void test_roundtrip_pwrite(void **state)
 {
     (void)state;
-    roundtrip(1);
+    roundtrip(1, 0);
+}
+
+/* The same through plain pagemap reads, for kernels without PAGEMAP_SCAN. */
+static void test_roundtrip_pagemap_read(void **state)
+{
+    (void)state;
+    roundtrip(0, 1);
 }
 
 /* An explicit path (no directory): no link, no retention. */
@@ -351,6 +363,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip_uring),
         cmocka_unit_test(test_roundtrip_pwrite),
+        cmocka_unit_test(test_roundtrip_pagemap_read),
         cmocka_unit_test(test_explicit_path),
         cmocka_unit_test(test_unreadable_regions),
         cmocka_unit_test(test_shared_anon),

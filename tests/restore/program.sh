@@ -1,12 +1,14 @@
 # program.sh NAME CMD... - the basic round trip for one unmodified program: its uninterrupted
 # output; then run it under crsnap, checkpoint it once it is a tenth into its work, SIGKILL it,
 # restore the image, and compare what the restored process prints with the uninterrupted run.
-# CMD may use @PROGRESS@, which becomes a file the program creates a tenth into its work.
+# CMD may use @PROGRESS@, which becomes a file the program creates a tenth into its work, and
+# @TMP@, the test's scratch directory.
 . "$(dirname "$0")/lib.sh"
 label=$1; shift
 expand() {
     for a in "$@"; do
         [ "$a" = "@PROGRESS@" ] && a="$T/progress"
+        [ "$a" = "@TMP@" ] && a="$T"
         printf '%s\n' "$a"
     done
 }

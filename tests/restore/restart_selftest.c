@@ -83,6 +83,7 @@ int main(void)
         plan->main_index = 0;
         plan->threads[0] = recs[0];
         plan->threads[1] = recs[1];
+        plan->exe_fd = -1;
         plan->nunrestored = 1;
         plan->unrestored[0] = 99;
         crs_arch_run_on_stack((void *)(uintptr_t)desc.stack_top,

@@ -15,7 +15,7 @@ run_cmd 2 "$CRSNAP_BIN" run -z "$PROBE" exit 0
 has "$T/err" "unknown option '-z'"
 for bad in x -1 1e99 nan inf "" 3s 0.0001; do
     run_cmd 2 "$CRSNAP_BIN" run -i "$bad" "$PROBE" exit 0
-    has "$T/err" "-i wants a number of seconds"
+    has "$T/err" "-i wants seconds, 0.001 to 1e8 (0 = none)"
 done
 for bad in -2 x 1.5 ""; do
     run_cmd 2 "$CRSNAP_BIN" run -k "$bad" "$PROBE" exit 0
@@ -41,6 +41,13 @@ run_cmd 126 "$CRSNAP_BIN" run "$T/plain"
 has "$T/err" "permission denied"
 run_cmd 126 "$CRSNAP_BIN" run "$T"
 has "$T/err" "is a directory"
+
+# A set-user-ID program would silently run without the library.
+cp "$PROBE" "$T/suid"
+chown 65534 "$T/suid" 2>/dev/null && chmod 4755 "$T/suid" && [ "$(id -u)" != 65534 ] && {
+    run_cmd 2 "$CRSNAP_BIN" run "$T/suid" exit 0
+    has "$T/err" "$T/suid is set-user-ID or set-group-ID, so the loader ignores LD_PRELOAD"
+}
 
 CRSNAP_LIB="$T/missing.so" run_cmd 1 "$CRSNAP_BIN" run "$PROBE" exit 0
 has "$T/err" "CRSNAP_LIB=$T/missing.so: no such library file"

@@ -1,0 +1,386 @@
+/* tests/image/test_image_damage.c - damaged, truncated and hostile images: the reader refuses
+ * each with a one-line reason, and `crsnap verify` and `crsnap info` exit 1 with one line on
+ * stderr, never a crash. Hostile cases fix up the checksums so that the deeper checks (counts,
+ * lengths, offsets) are what must catch them.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <xxhash.h>
+#include <cmocka.h>
+
+#include "image_test.h"
+
+static char dir[2048], good[4096], bad[4096];
+static char *img0;
+static size_t len0;
+
+static int setup(void **state)
+{
+    (void)state;
+    struct crs_snap_report rep;
+    crs_test_dir(dir, sizeof dir, "damage");
+    snprintf(good, sizeof good, "%s/ckpt-000001.crsnap", dir);
+    snprintf(bad, sizeof bad, "%s/bad.crsnap", dir);
+    struct crs_test_req *t = crs_test_req_new(good, dir, 1);
+    if (crs_test_run_child(t, &rep, NULL) != 0 || rep.error)
+        return -1;
+    crs_test_req_free(t);
+    img0 = crs_test_slurp(good, &len0);
+    return img0 ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    free(img0);
+    return 0;
+}
+
+/* Runs `crsnap CMD FILE`; expects exit 1 and exactly one line on stderr naming the file. */
+static void cli_rejects(const char *cmd, const char *file)
+{
+    const char *bin = getenv("CRSNAP_BIN");
+    char errpath[4096 + 8];
+    if (!bin)
+        return;
+    snprintf(errpath, sizeof errpath, "%s/stderr", dir);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int nul = open("/dev/null", O_WRONLY);
+        dup2(fd, 2);
+        dup2(nul, 1);
+        execl(bin, "crsnap", cmd, file, (char *)NULL);
+        _exit(99);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    size_t n;
+    char *text = crs_test_slurp(errpath, &n);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 1)
+        fail_msg("crsnap %s %s: status %#x, stderr: %.*s", cmd, file, st, (int)n, text);
+    assert_true(n > 0 && text[n - 1] == '\n');
+    assert_null(memchr(text, '\n', n - 1));
+    assert_int_equal(strncmp(text, "crsnap ", 7), 0);
+    free(text);
+}
+
+/* The reader must refuse bad.crsnap; returns the reason. */
+static void rejects(const char *what, const char *expect)
+{
+    struct crs_image *img;
+    char err[512] = "";
+    int r = crs_image_open(bad, &img, err, sizeof err);
+    if (r == 0) {
+        r = crs_image_verify(img, NULL, NULL, err, sizeof err);
+        crs_image_close(img);
+    }
+    if (r == 0)
+        fail_msg("%s: accepted", what);
+    assert_true(r < 0);
+    assert_true(err[0] != '\0');
+    assert_null(strchr(err, '\n'));
+    if (expect && !strstr(err, expect))
+        fail_msg("%s: message \"%s\" lacks \"%s\"", what, err, expect);
+}
+
+static void write_bad(const char *p, size_t n)
+{
+    crs_test_spit(bad, p, n);
+}
+
+static void test_good_image(void **state)
+{
+    (void)state;
+    struct crs_image *img;
+    char err[512];
+    assert_int_equal(crs_image_open(good, &img, err, sizeof err), 0);
+    assert_int_equal(crs_image_verify(img, NULL, NULL, err, sizeof err), 0);
+    crs_image_close(img);
+}
+
+static void test_truncated(void **state)
+{
+    (void)state;
+    size_t cuts[] = {0, 1, 63, 64, 65, 127, 1000, len0 / 3, len0 / 2, len0 - 65, len0 - 64,
+                     len0 - 63, len0 - 1};
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        write_bad(img0, cuts[i]);
+        rejects("truncated", cuts[i] < 64 ? "truncated" : NULL);
+        cli_rejects("verify", bad);
+        cli_rejects("info", bad);
+    }
+    write_bad(img0, len0 / 2);
+    rejects("truncated", "trailer missing");
+}
+
+static const struct crs_img_trailer *trailer_of(const char *p, size_t n)
+{
+    return (const struct crs_img_trailer *)(p + n - sizeof(struct crs_img_trailer));
+}
+
+static void flip_at(size_t off, const char *what, const char *expect)
+{
+    char *p = malloc(len0);
+    memcpy(p, img0, len0);
+    p[off] ^= 0x5a;
+    write_bad(p, len0);
+    rejects(what, expect);
+    cli_rejects("verify", bad);
+    free(p);
+}
+
+static void test_flipped_bytes(void **state)
+{
+    (void)state;
+    const struct crs_img_trailer *t = trailer_of(img0, len0);
+    const struct crs_img_toc_entry *toc = (const void *)(img0 + t->toc_offset);
+
+    flip_at(0, "header magic", "bad magic");
+    flip_at(8, "header version", "version");
+    flip_at(24, "header time", "header");
+    flip_at(40, "header pid", "header");
+    flip_at(len0 - 64, "trailer magic", "trailer");
+    flip_at(len0 - 40, "trailer file size", "trailer");
+    flip_at(len0 - 1, "trailer checksum", "trailer");
+    flip_at(t->toc_offset + 3, "table of contents", "table of contents");
+    for (uint32_t i = 0; i < t->toc_count; i++) {
+        const struct crs_img_toc_entry *e = &toc[i];
+        flip_at(e->offset, "section header", NULL);
+        if (e->length)
+            flip_at(e->offset + 16 + e->length / 2, "section payload", NULL);
+        if (e->type == CRS_SEC_PAGES) {
+            const struct crs_img_chunk *c = (const void *)(img0 + e->offset + 16);
+            flip_at(e->offset + 16, "chunk magic", "chunk");
+            flip_at(e->offset + 16 + offsetof(struct crs_img_chunk, npages), "chunk pages",
+                    "chunk");
+            flip_at(e->offset + 16 + offsetof(struct crs_img_chunk, checksum), "chunk checksum",
+                    "chunk");
+            /* info does not read page data but still notices a changed chunk header */
+            cli_rejects("info", bad);
+            flip_at(e->offset + 16 + sizeof *c + c->clen / 2, "chunk data", "chunk");
+        }
+    }
+}
+
+/* Rewrites the checksums of table of contents and trailer after an edit. */
+static void fix_sums(char *p, size_t n)
+{
+    struct crs_img_trailer *t = (struct crs_img_trailer *)(p + n - sizeof *t);
+    if (t->toc_offset < n && t->toc_count < 1000 &&
+        t->toc_offset + t->toc_count * sizeof(struct crs_img_toc_entry) <= n)
+        t->toc_checksum = XXH3_64bits(p + t->toc_offset,
+                                      t->toc_count * sizeof(struct crs_img_toc_entry));
+    t->header_checksum = XXH3_64bits(p, 64);
+    t->checksum = XXH3_64bits(t, offsetof(struct crs_img_trailer, checksum));
+}
+
+static struct crs_img_toc_entry *entry(char *p, size_t n, uint32_t type)
+{
+    struct crs_img_trailer *t = (struct crs_img_trailer *)(p + n - sizeof *t);
+    struct crs_img_toc_entry *toc = (void *)(p + t->toc_offset);
+    for (uint32_t i = 0; i < t->toc_count; i++)
+        if (toc[i].type == type)
+            return &toc[i];
+    return NULL;
+}
+
+static void hostile(void (*edit)(char *p, size_t n), const char *what)
+{
+    char *p = malloc(len0);
+    memcpy(p, img0, len0);
+    edit(p, len0);
+    fix_sums(p, len0);
+    write_bad(p, len0);
+    rejects(what, NULL);
+    cli_rejects("verify", bad);
+    cli_rejects("info", bad);
+    free(p);
+}
+
+static void huge_vma_count(char *p, size_t n)
+{
+    struct crs_img_toc_entry *e = entry(p, n, CRS_SEC_VMAS);
+    e->count = 0xffffffffu;
+    e->length = 0xffffffffull * sizeof(struct crs_img_vma);
+}
+static void huge_length(char *p, size_t n)
+{
+    entry(p, n, CRS_SEC_STRINGS)->length = 1ull << 62;
+}
+static void offset_outside(char *p, size_t n)
+{
+    entry(p, n, CRS_SEC_FDS)->offset = 0xfffffffffff8ull;
+}
+static void huge_toc_count(char *p, size_t n)
+{
+    struct crs_img_trailer *t = (struct crs_img_trailer *)(p + n - sizeof *t);
+    t->toc_count = 0x7fffffff;
+}
+static void toc_offset_wrap(char *p, size_t n)
+{
+    struct crs_img_trailer *t = (struct crs_img_trailer *)(p + n - sizeof *t);
+    t->toc_offset = UINT64_MAX - 8;
+}
+static void two_process_sections(char *p, size_t n)
+{
+    *entry(p, n, CRS_SEC_HOST) = *entry(p, n, CRS_SEC_PROCESS);
+}
+static void huge_chunk(char *p, size_t n)
+{
+    struct crs_img_toc_entry *e = entry(p, n, CRS_SEC_PAGES);
+    struct crs_img_chunk *c = (void *)(p + e->offset + 16);
+    c->npages = 1u << 30;
+}
+static void chunk_clen_huge(char *p, size_t n)
+{
+    struct crs_img_toc_entry *e = entry(p, n, CRS_SEC_PAGES);
+    struct crs_img_chunk *c = (void *)(p + e->offset + 16);
+    c->clen = 0xfffffff0u;
+}
+static void chunk_outside_regions(char *p, size_t n)
+{
+    struct crs_img_toc_entry *e = entry(p, n, CRS_SEC_PAGES);
+    struct crs_img_chunk *c = (void *)(p + e->offset + 16);
+    c->addr = 0x1000;
+}
+static void chunk_count_wrong(char *p, size_t n)
+{
+    entry(p, n, CRS_SEC_PAGES)->count += 1;
+}
+static void string_out_of_range(char *p, size_t n)
+{
+    struct crs_img_toc_entry *e = entry(p, n, CRS_SEC_PROCESS);
+    struct crs_img_process *pr = (void *)(p + e->offset + 16);
+    pr->exe = 0x7fffffff;
+    e->checksum = XXH3_64bits(pr, sizeof *pr);
+}
+static void vmas_overlap(char *p, size_t n)
+{
+    struct crs_img_toc_entry *e = entry(p, n, CRS_SEC_VMAS);
+    struct crs_img_vma *v = (void *)(p + e->offset + 16);
+    v[1].start = v[0].start;
+    e->checksum = XXH3_64bits(v, e->length);
+}
+static void no_main_thread(char *p, size_t n)
+{
+    struct crs_img_toc_entry *e = entry(p, n, CRS_SEC_THREADS);
+    struct crs_img_thread *t = (void *)(p + e->offset + 16);
+    t[0].flags = 0;
+    e->checksum = XXH3_64bits(t, e->length);
+}
+static void epoll_count(char *p, size_t n)
+{
+    struct crs_img_toc_entry *e = entry(p, n, CRS_SEC_FDS);
+    struct crs_img_fd *f = (void *)(p + e->offset + 16);
+    f[0].kind = CRS_FD_EPOLL;
+    f[0].u.epoll.n = 1000000;
+    e->checksum = XXH3_64bits(f, e->length);
+}
+static void argc_too_big(char *p, size_t n)
+{
+    entry(p, n, CRS_SEC_ARGV)->count = 0x7fffffff;
+}
+static void wrong_version(char *p, size_t n)
+{
+    (void)n;
+    ((struct crs_img_header *)p)->version = 99;
+}
+
+static void test_hostile(void **state)
+{
+    (void)state;
+    hostile(huge_vma_count, "huge region count");
+    hostile(huge_length, "huge section length");
+    hostile(offset_outside, "section outside the file");
+    hostile(huge_toc_count, "huge toc count");
+    hostile(toc_offset_wrap, "toc offset wraps");
+    hostile(two_process_sections, "duplicate section");
+    hostile(huge_chunk, "huge chunk");
+    hostile(chunk_clen_huge, "huge chunk length");
+    hostile(chunk_outside_regions, "chunk outside regions");
+    hostile(chunk_count_wrong, "chunk count");
+    hostile(string_out_of_range, "string offset");
+    hostile(vmas_overlap, "overlapping regions");
+    hostile(no_main_thread, "no main thread");
+    hostile(epoll_count, "epoll count");
+    hostile(argc_too_big, "argc");
+    hostile(wrong_version, "version");
+    char *p = malloc(len0);
+    memcpy(p, img0, len0);
+    wrong_version(p, len0);
+    fix_sums(p, len0);
+    write_bad(p, len0);
+    rejects("version", "unsupported image version 99");
+    free(p);
+}
+
+/* Random damage anywhere: the reader may accept a byte that no checksum covers (padding), but
+ * it must never crash and always explain a refusal. */
+static void test_random_damage(void **state)
+{
+    (void)state;
+    uint64_t x = 12345;
+    char *p = malloc(len0);
+    for (int i = 0; i < 300; i++) {
+        memcpy(p, img0, len0);
+        for (int k = 0; k < 1 + i % 4; k++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            p[x % len0] ^= (char)(1 + (x >> 32) % 255);
+        }
+        if (i % 3 == 0)
+            fix_sums(p, len0);
+        write_bad(p, len0);
+        struct crs_image *img;
+        char err[512] = "";
+        int r = crs_image_open(bad, &img, err, sizeof err);
+        if (r == 0) {
+            r = crs_image_verify(img, NULL, NULL, err, sizeof err);
+            crs_image_close(img);
+        }
+        if (r)
+            assert_true(err[0] && !strchr(err, '\n'));
+    }
+    free(p);
+}
+
+static void test_not_an_image(void **state)
+{
+    (void)state;
+    write_bad("hello, world\n", 13);
+    rejects("text file", "truncated");
+    char big[256];
+    memset(big, 'x', sizeof big);
+    write_bad(big, sizeof big);
+    rejects("text file", "bad magic");
+    cli_rejects("verify", bad);
+    cli_rejects("verify", dir);
+    cli_rejects("info", "/nonexistent/image.crsnap");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_good_image),
+        cmocka_unit_test(test_truncated),
+        cmocka_unit_test(test_flipped_bytes),
+        cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_random_damage),
+        cmocka_unit_test(test_not_an_image),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

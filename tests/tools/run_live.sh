@@ -1,0 +1,65 @@
+#!/bin/sh
+# The settings `crsnap run` passes reach the library in the program: SIGUSR1 takes a checkpoint
+# by default, -s picks another signal (SIGUSR1 then keeps its default action, as with -s none),
+# -i takes periodic checkpoints and -k keeps only the newest.
+# usage: run_live.sh PROBE
+. "$(dirname "$0")/lib.sh"
+PROBE=$1
+[ -n "${CRSNAP_SANITIZED:-}" ] && { echo "skipped: preloading a sanitized library"; exit 77; }
+export CRSNAP_SOCKET_DIR="$T/sock"
+mkdir -m 700 "$CRSNAP_SOCKET_DIR"
+
+# count DIR: complete images in DIR.
+count() { ls "$1" 2>/dev/null | grep -c '^ckpt-.*\.crsnap$'; }
+# wait_count DIR N: waits (10 s at most) until DIR has N images.
+wait_count() {
+    n=100
+    while [ "$(count "$1")" -lt "$2" ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
+    [ "$(count "$1")" -ge "$2" ] || fail "$1 has $(count "$1") images, expected $2: $(ls "$1")"
+}
+# start SECONDS ARGS...: runs the probe (sleeping SECONDS) under crsnap run with ARGS, and
+# waits until its runtime listens.
+start() {
+    secs=$1; shift
+    "$CRSNAP_BIN" run "$@" "$PROBE" sleep "$secs" >"$T/prog.out" 2>"$T/prog.err" &
+    pid=$!
+    CLEANUP_PIDS="$CLEANUP_PIDS $pid"
+    wait_for "$CRSNAP_SOCKET_DIR/$pid.sock"
+}
+# finish STATUS: waits for the program; checks how it ended.
+finish() {
+    wait $pid
+    st=$?
+    [ $st = "$1" ] || fail "the program exited $st, expected $1: $(cat "$T/prog.err")"
+}
+
+start 30 -d "$T/usr1"
+kill -USR1 $pid
+wait_count "$T/usr1" 1
+kill -TERM $pid
+finish 143
+
+start 30 -d "$T/usr2" -s USR2
+kill -USR2 $pid
+wait_count "$T/usr2" 1
+kill -USR1 $pid
+finish 138
+[ "$(count "$T/usr2")" = 1 ] || fail "with -s USR2, SIGUSR1 took a checkpoint"
+
+start 30 -d "$T/none" -s none
+kill -USR1 $pid
+finish 138
+[ "$(count "$T/none")" = 0 ] || fail "-s none still took a checkpoint on SIGUSR1"
+
+start 30 -d "$T/periodic" -i 0.05 -k 2
+# newest DIR: the highest sequence number in DIR (0 if none).
+newest() {
+    ls "$1" | sed -n 's/^ckpt-0*\([0-9][0-9]*\)\.crsnap$/\1/p' | sort -n | tail -n 1 | grep . || echo 0
+}
+n=100
+while [ "$(newest "$T/periodic")" -lt 4 ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
+[ $n -gt 0 ] || fail "-i 0.05 did not reach a fourth image: $(ls "$T/periodic")"
+kill -TERM $pid
+finish 143
+[ "$(count "$T/periodic")" = 2 ] || fail "-k 2 kept $(count "$T/periodic") images: $(ls "$T/periodic")"
+echo ok
