@@ -2,7 +2,8 @@
  * Its asynchronous handler locks the layer and waits for the calls in flight to finish before
  * the snapshot; an application thread that starts a call meanwhile waits at the front of the
  * layer and goes on once the process resumes, in the original (CONTINUE) or in a restored copy
- * (RESTART), where the layer would reconnect.
+ * (RESTART), where the layer would reconnect. The application thread also has a CRS_SYNC
+ * handler of its own, run in that thread while it is stopped.
  *
  *   usage: comm_layer [DIR] [--exit-after-checkpoint]
  *
@@ -12,6 +13,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,9 +124,23 @@ static int layer_handler(crs_phase phase, void *arg)
     return 0;
 }
 
+/* Phases seen by the application thread's own CRS_SYNC handler, one bit each. */
+static volatile sig_atomic_t app_phases;
+
+/* Runs in the application thread, inside crsnap's signal handler, once the thread is stopped:
+ * async-signal-safe code only (here a store; a real one might save a device context). */
+static int app_sync_handler(crs_phase phase, void *arg)
+{
+    (void)arg;
+    app_phases |= 1 << phase;
+    return 0;
+}
+
 static void *application(void *arg)
 {
     (void)arg;
+    if (crs_register(app_sync_handler, NULL, CRS_SYNC) < 0)
+        fprintf(stderr, "comm_layer: cannot register the thread's handler\n");
     for (int i = 0; i < CALLS; i++) {
         if (layer_send(((uint64_t)i << 32) | (uint64_t)(i * 7 + 1))) {
             printf("app: call %d waited at the front of the layer during the checkpoint, then"
@@ -166,7 +182,11 @@ int main(int argc, char **argv)
     }
     printf("comm_layer: %d calls, checkpoint after %d\n", CALLS, CHECKPOINT_AT);
 
-    pthread_create(&app, NULL, application, NULL);
+    r = pthread_create(&app, NULL, application, NULL);
+    if (r) {
+        fprintf(stderr, "comm_layer: pthread_create: %s\n", strerror(r));
+        return 1;
+    }
     pthread_mutex_lock(&layer.lock);
     while (layer.calls_done < CHECKPOINT_AT)
         pthread_cond_wait(&layer.changed, &layer.lock);
@@ -191,6 +211,11 @@ int main(int argc, char **argv)
                crs_restart_count());
 
     pthread_join(app, NULL);
+    printf("app: its CRS_SYNC handler saw");
+    for (int p = CRS_PREPARE; p <= CRS_ABORT; p++)
+        if (app_phases & (1 << p))
+            printf(" %s", phase_name((crs_phase)p));
+    printf("\n");
     printf("result: %d calls, state %016llx\n", layer.calls_done,
            (unsigned long long)layer.state);
     return 0;

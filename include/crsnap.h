@@ -64,12 +64,16 @@ struct crs_result {
 /* Initialise crsnap in this process. cfg == NULL: defaults overridden by the CRSNAP_*
  * environment. Starts the coordinator thread, the timer, the trigger signal handler and the
  * control socket as configured. Returns 0, -EALREADY if already initialised, or -errno.
- * When the library is preloaded (`crsnap run`), this runs by itself from the environment. */
+ * When the library is preloaded (`crsnap run`), this runs by itself from the environment
+ * (only in the process CRSNAP_PID names, when that is set). Besides the variables above, the
+ * environment may give CRSNAP_QUIESCE_TIMEOUT_MS, CRSNAP_SOCKET_DIR and CRSNAP_FORCE_PWRITE=1
+ * (write without io_uring); a bad value is logged and init fails with -EINVAL. */
 int crs_init(const struct crs_config *cfg);
 
 /* Register a handler. flags: CRS_ASYNC or CRS_SYNC. A CRS_SYNC handler belongs to the calling
- * thread. Returns a handler id (>= 0) or -errno. Prepare runs in registration order, the
- * resume phases in reverse. */
+ * thread (and is removed when that thread exits). Returns a handler id (>= 0) or -errno
+ * (-EDEADLK from inside a handler). Prepare runs in registration order, the resume phases in
+ * reverse. */
 int crs_register(crs_handler_fn fn, void *arg, unsigned flags);
 
 /* Remove a handler by id. Blocks while a checkpoint is in progress. Returns 0 or -ENOENT. */

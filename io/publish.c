@@ -9,6 +9,7 @@
 #include "../snapshot/snapshot.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -199,4 +200,45 @@ int crs_publish_retain(const char *dir, int keep, const char *current, void *wor
         fsync(dfd);
     close(dfd);
     return deleted;
+}
+
+/* The PID of ".ckpt-NNN.crsnap.tmp-PID", or -1 for any other name. */
+static long temp_pid(const char *name)
+{
+    size_t n = crs_strlen(name);
+    const char *t = NULL;
+    uint64_t pid;
+    if (name[0] != '.' || !crs_strncmp_prefix(name + 1, CRS_IMG_PREFIX))
+        return -1;
+    for (size_t i = 0; i + 5 <= n; i++)
+        if (crs_strncmp_prefix(name + i, CRS_IMG_SUFFIX ".tmp-"))
+            t = name + i + sizeof CRS_IMG_SUFFIX - 1 + 5;
+    if (!t || crs_parse_dec(&t, &pid) || *t || pid == 0 || pid > 0x7fffffff)
+        return -1;
+    return (long)pid;
+}
+
+int crs_publish_clean_temps(const char *dir)
+{
+    char dents[8192];
+    int removed = 0;
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return -errno;
+    for (;;) {
+        long got = syscall(SYS_getdents64, dfd, dents, sizeof dents);
+        if (got <= 0)
+            break;
+        for (long off = 0; off < got;) {
+            struct linux_dirent64 *d = (struct linux_dirent64 *)(dents + off);
+            off += d->d_reclen;
+            long pid = temp_pid(d->d_name);
+            /* a live writer (ours or another process's) keeps its file */
+            if (pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH &&
+                unlinkat(dfd, d->d_name, 0) == 0)
+                removed++;
+        }
+    }
+    close(dfd);
+    return removed;
 }

@@ -22,4 +22,8 @@ int crs_publish_latest(const char *dir, const char *name, int pid);
  * Returns the number deleted or -errno. */
 int crs_publish_retain(const char *dir, int keep, const char *current, void *work, size_t cap);
 
+/* Removes DIR/.ckpt-*.crsnap.tmp-PID files left by snapshot children that died (PID gone).
+ * Returns the number removed or -errno. */
+int crs_publish_clean_temps(const char *dir);
+
 #endif

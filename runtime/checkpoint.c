@@ -11,6 +11,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <linux/sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +25,6 @@
 
 #include "runtime.h"
 
-void crs_restarted(void);
 
 /* The highest sequence number of an image in dir (0 if none). */
 uint64_t crs_scan_dir_seq(const char *dir)
@@ -179,6 +181,35 @@ static void fill_request(struct crs_snap_request *req)
     req->scratch_size = crs_state.scratch_size;
 }
 
+/* While the child writes, the coordinator keeps answering: control requests get their reply
+ * (or join the waiters), and new requests are counted for the next checkpoint. */
+static void wait_child_serving(void)
+{
+    struct crs_current *c = &crs_state.cur;
+
+    while (c->pidfd >= 0) {
+        struct pollfd pf[4] = {
+            { .fd = c->pidfd, .events = POLLIN },
+            { .fd = atomic_load(&crs_state.eventfd), .events = POLLIN },
+            { .fd = crs_state.timerfd, .events = POLLIN },
+            { .fd = crs_state.listen_fd, .events = POLLIN },
+        };
+        uint64_t v;
+
+        if (poll(pf, 4, -1) < 0)
+            continue;
+        if (pf[1].revents && read(pf[1].fd, &v, sizeof v) < 0) {
+            /* nothing to drain */
+        }
+        if (pf[2].revents && read(pf[2].fd, &v, sizeof v) > 0)
+            atomic_fetch_add(&crs_state.req_seq, 1);
+        if (pf[3].revents)
+            crs_control_accept();
+        if (pf[0].revents)
+            return;                     /* exited: waitpid will not block */
+    }
+}
+
 /* The child's outcome, from its report and its exit status. */
 static void collect_child(struct crs_result *res)
 {
@@ -187,8 +218,11 @@ static void collect_child(struct crs_result *res)
     ssize_t got = 0;
     int st = 0;
 
+    if (!c->kill)                       /* kill: threads are still parked, serve nobody */
+        wait_child_serving();
     while (waitpid(c->child, &st, __WALL) < 0 && errno == EINTR) {
     }
+    close_fd(&c->pidfd);
     fcntl(c->report_pipe[0], F_SETFL, O_NONBLOCK);
     memset(&rep, 0, sizeof rep);
     got = read(c->report_pipe[0], &rep, sizeof rep);
@@ -267,6 +301,7 @@ void crs_checkpoint_run(int kill_fd)
     c->kill = kill_fd >= 0;
     c->report_pipe[0] = c->report_pipe[1] = c->pause_pipe[0] = c->pause_pipe[1] = -1;
     c->child = 0;
+    c->pidfd = -1;
     crs_state.err[0] = 0;
 
     pthread_mutex_lock(&crs_state.lock);
@@ -291,7 +326,6 @@ void crs_checkpoint_run(int kill_fd)
     fill_request(req);
 
     crs_cs_close();
-    crs_tls.in_handler = 0;
     v = crs_registry_prepare(&crs_state.frozen, CRS_ASYNC, 0);
     if (v) {
         crs_registry_resume(&crs_state.frozen, CRS_ASYNC, 0, CRS_ABORT);
@@ -328,7 +362,10 @@ void crs_checkpoint_run(int kill_fd)
     /* A raw clone, not fork(): fork() takes malloc's locks, which a parked thread may hold,
      * and runs atfork handlers. Exit signal 0: the application's SIGCHLD handler and its
      * waitpid(-1) never see this child (we wait for it with __WALL). */
-    pid = crs_sys5(SYS_clone, 0, 0, 0, 0, 0);
+    c->pidfd = -1;
+    pid = crs_sys5(SYS_clone, CLONE_PIDFD, 0, (long)&c->pidfd, 0, 0);
+    if (pid == -EINVAL)                 /* a kernel before 5.2: wait without serving */
+        pid = crs_sys5(SYS_clone, 0, 0, 0, 0, 0);
     if (pid == 0)
         crs_snapshot_child(req);
     if (pid < 0) {
@@ -340,6 +377,7 @@ void crs_checkpoint_run(int kill_fd)
         return;
     }
     c->child = (pid_t)pid;
+    c->pidfd = crs_fd_high(c->pidfd);
     if (!c->kill)
         crs_quiesce_release(CRS_CONTINUE);
     res.pause_ns = crs_now_ns(CLOCK_MONOTONIC) - c->start_ns;

@@ -19,7 +19,6 @@
 
 #include "runtime.h"
 
-void crs_restarted(void);
 
 int crs_fd_high(int fd)
 {

@@ -3,6 +3,7 @@
  * thread already inside enters again without blocking. Two counters and futexes; the entry
  * increments before it looks at the pending flag and the coordinator sets the flag before it
  * looks at the count, so one of the two always sees the other (sequentially consistent).
+ * Handlers may bracket code too (they run while the sections are closed): theirs do not count.
  */
 #include <stdatomic.h>
 
@@ -12,6 +13,13 @@ void crs_enter_cs(void)
 {
     if (crs_tls.cs_depth > 0) {
         crs_tls.cs_depth++;
+        return;
+    }
+    if (crs_tls.in_handler) {
+        /* A handler runs while the checkpoint holds the sections closed: it would wait for
+         * itself. Its sections count for nothing. */
+        crs_tls.cs_depth = 1;
+        crs_tls.cs_free = 1;
         return;
     }
     for (;;) {
@@ -33,6 +41,10 @@ void crs_leave_cs(void)
         return;
     if (--crs_tls.cs_depth > 0)
         return;
+    if (crs_tls.cs_free) {
+        crs_tls.cs_free = 0;
+        return;
+    }
     if (atomic_fetch_sub(&crs_state.cs_count, 1) == 1 && atomic_load(&crs_state.cs_pending))
         crs_futex_wake(&crs_state.cs_count);
 }

@@ -109,8 +109,13 @@ static void quiesce_handler(int sig, siginfo_t *si, void *ucv)
     }
 
     /* Returns 1 when a restored process resumes this thread here: it parks again and waits
-     * for the coordinator's release exactly as the original did. */
-    crs_arch_save_context(&rec->ctx);
+     * for the coordinator's release exactly as the original did. The restart entry made the
+     * thread with a mask of its own: block everything again, as the handler had it, until
+     * sigreturn restores the saved mask from the frame. */
+    if (crs_arch_save_context(&rec->ctx)) {
+        uint64_t all = ~0ull;
+        crs_sys4(SYS_rt_sigprocmask, SIG_SETMASK, (long)&all, 0, sizeof all);
+    }
 
     atomic_store(&slot->ready, 1);
     atomic_fetch_add(&crs_state.ready_count, 1);
@@ -208,7 +213,7 @@ static int thread_gone(int tid)
     snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
     fd = crs_sys3(SYS_open, (long)path, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0)
-        return 1;
+        return fd == -ENOENT;           /* out of descriptors, say: assume it is there */
     n = crs_sys3(SYS_read, fd, (long)buf, sizeof buf - 1);
     crs_sys1(SYS_close, fd);
     if (n <= 0)
@@ -242,8 +247,13 @@ static int wait_ready(char *err, size_t errlen)
                 waiting++;
                 continue;
             }
-            snprintf(err, errlen, "thread %d did not stop within %u ms (quiesce signal blocked?)",
-                     atomic_load(&s->tid), crs_state.cfg.quiesce_timeout_ms);
+            if (atomic_load(&s->claimed) == 1)
+                snprintf(err, errlen, "thread %d did not finish its sync prepare within %u ms",
+                         atomic_load(&s->tid), crs_state.cfg.quiesce_timeout_ms);
+            else
+                snprintf(err, errlen,
+                         "thread %d did not stop within %u ms (quiesce signal blocked?)",
+                         atomic_load(&s->tid), crs_state.cfg.quiesce_timeout_ms);
             return -ETIMEDOUT;
         }
         if (!waiting)
@@ -251,6 +261,21 @@ static int wait_ready(char *err, size_t errlen)
         struct timespec tick = { 0, WAIT_TICK_NS };
         crs_futex_wait(&crs_state.ready_count, seen, &tick);
     }
+}
+
+/* The program may have taken the quiesce signal over (a handler of its own, SIG_IGN...):
+ * then no thread would ever park, so say it at once instead of timing out. */
+static int handler_in_place(char *err, size_t errlen)
+{
+    struct sigaction sa;
+
+    if (sigaction(crs_state.quiesce_signal, NULL, &sa) < 0)
+        return -errno;
+    if ((sa.sa_flags & SA_SIGINFO) && sa.sa_sigaction == quiesce_handler)
+        return 0;
+    snprintf(err, errlen, "the quiesce signal %d has been taken over by the program",
+             crs_state.quiesce_signal);
+    return -EBUSY;
 }
 
 int crs_quiesce_all(char *err, size_t errlen)
@@ -262,6 +287,8 @@ int crs_quiesce_all(char *err, size_t errlen)
     atomic_store(&crs_state.release_phase, CRS_ABORT);
     crs_state.cur.nslots = 0;
     crs_state.cur.nclaimed = 0;
+    if ((r = handler_in_place(err, errlen)) < 0)
+        return r;
     atomic_fetch_add(&crs_state.quiesce_gen, 1);
     atomic_store(&crs_state.quiescing, 1);
 

@@ -84,14 +84,43 @@ void crs_registry_resume(struct crs_registry *r, unsigned flags, uint64_t owner,
     }
 }
 
+/* Removes every sync handler of one thread. */
+void crs_registry_drop_owner(struct crs_registry *r, uint64_t owner)
+{
+    unsigned k = 0;
+
+    for (unsigned i = 0; i < r->n; i++)
+        if (r->h[i].flags != CRS_SYNC || r->h[i].owner != owner)
+            r->h[k++] = r->h[i];
+    r->n = k;
+}
+
+/* Thread exit (a pthread key destructor): the thread's sync handlers go with it, or a new
+ * thread that glibc gives the same descriptor would inherit them. */
+static void thread_exit(void *owner)
+{
+    pthread_mutex_lock(&crs_state.lock);
+    while (crs_state.handlers_busy)
+        pthread_cond_wait(&crs_state.cond, &crs_state.lock);
+    crs_registry_drop_owner(&crs_state.reg, (uint64_t)(uintptr_t)owner);
+    pthread_mutex_unlock(&crs_state.lock);
+}
+
 int crs_register(crs_handler_fn fn, void *arg, unsigned flags)
 {
+    uint64_t tp = crs_arch_thread_pointer();
     int r;
 
     if (crs_tls.in_handler)
         return -EDEADLK;
     pthread_mutex_lock(&crs_state.lock);
-    r = crs_registry_add(&crs_state.reg, fn, arg, flags, crs_arch_thread_pointer());
+    r = crs_registry_add(&crs_state.reg, fn, arg, flags, tp);
+    if (r > 0 && flags == CRS_SYNC) {
+        if (!crs_state.sync_key_made && pthread_key_create(&crs_state.sync_key, thread_exit) == 0)
+            crs_state.sync_key_made = 1;
+        if (crs_state.sync_key_made)
+            pthread_setspecific(crs_state.sync_key, (void *)(uintptr_t)tp);
+    }
     pthread_mutex_unlock(&crs_state.lock);
     return r;
 }

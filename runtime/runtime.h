@@ -38,6 +38,7 @@ void crs_registry_init(struct crs_registry *r);
 int crs_registry_add(struct crs_registry *r, crs_handler_fn fn, void *arg, unsigned flags,
                      uint64_t owner);
 int crs_registry_remove(struct crs_registry *r, int id);
+void crs_registry_drop_owner(struct crs_registry *r, uint64_t owner);
 /* Prepares, in registration order, the handlers of kind flags (and owner, for CRS_SYNC).
  * Returns 0, or the id of the handler that vetoed (+1, so it is > 0); those before it stay
  * marked prepared. */
@@ -71,6 +72,7 @@ void crs_control_unlink(void);
 int crs_coordinator_start(void);
 int crs_fd_high(int fd);            /* move fd to >= CRS_INTERNAL_FD_MIN, close-on-exec */
 void crs_checkpoint_run(int kill_fd);
+void crs_restarted(void);           /* a restored process, back in crs_checkpoint_run() */
 uint64_t crs_scan_dir_seq(const char *dir);
 
 /* api.c: called by the coordinator when a checkpoint ends */

@@ -85,6 +85,7 @@ struct crs_current {
     int report_pipe[2];
     int pause_pipe[2];
     pid_t child;
+    int pidfd;                      /* the child's, -1 where CLONE_PIDFD is not available */
 };
 
 struct crs_state {
@@ -110,6 +111,8 @@ struct crs_state {
     struct crs_registry reg;
     struct crs_registry frozen;     /* the copy a checkpoint runs: read without locks */
     int handlers_busy;              /* frozen is in use: crs_unregister waits */
+    int sync_key_made;
+    pthread_key_t sync_key;         /* its destructor drops an exiting thread's sync handlers */
     _Atomic int cs_pending;         /* a checkpoint wants the critical sections closed */
     _Atomic int cs_count;           /* threads inside one */
 
@@ -135,7 +138,7 @@ struct crs_state {
     _Atomic unsigned quiesce_gen;   /* checkpoint number, tags the slots */
     _Atomic int quiescing;          /* handlers may park */
     _Atomic int ready_count;        /* futex: threads parked */
-    _Atomic int release_gen;      /* futex: changes to let the parked threads go */
+    _Atomic int release_gen;        /* futex: changes to let the parked threads go */
     _Atomic int release_phase;      /* CRS_CONTINUE, CRS_RESTART or CRS_ABORT */
     _Atomic int left_count;         /* futex: threads that finished their resume */
     struct crs_slot slots[CRS_MAX_THREADS];
@@ -162,6 +165,7 @@ extern struct crs_state crs_state;
  * initial-exec: read in the quiesce handler, where __tls_get_addr could allocate. */
 struct crs_tls {
     int cs_depth;
+    int cs_free;                    /* the outermost section was entered in a handler */
     int in_handler;
 };
 extern __thread struct crs_tls crs_tls __attribute__((tls_model("initial-exec")));

@@ -16,6 +16,10 @@
 #include <sys/rseq.h>
 #include <linux/prctl.h>
 
+/* glibc exports these from 2.35 on; weak, so that the library still loads on an older one. */
+#pragma weak __rseq_offset
+#pragma weak __rseq_size
+
 #define RESTART_STACK_SIZE (64u * 1024u)
 #define RSEQ_UNREGISTER 1
 #define PR_SET_NAME_ 15
@@ -54,8 +58,8 @@ void crs_restart_describe(struct crs_img_restart *out)
     out->plan_size = sizeof restart_plan;
     out->state_addr = 0;
     out->tid_offset = find_tid_offset();
-    out->rseq_offset = __rseq_offset;
-    out->rseq_size = __rseq_size;
+    out->rseq_offset = &__rseq_offset ? __rseq_offset : 0;
+    out->rseq_size = &__rseq_size ? __rseq_size : 0;
     out->rseq_sig = 0x53053053u;
 }
 

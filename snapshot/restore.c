@@ -87,6 +87,7 @@ static int check_restart(const struct crs_image *img, char *err, size_t errlen)
 struct progress {
     struct timespec t0;
     int shown;
+    const char *what;           /* "checked", "restored" */
 };
 
 static void show_progress(uint64_t done, uint64_t total, void *arg)
@@ -100,8 +101,8 @@ static void show_progress(uint64_t done, uint64_t total, void *arg)
     if (done != total && (done >> 24) == ((done - 1) >> 24) && pr->shown)
         return;                 /* about every 16 MiB */
     pr->shown = 1;
-    fprintf(stderr, "\rcrsnap restore: %" PRIu64 " of %" PRIu64 " MiB (%.0f MiB/s)  ",
-            done >> 20, total >> 20, dt > 0 ? (double)(done >> 20) / dt : 0.0);
+    fprintf(stderr, "\rcrsnap restore: %s %" PRIu64 " of %" PRIu64 " MiB (%.0f MiB/s)  ",
+            pr->what, done >> 20, total >> 20, dt > 0 ? (double)done / 1048576.0 / dt : 0.0);
     if (done == total)
         fputc('\n', stderr);
 }
@@ -160,7 +161,12 @@ int crs_restore_run(struct crs_image *img, const struct crs_restore_opts *o, cha
         (rc = crs_restore_build_plan(img, r->plan, err, errlen)) ||
         (rc = crs_restore_check_files(img, o, err, errlen)))
         goto fail;
+    /* The restored process runs with the restorer's credentials, not the saved ones. */
+    if (geteuid() != img->process.euid && !o->dry_run)
+        fprintf(stderr, "crsnap restore: warning: the image was taken as uid %u, it runs as "
+                "uid %u\n", img->process.euid, (unsigned)geteuid());
     clock_gettime(CLOCK_MONOTONIC, &pr.t0);
+    pr.what = "checked";
     if ((rc = crs_image_verify(img, o->progress ? show_progress : NULL, &pr, err, errlen))) {
         char why[384];
         snprintf(why, sizeof why, "%s", err);
@@ -171,22 +177,6 @@ int crs_restore_run(struct crs_image *img, const struct crs_restore_opts *o, cha
     if ((rc = crs_restore_read_maps(r, err, errlen)) ||
         (rc = crs_restore_check_layout(r, err, errlen)))
         goto fail;
-    for (uint32_t i = 0; i < img->nvmas; i++) {
-        const struct crs_img_vma *v = &img->vmas[i];
-        const char *name = crs_image_string(img, v->path);
-        int found = 0;
-        if (v->kind != CRS_VMA_VDSO && v->kind != CRS_VMA_VVAR)
-            continue;
-        for (uint32_t j = 0; j < r->nmaps; j++)
-            found |= name && !strcmp(r->maps[j].name, name) &&
-                     r->maps[j].end - r->maps[j].start == v->end - v->start;
-        if (!found) {
-            seterr(err, errlen, "incompatible host: no %s of %" PRIu64 " bytes here",
-                   name ? name : "vdso", v->end - v->start);
-            rc = -ENOEXEC;
-            goto fail;
-        }
-    }
     n = crs_restore_unmap_list(r, r->plan->unmap, CRS_PLAN_MAX_UNMAP);
     if (n < 0) {
         seterr(err, errlen, "the restorer's mappings are too scattered to remove");
@@ -205,6 +195,7 @@ int crs_restore_run(struct crs_image *img, const struct crs_restore_opts *o, cha
     sigprocmask(SIG_SETMASK, &all, NULL);
     clock_gettime(CLOCK_MONOTONIC, &pr.t0);
     pr.shown = 0;
+    pr.what = "restored";
     crs_image_set_progress(img, o->progress ? show_progress : NULL, &pr);
     if ((rc = crs_restore_memory(r, err, errlen)))
         goto fail;          /* the caller may re-execute: exec throws all of this away */

@@ -135,6 +135,10 @@ static int check_fd(const struct crs_image *img, const struct crs_img_fd *f,
 int crs_restore_check_files(const struct crs_image *img, const struct crs_restore_opts *o,
                             char *err, size_t errlen)
 {
+    /* The library that holds the restart entry must be the very one, --force or not. */
+    const struct crs_img_vma *ev = crs_image_find_vma(img, img->process.restart.entry);
+    const char *entry_file = ev ? crs_image_string(img, ev->path) : NULL;
+    const struct crs_restore_opts strict = { 0 };
     int r;
 
     for (uint32_t i = 0; i < img->nvmas; i++) {
@@ -145,7 +149,9 @@ int crs_restore_check_files(const struct crs_image *img, const struct crs_restor
         /* A file mapped several times is reported once. */
         if (i > 0 && img->vmas[i - 1].path == v->path && img->vmas[i - 1].ino == v->ino)
             continue;
-        if ((r = check_mapped(img, v, o, err, errlen)) < 0)
+        const char *path = crs_image_string(img, v->path);
+        int is_entry = entry_file && path && !strcmp(path, entry_file);
+        if ((r = check_mapped(img, v, is_entry ? &strict : o, err, errlen)) < 0)
             return r;
         if (r > 0)
             fprintf(stderr, "crsnap restore: warning: %s\n", err);

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#define STACK_ROOM (4ull << 20)
+
 static void seterr(char *err, size_t len, const char *fmt, ...)
 {
     va_list ap;
@@ -63,6 +65,10 @@ int crs_restore_read_maps(struct crs_restore *r, char *err, size_t errlen)
             m->start = s;
             m->end = e;
             snprintf(m->name, sizeof m->name, "%s", name_at ? line + name_at : "");
+            /* The restorer's stack may still grow, and the kernel keeps a gap below it: claim
+             * that room too, so that no saved region lands there. */
+            if (!strcmp(m->name, "[stack]") && m->start > STACK_ROOM)
+                m->start -= STACK_ROOM;
         }
         line = next;
     }
@@ -78,6 +84,23 @@ static int overlaps(uint64_t a0, uint64_t a1, uint64_t b0, uint64_t b1)
 int crs_restore_check_layout(const struct crs_restore *r, char *err, size_t errlen)
 {
     const struct crs_image *img = r->img;
+
+    /* The kernel's vDSO block is moved, not rebuilt: each piece must exist here, same size. */
+    for (uint32_t i = 0; i < img->nvmas; i++) {
+        const struct crs_img_vma *v = &img->vmas[i];
+        const char *name = crs_image_string(img, v->path);
+        int found = 0;
+        if (v->kind != CRS_VMA_VDSO && v->kind != CRS_VMA_VVAR)
+            continue;
+        for (uint32_t j = 0; j < r->nmaps; j++)
+            found |= name && !strcmp(r->maps[j].name, name) &&
+                     r->maps[j].end - r->maps[j].start == v->end - v->start;
+        if (!found) {
+            seterr(err, errlen, "incompatible host: no %s of %" PRIu64 " bytes here",
+                   name && name[0] ? name : "vdso", v->end - v->start);
+            return -ENOEXEC;
+        }
+    }
 
     for (uint32_t i = 0; i < img->nvmas; i++) {
         const struct crs_img_vma *v = &img->vmas[i];

@@ -15,3 +15,10 @@ endfunction()
 crs_image_unit(test_image_roundtrip)
 crs_image_unit(test_image_failures)
 crs_image_unit(test_image_damage)
+
+add_executable(image_make ${CRS_IMAGE_TESTS}/make_image.c ${CRS_IMAGE_TESTS}/image_test.c
+               $<TARGET_OBJECTS:crsnap_image>)
+target_link_libraries(image_make PRIVATE PkgConfig::URING PkgConfig::ZSTD PkgConfig::XXHASH
+                      Threads::Threads)
+add_test(NAME image_tools COMMAND sh ${CRS_IMAGE_TESTS}/tools.sh $<TARGET_FILE:image_make>)
+set_tests_properties(image_tools PROPERTIES ENVIRONMENT "${CRS_TEST_ENV}" TIMEOUT 60)

@@ -45,3 +45,4 @@ crs_restore_test(restore_descriptors program.sh descriptors $<TARGET_FILE:restor
 add_executable(restore_api_static ${CRS_RESTORE_TESTS}/api_static.c)
 target_link_libraries(restore_api_static PRIVATE crsnap_static)
 crs_restore_test(restore_api_static api.sh $<TARGET_FILE:restore_api_static>)
+crs_restore_test(restore_tty tty.sh ${CRS_RESTORE_TESTS}/chain.py)

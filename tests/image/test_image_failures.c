@@ -196,6 +196,11 @@ static void test_killed_mid_write(void **state)
     char found[4096];
     assert_int_equal(crs_image_find_latest(dir, found, sizeof found), 0);
     assert_string_equal(found, first);
+    /* the next snapshot succeeds and sweeps the dead writer's temp file away */
+    assert_int_equal(crs_test_count(dir, ".ckpt-000002"), 1);
+    write_ok(dir, 3, 0);
+    assert_int_equal(crs_test_count(dir, ".ckpt-"), 0);
+    latest_is(dir, "ckpt-000003.crsnap");
     free(before);
     free(after);
     munmap(big, 8 << 20);

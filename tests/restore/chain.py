@@ -1,6 +1,8 @@
 # A sha256 hash chain, for the restore tests: plain Python, unaware of crsnap.
 #   python3 chain.py ITERATIONS [PROGRESS_FILE]
+# A tenth into the work it writes its pid into PROGRESS_FILE.
 import hashlib
+import os
 import sys
 
 n = int(sys.argv[1])
@@ -9,5 +11,7 @@ h = b"crsnap"
 for i in range(n):
     h = hashlib.sha256(h).digest()
     if progress and i == n // 10:
-        open(progress, "w").close()
+        with open(progress + ".tmp", "w") as f:
+            f.write(str(os.getpid()))
+        os.rename(progress + ".tmp", progress)
 print(h.hex())

@@ -1,8 +1,9 @@
 /* fds.c - for the restore tests: holds one descriptor of every kind crsnap rebuilds (regular
  * files with offsets and O_APPEND, a directory, /dev/null at a high number with close-on-exec,
  * a pipe, eventfd, timerfd, signalfd, epoll watching two of them) and one it cannot (a socket),
- * works for a while, then checks that each still behaves. It prints the same lines whether it
- * was restored in between or not.
+ * works for a while, then checks that each still behaves, and so do its working directory,
+ * umask, a resource limit, a signal handler and its signal mask. It prints the same lines
+ * whether it was restored in between or not.
  *   fds DIR ITERATIONS [PROGRESS_FILE]
  */
 #define _GNU_SOURCE
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -22,6 +24,16 @@
 #include <unistd.h>
 
 #define CHECK(cond, what) printf("%s %s\n", what, (cond) ? "ok" : "BROKEN")
+
+static volatile sig_atomic_t hups;
+
+static void on_hup(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig;
+    (void)si;
+    (void)uc;
+    hups++;
+}
 
 int main(int argc, char **argv)
 {
@@ -65,6 +77,18 @@ int main(int argc, char **argv)
     epoll_ctl(ep, EPOLL_CTL_ADD, ev, &e1);
     epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &e2);
     socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    if (chdir(argv[1]) < 0)
+        return 1;
+    umask(027);
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = 1500;         /* above crsnap's own descriptors (1000 on) */
+    setrlimit(RLIMIT_NOFILE, &rl);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_hup;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigaction(SIGHUP, &sa, NULL);
 
     volatile uint64_t x = 1;
     for (long i = 0; i < n; i++) {
@@ -105,6 +129,19 @@ int main(int argc, char **argv)
     for (int i = 0; i < got; i++)
         seen += out[i].data.u64;
     CHECK(got == 2 && seen == 77 + 88, "epoll");
+
+    char cwd[4096], real[4096];
+    CHECK(getcwd(cwd, sizeof cwd) && realpath(argv[1], real) && !strcmp(cwd, real), "cwd");
+    mode_t old = umask(0);
+    CHECK(old == 027, "umask");
+    CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur == 1500, "rlimit");
+    struct sigaction now;
+    sigaction(SIGHUP, NULL, &now);
+    raise(SIGHUP);
+    CHECK(now.sa_sigaction == on_hup && (now.sa_flags & SA_RESTART) && hups == 1, "sigaction");
+    sigset_t cur;
+    sigprocmask(SIG_BLOCK, NULL, &cur);
+    CHECK(sigismember(&cur, SIGUSR2) && !sigismember(&cur, SIGHUP), "signal mask");
 
     /* The socket is either still open (never restored) or closed and reported as such. */
     int (*unrestored)(int *, int) = (int (*)(int *, int))dlsym(RTLD_DEFAULT, "crs_unrestored_fds");

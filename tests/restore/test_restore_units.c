@@ -68,6 +68,20 @@ static void test_layout_vdso_elsewhere(void **state)
     assert_int_equal(crs_restore_check_layout(&r, err, sizeof err), -EADDRINUSE);
 }
 
+static void test_layout_vdso_size(void **state)
+{
+    static struct crs_restore r;
+    struct crs_image img;
+    char err[256];
+    (void)state;
+    fake_image(&img);
+    memset(&r, 0, sizeof r);
+    r.img = &img;
+    add_map(&r, 0x90000, 0x91000, "[vdso]");       /* another kernel's, one page smaller */
+    assert_int_equal(crs_restore_check_layout(&r, err, sizeof err), -ENOEXEC);
+    assert_string_equal(err, "incompatible host: no [vdso] of 8192 bytes here");
+}
+
 static void test_unmap_merge(void **state)
 {
     static struct crs_restore r;
@@ -158,6 +172,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layout_overlap),
         cmocka_unit_test(test_layout_vdso_elsewhere),
+        cmocka_unit_test(test_layout_vdso_size),
         cmocka_unit_test(test_unmap_merge),
         cmocka_unit_test(test_plan),
         cmocka_unit_test(test_host),

@@ -12,6 +12,13 @@ start run "$prog" "$T/run.dat" "$rounds" "$T/progress"
 wait_for "$T/progress"
 checkpoint "$PID"
 kill_now "$PID" run
+# A file the process holds open must still be there.
+mv "$T/run.dat" "$T/run.away"
+restore missing "$IMG"
+[ "$RC" = 1 ] || fail "restore without its open file exited $RC, expected 1"
+grep -qF "$T/run.dat is missing (open as descriptor" "$T/missing.err" ||
+    fail "no message for the missing file: $(cat "$T/missing.err")"
+mv "$T/run.away" "$T/run.dat"
 restore restored "$IMG"
 [ "$RC" = 0 ] || fail "crsnap restore exited $RC"
 same "$T/restored.out" "$T/expected.out"

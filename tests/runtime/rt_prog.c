@@ -3,7 +3,7 @@
  * mode checks that the logs are exactly what they should be, that the images exist (or do not),
  * and that the workers' results equal the same computation done without checkpoints.
  *
- *   rt_prog api | timer | signal | blocked | veto | unwritable GOODFILE | restart | serve
+ *   rt_prog api | timer | signal | blocked | veto | fsize | unwritable GOODFILE | restart | serve
  *
  * Configuration comes from the CRSNAP_* environment (crs_init(NULL)). Exit 0 = pass.
  */
@@ -18,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -50,9 +52,10 @@ struct worker {
     uint64_t result;
     int steps;
     int veto_next;                  /* handler y vetoes the next prepare */
+    volatile int in_cs;             /* inside its critical section */
 };
 
-struct tag { struct hlog *log; char name; int *veto; };
+struct tag { struct hlog *log; char name; int *veto; struct worker *w; };
 
 static struct worker workers[NWORKERS];
 static struct tag sync_tags[NWORKERS][2];
@@ -74,9 +77,14 @@ static void log_add(struct hlog *l, char a, char b)
 }
 
 /* Async-signal-safe for the sync ones: an atomic index into a fixed buffer. */
+static _Atomic int cs_violations;
+
 static int handler(crs_phase ph, void *arg)
 {
     struct tag *t = arg;
+    /* A thread is never stopped inside a critical section: they drain first. */
+    if (t->w && t->w->in_cs)
+        atomic_fetch_add(&cs_violations, 1);
     log_add(t->log, t->name, "PCRA"[ph]);
     if (ph == CRS_PREPARE && t->veto && *t->veto) {
         *t->veto = 0;
@@ -124,8 +132,8 @@ static void *worker_main(void *arg)
     uint64_t x = (uint64_t)w->idx + 1;
 
     w->tid = (int)syscall(SYS_gettid);
-    sync_tags[w->idx][0] = (struct tag){ &w->log, 'x', NULL };
-    sync_tags[w->idx][1] = (struct tag){ &w->log, 'y', &w->veto_next };
+    sync_tags[w->idx][0] = (struct tag){ &w->log, 'x', NULL, w };
+    sync_tags[w->idx][1] = (struct tag){ &w->log, 'y', &w->veto_next, w };
     CHECK(crs_register(handler, &sync_tags[w->idx][0], CRS_SYNC) > 0);
     CHECK(crs_register(handler, &sync_tags[w->idx][1], CRS_SYNC) > 0);
     atomic_store(&w->ready, 1);
@@ -136,11 +144,13 @@ static void *worker_main(void *arg)
         /* Allocation and a critical section on every step: parked threads may hold malloc's
          * lock, and checkpoints must wait for critical sections to drain. */
         crs_enter_cs();
+        w->in_cs = 1;
         char *junk = malloc(64 + (size_t)(i % 512));
         CHECK(junk);
         junk[0] = (char)i;
         x = step(x, i);
         free(junk);
+        w->in_cs = 0;
         crs_leave_cs();
         if (i % 256 == 0)
             usleep(50);
@@ -180,8 +190,8 @@ static void *churn_main(void *arg)
 
 static void start_workers(void)
 {
-    async_tags[0] = (struct tag){ &async_log, 'a', NULL };
-    async_tags[1] = (struct tag){ &async_log, 'b', &async_veto };
+    async_tags[0] = (struct tag){ &async_log, 'a', NULL, NULL };
+    async_tags[1] = (struct tag){ &async_log, 'b', &async_veto, NULL };
     CHECK(crs_register(async_first, &async_tags[0], CRS_ASYNC) > 0);
     CHECK(crs_register(handler, &async_tags[1], CRS_ASYNC) > 0);
     for (int i = 0; i < NWORKERS; i++) {
@@ -198,6 +208,7 @@ static void start_workers(void)
 static void finish_workers(void)
 {
     atomic_store(&stop, 1);
+    CHECK(atomic_load(&cs_violations) == 0);
     pthread_join(churner, NULL);
     CHECK(atomic_load(&churned) > 0);
     for (int i = 0; i < NWORKERS; i++) {
@@ -299,6 +310,17 @@ static void wait_continues(int want)
     CHECK(async_continues() >= want);
 }
 
+static _Atomic int chld_seen;
+
+static void on_sigchld(int sig)
+{
+    int saved = errno;
+    (void)sig;
+    while (waitpid(-1, NULL, WNOHANG) > 0)
+        atomic_fetch_add(&chld_seen, 1);
+    errno = saved;
+}
+
 static void mode_api(void)
 {
     char explicit_path[8192];
@@ -341,7 +363,51 @@ static void mode_api(void)
     check_clean_logs(4 + 1 + 2);
     CHECK(crs_restart_count() == 0);
     CHECK(crs_unrestored_fds(NULL, 0) == 0);
+
+    /* The program's own child handling never sees the snapshot child: a SIGCHLD handler that
+     * reaps everything, then SIGCHLD ignored (which makes the kernel reap children itself). */
+    signal(SIGCHLD, on_sigchld);
+    CHECK(crs_checkpoint(NULL) == CRS_CONTINUE);
+    check_result_ok();
+    CHECK(atomic_load(&chld_seen) == 0);
+    signal(SIGCHLD, SIG_IGN);
+    CHECK(crs_checkpoint(NULL) == CRS_CONTINUE);
+    check_result_ok();
+    signal(SIGCHLD, SIG_DFL);
     finish_workers();
+}
+
+/* A file size limit makes the child fail (EFBIG, or killed by SIGXFSZ): the error is reported,
+ * no image appears, the program runs on, and without the limit the next checkpoint works. */
+static void mode_fsize(void)
+{
+    struct rlimit small = { 32768, RLIM_INFINITY }, old;
+    struct crs_result r;
+    size_t big = 8u << 20;
+    unsigned char *noise = malloc(big);
+    uint64_t x = 88172645463325252ull;
+    int rc;
+
+    CHECK(noise);
+    for (size_t i = 0; i < big; i++) {          /* incompressible, so the image is large */
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        noise[i] = (unsigned char)x;
+    }
+    start_workers();
+    CHECK(getrlimit(RLIMIT_FSIZE, &old) == 0);
+    CHECK(setrlimit(RLIMIT_FSIZE, &small) == 0);
+    rc = crs_checkpoint(NULL);
+    CHECK(setrlimit(RLIMIT_FSIZE, &old) == 0);
+    CHECK(rc < 0);
+    CHECK(crs_last_checkpoint(&r) == 0 && r.error == rc && r.message[0] && !r.path[0]);
+    fprintf(stderr, "rt_prog: reported as expected: %s\n", r.message);
+    CHECK(count_images() == 0);
+    CHECK(crs_checkpoint(NULL) == CRS_CONTINUE);
+    check_result_ok();
+    CHECK(count_images() == 1);
+    CHECK(noise[big - 1] == (unsigned char)x);
+    finish_workers();
+    free(noise);
 }
 
 /* Checkpoints the runtime takes by itself (timer) or on a signal: wait for some, then hold a
@@ -432,6 +498,12 @@ static void mode_blocked(void)
     check_result_ok();
     CHECK(count_images() == 1);
     check_clean_logs(1);
+
+    /* A program that takes the quiesce signal over gets a clear error, not a timeout. */
+    signal(SIGRTMAX - 2, SIG_IGN);
+    CHECK(crs_checkpoint(NULL) == -EBUSY);
+    CHECK(crs_last_checkpoint(&r) == 0 && strstr(r.message, "taken over"));
+    CHECK(count_images() == 1);
     finish_workers();
     pthread_join(t, NULL);
     CHECK(stubborn_done);
@@ -578,6 +650,8 @@ int main(int argc, char **argv)
         mode_veto();
     else if (!strcmp(mode, "unwritable") && argc > 2)
         mode_unwritable(argv[2]);
+    else if (!strcmp(mode, "fsize"))
+        mode_fsize();
     else if (!strcmp(mode, "restart"))
         mode_restart();
     else if (!strcmp(mode, "serve"))

@@ -110,6 +110,23 @@ static void test_nested_entry_while_pending(void **st)
     crs_cs_open();
 }
 
+/* A handler runs while the sections are closed: its own sections must not block it. */
+static void test_cs_in_handler(void **st)
+{
+    (void)st;
+    crs_cs_close();
+    crs_tls.in_handler = 1;
+    crs_enter_cs();
+    crs_enter_cs();
+    assert_int_equal(atomic_load(&crs_state.cs_count), 0);
+    crs_leave_cs();
+    crs_leave_cs();
+    crs_tls.in_handler = 0;
+    assert_int_equal(crs_tls.cs_depth, 0);
+    assert_int_equal(crs_tls.cs_free, 0);
+    crs_cs_open();
+}
+
 static void test_checkpoint_in_cs(void **st)
 {
     (void)st;
@@ -131,6 +148,7 @@ int main(void)
         cmocka_unit_test(test_close_waits_for_count),
         cmocka_unit_test(test_entry_blocks_while_pending),
         cmocka_unit_test(test_nested_entry_while_pending),
+        cmocka_unit_test(test_cs_in_handler),
         cmocka_unit_test(test_checkpoint_in_cs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

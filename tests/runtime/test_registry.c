@@ -2,7 +2,9 @@
  * in reverse, a veto stops the walk and only those that prepared are resumed (exactly once),
  * sync handlers belong to their thread, unregistering. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -166,13 +168,65 @@ static void test_api(void **st)
     assert_int_equal(crs_unregister(b), 0);
 }
 
+static _Atomic int unregister_rc = 1;
+
+static void *unregisterer(void *arg)
+{
+    atomic_store(&unregister_rc, crs_unregister((int)(intptr_t)arg));
+    return NULL;
+}
+
+/* crs_unregister() waits while a checkpoint runs the frozen copy of the registry. */
+static void test_unregister_waits(void **st)
+{
+    pthread_t t;
+    int id;
+    (void)st;
+
+    id = crs_register(handler, NULL, CRS_ASYNC);
+    pthread_mutex_lock(&crs_state.lock);
+    crs_state.handlers_busy = 1;
+    pthread_mutex_unlock(&crs_state.lock);
+    pthread_create(&t, NULL, unregisterer, (void *)(intptr_t)id);
+    usleep(100000);
+    assert_int_equal(atomic_load(&unregister_rc), 1);  /* still waiting */
+    pthread_mutex_lock(&crs_state.lock);
+    crs_state.handlers_busy = 0;
+    pthread_cond_broadcast(&crs_state.cond);
+    pthread_mutex_unlock(&crs_state.lock);
+    pthread_join(t, NULL);
+    assert_int_equal(atomic_load(&unregister_rc), 0);
+}
+
+static void *register_and_exit(void *arg)
+{
+    *(int *)arg = crs_register(handler, NULL, CRS_SYNC);
+    return NULL;
+}
+
+/* A thread's sync handlers leave with it; others stay. */
+static void test_thread_exit_drops(void **st)
+{
+    pthread_t t;
+    int id = 0, mine;
+    (void)st;
+
+    mine = crs_register(handler, NULL, CRS_SYNC);
+    pthread_create(&t, NULL, register_and_exit, &id);
+    pthread_join(t, NULL);
+    assert_true(id > 0);
+    assert_int_equal(crs_unregister(id), -ENOENT);
+    assert_int_equal(crs_unregister(mine), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_order),       cmocka_unit_test(test_veto),
         cmocka_unit_test(test_exactly_once), cmocka_unit_test(test_sync_owner),
         cmocka_unit_test(test_unregister),  cmocka_unit_test(test_bad_and_full),
-        cmocka_unit_test(test_api),
+        cmocka_unit_test(test_api),         cmocka_unit_test(test_unregister_waits),
+        cmocka_unit_test(test_thread_exit_drops),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

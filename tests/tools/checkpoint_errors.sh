@@ -29,8 +29,6 @@ fi
 "$PROBE" sleep 30 >/dev/null &
 plain=$!
 CLEANUP_PIDS="$plain"
-export CRSNAP_SOCKET_DIR="$T/sock"
-mkdir -m 700 "$CRSNAP_SOCKET_DIR"
 run_cmd 3 "$CRSNAP_BIN" checkpoint -w $plain
 has "$T/err" "process $plain is not running with crsnap (no control socket at $CRSNAP_SOCKET_DIR/$plain.sock); start it with 'crsnap run'"
 unset CRSNAP_SOCKET_DIR

@@ -7,8 +7,6 @@
 . "$(dirname "$0")/lib.sh"
 PROBE=$1
 [ -n "${CRSNAP_SANITIZED:-}" ] && { echo "skipped: preloading a sanitized library"; exit 77; }
-export CRSNAP_SOCKET_DIR="$T/sock"
-mkdir -m 700 "$CRSNAP_SOCKET_DIR"
 
 "$CRSNAP_BIN" run -d "$T/imgs" "$PROBE" sleep 30 >"$T/prog.out" 2>"$T/prog.err" &
 pid=$!
@@ -42,12 +40,11 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
     chmod 711 "$T"
     asnobody="setpriv --reuid=65534 --regid=65534 --clear-groups"
 
-    # Root's process, asked by uid 65534 (default socket place, /tmp/crsnap-0, mode 0700).
-    unset CRSNAP_SOCKET_DIR
+    # Root's process, asked by uid 65534 (its socket directory is mode 0700).
     "$CRSNAP_BIN" run -d "$T/imgs" "$PROBE" sleep 30 >/dev/null 2>&1 &
     pid=$!
     CLEANUP_PIDS="$CLEANUP_PIDS $pid"
-    wait_for "/tmp/crsnap-0/$pid.sock"
+    wait_for "$CRSNAP_SOCKET_DIR/$pid.sock"
     run_cmd 4 $asnobody "$CRSNAP_BIN" checkpoint -w $pid
     has "$T/err" "permission denied: process $pid belongs to uid 0"
     kill $pid

@@ -5,8 +5,6 @@
 # usage: checkpoint_protocol.sh FAKE_CONTROL
 . "$(dirname "$0")/lib.sh"
 FAKE=$1
-export CRSNAP_SOCKET_DIR="$T/sock"
-mkdir -m 700 "$CRSNAP_SOCKET_DIR"
 
 # serve REPLY: starts the stand-in for one connection; sets $srv to its pid.
 serve() {

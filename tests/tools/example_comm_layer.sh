@@ -1,16 +1,14 @@
 #!/bin/sh
 # The communication layer example: its async handler closes the layer and drains the calls in
 # flight, the application thread waits at the front of a call during the checkpoint and goes on
-# after it (CONTINUE), with the same result as without a checkpoint. When `crsnap restore`
-# exists, the run is also stopped right after its checkpoint and restored: RESTART, then the
-# same result.
+# after it (CONTINUE), its sync handler runs in it, and the result is the one of a run without
+# a checkpoint. When `crsnap restore` exists, the run is also stopped right after its
+# checkpoint and restored: RESTART in both handlers, then the same result.
 # usage: example_comm_layer.sh COMM_LAYER
 . "$(dirname "$0")/lib.sh"
 EX=$1
 [ -n "${CRSNAP_SANITIZED:-}" ] && { echo "skipped: sanitized build"; exit 77; }
 RESULT="result: 200 calls, state 931dd3c4d6cac8d0"
-export CRSNAP_SOCKET_DIR="$T/sock"
-mkdir -m 700 "$CRSNAP_SOCKET_DIR"
 
 run_cmd 0 "$EX" "$T/imgs"
 has_line "$T/out" "layer: PREPARE: closed, 0 calls in flight, 1 caller waiting at the front"
@@ -18,6 +16,7 @@ has_line "$T/out" "layer: CONTINUE: reopened"
 has "$T/out" "main: checkpoint returned CONTINUE; image $T/imgs/ckpt-"
 grep -q "^app: call [0-9]* waited at the front of the layer during the checkpoint, then went on$" \
     "$T/out" || fail "the application thread did not wait at the front: $(cat "$T/out")"
+has_line "$T/out" "app: its CRS_SYNC handler saw PREPARE CONTINUE"
 has_line "$T/out" "$RESULT"
 img=$(sed -n "s/^main: checkpoint returned CONTINUE; image //p" "$T/out")
 [ -f "$img" ] || fail "the image $img does not exist"
@@ -39,5 +38,6 @@ run_cmd 0 "$CRSNAP_BIN" restore "$T/imgs2"
 cat "$T/run2.out" "$T/out" >"$T/all"
 has_line "$T/all" "layer: RESTART: restored from an image; reconnecting to the peer"
 has_line "$T/all" "main: checkpoint returned RESTART (restart 1)"
+has_line "$T/all" "app: its CRS_SYNC handler saw PREPARE RESTART"
 has_line "$T/all" "$RESULT"
 echo ok

@@ -5,8 +5,6 @@
 . "$(dirname "$0")/lib.sh"
 EX=$1
 [ -n "${CRSNAP_SANITIZED:-}" ] && { echo "skipped: sanitized build"; exit 77; }
-export CRSNAP_SOCKET_DIR="$T/sock"
-mkdir -m 700 "$CRSNAP_SOCKET_DIR"
 
 "$EX" "$T/imgs" --primes 30000 --until-dumped >"$T/run.out" 2>"$T/err" &
 pid=$!

@@ -7,8 +7,6 @@
 . "$(dirname "$0")/lib.sh"
 EX=$1
 [ -n "${CRSNAP_SANITIZED:-}" ] && { echo "skipped: sanitized build"; exit 77; }
-export CRSNAP_SOCKET_DIR="$T/sock"
-mkdir -m 700 "$CRSNAP_SOCKET_DIR"
 
 run_cmd 0 "$EX" "$T/plain" --steps 300 --interval 0
 ref=$(grep '^result:' "$T/out") || fail "no result line: $(cat "$T/out")"

@@ -5,6 +5,10 @@ set -u
 : "${CRSNAP_TEST_TMP:?CRSNAP_TEST_TMP is not set}"
 T="$CRSNAP_TEST_TMP/tools-$(basename "$0" .sh)-$$"
 rm -rf "$T" && mkdir -p "$T" || exit 1
+# Control sockets of the programs a test starts live in its scratch directory, so that a
+# program killed by a test leaves nothing behind in /tmp.
+export CRSNAP_SOCKET_DIR="$T/sock"
+mkdir -m 700 "$CRSNAP_SOCKET_DIR" || exit 1
 CLEANUP_PIDS=""
 cleanup() {
     for p in $CLEANUP_PIDS; do kill -KILL "$p" 2>/dev/null; done

@@ -6,8 +6,6 @@
 . "$(dirname "$0")/lib.sh"
 PROBE=$1
 [ -n "${CRSNAP_SANITIZED:-}" ] && { echo "skipped: preloading a sanitized library"; exit 77; }
-export CRSNAP_SOCKET_DIR="$T/sock"
-mkdir -m 700 "$CRSNAP_SOCKET_DIR"
 
 # count DIR: complete images in DIR.
 count() { ls "$1" 2>/dev/null | grep -c '^ckpt-.*\.crsnap$'; }
