@@ -72,6 +72,8 @@ static int setup(const struct crs_config *cfg)
         return -ENOMEM;
     }
     crs_glibc_discover();
+    /* Resolve its PLT slot now, not in the first quiesce handler that calls it. */
+    crs_arch_save_context(&crs_state.threads[0].ctx);
 
     int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (efd < 0)

@@ -14,6 +14,8 @@
 #include "arch/arch.h"
 #include "state.h"
 
+#pragma GCC visibility push(hidden)     /* internal, like state.h */
+
 /* log.c: "crsnap[PID]: " lines on stderr, written with one write(2) (no stdio lock). */
 #define CRS_LOG_ERROR 0
 #define CRS_LOG_INFO 1
@@ -97,4 +99,5 @@ static inline void crs_futex_wake(_Atomic int *addr)
     crs_sys3(SYS_futex, (long)addr, FUTEX_WAKE_PRIVATE, 0x7fffffff);
 }
 
+#pragma GCC visibility pop
 #endif

@@ -15,6 +15,11 @@
 #include "snapshot/restart.h"
 #include "snapshot/snapshot.h"
 
+/* Nothing declared here is part of the library's interface (include/crsnap.h is): hidden, so it
+ * stays out of the dynamic symbol table and is called without the PLT, also from the quiesce
+ * handler. */
+#pragma GCC visibility push(hidden)
+
 #define CRS_MAX_HANDLERS 256
 #define CRS_MAX_THREADS CRS_PLAN_MAX_THREADS
 #define CRS_MAX_WAITERS 16          /* control clients waiting for a checkpoint at once */
@@ -170,4 +175,5 @@ struct crs_tls {
 };
 extern __thread struct crs_tls crs_tls __attribute__((tls_model("initial-exec")));
 
+#pragma GCC visibility pop
 #endif

@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <gnu/libc-version.h>
 #include <poll.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,7 +237,33 @@ static int add_page(struct child *c, uint64_t addr)
     return 0;
 }
 
-enum { SAVE_NONE, SAVE_ANON, SAVE_DIRTY, SAVE_RESIDENT };
+enum { SAVE_NONE, SAVE_ANON, SAVE_DIRTY, SAVE_RESIDENT, SAVE_ALL };
+
+/* Pages of a deleted file cannot be mapped again, so all of them are saved; a page past the
+ * file's end raises SIGBUS when touched, which ends the region. The handler needs to find the
+ * jump buffer: this pointer is set only around one probe, in the child, which has one thread. */
+static sigjmp_buf *bus_env;
+
+static void on_sigbus(int sig)
+{
+    (void)sig;
+    if (bus_env)
+        siglongjmp(*bus_env, 1);
+    signal(SIGBUS, SIG_DFL); /* a real fault: let it kill the child */
+}
+
+CRS_RAW_ACCESS static int probe_page(uint64_t addr)
+{
+    sigjmp_buf env;
+    bus_env = &env;
+    if (sigsetjmp(env, 0)) {
+        bus_env = NULL;
+        return -1;
+    }
+    (void)*(const volatile char *)(uintptr_t)addr;
+    bus_env = NULL;
+    return 0;
+}
 
 static int save_mode(const struct crs_img_vma *v)
 {
@@ -246,11 +273,11 @@ static int save_mode(const struct crs_img_vma *v)
     case CRS_VMA_STACK:
         return SAVE_ANON;
     case CRS_VMA_FILE_PRIVATE:
-        return SAVE_DIRTY;
+        return (v->flags & CRS_VMA_F_DELETED) ? SAVE_ALL : SAVE_DIRTY;
     case CRS_VMA_ANON_SHARED:
         return SAVE_RESIDENT;
     case CRS_VMA_FILE_SHARED:
-        return (v->flags & CRS_VMA_F_DELETED) ? SAVE_RESIDENT : SAVE_NONE;
+        return (v->flags & CRS_VMA_F_DELETED) ? SAVE_ALL : SAVE_NONE;
     default:
         return SAVE_NONE;
     }
@@ -333,11 +360,23 @@ static int save_region(struct child *c, struct crs_img_vma *v)
     uint64_t bytes_before = c->proc.memory_saved + (uint64_t)c->run_pages * CRS_IMG_PAGE_SIZE;
     int readable = (v->prot & PROT_READ) != 0;
     int use_pm = mode == SAVE_ANON || mode == SAVE_DIRTY;
-    int use_mc = mode == SAVE_RESIDENT || (mode == SAVE_DIRTY && (v->flags & CRS_VMA_F_DELETED));
+    int use_mc = mode == SAVE_RESIDENT;
     int r;
 
     if (mode == SAVE_NONE)
         return 0;
+    if (mode == SAVE_ALL) {
+        for (uint64_t a = v->start; a < v->end; a += CRS_IMG_PAGE_SIZE) {
+            if (!readable && mprotect((void *)(uintptr_t)v->start, v->end - v->start,
+                                      (int)(v->prot | PROT_READ)) == 0)
+                readable = 1;
+            if (!readable || probe_page(a) < 0)
+                break;
+            if ((r = save_page(c, v, a, &readable)))
+                return r;
+        }
+        goto done;
+    }
     if (use_pm && !use_mc && !c->no_scan) {
         r = scan_region(c, v, mode, &readable);
         if (r < 0)
@@ -593,11 +632,16 @@ void crs_snapshot_child(const struct crs_snap_request *req)
     /* a file size limit must fail a write with EFBIG, not kill the child */
     ignore_signal(SIGXFSZ);
     ignore_signal(SIGPIPE);
+    struct sigaction bus;
+    memset(&bus, 0, sizeof bus);
+    bus.sa_handler = on_sigbus;
+    bus.sa_flags = SA_NODEFER;
+    sigaction(SIGBUS, &bus, NULL);
 
     /* 2. our own memory */
     int level = req->level;
-    if (level == 0)
-        level = ZSTD_CLEVEL_DEFAULT;
+    if (level == 0) /* as crs_config documents it */
+        level = 1;
     if (level < ZSTD_minCLevel())
         level = ZSTD_minCLevel();
     if (level > ZSTD_maxCLevel())

@@ -439,6 +439,11 @@ static int load_all(struct crs_image *img, char *err, size_t errlen)
     img->nfds = e->count;
 
     e = seen[CRS_SEC_ARGV];
+    if (e->length > CRS_IMG_MAX_ARGV) {
+        seterr(err, errlen, "damaged argv section: length %llu too large",
+               (unsigned long long)e->length);
+        return -EBADMSG;
+    }
     if ((r = load_section(img, e, &p, err, errlen)))
         return r;
     keep(img, p);

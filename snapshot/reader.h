@@ -13,6 +13,7 @@
 /* Limits a reader enforces so that a hostile image cannot make it over-allocate. */
 #define CRS_IMG_MAX_SECTIONS 64u
 #define CRS_IMG_MAX_SECTION (256u << 20)   /* bytes in any non-page section */
+#define CRS_IMG_MAX_ARGV (32u << 20)      /* bytes of arguments and environment */
 #define CRS_IMG_CHUNK_MAX_PAGES 256u       /* pages in one chunk (1 MiB) */
 
 /* Progress of a long read: bytes of page data done out of the total (uncompressed). */

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -43,9 +44,16 @@ int crs_restore_move_own_fds(struct crs_restore *r, char *err, size_t errlen)
     int fd;
 
     for (uint32_t i = 0; i < r->img->nfds; i++)
-        if (r->img->fds[i].fd >= floor)
+        if (r->img->fds[i].kind != CRS_FD_INTERNAL && r->img->fds[i].fd >= floor)
             floor = r->img->fds[i].fd + 1;
     r->fd_floor = floor;
+    /* Room above the highest saved number; the saved limits come back later. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)floor + 64 &&
+        rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max < (rlim_t)floor + 64 ? rl.rlim_max : (rlim_t)floor + 64;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
     for (int i = 0; i < 3; i++) {
         r->stdfd[i] = fcntl(i, F_DUPFD_CLOEXEC, floor);
         if (r->stdfd[i] >= 0)

@@ -18,6 +18,11 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -363,6 +368,177 @@ static void test_shared_anon(void **state)
     munmap(a, 4 * 4096);
 }
 
+/* Collects which pages of [lo, lo + n pages) the image holds, checking each against memory. */
+static int saved_pages(struct crs_image *img, uint64_t lo, int n, char *saved)
+{
+    struct crs_chunk_iter it;
+    char err[256];
+    char *buf = malloc(256 * 4096);
+    int r, count = 0;
+    memset(saved, 0, (size_t)n);
+    crs_image_chunk_begin(img, &it);
+    while ((r = crs_image_next_chunk(img, &it, err, sizeof err)) > 0) {
+        if (it.chunk.addr + it.chunk.npages * 4096ull <= lo || it.chunk.addr >= lo + n * 4096ull)
+            continue;
+        assert_int_equal(crs_image_read_chunk(img, &it, buf, 256 * 4096, err, sizeof err), 0);
+        for (uint32_t i = 0; i < it.chunk.npages; i++) {
+            uint64_t a = it.chunk.addr + i * 4096ull;
+            if (a < lo || a >= lo + n * 4096ull)
+                continue;
+            saved[(a - lo) / 4096] = 1;
+            count++;
+            assert_memory_equal(buf + i * 4096, (void *)(uintptr_t)a, 4096);
+        }
+    }
+    assert_int_equal(r, 0);
+    free(buf);
+    return count;
+}
+
+/* A mapped file that was deleted cannot be mapped again: every page up to its end is saved,
+ * resident or not, and the pages past its end (SIGBUS) are not. Likewise a memfd. */
+static void test_deleted_files(void **state)
+{
+    (void)state;
+    char dir[2048], path[4096], fpath[4096], saved[8];
+    struct crs_snap_report rep;
+    crs_test_dir(dir, sizeof dir, "deleted");
+    snprintf(fpath, sizeof fpath, "%s/gone.bin", dir);
+    int fd = open(fpath, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    char page[4096];
+    for (int p = 0; p < 4; p++) {
+        memset(page, 'a' + p, sizeof page);
+        assert_int_equal(write(fd, page, p < 3 ? 4096 : 100), p < 3 ? 4096 : 100);
+    }
+    fsync(fd);
+    posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    char *m = mmap(NULL, 6 * 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+    assert_true(m != MAP_FAILED);
+    unlink(fpath);
+    int mfd = memfd_create("crsnap-test", 0);
+    assert_int_equal(write(mfd, page, 4096), 4096);
+    assert_int_equal(write(mfd, page, 4096), 4096);
+    char *sm = mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+    assert_true(sm != MAP_FAILED);
+
+    snprintf(path, sizeof path, "%s/ckpt-000001.crsnap", dir);
+    struct crs_test_req *t = crs_test_req_new(path, dir, 1);
+    assert_int_equal(crs_test_run_child(t, &rep, NULL), 0);
+    struct crs_image *img;
+    char err[256];
+    assert_int_equal(crs_image_open(path, &img, err, sizeof err), 0);
+    const struct crs_img_vma *v = crs_image_find_vma(img, (uint64_t)(uintptr_t)m);
+    assert_non_null(v);
+    assert_int_equal(v->kind, CRS_VMA_FILE_PRIVATE);
+    assert_true(v->flags & CRS_VMA_F_DELETED);
+    assert_int_equal(saved_pages(img, (uint64_t)(uintptr_t)m, 6, saved), 4);
+    for (int p = 0; p < 6; p++)
+        assert_int_equal(saved[p], p < 4);
+    v = crs_image_find_vma(img, (uint64_t)(uintptr_t)sm);
+    assert_non_null(v);
+    assert_int_equal(v->kind, CRS_VMA_FILE_SHARED);
+    assert_true(v->flags & CRS_VMA_F_DELETED);
+    assert_int_equal(saved_pages(img, (uint64_t)(uintptr_t)sm, 2, saved), 2);
+    crs_image_close(img);
+    crs_test_req_free(t);
+    munmap(m, 6 * 4096);
+    munmap(sm, 2 * 4096);
+    close(fd);
+    close(mfd);
+}
+
+/* Private file mappings: only the pages the process changed (copy-on-write copies) are saved;
+ * shared file mappings: none, the file holds them. */
+static void test_file_mappings(void **state)
+{
+    (void)state;
+    char dir[2048], path[4096], fpath[4096], saved[4];
+    struct crs_snap_report rep;
+    crs_test_dir(dir, sizeof dir, "filemap");
+    snprintf(fpath, sizeof fpath, "%s/data.bin", dir);
+    int fd = open(fpath, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    char page[4096];
+    memset(page, 'x', sizeof page);
+    for (int p = 0; p < 4; p++)
+        assert_int_equal(write(fd, page, 4096), 4096);
+    char *pm = mmap(NULL, 4 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    char *sm = mmap(NULL, 4 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    assert_true(pm != MAP_FAILED && sm != MAP_FAILED);
+    volatile char sink = pm[0]; /* read: still the file's page */
+    (void)sink;
+    pm[2 * 4096 + 5] = 'y';     /* written: a private copy */
+    sm[4096] = 'z';
+
+    snprintf(path, sizeof path, "%s/ckpt-000001.crsnap", dir);
+    struct crs_test_req *t = crs_test_req_new(path, dir, 1);
+    assert_int_equal(crs_test_run_child(t, &rep, NULL), 0);
+    struct crs_image *img;
+    char err[256];
+    assert_int_equal(crs_image_open(path, &img, err, sizeof err), 0);
+    const struct crs_img_vma *v = crs_image_find_vma(img, (uint64_t)(uintptr_t)pm);
+    assert_non_null(v);
+    assert_int_equal(v->kind, CRS_VMA_FILE_PRIVATE);
+    assert_int_equal(v->file_size, 4 * 4096);
+    struct stat sb;
+    assert_int_equal(fstat(fd, &sb), 0);
+    assert_int_equal(v->ino, sb.st_ino);
+    assert_int_equal(v->dev, sb.st_dev);
+    assert_string_equal(crs_image_string(img, v->path), fpath);
+    assert_int_equal(saved_pages(img, (uint64_t)(uintptr_t)pm, 4, saved), 1);
+    assert_true(saved[2]);
+    v = crs_image_find_vma(img, (uint64_t)(uintptr_t)sm);
+    assert_non_null(v);
+    assert_int_equal(v->kind, CRS_VMA_FILE_SHARED);
+    assert_true(v->flags & CRS_VMA_F_SHARED);
+    assert_false(v->flags & CRS_VMA_F_SAVED);
+    assert_int_equal(saved_pages(img, (uint64_t)(uintptr_t)sm, 4, saved), 0);
+    crs_image_close(img);
+    crs_test_req_free(t);
+    munmap(pm, 4 * 4096);
+    munmap(sm, 4 * 4096);
+    close(fd);
+}
+
+/* Makes io_uring_setup fail with ENOSYS in this process, as a container's seccomp policy does. */
+static void no_io_uring(void)
+{
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {sizeof f / sizeof f[0], f};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog))
+        _exit(77);
+}
+
+/* Where io_uring cannot be set up the writer falls back to pwrite and says so once. */
+static void test_uring_unavailable(void **state)
+{
+    (void)state;
+    char dir[2048], path[4096];
+    struct crs_snap_report rep;
+    crs_test_dir(dir, sizeof dir, "nouring");
+    snprintf(path, sizeof path, "%s/ckpt-000001.crsnap", dir);
+    struct crs_test_req *t = crs_test_req_new(path, dir, 1);
+    int st = crs_test_run_child(t, &rep, no_io_uring);
+    if (st == 77)
+        skip();
+    assert_int_equal(st, 0);
+    assert_int_equal(rep.error, 0);
+    assert_non_null(strstr(rep.message, "io_uring unavailable"));
+    struct crs_image *img;
+    char err[256];
+    assert_int_equal(crs_image_open(path, &img, err, sizeof err), 0);
+    assert_int_equal(crs_image_verify(img, NULL, NULL, err, sizeof err), 0);
+    crs_image_close(img);
+    /* with io_uring available the message stays empty */
+    assert_int_equal(crs_test_run_child(t, &rep, NULL), 0);
+    assert_string_equal(rep.message, "");
+    crs_test_req_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -372,6 +548,9 @@ int main(void)
         cmocka_unit_test(test_explicit_path),
         cmocka_unit_test(test_unreadable_regions),
         cmocka_unit_test(test_shared_anon),
+        cmocka_unit_test(test_deleted_files),
+        cmocka_unit_test(test_file_mappings),
+        cmocka_unit_test(test_uring_unavailable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
