@@ -230,14 +230,14 @@ out:
 int main(int argc, char **argv)
 {
     long sizes[16], threads[16];
-    int nsizes, nthreads, reps = bench_reps(5, 5), pages = 3;
+    int nsizes, nthreads, reps = bench_reps(5, 5), pages = 3, sweep = 1;
     nsizes = bench_quick() ? parse_list("64,256", sizes, 16) : parse_list("256,1024,4096,8192", sizes, 16);
     nthreads = parse_list("1,8", threads, 16);
     int opt;
     while ((opt = getopt(argc, argv, "s:t:p:r:")) != -1) {
         switch (opt) {
         case 's': nsizes = parse_list(optarg, sizes, 16); break;
-        case 't': nthreads = parse_list(optarg, threads, 16); break;
+        case 't': nthreads = parse_list(optarg, threads, 16), sweep = 0; break;
         case 'p': pages = !strcmp(optarg, "4k") ? 1 : !strcmp(optarg, "thp") ? 2 : 3; break;
         case 'r': reps = atoi(optarg) > 0 ? atoi(optarg) : reps; break;
         default:
@@ -267,7 +267,7 @@ int main(int argc, char **argv)
                     continue;
             }
             fprintf(stderr, "bench_pause: %s %zu MiB\n", thp ? "thp" : "4k", size >> 20);
-            void *p = bench_map(size, thp, FILL_TOUCH, 7);
+            void *p = bench_map(size, thp, FILL_ZERO, 7);
             if (!p)
                 continue;
             if (thp) {
@@ -279,6 +279,11 @@ int main(int argc, char **argv)
                 slots[k] = (volatile uint64_t *)((char *)p + (size / SLOTS) * k);
             for (int t = 0; t < nthreads; t++)
                 run_case(&crs, size, thp, (int)(threads[t] < MAX_THREADS ? threads[t] : MAX_THREADS), reps);
+            /* How the pause grows once there are more busy threads than cores: the smallest
+             * huge-page case (whose clone is short) again with 2 and 4 threads. */
+            if (thp && i == 0 && sweep)
+                for (int t = 2; t <= 4; t += 2)
+                    run_case(&crs, size, thp, t, reps);
             munmap(p, size);
         }
     }

@@ -202,7 +202,7 @@ void bench_fill(void *p, size_t size, enum bench_fill fill, uint64_t seed)
     uint64_t x = mix64(seed + 1);
     for (size_t i = 0; i < pages; i++) {
         uint64_t *w = (uint64_t *)((char *)p + i * 4096);
-        int kind = fill == FILL_MIXED ? (int)(mix64(i) % 3) : fill == FILL_RANDOM ? 2 : 3;
+        int kind = fill == FILL_MIXED ? (int)(mix64(i) % 3) : fill == FILL_RANDOM ? 2 : fill == FILL_ZERO ? 4 : 3;
         switch (kind) {
         case 0:
             memset(w, 0, 4096);
@@ -221,8 +221,11 @@ void bench_fill(void *p, size_t size, enum bench_fill fill, uint64_t seed)
                 w[j] = x;
             }
             break;
-        default:
+        case 3:
             w[0] = seed + i + 1;
+            break;
+        default:
+            *(volatile uint64_t *)w = 0;
             break;
         }
     }

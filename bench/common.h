@@ -38,8 +38,9 @@ void bench_note(const char *section, const char *fmt, ...) __attribute__((format
  * prints the reason when the program could not run or exited non-zero. */
 uint64_t bench_run(char *const argv[], char *const extra_env[], const char *out_path, int *status);
 
-/* Page fill patterns. */
-enum bench_fill { FILL_TOUCH, FILL_MIXED, FILL_RANDOM };
+/* Page fill patterns: one word per page, mixed (see bench_fill), random, or populated but zero
+ * (the snapshot child elides zero pages quickly, which keeps the pause benchmark short). */
+enum bench_fill { FILL_TOUCH, FILL_MIXED, FILL_RANDOM, FILL_ZERO };
 /* Maps size bytes of anonymous memory (2 MiB aligned, MADV_HUGEPAGE when thp, MADV_NOHUGEPAGE
  * otherwise) and populates it. Returns NULL on failure. */
 void *bench_map(size_t size, int thp, enum bench_fill fill, uint64_t seed);

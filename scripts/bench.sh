@@ -32,8 +32,12 @@ for p in $parts; do
     esac
     echo "== $p ($MODE) ==" >&2
     start=$(date -u '+%Y-%m-%d %H:%M UTC')
+    t0=$(date +%s)
     "$BIN/bench_$p" >"$RES/$p.tsv.new" 2>"$RES/$p.log" || echo "bench.sh: bench_$p exited $?" >&2
-    { printf 'PART\t%s\t%s\t%s\n' "$p" "$start" "$MODE"; cat "$RES/$p.tsv.new"; } >"$RES/$p.tsv"
+    secs=$(( $(date +%s) - t0 ))
+    load=$(cut -d' ' -f1-3 /proc/loadavg)
+    { printf 'PART\t%s\t%s\t%s\t%s\t%s\n' "$p" "$start" "$MODE" "$secs" "$load"; cat "$RES/$p.tsv.new"; } >"$RES/$p.tsv"
+    echo "   took ${secs} s, load average after: $load" >&2
     rm -f "$RES/$p.tsv.new"
 done
 
@@ -109,7 +113,7 @@ for p in pause write cow restore overhead; do
         title["cow"] = "4. Copy-on-write cost"
         title["restore"] = "3. Restore time"
         title["overhead"] = "5. Steady-state overhead"
-        printf "## %s\n\nMeasured %s, %s mode.\n\n", title[part], $3, $4
+        printf "## %s\n\nMeasured %s, %s mode, in %s s; load average (1, 5, 15 min) at the end: %s.\n\n", title[part], $3, $4, $5, $6
         printf "| case | figure | value | n | baseline | baseline value | ratio | target | verdict | note |\n"
         printf "|---|---|---|---|---|---|---|---|---|---|\n"
     }

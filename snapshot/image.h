@@ -214,7 +214,7 @@ enum crs_img_fd_kind {
 };
 
 struct crs_img_epoll_tfd { int32_t fd; uint32_t events; uint64_t data; };
-#define CRS_EPOLL_MAX 32
+#define CRS_EPOLL_MAX 48 /* more registrations: recorded as CRS_FD_OTHER */
 
 struct crs_img_fd {
     int32_t fd;

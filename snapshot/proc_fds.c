@@ -87,7 +87,7 @@ static void parse_pair(const char *s, struct crs_img_timeval *tv)
     tv->usec = (int64_t)(nsec / 1000);
 }
 
-static void parse_fdinfo(struct crs_img_fd *f, const char *text, size_t len)
+static void parse_fdinfo(struct crs_img_fd *f, const char *text, size_t len, size_t text_cap)
 {
     const char *s;
     uint64_t v;
@@ -138,10 +138,12 @@ static void parse_fdinfo(struct crs_img_fd *f, const char *text, size_t len)
         break;
     case CRS_FD_EPOLL: {
         /* "tfd: %8d events: %8x data: %16llx pos:..." once per registration */
-        size_t i = 0;
+        size_t i = 0, total = 0;
         while (i < len) {
             const char *line = text + i;
             size_t rest = len - i;
+            if (rest > 4 && crs_strncmp_prefix(line, "tfd:"))
+                total++;
             if (rest > 4 && crs_strncmp_prefix(line, "tfd:") && f->u.epoll.n < CRS_EPOLL_MAX) {
                 struct crs_img_epoll_tfd *t = &f->u.epoll.tfd[f->u.epoll.n];
                 uint64_t fdv, ev = 0, data = 0;
@@ -169,6 +171,11 @@ static void parse_fdinfo(struct crs_img_fd *f, const char *text, size_t len)
             while (i < len && text[i] != '\n')
                 i++;
             i++;
+        }
+        /* an epoll that cannot be rebuilt whole is not rebuilt at all */
+        if (total > CRS_EPOLL_MAX || len + 1 >= text_cap) {
+            f->kind = CRS_FD_OTHER;
+            memset(&f->u, 0, sizeof f->u);
         }
         break;
     }
@@ -259,7 +266,7 @@ long crs_proc_fds(struct crs_img_fd *fds, size_t max, struct crs_strtab *st,
         fd_path(p, sizeof p, "/proc/self/fdinfo/", fd);
         long tl = crs_read_file(p, text, textcap);
         if (tl > 0)
-            parse_fdinfo(f, text, (size_t)tl);
+            parse_fdinfo(f, text, (size_t)tl, textcap);
         n++;
     }
     return (long)n;

@@ -190,6 +190,9 @@ int crs_restore_run(struct crs_image *img, const struct crs_restore_opts *o, cha
         return 0;
     }
 
+    if (o->same_pid && (rc = crs_restore_take_pid(r, err, errlen)))
+        goto fail;
+
     /* From here the process becomes the image. Nothing may interrupt it. */
     sigfillset(&all);
     sigprocmask(SIG_SETMASK, &all, NULL);

@@ -16,6 +16,7 @@ struct crs_restore_opts {
     int dry_run;                /* validate everything, change nothing */
     int progress;               /* progress line on stderr */
     int verbose;                /* say what is not restored exactly */
+    int same_pid;               /* restore under the saved pid (clone3 set_tid) */
 };
 
 /* One mapping of the restorer itself, from /proc/self/maps. */
@@ -68,6 +69,11 @@ int crs_restore_fds(struct crs_restore *r, char *err, size_t errlen);
 /* restore_proc.c: signal dispositions, cwd, umask, rlimits, personality; itimers last. */
 int crs_restore_proc(struct crs_restore *r, char *err, size_t errlen);
 int crs_restore_itimers(struct crs_restore *r, char *err, size_t errlen);
+
+/* restore_pid.c: with opts.same_pid, forks under the saved pid. Returns 0 in the child (which
+ * goes on to become the restored process) or -errno; the parent never returns: it waits for the
+ * child and exits with its status. */
+int crs_restore_take_pid(struct crs_restore *r, char *err, size_t errlen);
 
 /* restore.c: the whole sequence, checks included. Returns only on failure (-errno, err set),
  * or 0 after a dry run. A failure after memory was touched exits the process instead. */

@@ -76,6 +76,21 @@ static double ratio(const struct crs_image *img, const struct summary *s)
     return s->stored ? (double)img->process.memory_saved / (double)s->stored : 0.0;
 }
 
+/* An argument on one line: control characters shown as escapes, so that a hostile or odd
+ * argument cannot break the layout or drive the terminal. */
+static void print_arg(const char *a)
+{
+    putchar(' ');
+    for (const unsigned char *p = (const unsigned char *)a; *p; p++) {
+        if (*p == '\n')
+            fputs("\\n", stdout);
+        else if (*p < 0x20 || *p == 0x7f)
+            printf("\\x%02x", *p);
+        else
+            putchar(*p);
+    }
+}
+
 static void print_text(const struct crs_image *img, const struct summary *s)
 {
     const struct crs_img_process *p = &img->process;
@@ -86,7 +101,7 @@ static void print_text(const struct crs_image *img, const struct summary *s)
            crs_image_string(img, p->comm), p->pid, p->ppid);
     printf("command   ");
     for (uint32_t i = 0; i < img->argc; i++)
-        printf(" %s", img->argv[i]);
+        print_arg(img->argv[i]);
     printf("\n");
     printf("cwd        %s\n", crs_image_string(img, p->cwd));
     printf("taken      %s, sequence %llu%s\n", crs_fmt_time(a, sizeof a, img->header.created_ns),

@@ -33,6 +33,9 @@ static void usage(FILE *out)
             "                 a mapped file that changed or vanished since the checkpoint is a\n"
             "                 warning, not an error (missing descriptors stay closed)\n"
             "  -n, --dry-run  check the image, the host and the files, restore nothing\n"
+            "  -p, --same-pid restore under the pid the process had (needs\n"
+            "                 CAP_CHECKPOINT_RESTORE and that pid free); crsnap restore then\n"
+            "                 waits for it, passes signals on and exits with its status\n"
             "  -q, --quiet    no progress line\n"
             "  -v, --verbose  report every descriptor and limit that is not restored\n"
             "  -h, --help     this text\n");
@@ -65,6 +68,7 @@ int crs_cmd_restore(int argc, char **argv)
     static const struct option longopts[] = {
         {"force", no_argument, 0, 'f'},  {"keep-files", no_argument, 0, 'f'},
         {"dry-run", no_argument, 0, 'n'}, {"quiet", no_argument, 0, 'q'},
+        {"same-pid", no_argument, 0, 'p'},
         {"verbose", no_argument, 0, 'v'}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -74,10 +78,11 @@ int crs_cmd_restore(int argc, char **argv)
     struct stat st;
     int quiet = 0, c, rc;
 
-    while ((c = getopt_long(argc, argv, "+fnqvh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+fnpqvh", longopts, NULL)) != -1) {
         switch (c) {
         case 'f': o.force = 1; break;
         case 'n': o.dry_run = 1; break;
+        case 'p': o.same_pid = 1; break;
         case 'q': quiet = 1; break;
         case 'v': o.verbose = 1; break;
         case 'h': usage(stdout); return CRS_EXIT_OK;

@@ -539,6 +539,44 @@ static void test_uring_unavailable(void **state)
     crs_test_req_free(t);
 }
 
+/* An epoll set larger than the record holds is not half-recorded: it is "other". */
+static void test_big_epoll(void **state)
+{
+    (void)state;
+    char dir[2048], path[4096];
+    struct crs_snap_report rep;
+    int ep[2], efd[CRS_EPOLL_MAX + 1];
+    ep[0] = epoll_create1(0);
+    ep[1] = epoll_create1(0);
+    for (int i = 0; i <= CRS_EPOLL_MAX; i++) {
+        struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)i};
+        efd[i] = eventfd(0, 0);
+        assert_int_equal(epoll_ctl(ep[0], EPOLL_CTL_ADD, efd[i], &ev), 0);
+        if (i < CRS_EPOLL_MAX)
+            assert_int_equal(epoll_ctl(ep[1], EPOLL_CTL_ADD, efd[i], &ev), 0);
+    }
+    crs_test_dir(dir, sizeof dir, "bigepoll");
+    snprintf(path, sizeof path, "%s/ckpt-000001.crsnap", dir);
+    struct crs_test_req *t = crs_test_req_new(path, dir, 1);
+    assert_int_equal(crs_test_run_child(t, &rep, NULL), 0);
+    struct crs_image *img;
+    char err[256];
+    assert_int_equal(crs_image_open(path, &img, err, sizeof err), 0);
+    const struct crs_img_fd *d = find_fd(img, ep[0]);
+    assert_non_null(d);
+    assert_int_equal(d->kind, CRS_FD_OTHER);
+    d = find_fd(img, ep[1]);
+    assert_non_null(d);
+    assert_int_equal(d->kind, CRS_FD_EPOLL);
+    assert_int_equal(d->u.epoll.n, CRS_EPOLL_MAX);
+    crs_image_close(img);
+    crs_test_req_free(t);
+    for (int i = 0; i <= CRS_EPOLL_MAX; i++)
+        close(efd[i]);
+    close(ep[0]);
+    close(ep[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -551,6 +589,7 @@ int main(void)
         cmocka_unit_test(test_deleted_files),
         cmocka_unit_test(test_file_mappings),
         cmocka_unit_test(test_uring_unavailable),
+        cmocka_unit_test(test_big_epoll),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,6 +2,7 @@
 # truncated image, a missing or changed mapped file, a missing open file, another kernel or
 # libc; each gets its one-line message and exit status 1, and the image still restores once
 # the cause is gone (through forced re-executions, and from its directory).
+RESTORE_CHECKS_ONLY=1
 . "$(dirname "$0")/lib.sh"
 prog=$1
 head -c 300000 /dev/urandom >"$T/data"
@@ -42,13 +43,17 @@ CRSNAP_TEST_FAKE_XFEATURES=0x3 expect_fail "xfeatures" "CPU state features (XCR0
 
 touch -m -d '2001-02-03 04:05:06' "$T/data"
 expect_fail "changed file" "$T/data changed since the checkpoint (size/mtime differ)" "$IMG"
+mv "$T/data" "$T/data.away"
+expect_fail "missing file" "$T/data is missing" "$IMG"
+mv "$T/data.away" "$T/data"
+if [ -n "${CRSNAP_SANITIZED:-}" ]; then
+    echo "failures: every check reported (restoring itself needs an unsanitized build)"
+    exit 0
+fi
 restore forced --force "$IMG"       # same contents, new mtime: a warning, and it restores
 [ "$RC" = 0 ] || fail "--force: crsnap restore exited $RC"
 grep -qF "warning: $T/data changed" "$T/forced.err" || fail "--force: no warning"
 same "$T/forced.out" "$T/expected.out"
-mv "$T/data" "$T/data.away"
-expect_fail "missing file" "$T/data is missing" "$IMG"
-mv "$T/data.away" "$T/data"
 touch -r "$T/data.time" "$T/data"
 
 # The cause gone, the same image restores, from its directory, across three re-executions.
