@@ -1,7 +1,8 @@
 /* bench/bench_ckpt.c - the checkpointed process of the write and restore benchmarks. It fills
  * N MiB with a known pattern, optionally dumps those bytes to a file (for the zstd baselines),
  * takes checkpoints with crs_checkpoint() and prints one line per checkpoint:
- *   CKPT pause_ns write_ns memory_covered memory_saved bytes_written
+ *   CKPT pause_ns write_ns memory_covered memory_saved bytes_written child_cpu_ns
+ * (child_cpu_ns: user + system time of the reaped snapshot child, io_uring workers included)
  * With -x it takes one checkpoint and keeps it; when that image is restored, the process checks
  * a word of every page and exits at once (0 if the memory came back as it was, 3 if not).
  *
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 static uint64_t sample_sum(const void *p, size_t size)
@@ -22,6 +24,15 @@ static uint64_t sample_sum(const void *p, size_t size)
     for (size_t off = 0; off < size; off += 4096)
         s = s * 31 + ((const uint64_t *)((const char *)p + off))[off / 4096 % 512];
     return s;
+}
+
+static uint64_t children_cpu_ns(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_CHILDREN, &ru) < 0)
+        return 0;
+    return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000ull +
+           (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000ull;
 }
 
 int main(int argc, char **argv)
@@ -78,16 +89,18 @@ int main(int argc, char **argv)
     char path[4096];
     snprintf(path, sizeof path, "%s/ckpt-%d.crsnap", bench_dir(), (int)getpid());
     for (int r = 0; r < reps + (keep ? 1 : 0); r++) {
+        uint64_t cpu0 = children_cpu_ns();
         int rc = keep ? 0 : crs.checkpoint(path);
+        uint64_t cpu = children_cpu_ns() - cpu0;
         struct crs_result res;
         memset(&res, 0, sizeof res);
         if (rc < 0 || crs.last(&res) < 0) {
             fprintf(stderr, "bench_ckpt: crs_checkpoint: %s %s\n", strerror(-rc), res.message);
             return 1;
         }
-        printf("CKPT %lu %lu %lu %lu %lu\n", (unsigned long)res.pause_ns, (unsigned long)res.write_ns,
+        printf("CKPT %lu %lu %lu %lu %lu %lu\n", (unsigned long)res.pause_ns, (unsigned long)res.write_ns,
                (unsigned long)res.memory_covered, (unsigned long)res.memory_saved,
-               (unsigned long)res.bytes_written);
+               (unsigned long)res.bytes_written, (unsigned long)cpu);
         fflush(stdout);
         if (!keep)
             unlink(path);

@@ -277,13 +277,13 @@ int main(int argc, char **argv)
             }
             for (int k = 0; k < SLOTS; k++)
                 slots[k] = (volatile uint64_t *)((char *)p + (size / SLOTS) * k);
-            for (int t = 0; t < nthreads; t++)
-                run_case(&crs, size, thp, (int)(threads[t] < MAX_THREADS ? threads[t] : MAX_THREADS), reps);
             /* How the pause grows once there are more busy threads than cores: the smallest
-             * huge-page case (whose clone is short) again with 2 and 4 threads. */
-            if (thp && i == 0 && sweep)
-                for (int t = 2; t <= 4; t += 2)
-                    run_case(&crs, size, thp, t, reps);
+             * huge-page case (whose clone is short) also runs with 2 and 4 threads. */
+            long swept[4] = {1, 2, 4, 8};
+            int use_sweep = thp && i == 0 && sweep;
+            long *tl = use_sweep ? swept : threads;
+            for (int t = 0; t < (use_sweep ? 4 : nthreads); t++)
+                run_case(&crs, size, thp, (int)(tl[t] < MAX_THREADS ? tl[t] : MAX_THREADS), reps);
             munmap(p, size);
         }
     }

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -155,6 +156,10 @@ static char **merged_env(char *const extra[])
     return env;
 }
 
+static uint64_t last_cpu_ns;
+
+uint64_t bench_last_cpu_ns(void) { return last_cpu_ns; }
+
 uint64_t bench_run(char *const argv[], char *const extra_env[], const char *out_path, int *status)
 {
     posix_spawn_file_actions_t fa;
@@ -173,8 +178,12 @@ uint64_t bench_run(char *const argv[], char *const extra_env[], const char *out_
         return 0;
     }
     int st = 0;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+    struct rusage ru;
+    memset(&ru, 0, sizeof ru);
+    while (wait4(pid, &st, 0, &ru) < 0 && errno == EINTR) {}
     uint64_t t = bench_now_ns() - t0;
+    last_cpu_ns = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000ull +
+                  (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000ull;
     if (status)
         *status = st;
     if (!WIFEXITED(st) || WEXITSTATUS(st)) {

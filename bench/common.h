@@ -37,6 +37,8 @@ void bench_note(const char *section, const char *fmt, ...) __attribute__((format
  * stdout to out_path (NULL: inherit; "-": /dev/null). Returns the wall time in ns, or 0 and
  * prints the reason when the program could not run or exited non-zero. */
 uint64_t bench_run(char *const argv[], char *const extra_env[], const char *out_path, int *status);
+/* CPU time (user + system, ns) of the program the last bench_run ran. */
+uint64_t bench_last_cpu_ns(void);
 
 /* Page fill patterns: one word per page, mixed (see bench_fill), random, or populated but zero
  * (the snapshot child elides zero pages quickly, which keeps the pause benchmark short). */

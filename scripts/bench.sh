@@ -4,7 +4,8 @@
 # same-run baseline). Usage: scripts/bench.sh [pause] [write] [cow] [restore] [overhead]
 # (default: all). BENCH_QUICK=1 runs fewer sizes (a few minutes); BENCH_BUILD picks the build
 # directory (default build); BENCH_REPS overrides the repetitions. Parts not re-run keep their
-# last figures, each with the date it was measured.
+# last figures, each with the date it was measured (the run before is kept as PART.tsv.prev in
+# the results directory).
 set -e
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -36,6 +37,7 @@ for p in $parts; do
     "$BIN/bench_$p" >"$RES/$p.tsv.new" 2>"$RES/$p.log" || echo "bench.sh: bench_$p exited $?" >&2
     secs=$(( $(date +%s) - t0 ))
     load=$(cut -d' ' -f1-3 /proc/loadavg)
+    [ -f "$RES/$p.tsv" ] && mv "$RES/$p.tsv" "$RES/$p.tsv.prev"
     { printf 'PART\t%s\t%s\t%s\t%s\t%s\n' "$p" "$start" "$MODE" "$secs" "$load"; cat "$RES/$p.tsv.new"; } >"$RES/$p.tsv"
     echo "   took ${secs} s, load average after: $load" >&2
     rm -f "$RES/$p.tsv.new"

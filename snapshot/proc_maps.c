@@ -82,7 +82,7 @@ static uint32_t classify(const char *name, size_t n, int shared, uint32_t *flags
 
 /* One maps line: "start-end perms offset major:minor inode   name". */
 static int parse_line(char *line, size_t len, struct crs_img_vma *v, struct crs_strtab *st,
-                      uint32_t *last_path)
+                      uint32_t *last_path, const struct crs_img_vma *prev)
 {
     const char *s = line;
     uint64_t major, minor, ino;
@@ -123,8 +123,12 @@ static int parse_line(char *line, size_t len, struct crs_img_vma *v, struct crs_
         if (!v->path)
             return -E2BIG;
     }
-    if ((v->kind == CRS_VMA_FILE_PRIVATE || v->kind == CRS_VMA_FILE_SHARED) && s[0] == '/' &&
-        !(v->flags & CRS_VMA_F_DELETED)) {
+    if (prev && v->path && prev->path == v->path) {
+        /* the same file as the line before (a library's several mappings): stat it once */
+        v->file_size = prev->file_size;
+        v->file_mtime_ns = prev->file_mtime_ns;
+    } else if ((v->kind == CRS_VMA_FILE_PRIVATE || v->kind == CRS_VMA_FILE_SHARED) &&
+               s[0] == '/' && !(v->flags & CRS_VMA_F_DELETED)) {
         struct stat sb;
         if (stat(st->buf + v->path, &sb) == 0) {
             v->file_size = (uint64_t)sb.st_size;
@@ -158,7 +162,7 @@ long crs_proc_maps(struct crs_img_vma *vmas, size_t max, struct crs_strtab *st, 
             if (line[i] != '\n')
                 continue;
             struct crs_img_vma v;
-            r = parse_line(line + start, i - start, &v, st, &last_path);
+            r = parse_line(line + start, i - start, &v, st, &last_path, n ? &vmas[n - 1] : NULL);
             if (r)
                 goto out;
             start = i + 1;

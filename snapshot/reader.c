@@ -267,6 +267,13 @@ static int check_vmas(const struct crs_image *img, char *err, size_t errlen)
             seterr(err, errlen, "damaged region %u: unknown kind %u", i, v->kind);
             return -EBADMSG;
         }
+        if ((v->flags & CRS_VMA_F_SAVED) &&
+            (v->kind == CRS_VMA_VDSO || v->kind == CRS_VMA_VVAR || v->kind == CRS_VMA_VSYSCALL ||
+             (v->kind == CRS_VMA_FILE_SHARED && !(v->flags & CRS_VMA_F_DELETED)))) {
+            seterr(err, errlen, "damaged region %u: a %s region cannot hold saved pages", i,
+                   crs_image_vma_kind_name(v->kind));
+            return -EBADMSG;
+        }
         if (v->prot & ~7u) {
             seterr(err, errlen, "damaged region %u: bad protection %#x", i, v->prot);
             return -EBADMSG;

@@ -191,6 +191,13 @@ void crs_restart_entry(struct crs_restart_plan *plan)
     if (plan->exe_fd >= 0)
         set_exe(plan);
 
+    /* The main thread keeps the restorer's tid (the new pid); glibc's field must say so before
+     * any other thread runs and looks, and the kernel must clear that field, not the
+     * restorer's, when it exits. */
+    r = crs_sys1(SYS_set_tid_address, (long)m->tid_addr);
+    if (m->tid_addr)
+        *(volatile int32_t *)(uintptr_t)m->tid_addr = (int32_t)r;
+
     for (uint32_t i = 0; i < plan->nthreads; i++) {
         const struct crs_img_thread *t = &plan->threads[i];
         if (i == plan->main_index)
@@ -205,11 +212,6 @@ void crs_restart_entry(struct crs_restart_plan *plan)
             fail("cannot recreate a thread, errno ", r);
     }
 
-    /* The main thread keeps the restorer's tid (the new pid); glibc's field must say so, and the
-     * kernel must clear that field, not the restorer's, when it exits. */
-    r = crs_sys1(SYS_set_tid_address, (long)m->tid_addr);
-    if (m->tid_addr)
-        *(volatile int32_t *)(uintptr_t)m->tid_addr = (int32_t)r;
     restore_thread_state(m);
     jump_context(&m->ctx);
 }

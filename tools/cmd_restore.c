@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -25,9 +26,10 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: crsnap restore [OPTIONS] IMAGE|DIR\n\n"
             "Bring back the process an image holds, every thread where it stopped. This process\n"
-            "becomes it: its pid is the restored process's pid, its terminal and standard streams\n"
-            "are the restored process's, and its exit status is the restored program's.\n"
-            "A DIR restores its newest complete image.\n\n"
+            "becomes it: the restored process has this pid (unless --same-pid), its terminals,\n"
+            "and the standard streams that were terminals or pipes, are this command's, and\n"
+            "the exit status is the restored program's. A DIR restores its newest complete\n"
+            "image. Regular files it had open are reopened, at their offsets.\n\n"
             "options:\n"
             "  -f, --force, --keep-files\n"
             "                 a mapped file that changed or vanished since the checkpoint is a\n"
@@ -86,14 +88,22 @@ int crs_cmd_restore(int argc, char **argv)
         case 'q': quiet = 1; break;
         case 'v': o.verbose = 1; break;
         case 'h': usage(stdout); return CRS_EXIT_OK;
-        default: usage(stderr); return CRS_EXIT_USAGE;
+        default:
+            fprintf(stderr, "crsnap restore: try 'crsnap restore --help'\n");
+            return CRS_EXIT_USAGE;
         }
     }
     if (optind != argc - 1) {
-        usage(stderr);
+        fprintf(stderr, "crsnap restore: %s (try 'crsnap restore --help')\n",
+                optind == argc ? "which IMAGE or DIR?" : "one IMAGE or DIR only");
         return CRS_EXIT_USAGE;
     }
     o.progress = !quiet && isatty(2);
+    /* A closed standard stream would hand its number to the image file, and the image file to
+     * the restored program: give it /dev/null instead. */
+    for (int fd = 0; fd < 3; fd++)
+        if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", fd ? O_WRONLY : O_RDONLY) < 0)
+            return CRS_EXIT_FAIL;
     snprintf(path, sizeof path, "%s", argv[optind]);
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
         if (crs_image_find_latest(argv[optind], path, sizeof path)) {

@@ -274,6 +274,15 @@ static void vmas_overlap(char *p, size_t n)
     v[1].start = v[0].start;
     e->checksum = XXH3_64bits(v, e->length);
 }
+static void pages_in_vdso(char *p, size_t n)
+{
+    struct crs_img_toc_entry *e = entry(p, n, CRS_SEC_VMAS);
+    struct crs_img_vma *v = (void *)(p + e->offset + 16);
+    for (uint32_t i = 0; i < e->count; i++)
+        if (v[i].flags & CRS_VMA_F_SAVED)
+            v[i].kind = CRS_VMA_VDSO;
+    e->checksum = XXH3_64bits(v, e->length);
+}
 static void no_main_thread(char *p, size_t n)
 {
     struct crs_img_toc_entry *e = entry(p, n, CRS_SEC_THREADS);
@@ -315,6 +324,7 @@ static void test_hostile(void **state)
     hostile(string_out_of_range, "string offset");
     hostile(vmas_overlap, "overlapping regions");
     hostile(no_main_thread, "no main thread");
+    hostile(pages_in_vdso, "pages in the vdso");
     hostile(epoll_count, "epoll count");
     hostile(argc_too_big, "argc");
     hostile(wrong_version, "version");

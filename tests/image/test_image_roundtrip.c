@@ -513,6 +513,17 @@ static void no_io_uring(void)
         _exit(77);
 }
 
+static char log_path[4096];
+
+/* The same, with CRSNAP_LOG set and stderr going to a file. */
+static void no_io_uring_logged(void)
+{
+    int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 2);
+    setenv("CRSNAP_LOG", "1", 1);
+    no_io_uring();
+}
+
 /* Where io_uring cannot be set up the writer falls back to pwrite and says so once. */
 static void test_uring_unavailable(void **state)
 {
@@ -533,6 +544,16 @@ static void test_uring_unavailable(void **state)
     assert_int_equal(crs_image_open(path, &img, err, sizeof err), 0);
     assert_int_equal(crs_image_verify(img, NULL, NULL, err, sizeof err), 0);
     crs_image_close(img);
+    /* CRSNAP_LOG asks for a line on stderr too */
+    snprintf(log_path, sizeof log_path, "%s/stderr", dir);
+    assert_int_equal(crs_test_run_child(t, &rep, no_io_uring_logged), 0);
+    size_t n;
+    char *text = crs_test_slurp(log_path, &n);
+    assert_non_null(text);
+    text[n] = '\0';
+    assert_non_null(strstr(text, "io_uring unavailable"));
+    assert_ptr_equal(strchr(text, '\n'), text + n - 1);
+    free(text);
     /* with io_uring available the message stays empty */
     assert_int_equal(crs_test_run_child(t, &rep, NULL), 0);
     assert_string_equal(rep.message, "");
