@@ -514,6 +514,11 @@ int crs_cmd_run(int argc, char **argv)
             snprintf(num, sizeof num, "%d", sig);
         setenv("CRSNAP_SIGNAL", num, 1);
     }
+    /* The program keeps this pid (exec in place). Its children inherit LD_PRELOAD, but only the
+     * process CRSNAP_PID names starts the runtime: a child with its own timer and socket would
+     * write images of itself into the same directory. */
+    snprintf(num, sizeof num, "%d", (int)getpid());
+    setenv("CRSNAP_PID", num, 1);
     if (set_preload(lib) < 0) {
         fprintf(stderr, "crsnap run: cannot set LD_PRELOAD: out of memory\n");
         return CRS_EXIT_FAIL;

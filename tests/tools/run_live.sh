@@ -60,4 +60,19 @@ while [ "$(newest "$T/periodic")" -lt 4 ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n 
 kill -TERM $pid
 finish 143
 [ "$(count "$T/periodic")" = 2 ] || fail "-k 2 kept $(count "$T/periodic") images: $(ls "$T/periodic")"
+# Only the program crsnap run starts gets the runtime: a child it spawns inherits LD_PRELOAD but
+# must not start a runtime of its own (its own socket, timer and images in the same directory).
+"$CRSNAP_BIN" run -d "$T/kids" sh -c '"$0" sleep 30 & echo $! >"$1"; wait' "$PROBE" "$T/kid.pid" \
+    >"$T/prog.out" 2>"$T/prog.err" &
+pid=$!
+CLEANUP_PIDS="$CLEANUP_PIDS $pid"
+wait_for "$CRSNAP_SOCKET_DIR/$pid.sock"
+wait_for "$T/kid.pid"
+kid=$(cat "$T/kid.pid")
+CLEANUP_PIDS="$CLEANUP_PIDS $kid"
+grep -q "^CRSNAP_PID=$pid\$" "/proc/$kid/environ" 2>/dev/null || tr '\0' '\n' <"/proc/$kid/environ" | grep -q "^CRSNAP_PID=$pid\$" ||
+    fail "the child does not see CRSNAP_PID=$pid"
+sleep 1
+[ ! -e "$CRSNAP_SOCKET_DIR/$kid.sock" ] || fail "a child of the program started its own runtime"
+kill -TERM $kid $pid
 echo ok
