@@ -61,6 +61,13 @@ static int reap_one(struct crs_writer *w)
         return -EIO;
     uint32_t len = w->slot_len[s];
     w->slot_len[s] = 0;
+    if (res == -EINVAL || res == -EOPNOTSUPP || res == -ENOTSUP || res == -ENOSYS) {
+        /* the ring works but this file system will not take its writes: pwrite instead,
+         * which also yields the real error if the write itself is what is wrong */
+        w->degrade = 1;
+        w->uring_err = res;
+        return pwrite_all(w->fd, w->slot[s], len, w->slot_off[s]);
+    }
     if (res < 0)
         return res;
     if ((uint32_t)res < len)
@@ -68,9 +75,29 @@ static int reap_one(struct crs_writer *w)
     return 0;
 }
 
+/* Waits for everything in flight and leaves the ring: later writes use pwrite. */
+static int leave_ring(struct crs_writer *w)
+{
+    int r = 0;
+    for (int i = 0; i < CRS_WRITER_SLOTS; i++)
+        while (w->slot_len[i]) {
+            int e = reap_one(w);
+            if (e && !r)
+                r = e;
+        }
+    io_uring_queue_exit(&w->ring);
+    w->uring = 0;
+    return r;
+}
+
 static int submit_slot(struct crs_writer *w)
 {
     int s = w->cur;
+    if (w->uring && w->degrade) {
+        int r = leave_ring(w);
+        if (r)
+            return r;
+    }
     if (!w->fill)
         return 0;
     if (!w->uring) {
@@ -82,6 +109,7 @@ static int submit_slot(struct crs_writer *w)
         if (!sqe)
             return -EBUSY; /* cannot happen: the ring has room for every slot */
         io_uring_prep_write(sqe, w->fd, w->slot[s], (unsigned)w->fill, w->base);
+        sqe->rw_flags = (__kernel_rwf_t)w->test_rw_flags;
         io_uring_sqe_set_data64(sqe, (uint64_t)s);
         w->slot_len[s] = (uint32_t)w->fill;
         w->slot_off[s] = w->base;
@@ -157,6 +185,8 @@ int crs_writer_flush(struct crs_writer *w)
         while (w->slot_len[i])
             if ((r = reap_one(w)))
                 return w->err = r;
+    if (w->uring && w->degrade && (r = leave_ring(w)))
+        return w->err = r;
     return 0;
 }
 

@@ -26,9 +26,13 @@ struct crs_writer {
     size_t fill;
     uint64_t base;                  /* file offset of the current slot's first byte */
     int err;                        /* first error (-errno): later calls fail with it */
+    int degrade;                    /* the ring refused a write: finish with pwrite */
+    uint32_t test_rw_flags;         /* test hook: RWF_* flags put on every ring write */
 };
 
-/* mem must hold CRS_WRITER_MEM bytes. force_pwrite skips io_uring. Returns 0 or -errno. */
+/* mem must hold CRS_WRITER_MEM bytes. force_pwrite skips io_uring. Returns 0 or -errno.
+ * A ring that sets up but whose writes the file system refuses (EINVAL, EOPNOTSUPP) is given
+ * up: the refused write and every later one go through pwrite, and uring_err says why. */
 int crs_writer_init(struct crs_writer *w, int fd, int force_pwrite, void *mem);
 /* Appends at the current end. */
 int crs_writer_append(struct crs_writer *w, const void *p, size_t n);

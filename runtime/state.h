@@ -162,6 +162,12 @@ struct crs_state {
     int listen_fd;
     char sock_path[CRS_PATH_MAX];
     char err[256];                  /* message of the checkpoint being taken */
+
+    /* MADV_DONTFORK regions, lifted around the snapshot clone (dontfork.c) */
+    _Atomic int saw_dontfork;       /* the program asked for MADV_DONTFORK at least once */
+    int ndontfork;
+    uint64_t dontfork[CRS_MAX_DONTFORK][2];   /* start, end */
+    char smaps_buf[16384];
 };
 
 extern struct crs_state crs_state;

@@ -3,9 +3,9 @@
 # prints a table and rewrites docs/BENCHMARKS.md (machine facts, date, every figure with its
 # same-run baseline). Usage: scripts/bench.sh [pause] [write] [cow] [restore] [overhead]
 # (default: all). BENCH_QUICK=1 runs fewer sizes (a few minutes); BENCH_BUILD picks the build
-# directory (default build); BENCH_REPS overrides the repetitions. Parts not re-run keep their
-# last figures, each with the date it was measured (the run before is kept as PART.tsv.prev in
-# the results directory).
+# directory (default build); BENCH_REPS overrides the repetitions; BENCH_NO_BUILD=1 skips the
+# build. Parts not re-run keep their last figures, each with the date it was measured (the run
+# before is kept as PART.tsv.prev in the results directory).
 set -e
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -15,7 +15,9 @@ case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 BIN=$BUILD/bench
 RES=$BUILD/bench-results
 mkdir -p "$RES"
-if ! cmake --build "$BUILD" -j"$(nproc)" >"$RES/build.log" 2>&1; then
+if [ -n "${BENCH_NO_BUILD:-}" ]; then
+    echo "bench.sh: BENCH_NO_BUILD set, using the programs already built in $BUILD" >&2
+elif ! cmake --build "$BUILD" -j"$(nproc)" >"$RES/build.log" 2>&1; then
     tail -20 "$RES/build.log" >&2
     echo "bench.sh: the build failed (full log in $RES/build.log)" >&2
     exit 1

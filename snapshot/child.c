@@ -24,6 +24,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <linux/futex.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -39,6 +41,13 @@
 #define LINE_SIZE (64u << 10)
 #define SCRATCH_SIZE (16u << 20)
 #define NSECTIONS 10
+#define NKEEP 8
+/* Written memory is given back in steps of this much, aligned, so that a transparent huge page
+ * is unmapped whole rather than split. */
+#define RELEASE_STEP (2ull << 20)
+/* Smaller anonymous regions are not released: the dynamic linker keeps its link maps and
+ * scopes in small ones, and a lazily bound call made after the page data would read them. */
+#define RELEASE_MIN (1ull << 20)
 
 /* PAGEMAP_SCAN (Linux 6.7): populated ranges without a walk over every page table entry, which
  * matters for huge sparse reservations. Defined here because older headers lack it. */
@@ -59,6 +68,45 @@ struct crs_page_region {
 #define PM_SWAP (1ull << 62)
 #define PM_FILE (1ull << 61)
 
+/* Compression on two cores. The walk (pagemap, zero checks, copying pages out, releasing them,
+ * writing) runs in the child's own thread; the pages it copies are packed into jobs of up to
+ * JOB_CHUNKS chunks, which a helper thread and the walker itself compress. Jobs are retired in
+ * the order they were filled, so the image is the same byte for byte as with one thread.
+ *
+ * The helper is a raw clone (CLONE_VM|CLONE_THREAD) on its own mmap'd stack, with its own
+ * static zstd context; it shares the walker's thread pointer (only the stack guard is read
+ * through it) and calls nothing but zstd, XXH3 and memcpy, all bound before it starts, and raw
+ * futex system calls: no errno, no locks. It dies with the child (exit_group). Job states and
+ * the two wake-up words are touched with atomics only. */
+#define NJOBS 4
+#define JOB_CHUNKS 64
+#define JOB_STAGE CHUNK_BYTES
+#define JOB_OUT (CHUNK_BYTES + CHUNK_BYTES / 256 + JOB_CHUNKS * (sizeof(struct crs_img_chunk) + 8 + 64) + 4096)
+#define HELPER_STACK (256u << 10)
+
+enum { JOB_FREE, JOB_READY, JOB_BUSY, JOB_DONE };
+
+struct job {
+    int state;                         /* JOB_*: atomics only */
+    uint32_t nchunks;
+    size_t raw;                        /* bytes of pages in stage */
+    size_t olen;                       /* bytes of chunk stream in out */
+    struct crs_img_chunk ch[JOB_CHUNKS];
+    char *stage, *out;
+};
+
+struct pool {
+    struct job jobs[NJOBS];
+    uint32_t head, tail;               /* walker only: next to fill, next to retire */
+    int filling;                       /* jobs[head % NJOBS] is being filled */
+    int ready_seq;                     /* futex word: bumped when a job becomes ready */
+    int helper_idle;                   /* the helper sleeps on ready_seq */
+    int main_waiting;                  /* the walker sleeps on the oldest job's state */
+    int helper;                        /* a helper thread runs */
+    ZSTD_CCtx *cctx[2];                /* walker's, helper's */
+    int level;
+};
+
 struct child {
     const struct crs_snap_request *req;
     struct crs_writer w;
@@ -71,11 +119,7 @@ struct child {
     long nfds;
     struct crs_img_process proc;
     struct crs_img_sigaction sig[64];
-    ZSTD_CCtx *cctx;
-    char *cbuf;
-    size_t cbuf_cap;
-    char *stage_buf;                   /* the pages of the chunk being compressed */
-    int level;
+    struct pool pool;
     uint64_t *pm;
     unsigned char *mc;
     char *work;
@@ -88,6 +132,12 @@ struct child {
     long delay_ms;                     /* test hook: pause after each chunk */
     int no_scan;                       /* PAGEMAP_SCAN is not available: read pagemap */
     const char *stage;                 /* what was being done, for the error message */
+    int release;                       /* unmap written private anonymous memory as we go */
+    const struct crs_img_vma *rel_v;   /* the region being released behind the walk, or NULL */
+    uint64_t rel_lo;                   /* its first address not released yet */
+    uint64_t keep_lo[NKEEP], keep_hi[NKEEP]; /* ranges the child itself still reads */
+    int nkeep;
+    uint64_t released;                 /* bytes unmapped */
 };
 
 static uint64_t now_ns(clockid_t clk)
@@ -183,43 +233,301 @@ CRS_RAW_ACCESS static void copy_pages(void *dst, const void *src, size_t n)
         d[i] = s[i];
 }
 
+/* Releasing what has been written.
+ *
+ * After fork the parent and the child share every private anonymous page; the parent's first
+ * write to one copies it, and the copy lives until the child exits. Once the child has copied a
+ * page into its own buffers it no longer needs it, so it unmaps it: a page the parent had
+ * already copied is freed, and a page it has not touched yet is mapped by the parent alone,
+ * whose write then reuses it without a copy. munmap rather than MADV_DONTNEED: both give the
+ * page back, but a stray later read by the child faults loudly instead of reading zeros.
+ *
+ * Only private anonymous regions (anon, heap, stack) are released. Shared mappings are not
+ * copied on write, so there is nothing to gain; private file mappings hold the libraries' data
+ * and GOT that the child itself runs on, and so do anonymous regions that directly follow a
+ * file mapping (a library's .bss) and small ones (RELEASE_MIN). Inside the released regions,
+ * the ranges the child still reads after the page data are kept: its own stack and TLS, the request and the thread
+ * records it points to, the scratch, and the argument and environment strings. */
+static void keep_range(struct child *c, uint64_t lo, uint64_t hi)
+{
+    if (hi <= lo)
+        return;
+    if (c->nkeep == NKEEP) {
+        c->release = 0; /* cannot say what is safe: release nothing */
+        return;
+    }
+    c->keep_lo[c->nkeep] = lo & ~(uint64_t)(CRS_IMG_PAGE_SIZE - 1);
+    c->keep_hi[c->nkeep] = (hi + CRS_IMG_PAGE_SIZE - 1) & ~(uint64_t)(CRS_IMG_PAGE_SIZE - 1);
+    c->nkeep++;
+}
+
+static void keep_region_of(struct child *c, uint64_t addr)
+{
+    for (size_t i = 0; i < c->nvmas; i++)
+        if (c->vmas[i].start <= addr && addr < c->vmas[i].end)
+            keep_range(c, c->vmas[i].start, c->vmas[i].end);
+}
+
+static void plan_release(struct child *c)
+{
+    const struct crs_snap_request *req = c->req;
+    const char *env = getenv("CRSNAP_NO_RELEASE");
+    int dummy;
+
+    c->release = !req->no_release && !(env && *env && *env != '0');
+#ifdef __SANITIZE_ADDRESS__
+    c->release = 0; /* the sanitizer's shadow is anonymous memory our own code keeps reading */
+#endif
+    keep_region_of(c, (uint64_t)(uintptr_t)&dummy);
+    keep_region_of(c, (uint64_t)(uintptr_t)__builtin_thread_pointer());
+    keep_range(c, (uint64_t)(uintptr_t)req, (uint64_t)(uintptr_t)(req + 1));
+    keep_range(c, (uint64_t)(uintptr_t)req->threads,
+               (uint64_t)(uintptr_t)(req->threads + req->nthreads));
+    keep_range(c, (uint64_t)(uintptr_t)req->scratch,
+               (uint64_t)(uintptr_t)req->scratch + req->scratch_size);
+    keep_range(c, c->proc.arg_start, c->proc.arg_end);
+    keep_range(c, c->proc.env_start, c->proc.env_end);
+}
+
+static int releasable(const struct child *c, const struct crs_img_vma *v)
+{
+    if (!c->release || (v->flags & CRS_VMA_F_SHARED))
+        return 0;
+    if (v->kind != CRS_VMA_ANON && v->kind != CRS_VMA_HEAP && v->kind != CRS_VMA_STACK)
+        return 0;
+    if (v->end - v->start < RELEASE_MIN)
+        return 0;
+    if (v > c->vmas && v[-1].end == v->start &&
+        (v[-1].kind == CRS_VMA_FILE_PRIVATE || v[-1].kind == CRS_VMA_FILE_SHARED))
+        return 0;
+    return 1;
+}
+
+/* Unmaps [lo, hi) except the kept ranges. Best effort: a failure only keeps memory longer. */
+static void unmap_unkept(struct child *c, uint64_t lo, uint64_t hi)
+{
+    while (lo < hi) {
+        uint64_t klo = hi, khi = hi;
+        for (int k = 0; k < c->nkeep; k++)
+            if (c->keep_hi[k] > lo && c->keep_lo[k] < hi && c->keep_lo[k] < klo) {
+                klo = c->keep_lo[k] > lo ? c->keep_lo[k] : lo;
+                khi = c->keep_hi[k];
+            }
+        if (klo > lo && munmap((void *)(uintptr_t)lo, klo - lo) == 0)
+            c->released += klo - lo;
+        lo = khi;
+    }
+}
+
+/* The walk of the current region has passed upto: release what lies behind it, in whole
+ * steps unless the region is done. Pages of the run not yet copied stay. */
+static void release_to(struct child *c, uint64_t upto, int all)
+{
+    if (!c->rel_v)
+        return;
+    if (c->run_pages && c->run_addr < upto)
+        upto = c->run_addr;
+    if (upto > c->rel_v->end)
+        upto = c->rel_v->end;
+    if (!all || upto != c->rel_v->end)
+        upto &= ~(RELEASE_STEP - 1);
+    if (upto <= c->rel_lo)
+        return;
+    unmap_unkept(c, c->rel_lo, upto);
+    c->rel_lo = upto;
+}
+
+static int futex_wait(int *addr, int val)
+{
+    return (int)crs_sys6(SYS_futex, (long)addr, FUTEX_WAIT_PRIVATE, val, 0, 0, 0);
+}
+
+static void futex_wake(int *addr, int n)
+{
+    crs_sys6(SYS_futex, (long)addr, FUTEX_WAKE_PRIVATE, n, 0, 0, 0);
+}
+
+/* Compresses every chunk of a job into its output: header, data, zeros up to 8 bytes. The
+ * pages section starts 8-aligned, so this is the stream the writer would have aligned. */
+static void compress_job(struct job *j, ZSTD_CCtx *z, int level)
+{
+    size_t in = 0, o = 0;
+    for (uint32_t i = 0; i < j->nchunks; i++) {
+        struct crs_img_chunk *ch = &j->ch[i];
+        size_t raw = (size_t)ch->npages * CRS_IMG_PAGE_SIZE;
+        const char *src = j->stage + in;
+        char *dst = j->out + o + sizeof *ch;
+        size_t n = ZSTD_compressCCtx(z, dst, JOB_OUT - o - sizeof *ch, src, raw, level);
+        if (ZSTD_isError(n) || n >= raw) {
+            memcpy(dst, src, raw);
+            ch->flags = CRS_CHUNK_F_RAW;
+            ch->clen = (uint32_t)raw;
+        } else {
+            ch->flags = 0;
+            ch->clen = (uint32_t)n;
+        }
+        ch->checksum = XXH3_64bits(dst, ch->clen);
+        memcpy(j->out + o, ch, sizeof *ch);
+        o += sizeof *ch + ch->clen;
+        while (o & 7)
+            j->out[o++] = 0;
+        in += raw;
+    }
+    j->olen = o;
+}
+
+static void helper_main(void *arg)
+{
+    struct pool *p = arg;
+    for (;;) {
+        int seq = __atomic_load_n(&p->ready_seq, __ATOMIC_SEQ_CST);
+        int did = 0;
+        for (int i = 0; i < NJOBS; i++) {
+            struct job *j = &p->jobs[i];
+            int want = JOB_READY;
+            if (!__atomic_compare_exchange_n(&j->state, &want, JOB_BUSY, 0, __ATOMIC_SEQ_CST,
+                                             __ATOMIC_SEQ_CST))
+                continue;
+            compress_job(j, p->cctx[1], p->level);
+            __atomic_store_n(&j->state, JOB_DONE, __ATOMIC_SEQ_CST);
+            if (__atomic_load_n(&p->main_waiting, __ATOMIC_SEQ_CST))
+                futex_wake(&j->state, 1);
+            did = 1;
+        }
+        if (did)
+            continue;
+        __atomic_store_n(&p->helper_idle, 1, __ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&p->ready_seq, __ATOMIC_SEQ_CST) == seq)
+            futex_wait(&p->ready_seq, seq);
+        __atomic_store_n(&p->helper_idle, 0, __ATOMIC_SEQ_CST);
+    }
+}
+
+/* The oldest job's stream goes to the writer; its headers join the running checksum. */
+static int retire(struct child *c, struct job *j)
+{
+    int r;
+    for (uint32_t i = 0; i < j->nchunks; i++)
+        XXH3_64bits_update(&c->hs, &j->ch[i], sizeof j->ch[i]);
+    if ((r = crs_writer_append(&c->w, j->out, j->olen)))
+        return r;
+    c->nchunks += j->nchunks;
+    if (c->delay_ms > 0) {
+        long ms = c->delay_ms * (long)j->nchunks;
+        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    j->nchunks = 0;
+    j->raw = 0;
+    j->olen = 0;
+    __atomic_store_n(&j->state, JOB_FREE, __ATOMIC_SEQ_CST);
+    c->pool.tail++;
+    return 0;
+}
+
+/* One step forward: retire the oldest job if it is done, else compress a ready one here,
+ * else wait for the helper to finish the oldest. */
+static int pool_step(struct child *c)
+{
+    struct pool *p = &c->pool;
+    if (p->tail == p->head)
+        return 0;
+    struct job *t = &p->jobs[p->tail % NJOBS];
+    if (__atomic_load_n(&t->state, __ATOMIC_SEQ_CST) == JOB_DONE)
+        return retire(c, t);
+    for (uint32_t k = p->tail; k != p->head; k++) {
+        struct job *j = &p->jobs[k % NJOBS];
+        int want = JOB_READY;
+        if (__atomic_compare_exchange_n(&j->state, &want, JOB_BUSY, 0, __ATOMIC_SEQ_CST,
+                                        __ATOMIC_SEQ_CST)) {
+            compress_job(j, p->cctx[0], p->level);
+            __atomic_store_n(&j->state, JOB_DONE, __ATOMIC_SEQ_CST);
+            return 0;
+        }
+    }
+    __atomic_store_n(&p->main_waiting, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&t->state, __ATOMIC_SEQ_CST) == JOB_BUSY)
+        futex_wait(&t->state, JOB_BUSY);
+    __atomic_store_n(&p->main_waiting, 0, __ATOMIC_SEQ_CST);
+    return 0;
+}
+
+/* The job being filled is ready for compression. */
+static void submit_job(struct child *c)
+{
+    struct pool *p = &c->pool;
+    __atomic_store_n(&p->jobs[p->head % NJOBS].state, JOB_READY, __ATOMIC_SEQ_CST);
+    p->head++;
+    p->filling = 0;
+    __atomic_add_fetch(&p->ready_seq, 1, __ATOMIC_SEQ_CST);
+    if (p->helper && __atomic_load_n(&p->helper_idle, __ATOMIC_SEQ_CST))
+        futex_wake(&p->ready_seq, 1);
+}
+
+/* A job with room for raw more bytes of pages. */
+static int job_for(struct child *c, size_t raw, struct job **out)
+{
+    struct pool *p = &c->pool;
+    struct job *j = &p->jobs[p->head % NJOBS];
+    int r;
+    if (p->filling && (j->raw + raw > JOB_STAGE || j->nchunks == JOB_CHUNKS)) {
+        submit_job(c);
+        j = &p->jobs[p->head % NJOBS];
+    }
+    while (!p->filling) {
+        if (p->head - p->tail < NJOBS) {
+            p->filling = 1;
+            break;
+        }
+        if ((r = pool_step(c)))
+            return r;
+    }
+    *out = j;
+    return 0;
+}
+
+/* Everything filled is compressed and written. */
+static int pool_drain(struct child *c)
+{
+    struct pool *p = &c->pool;
+    int r;
+    if (p->filling && p->jobs[p->head % NJOBS].nchunks)
+        submit_job(c);
+    p->filling = 0;
+    while (p->tail != p->head)
+        if ((r = pool_step(c)))
+            return r;
+    return 0;
+}
+
 static int flush_run(struct child *c)
 {
-    struct crs_img_chunk ch;
+    struct job *j;
     size_t raw = (size_t)c->run_pages * CRS_IMG_PAGE_SIZE;
-    const void *data = c->stage_buf;
     int r;
 
     if (!c->run_pages)
         return 0;
-    memset(&ch, 0, sizeof ch);
-    ch.magic = CRS_IMG_CHUNK_MAGIC;
-    ch.npages = c->run_pages;
-    ch.addr = c->run_addr;
-    /* Compress from our own copy: zstd and the writer use memcpy, which a sanitizer intercepts
-     * and which would object to the process's redzones and shadow. The copy costs far less
-     * than the compression. */
-    copy_pages(c->stage_buf, (const void *)(uintptr_t)c->run_addr, raw);
-    size_t n = ZSTD_compressCCtx(c->cctx, c->cbuf, c->cbuf_cap, c->stage_buf, raw, c->level);
-    if (ZSTD_isError(n) || n >= raw) {
-        ch.flags = CRS_CHUNK_F_RAW;
-        ch.clen = (uint32_t)raw;
-    } else {
-        data = c->cbuf;
-        ch.clen = (uint32_t)n;
-    }
-    ch.checksum = XXH3_64bits(data, ch.clen);
-    XXH3_64bits_update(&c->hs, &ch, sizeof ch);
-    if ((r = crs_writer_append(&c->w, &ch, sizeof ch)) ||
-        (r = crs_writer_append(&c->w, data, ch.clen)) || (r = crs_writer_align(&c->w, 8)))
+    if ((r = job_for(c, raw, &j)))
         return r;
-    c->nchunks++;
+    struct crs_img_chunk *ch = &j->ch[j->nchunks++];
+    memset(ch, 0, sizeof *ch);
+    ch->magic = CRS_IMG_CHUNK_MAGIC;
+    ch->npages = c->run_pages;
+    ch->addr = c->run_addr;
+    /* Compress from our own copy: zstd and the writer use memcpy, which a sanitizer intercepts
+     * and which would object to the process's redzones and shadow. The copy is also what lets
+     * the pages be released at once. */
+    copy_pages(j->stage + j->raw, (const void *)(uintptr_t)c->run_addr, raw);
+    j->raw += raw;
     c->proc.memory_saved += raw;
     c->run_pages = 0;
-    if (c->delay_ms > 0) {
-        struct timespec ts = {c->delay_ms / 1000, (c->delay_ms % 1000) * 1000000};
-        nanosleep(&ts, NULL);
-    }
+    release_to(c, ch->addr + raw, 0);
+    /* keep the writer streaming: whatever is finished goes out now */
+    while (c->pool.tail != c->pool.head &&
+           __atomic_load_n(&c->pool.jobs[c->pool.tail % NJOBS].state, __ATOMIC_SEQ_CST) == JOB_DONE)
+        if ((r = retire(c, &c->pool.jobs[c->pool.tail % NJOBS])))
+            return r;
     return 0;
 }
 
@@ -291,9 +599,10 @@ static int save_page(struct child *c, const struct crs_img_vma *v, uint64_t addr
     if (addr >= s0 && addr < s1)
         return 0;
     if (!*readable) {
-        /* the child's address space is its own copy: opening it up changes nothing */
-        if (mprotect((void *)(uintptr_t)v->start, v->end - v->start,
-                     (int)(v->prot | PROT_READ)) < 0) {
+        /* the child's address space is its own copy: opening it up changes nothing; what
+         * has been released already is gone */
+        uint64_t lo = c->rel_v == v ? c->rel_lo : v->start;
+        if (mprotect((void *)(uintptr_t)lo, v->end - lo, (int)(v->prot | PROT_READ)) < 0) {
             c->stage = "making a region readable for";
             return -errno;
         }
@@ -347,6 +656,7 @@ static int scan_region(struct child *c, const struct crs_img_vma *v, int mode, i
         if (a.walk_end <= at)
             break;
         at = a.walk_end;
+        release_to(c, at, 0);
     }
     return 0;
 }
@@ -365,6 +675,8 @@ static int save_region(struct child *c, struct crs_img_vma *v)
 
     if (mode == SAVE_NONE)
         return 0;
+    c->rel_v = releasable(c, v) ? v : NULL;
+    c->rel_lo = v->start;
     if (mode == SAVE_ALL) {
         for (uint64_t a = v->start; a < v->end; a += CRS_IMG_PAGE_SIZE) {
             if (!readable && mprotect((void *)(uintptr_t)v->start, v->end - v->start,
@@ -411,10 +723,13 @@ static int save_region(struct child *c, struct crs_img_vma *v)
             if (want && (r = save_page(c, v, a + i * CRS_IMG_PAGE_SIZE, &readable)))
                 return r;
         }
+        release_to(c, a + k * CRS_IMG_PAGE_SIZE, 0);
     }
 done:
     if ((r = flush_run(c)))
         return r;
+    release_to(c, v->end, 1);
+    c->rel_v = NULL;
     if (c->nchunks != saved_before || c->proc.memory_saved != bytes_before)
         v->flags |= CRS_VMA_F_SAVED;
     return 0;
@@ -568,6 +883,8 @@ static int write_image(struct child *c)
         if ((r = save_region(c, v)))
             return r;
     }
+    if ((r = pool_drain(c)))
+        return r;
     c->stage = NULL;
     sh.length = crs_writer_pos(&c->w) - pages_off - sizeof sh;
     struct crs_img_toc_entry *e = &c->toc[c->ntoc++];
@@ -597,6 +914,23 @@ static int write_image(struct child *c)
     if ((r = crs_writer_write_at(&c->w, &sh, sizeof sh, pages_off)))
         return r;
     return write_tail(c, &h);
+}
+
+/* Two or more CPUs allowed, not under a sanitizer (whose runtime keeps per-thread state that a
+ * thread it has not seen would share), and not turned off (CRSNAP_TEST_ONE_THREAD). */
+static int want_helper(void)
+{
+#ifdef __SANITIZE_ADDRESS__
+    return 0;
+#else
+    uint64_t set[16];
+    long n = crs_sys3(SYS_sched_getaffinity, 0, sizeof set, (long)set);
+    int cpus = 0;
+    for (long i = 0; i < n / 8; i++)
+        cpus += __builtin_popcountll(set[i]);
+    const char *one = getenv("CRSNAP_TEST_ONE_THREAD");
+    return cpus > 1 && !(one && *one && *one != '0');
+#endif
 }
 
 void crs_snapshot_child(const struct crs_snap_request *req)
@@ -647,11 +981,12 @@ void crs_snapshot_child(const struct crs_snap_request *req)
     if (level > ZSTD_maxCLevel())
         level = ZSTD_maxCLevel();
     ZSTD_compressionParameters cp = ZSTD_getCParams(level, CHUNK_BYTES, 0);
-    size_t zws = ZSTD_estimateCCtxSize_usingCParams(cp);
-    c.cbuf_cap = ZSTD_compressBound(CHUNK_BYTES);
+    size_t zws = (ZSTD_estimateCCtxSize_usingCParams(cp) + 63) & ~(size_t)63;
     size_t fdbytes = MAX_FDS * sizeof(struct crs_img_fd);
-    size_t total = CRS_WRITER_MEM + CHUNK_BYTES + c.cbuf_cap + zws + BATCH * 8 + BATCH + fdbytes + WORK_SIZE;
-    total = (total + 3 * 4096) & ~(size_t)4095;
+    size_t jobbytes = NJOBS * (JOB_STAGE + ((JOB_OUT + 63) & ~(size_t)63));
+    size_t total = CRS_WRITER_MEM + jobbytes + 2 * zws + HELPER_STACK + BATCH * 8 + BATCH +
+                   fdbytes + WORK_SIZE;
+    total = (total + 4 * 4096) & ~(size_t)4095;
     char *mem = mmap(NULL, total, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (mem == MAP_FAILED) {
@@ -659,19 +994,45 @@ void crs_snapshot_child(const struct crs_snap_request *req)
         finish(&c, -errno, NULL, t0);
     }
     char *wmem = mem;
-    c.stage_buf = wmem + CRS_WRITER_MEM;
-    c.cbuf = c.stage_buf + CHUNK_BYTES;
-    c.level = level;
-    char *zmem = (char *)(((uintptr_t)(c.cbuf + c.cbuf_cap) + 63) & ~(uintptr_t)63);
-    c.pm = (uint64_t *)(((uintptr_t)(zmem + zws) + 63) & ~(uintptr_t)63);
+    char *at = wmem + CRS_WRITER_MEM;
+    for (int i = 0; i < NJOBS; i++) {
+        c.pool.jobs[i].stage = at;
+        c.pool.jobs[i].out = at + JOB_STAGE;
+        at += JOB_STAGE + ((JOB_OUT + 63) & ~(size_t)63);
+    }
+    c.pool.level = level;
+    for (int i = 0; i < 2; i++) {
+        c.pool.cctx[i] = ZSTD_initStaticCCtx(at, zws);
+        at += zws;
+        if (!c.pool.cctx[i]) {
+            c.stage = "preparing the compressor for";
+            finish(&c, -ENOMEM, NULL, t0);
+        }
+    }
+    char *helper_stack = at;
+    at += HELPER_STACK;
+    c.pm = (uint64_t *)at;
     c.mc = (unsigned char *)(c.pm + BATCH);
     c.fds = (struct crs_img_fd *)(((uintptr_t)(c.mc + BATCH) + 63) & ~(uintptr_t)63);
     c.work = (char *)(c.fds + MAX_FDS);
-    c.cctx = ZSTD_initStaticCCtx(zmem, zws);
-    if (!c.cctx) {
-        c.stage = "preparing the compressor for";
-        finish(&c, -ENOMEM, NULL, t0);
-    }
+    /* Bind zstd's and XXH3's calls now, in this thread: memory is released as the walk goes,
+     * and a lazily bound call would have the dynamic linker read its bookkeeping. */
+    memset(c.pool.jobs[0].stage, 0, CRS_IMG_PAGE_SIZE);
+    c.pool.jobs[0].ch[0].npages = 1;
+    c.pool.jobs[0].nchunks = 1;
+    compress_job(&c.pool.jobs[0], c.pool.cctx[1], level);
+    compress_job(&c.pool.jobs[0], c.pool.cctx[0], level);
+    c.pool.jobs[0].nchunks = 0;
+    XXH3_INITSTATE(&c.hs);
+    XXH3_64bits_reset(&c.hs);
+    XXH3_64bits_update(&c.hs, c.pool.jobs[0].stage, 8);
+    (void)XXH3_64bits_digest(&c.hs);
+    /* the helper, where a second CPU is there to run it and nothing forbids it */
+    if (want_helper())
+        c.pool.helper = crs_arch_clone_thread(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND |
+                                                  CLONE_THREAD | CLONE_SYSVSEM,
+                                              helper_stack + HELPER_STACK, NULL, NULL, 0,
+                                              helper_main, &c.pool) > 0;
     /* test hooks: slow writes (to kill the child mid-write), the pagemap fallback */
     c.no_scan = getenv("CRSNAP_TEST_NO_PAGEMAP_SCAN") != NULL;
     const char *delay = getenv("CRSNAP_TEST_WRITE_DELAY_MS");
@@ -700,6 +1061,8 @@ void crs_snapshot_child(const struct crs_snap_request *req)
         finish(&c, r, NULL, t0);
     }
 
+    plan_release(&c);
+
     /* 4. the image */
     c.pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
     if (c.pagemap_fd < 0) {
@@ -718,6 +1081,10 @@ void crs_snapshot_child(const struct crs_snap_request *req)
         finish(&c, e, NULL, t0);
     }
     crs_writer_init(&c.w, c.out_fd, req->force_pwrite, wmem);
+    const char *rwf = getenv("CRSNAP_TEST_URING_RWF"); /* test hook: writes the ring refuses */
+    uint64_t rwfv;
+    if (rwf && !crs_parse_dec(&rwf, &rwfv))
+        c.w.test_rw_flags = (uint32_t)rwfv;
     if (!c.w.uring && !req->force_pwrite) {
         const char *log = getenv("CRSNAP_LOG");
         if (log && *log && *log != '0') {

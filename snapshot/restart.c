@@ -173,6 +173,27 @@ static void set_exe(const struct crs_restart_plan *plan)
     crs_sys1(SYS_close, plan->exe_fd);
 }
 
+/* The thread under the tid it had, so that what holds it (mutex owners, the runtime's records)
+ * stays true. Fields one by one, as in set_exe(). */
+static long clone_same_tid(unsigned long flags, uint64_t top, const struct crs_img_thread *t)
+{
+    struct clone_args a;
+    volatile int32_t tid = t->tid;
+
+    a.flags = flags;
+    a.pidfd = 0;
+    a.child_tid = t->tid_addr;
+    a.parent_tid = t->tid_addr;
+    a.exit_signal = 0;
+    a.stack = top - 4096;
+    a.stack_size = 4096;
+    a.tls = t->fs_base;
+    a.set_tid = (uint64_t)(uintptr_t)&tid;
+    a.set_tid_size = 1;
+    a.cgroup = 0;
+    return crs_arch_clone3_thread(&a, sizeof a, thread_start, (void *)t);
+}
+
 void crs_restart_entry(struct crs_restart_plan *plan)
 {
     const struct crs_img_thread *m = &plan->threads[plan->main_index];
@@ -206,8 +227,12 @@ void crs_restart_entry(struct crs_restart_plan *plan)
          * stack that nothing uses until it is back in the handler. */
         uint64_t top = (t->ctx.rsp - THREAD_TMP_GAP) & ~15ull;
         int *tidp = (int *)(uintptr_t)t->tid_addr;
-        r = crs_arch_clone_thread(flags, (void *)(uintptr_t)top, tidp, tidp, t->fs_base,
-                                  thread_start, (void *)t);
+        r = -1;
+        if (plan->flags & CRS_PLAN_F_SAME_TIDS)
+            r = clone_same_tid(flags, top, t);
+        if (r < 0)      /* no privilege, or the tid is taken: a new one */
+            r = crs_arch_clone_thread(flags, (void *)(uintptr_t)top, tidp, tidp, t->fs_base,
+                                      thread_start, (void *)t);
         if (r < 0)
             fail("cannot recreate a thread, errno ", r);
     }

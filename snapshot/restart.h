@@ -37,7 +37,11 @@ struct crs_restart_plan {
     uint64_t mm[11];                   /* start_code, end_code, start_data, end_data, start_brk,
                                         * brk, start_stack, arg_start, arg_end, env_start, env_end */
     uint64_t mm_auxv[130];
+    uint32_t flags;                    /* CRS_PLAN_F_* */
+    uint32_t pad;
 };
+
+#define CRS_PLAN_F_SAME_TIDS 0x1u      /* recreate threads under their saved tids (clone3) */
 
 /* Called by the runtime when it builds a snapshot request: where the entry, its stack and the
  * plan area are in this process, and the glibc offsets the entry needs. */

@@ -213,6 +213,9 @@ int crs_restore_run(struct crs_image *img, const struct crs_restore_opts *o, cha
         r->plan->exe_fd = open_exe(r);
     }
 
+    /* Threads get their tids back where the kernel allows it (privilege, tid free); the
+     * main thread's is the pid, back only with --same-pid. */
+    r->plan->flags |= CRS_PLAN_F_SAME_TIDS;
     r->plan->magic = CRS_PLAN_MAGIC;
     memcpy((void *)(uintptr_t)rs->plan_addr, r->plan, sizeof *r->plan);
     if ((rc = crs_restore_vdso(r, err, errlen)))

@@ -32,6 +32,9 @@ struct crs_snap_request {
     struct crs_img_host host;       /* host facts, read once at init by the parent */
     void *scratch;                  /* parent-allocated (mmap) scratch for parsing /proc before */
     size_t scratch_size;            /*   the child maps anything of its own */
+    int no_release;                 /* 1 = the child keeps the pages it has written until it
+                                     * exits ($CRSNAP_NO_RELEASE); 0 = it unmaps them as it
+                                     * goes, so the parent's later writes copy nothing */
 };
 
 struct crs_snap_report {

@@ -14,7 +14,7 @@ target_link_libraries(rt_prog PRIVATE crsnap_shared Threads::Threads)
 add_executable(rt_ctl ${CMAKE_CURRENT_SOURCE_DIR}/runtime/rt_ctl.c)
 set(CRS_RT_TMP ${CMAKE_BINARY_DIR}/test-tmp/runtime)
 file(MAKE_DIRECTORY ${CRS_RT_TMP})
-foreach(mode api timer signal blocked veto fsize)
+foreach(mode api timer signal blocked sigmask veto fsize)
   add_test(NAME runtime_ckpt_${mode} COMMAND rt_prog ${mode})
   set_tests_properties(runtime_ckpt_${mode} PROPERTIES TIMEOUT 60 SKIP_RETURN_CODE 77
     ENVIRONMENT "${CRS_TEST_ENV};CRSNAP_DIR=${CRS_RT_TMP}/${mode};CRSNAP_KEEP=0")

@@ -29,6 +29,12 @@ __attribute__((noreturn)) void crs_arch_jump_context(const struct crs_arch_ctx *
 long crs_arch_clone_thread(unsigned long flags, void *stack_top, int *ptid, int *ctid,
                            unsigned long tls, void (*fn)(void *), void *arg);
 
+/* clone.S: the same through clone3 (struct clone_args from linux/sched.h), so that a thread
+ * can get back the tid it had (set_tid). The child starts on args->stack + args->stack_size. */
+struct clone_args;
+long crs_arch_clone3_thread(struct clone_args *args, unsigned long size, void (*fn)(void *),
+                            void *arg);
+
 /* stack.S: switch to stack_top and call fn(arg) there; never returns. */
 __attribute__((noreturn)) void crs_arch_run_on_stack(void *stack_top, void (*fn)(void *),
                                                      void *arg);

@@ -8,12 +8,12 @@
 need "$1"
 PROG=$(command -v "$1")
 case "$1" in
-gzip) set -- -6 ;;
-xz) set -- -3 -T1 ;;
-zstd) set -- -q -19 --single-thread ;;
+gzip) set -- -6; lines=1500000 ;;
+xz) set -- -2 -T1; lines=800000 ;;
+zstd) set -- -q -12 --single-thread; lines=3000000 ;;
 esac
 # compressible but not trivially: numbers and words
-seq 1 3000000 | awk '{ print $1, $1 * 7 % 1009, "w" ($1 % 97) }' >"$T/input"
+seq 1 $lines | awk '{ print $1, $1 * 7 % 1009, "w" ($1 % 97) }' >"$T/input"
 (cd "$T/ref" && "$PROG" "$@" -c <"$T/input" >out) || fail "the uninterrupted run failed"
 start sh -c "exec \"\$0\" \"\$@\" -c <\"$T/input\" >out" "$PROG" "$@"
 wait_size "$T/run/out" 300000

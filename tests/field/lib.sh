@@ -90,10 +90,12 @@ wait_cpu() {
     done
 }
 
-# checkpoint: a checkpoint of $PID now, waited for; sets IMG.
+# checkpoint [--kill]: a checkpoint of $PID now, waited for; sets IMG. With --kill the program
+# exits once the image is written, without running on: the files it writes in place stay as
+# they were at the checkpoint.
 checkpoint() {
-    IMG=$("$CRSNAP_BIN" checkpoint -w "$PID" 2>"$T/checkpoint.err") ||
-        fail "crsnap checkpoint -w $PID failed"
+    IMG=$("$CRSNAP_BIN" checkpoint -w "$@" "$PID" 2>"$T/checkpoint.err") ||
+        fail "crsnap checkpoint -w $* $PID failed"
     [ -f "$IMG" ] || fail "crsnap checkpoint printed '$IMG', not an image"
 }
 

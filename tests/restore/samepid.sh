@@ -1,9 +1,12 @@
-# samepid.sh PID_PY - `crsnap restore --same-pid`: the restored process gets the pid it had,
-# crsnap restore hands back its exit status, and a second restore while that pid is taken
-# fails with a clear message.
+# samepid.sh PID_PY TIDS - `crsnap restore --same-pid`: the restored process gets the pid it
+# had, crsnap restore hands back its exit status, a second restore while that pid is taken fails
+# with a clear message; and threads get their tids back, so that mutexes that record their
+# owner's tid (recursive, error-checking) still work.
 . "$(dirname "$0")/lib.sh"
 script=$1
-n=6000000
+tids=$2
+n=4000000
+n_chain=$n
 rm -f "$T/progress"
 ( "$CRSNAP_BIN" run -d "$T/imgs" -- /usr/bin/python3 "$script" $n "$T/progress" 2>"$T/run.err" ) |
     cat >"$T/run.out" &
@@ -33,6 +36,17 @@ rc=$?
 [ "$rc" = 5 ] || fail "crsnap restore --same-pid exited $rc, expected the program's 5"
 read -r got hash <"$T/first.out" || fail "no output"
 [ "$got" = "$PID" ] || fail "the restored process had pid $got, not $PID"
-expected=$(/usr/bin/python3 "$script" 6000000 "$T/plain")
+expected=$(/usr/bin/python3 "$script" $n_chain "$T/plain")
 [ "$hash" = "${expected#* }" ] || fail "result $hash, expected ${expected#* }"
-echo "samepid: restored under pid $PID"
+
+rm -f "$T/progress"
+"$tids" 500000 "$T/expected.progress" >"$T/expected.out" || fail "the uninterrupted run failed"
+start tids "$tids" 500000 "$T/progress"
+wait_for "$T/progress"
+PID=$(cat "$T/progress")
+checkpoint "$PID"
+kill_now "$PID" tids
+restore restored --same-pid "$IMG"
+[ "$RC" = 0 ] || fail "crsnap restore --same-pid exited $RC"
+same "$T/restored.out" "$T/expected.out"
+echo "samepid: restored under pid $PID, threads under their tids"

@@ -451,11 +451,12 @@ static void *stubborn_main(void *arg)
     (void)arg;
     sigemptyset(&s);
     sigaddset(&s, SIGRTMAX - 2);                /* the runtime's quiesce signal */
-    pthread_sigmask(SIG_BLOCK, &s, NULL);
+    /* The raw system call: the library's pthread_sigmask would not let the signal be blocked. */
+    syscall(SYS_rt_sigprocmask, SIG_BLOCK, &s, NULL, _NSIG / 8);
     atomic_store(&stubborn_tid, (int)syscall(SYS_gettid));
     while (!atomic_load(&stubborn_unblock))
         usleep(1000);
-    pthread_sigmask(SIG_UNBLOCK, &s, NULL);     /* the late signal arrives: nothing happens */
+    syscall(SYS_rt_sigprocmask, SIG_UNBLOCK, &s, NULL, _NSIG / 8);  /* the late signal: nothing */
     while (!atomic_load(&stop))
         usleep(1000);
     atomic_store(&stubborn_done, 1);
@@ -507,6 +508,45 @@ static void mode_blocked(void)
     finish_workers();
     pthread_join(t, NULL);
     CHECK(stubborn_done);
+}
+
+/* The Node.js pattern: block every signal, create a helper thread (it inherits the mask),
+ * restore the mask. The helper must still be quiesced, so checkpoints succeed; what the program
+ * reads back as its mask is what it can observe, and the quiesce signal is never in it. */
+static _Atomic int masked_started;
+
+static void *masked_main(void *arg)
+{
+    sigset_t cur;
+    (void)arg;
+    pthread_sigmask(SIG_BLOCK, NULL, &cur);
+    CHECK(sigismember(&cur, SIGUSR2) && !sigismember(&cur, SIGRTMAX - 2));
+    atomic_store(&masked_started, 1);
+    while (!atomic_load(&stop))
+        usleep(1000);
+    return NULL;
+}
+
+static void mode_sigmask(void)
+{
+    sigset_t all, old, cur;
+    pthread_t t;
+
+    start_workers();
+    sigfillset(&all);
+    CHECK(pthread_sigmask(SIG_SETMASK, &all, &old) == 0);
+    CHECK(pthread_create(&t, NULL, masked_main, NULL) == 0);
+    CHECK(pthread_sigmask(SIG_SETMASK, &old, NULL) == 0);
+    CHECK(sigprocmask(SIG_BLOCK, &all, &old) == 0);
+    CHECK(sigprocmask(SIG_BLOCK, NULL, &cur) == 0 && !sigismember(&cur, SIGRTMAX - 2));
+    CHECK(sigprocmask(SIG_SETMASK, &old, NULL) == 0);
+    while (!atomic_load(&masked_started))
+        usleep(1000);
+    CHECK(crs_checkpoint(NULL) == CRS_CONTINUE);
+    check_result_ok();
+    CHECK(count_images() == 1);
+    finish_workers();
+    pthread_join(t, NULL);
 }
 
 static void mode_veto(void)
@@ -646,6 +686,8 @@ int main(int argc, char **argv)
         mode_signal();
     else if (!strcmp(mode, "blocked"))
         mode_blocked();
+    else if (!strcmp(mode, "sigmask"))
+        mode_sigmask();
     else if (!strcmp(mode, "veto"))
         mode_veto();
     else if (!strcmp(mode, "unwritable") && argc > 2)

@@ -1,0 +1,14 @@
+#!/bin/sh
+# Java (OpenJDK's java and javac, unmodified): a thread pool, a large heap, the JVM's own
+# threads (JIT, GC, signal dispatcher), checkpointed partway through, killed and restored.
+. "$(dirname "$0")/lib.sh"
+need java javac
+"$javac" -d "$T" "$(dirname "$0")/Field.java" || fail "javac failed"
+reference "$java" -Xmx256m -cp "$T" Field 150000
+start "$java" -Xmx256m -cp "$T" Field 150000
+wait_grep "progress: 600000$" "$T/run.err"
+checkpoint
+kill_now
+restore
+same_output
+echo "java: restored output matches"
