@@ -38,15 +38,25 @@ struct spinner {
 static struct spinner *spinners;
 static int nspin;
 static _Atomic uint64_t resumed_ns;   /* set by the CONTINUE phase of an async handler */
-/* Once the pause is over, the application threads sleep until the child has written the image:
- * 8 spinning threads would otherwise starve the child of CPU and make each checkpoint of 8 GiB
- * take half a minute, and the pause is all this benchmark measures. */
+/* Set around crs_checkpoint(): once its pause is over (resumed_ns set), the application threads
+ * sleep until the child has written the image. 8 spinning threads would otherwise starve the
+ * child of CPU and make each checkpoint of 8 GiB take half a minute, and the pause is all this
+ * benchmark measures. */
 static atomic_int hold;
 /* Application threads also store into 64 words spread over the populated memory, as a program
  * would: a thread that only read the clock would never wait for a fork (it takes no page fault),
  * while one that writes waits on the fault until the fork has copied the page tables. */
 #define SLOTS 64
 static volatile uint64_t *slots[SLOTS];
+
+static void log_gap(struct spinner *s, uint64_t prev, uint64_t t)
+{
+    if (t - prev <= GAP_MIN_NS)
+        return;
+    uint64_t i = atomic_load_explicit(&s->n, memory_order_relaxed);
+    s->log[i % LOGN] = (struct gap){prev, t};
+    atomic_store_explicit(&s->n, i + 1, memory_order_release);
+}
 
 static void *spin_main(void *arg)
 {
@@ -56,13 +66,11 @@ static void *spin_main(void *arg)
     while (!atomic_load_explicit(&s->stop, memory_order_relaxed)) {
         uint64_t t = bench_now_ns();
         *(slots[k++ % SLOTS] + (s - spinners)) = t;
-        if (t - prev > GAP_MIN_NS) {
-            uint64_t i = atomic_load_explicit(&s->n, memory_order_relaxed);
-            s->log[i % LOGN] = (struct gap){prev, t};
-            atomic_store_explicit(&s->n, i + 1, memory_order_release);
-        }
+        log_gap(s, prev, t);
         prev = t;
-        if (atomic_load_explicit(&hold, memory_order_relaxed)) {
+        if (atomic_load_explicit(&hold, memory_order_relaxed) && atomic_load(&resumed_ns)) {
+            /* the quiesce may have stopped this thread after its last read: log that first */
+            log_gap(s, prev, bench_now_ns());
             while (atomic_load(&hold) && !atomic_load(&s->stop))
                 usleep(1000);
             prev = bench_now_ns();      /* the time held is not a stall */
@@ -120,7 +128,6 @@ static int on_phase(crs_phase phase, void *arg)
     (void)arg;
     if (phase == CRS_CONTINUE) {
         atomic_store(&resumed_ns, bench_now_ns());
-        atomic_store(&hold, 1);
     }
     return 0;
 }
@@ -189,6 +196,7 @@ static void run_case(struct bench_crs *crs, size_t size, int thp, int threads, i
             if (!crs->checkpoint)
                 continue;
             atomic_store(&resumed_ns, 0);
+            atomic_store(&hold, 1);
             a = bench_now_ns();
             int rc = crs->checkpoint(path);
             uint64_t c = bench_now_ns();

@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include "common.h"
 #include "snapshot/snapshot.h"
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -245,18 +246,26 @@ static double dump_heap(pid_t pid, const char *path)
     return total / MIB;
 }
 
+/* Removes the files in dir (images of an earlier run). */
+static void clear_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+            unlinkat(dirfd(d), e->d_name, 0);
+    if (d)
+        closedir(d);
+}
+
 static void python_case(long items, int reps)
 {
-    char dir[4096], latest[4096], dump[4096], env_pre[4200], env_dir[4200];
+    char dir[4096], latest[4096], dump[4096];
     snprintf(dir, sizeof dir, "%.4000s/py", bench_dir());
     mkdir(dir, 0755);
-    char rm[4200];
-    snprintf(rm, sizeof rm, "rm -f %s/*", dir);
-    if (system(rm)) {}
+    clear_dir(dir);
     snprintf(latest, sizeof latest, "%.4000s/" CRS_IMG_LATEST, dir);
     snprintf(dump, sizeof dump, "%s/pyheap.bin", bench_dir());
-    snprintf(env_pre, sizeof env_pre, "LD_PRELOAD=%s", bench_lib());
-    snprintf(env_dir, sizeof env_dir, "CRSNAP_DIR=%s", dir);
     char script[512];
     snprintf(script, sizeof script,
              "import signal,sys,time\n"

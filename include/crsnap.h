@@ -67,7 +67,10 @@ struct crs_result {
  * When the library is preloaded (`crsnap run`), this runs by itself from the environment
  * (only in the process CRSNAP_PID names, when that is set). Besides the variables above, the
  * environment may give CRSNAP_QUIESCE_TIMEOUT_MS, CRSNAP_SOCKET_DIR and CRSNAP_FORCE_PWRITE=1
- * (write without io_uring); a bad value is logged and init fails with -EINVAL. */
+ * (write without io_uring); a bad value is logged and init fails with -EINVAL.
+ * CRSNAP_NO_RELEASE=1, read by the snapshot child whenever it runs, makes it keep the memory it
+ * has written until it exits instead of giving it back as it goes (which is what keeps the
+ * copy-on-write cost of a checkpoint down). */
 int crs_init(const struct crs_config *cfg);
 
 /* Register a handler. flags: CRS_ASYNC or CRS_SYNC. A CRS_SYNC handler belongs to the calling

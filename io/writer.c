@@ -1,7 +1,9 @@
 /* io/writer.c - streaming writer for the snapshot child. Runs in the forked child: no malloc,
  * no stdio, no locks. A slot is handed to io_uring when full and reused once its completion
  * arrives; a short completion is finished with pwrite, which also yields the real error
- * (ENOSPC, EFBIG, EDQUOT) when the disk or a limit is what stopped it.
+ * (ENOSPC, EFBIG, EDQUOT) when the disk or a limit is what stopped it. Whole slots may go
+ * through a second, O_DIRECT descriptor; the file system's refusals (of direct writes, or of
+ * ring writes altogether) fall back to buffered writes and pwrite rather than fail.
  */
 #define _GNU_SOURCE
 #include "writer.h"
@@ -32,6 +34,7 @@ int crs_writer_init(struct crs_writer *w, int fd, int force_pwrite, void *mem)
 {
     memset(w, 0, sizeof *w);
     w->fd = fd;
+    w->dfd = -1;
     for (int i = 0; i < CRS_WRITER_SLOTS; i++)
         w->slot[i] = (char *)mem + (size_t)i * CRS_WRITER_SLOT_SIZE;
     if (!force_pwrite) {
@@ -42,6 +45,19 @@ int crs_writer_init(struct crs_writer *w, int fd, int force_pwrite, void *mem)
             w->uring_err = r;
     }
     return 0;
+}
+
+void crs_writer_set_direct(struct crs_writer *w, int dfd)
+{
+    w->dfd = dfd;
+}
+
+/* Direct writes refused: close the direct descriptor, write buffered from now on. */
+static void drop_direct(struct crs_writer *w)
+{
+    if (w->dfd >= 0)
+        close(w->dfd);
+    w->dfd = -1;
 }
 
 /* Waits for one completion and frees its slot. */
@@ -61,6 +77,10 @@ static int reap_one(struct crs_writer *w)
         return -EIO;
     uint32_t len = w->slot_len[s];
     w->slot_len[s] = 0;
+    if (w->slot_direct[s] && (res == -EINVAL || res == -EOPNOTSUPP || res == -ENOTSUP)) {
+        drop_direct(w);
+        return pwrite_all(w->fd, w->slot[s], len, w->slot_off[s]);
+    }
     if (res == -EINVAL || res == -EOPNOTSUPP || res == -ENOTSUP || res == -ENOSYS) {
         /* the ring works but this file system will not take its writes: pwrite instead,
          * which also yields the real error if the write itself is what is wrong */
@@ -100,15 +120,22 @@ static int submit_slot(struct crs_writer *w)
     }
     if (!w->fill)
         return 0;
+    int direct = w->dfd >= 0 && w->fill == CRS_WRITER_SLOT_SIZE &&
+                 w->base % CRS_WRITER_SLOT_SIZE == 0;
     if (!w->uring) {
-        int r = pwrite_all(w->fd, w->slot[s], w->fill, w->base);
+        int r = pwrite_all(direct ? w->dfd : w->fd, w->slot[s], w->fill, w->base);
+        if (direct && (r == -EINVAL || r == -EOPNOTSUPP || r == -ENOTSUP)) {
+            drop_direct(w);
+            r = pwrite_all(w->fd, w->slot[s], w->fill, w->base);
+        }
         if (r)
             return r;
     } else {
         struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
         if (!sqe)
             return -EBUSY; /* cannot happen: the ring has room for every slot */
-        io_uring_prep_write(sqe, w->fd, w->slot[s], (unsigned)w->fill, w->base);
+        io_uring_prep_write(sqe, direct ? w->dfd : w->fd, w->slot[s], (unsigned)w->fill, w->base);
+        w->slot_direct[s] = direct;
         sqe->rw_flags = (__kernel_rwf_t)w->test_rw_flags;
         io_uring_sqe_set_data64(sqe, (uint64_t)s);
         w->slot_len[s] = (uint32_t)w->fill;
@@ -211,4 +238,5 @@ void crs_writer_end(struct crs_writer *w)
         io_uring_queue_exit(&w->ring);
         w->uring = 0;
     }
+    drop_direct(w);
 }

@@ -27,6 +27,8 @@ struct crs_writer {
     uint64_t base;                  /* file offset of the current slot's first byte */
     int err;                        /* first error (-errno): later calls fail with it */
     int degrade;                    /* the ring refused a write: finish with pwrite */
+    int dfd;                        /* the same file opened with O_DIRECT, or -1 */
+    int slot_direct[CRS_WRITER_SLOTS]; /* that slot's write in flight went through dfd */
     uint32_t test_rw_flags;         /* test hook: RWF_* flags put on every ring write */
 };
 
@@ -34,6 +36,11 @@ struct crs_writer {
  * A ring that sets up but whose writes the file system refuses (EINVAL, EOPNOTSUPP) is given
  * up: the refused write and every later one go through pwrite, and uring_err says why. */
 int crs_writer_init(struct crs_writer *w, int fd, int force_pwrite, void *mem);
+/* Hands the writer a second descriptor of the same file, opened with O_DIRECT (the writer
+ * closes it at crs_writer_end). Full slots (1 MiB at 1 MiB offsets, from page-aligned memory)
+ * then go to the disk without the copy into the page cache; the last, partial slot and patched
+ * headers stay buffered. A file system that refuses direct writes (EINVAL) gets buffered ones. */
+void crs_writer_set_direct(struct crs_writer *w, int dfd);
 /* Appends at the current end. */
 int crs_writer_append(struct crs_writer *w, const void *p, size_t n);
 /* Appends zero bytes up to a multiple of align. */

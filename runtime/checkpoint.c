@@ -263,8 +263,11 @@ static void abort_quiesced(void)
 
 static void finish(struct crs_result *res, int outcome)
 {
-    crs_cs_open();
+    /* Critical sections reopen only once every thread has run its resume handlers: a thread
+     * entering one must find the checkpoint wholly over (a handler's own crs_enter_cs() gets a
+     * pass, so this cannot wait on itself). */
     crs_quiesce_wait_left();
+    crs_cs_open();
     pthread_mutex_lock(&crs_state.lock);
     crs_state.handlers_busy = 0;
     pthread_cond_broadcast(&crs_state.cond);
@@ -350,12 +353,15 @@ void crs_checkpoint_run(int kill_fd)
     collect_threads(req);
     read_itimers(req);
     list_internal_fds(req);
+    crs_dontfork_lift();
+    crs_fdpos_record();
     req->created_ns = crs_now_ns(CLOCK_REALTIME);
     if (!c->explicit_path)
         c->covered = atomic_load(&crs_state.req_seq);
 
     restarted = crs_arch_save_context(&crs_state.threads[c->coord_index].ctx);
     if (restarted) {
+        crs_dontfork_mark();
         crs_restarted();
         return;
     }
@@ -366,8 +372,11 @@ void crs_checkpoint_run(int kill_fd)
     pid = crs_sys5(SYS_clone, CLONE_PIDFD, 0, (long)&c->pidfd, 0, 0);
     if (pid == -EINVAL)                 /* a kernel before 5.2: wait without serving */
         pid = crs_sys5(SYS_clone, 0, 0, 0, 0, 0);
-    if (pid == 0)
+    if (pid == 0) {
+        crs_fdpos_pin();
         crs_snapshot_child(req);
+    }
+    crs_dontfork_mark();
     if (pid < 0) {
         abort_quiesced();
         res.error = (int)pid;

@@ -22,6 +22,8 @@
 
 #define CRS_MAX_HANDLERS 256
 #define CRS_MAX_THREADS CRS_PLAN_MAX_THREADS
+#define CRS_MAX_FDPOS 1024          /* regular-file descriptors whose offsets a checkpoint pins */
+#define CRS_MAX_DONTFORK 4096       /* MADV_DONTFORK regions a checkpoint can lift */
 #define CRS_MAX_WAITERS 16          /* control clients waiting for a checkpoint at once */
 #define CRS_RESULT_RING 16          /* outcomes remembered for crs_checkpoint() callers */
 #define CRS_INTERNAL_FD_MIN 1000    /* internal descriptors live at or above this number */
@@ -168,6 +170,11 @@ struct crs_state {
     int ndontfork;
     uint64_t dontfork[CRS_MAX_DONTFORK][2];   /* start, end */
     char smaps_buf[16384];
+
+    /* regular files' offsets at the quiesce, for the snapshot child (fdpos.c) */
+    int nfdpos;
+    struct { int fd; int64_t pos; } fdpos[CRS_MAX_FDPOS];
+    char fd_dents[4096];
 };
 
 extern struct crs_state crs_state;

@@ -2,7 +2,7 @@
 # The README's benchmark command: builds with `cmake --build`, runs the benchmarks in bench/,
 # prints a table and rewrites docs/BENCHMARKS.md (machine facts, date, every figure with its
 # same-run baseline). Usage: scripts/bench.sh [pause] [write] [cow] [restore] [overhead]
-# (default: all). BENCH_QUICK=1 runs fewer sizes (a few minutes); BENCH_BUILD picks the build
+# (default: all), or scripts/bench.sh report (only rewrites the table and the document). BENCH_QUICK=1 runs fewer sizes (a few minutes); BENCH_BUILD picks the build
 # directory (default build); BENCH_REPS overrides the repetitions; BENCH_NO_BUILD=1 skips the
 # build. Parts not re-run keep their last figures, each with the date it was measured (the run
 # before is kept as PART.tsv.prev in the results directory).
@@ -28,10 +28,11 @@ MODE=full
 [ -n "${BENCH_QUICK:-}" ] && [ "${BENCH_QUICK}" != 0 ] && MODE=quick
 
 parts=${*:-pause write cow restore overhead}
+[ "$parts" = report ] && parts=""   # only rewrite the table and the document
 for p in $parts; do
     case $p in
     pause|write|cow|restore|overhead) ;;
-    *) echo "bench.sh: unknown part '$p' (pause write cow restore overhead)" >&2; exit 2 ;;
+    *) echo "bench.sh: unknown part '$p' (pause write cow restore overhead, or report)" >&2; exit 2 ;;
     esac
     echo "== $p ($MODE) ==" >&2
     start=$(date -u '+%Y-%m-%d %H:%M UTC')

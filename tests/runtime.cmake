@@ -54,3 +54,13 @@ if(NOT CRSNAP_SANITIZE)
     PASS_REGULAR_EXPRESSION "invalid CRSNAP_INTERVAL \"soon\".*rt_plain: done"
     ENVIRONMENT "${CRS_TEST_ENV};LD_PRELOAD=$<TARGET_FILE:crsnap_shared>;CRSNAP_DIR=${CRS_RT_TMP}/preload-bad;CRSNAP_INTERVAL=soon")
 endif()
+
+# What the runtime hands the snapshot child, checked in the image it writes: file offsets of
+# the instant the threads stopped, and regions the program marked MADV_DONTFORK.
+add_executable(rt_image ${CMAKE_CURRENT_SOURCE_DIR}/runtime/rt_image.c)
+target_link_libraries(rt_image PRIVATE crsnap_static Threads::Threads)
+foreach(mode fdpos dontfork)
+  add_test(NAME runtime_image_${mode} COMMAND rt_image ${mode})
+  set_tests_properties(runtime_image_${mode} PROPERTIES TIMEOUT 60 SKIP_RETURN_CODE 77
+    ENVIRONMENT "${CRS_TEST_ENV};CRSNAP_DIR=${CRS_RT_TMP}/image-${mode};CRSNAP_KEEP=0")
+endforeach()

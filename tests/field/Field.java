@@ -21,11 +21,11 @@ public class Field {
         }
         TreeMap<Integer, long[]> heap = new TreeMap<>();
         long acc = 1;
-        for (int i = 0; i < 3_000_000; i++) {
+        for (int i = 0; i < 12_000_000; i++) {
             long[] v = heap.computeIfAbsent(i % 200_003, k -> new long[8]);
             v[i % 8] += i;
             acc = (acc * 31 + v[(i + 3) % 8]) % 1_000_000_007L;
-            if (i % 300_000 == 0) System.err.println("progress: " + i);
+            if (i % 1_200_000 == 0) System.err.println("progress: " + i);
         }
         StringBuilder sb = new StringBuilder();
         for (Future<String> f : out) sb.append(f.get()).append('\n');

@@ -3,7 +3,7 @@
 # reading a file with `read`, checkpointed partway through, killed and restored.
 . "$(dirname "$0")/lib.sh"
 need bash
-seq 1 30000 >"$T/input"
+seq 1 20000 >"$T/input"
 cat >"$T/prog.sh" <<'SH'
 declare -A seen
 acc=1 n=0
@@ -13,7 +13,7 @@ while read -r line; do
     seen[$k]=$(( ${seen[$k]:-0} + 1 ))
     acc=$(( (acc * 31 + k + ${#line}) % 1000000007 ))
     s="$s${line: -1}"
-    [ $((n % 3000)) = 0 ] && echo "progress: $n" >&2
+    [ $((n % 2000)) = 0 ] && echo "progress: $n" >&2
 done <"$1"
 sum=0
 for k in "${!seen[@]}"; do sum=$(( (sum + k * seen[$k]) % 1000000007 )); done
@@ -21,7 +21,7 @@ echo "lines $n keys ${#seen[@]} acc $acc sum $sum tail ${s: -20} len ${#s}"
 SH
 reference "$bash" "$T/prog.sh" "$T/input"
 start "$bash" "$T/prog.sh" "$T/input"
-wait_grep "progress: 3000$" "$T/run.err"
+wait_grep "progress: 2000$" "$T/run.err"
 checkpoint
 kill_now
 restore

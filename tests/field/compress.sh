@@ -3,14 +3,14 @@
 # file is being written at the checkpoint and after it, so the restore is forced (-f: the file
 # changed since the checkpoint) and the restored process rewrites it from the saved offset. The
 # compressed file must be the uninterrupted run's, byte for byte.
-# usage: compress.sh gzip|xz|zstd
+# usage: compress.sh gzip|xz|zstd     (xz on two threads)
 . "$(dirname "$0")/lib.sh"
 need "$1"
 PROG=$(command -v "$1")
 case "$1" in
 gzip) set -- -6; lines=1500000 ;;
-xz) set -- -2 -T1; lines=800000 ;;
-zstd) set -- -q -12 --single-thread; lines=3000000 ;;
+xz) set -- -2 -T2 --block-size=1MiB; lines=800000 ;;
+zstd) set -- -q -12 --single-thread; lines=1500000 ;;
 esac
 # compressible but not trivially: numbers and words
 seq 1 $lines | awk '{ print $1, $1 * 7 % 1009, "w" ($1 % 97) }' >"$T/input"

@@ -6,12 +6,12 @@
 # be the uninterrupted run's. JOURNAL=WAL runs it with a write-ahead log instead.
 . "$(dirname "$0")/lib.sh"
 need sqlite3
-SQL="PRAGMA journal_mode=${JOURNAL:-DELETE};
+SQL="PRAGMA journal_mode=${JOURNAL:-DELETE}; PRAGMA temp_store=MEMORY;
 CREATE TABLE t(n INTEGER PRIMARY KEY, v TEXT, h INTEGER);"
 for b in 0 1 2 3 4 5 6 7; do
     SQL="$SQL
 BEGIN;
-WITH RECURSIVE c(n) AS (SELECT $b * 150000 + 1 UNION ALL SELECT n + 1 FROM c WHERE n < ($b + 1) * 150000)
+WITH RECURSIVE c(n) AS (SELECT $b * 45000 + 1 UNION ALL SELECT n + 1 FROM c WHERE n < ($b + 1) * 45000)
 INSERT INTO t SELECT n, printf('%08x-%d', (n * 2654435761) % 4294967296, n % 977), (n * n) % 1000003 FROM c;
 CREATE INDEX IF NOT EXISTS t_v ON t(v);
 COMMIT;"
@@ -22,7 +22,7 @@ SELECT v, count(*) FROM t GROUP BY n % 7 ORDER BY 1 LIMIT 3;
 PRAGMA integrity_check;"
 reference "$sqlite3" db.sqlite "$SQL"
 start "$sqlite3" db.sqlite "$SQL"
-wait_cpu 150
+wait_cpu 50
 checkpoint --kill
 kill_now
 restore

@@ -585,6 +585,85 @@ static void test_uring_writes_refused(void **state)
     crs_test_req_free(t);
 }
 
+/* Pages of path in the page cache, and the file's pages. */
+static void cached_pages(const char *path, size_t *cached, size_t *total)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat sb;
+    assert_true(fd >= 0 && fstat(fd, &sb) == 0);
+    size_t n = ((size_t)sb.st_size + 4095) / 4096;
+    void *m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    assert_true(m != MAP_FAILED);
+    unsigned char *v = malloc(n);
+    assert_int_equal(mincore(m, (size_t)sb.st_size, v), 0);
+    *cached = 0;
+    for (size_t i = 0; i < n; i++)
+        *cached += v[i] & 1;
+    *total = n;
+    free(v);
+    munmap(m, (size_t)sb.st_size);
+    close(fd);
+}
+
+/* Does this directory's file system take O_DIRECT writes? */
+static int direct_ok(const char *dir)
+{
+    char p[4096];
+    snprintf(p, sizeof p, "%.4000s/probe", dir);
+    int fd = open(p, O_WRONLY | O_CREAT | O_DIRECT | O_CLOEXEC, 0600);
+    void *b = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    int ok = fd >= 0 && b != MAP_FAILED && pwrite(fd, b, 4096, 0) == 4096;
+    if (fd >= 0)
+        close(fd);
+    unlink(p);
+    munmap(b, 4096);
+    return ok;
+}
+
+/* Whole 1 MiB slots are written with O_DIRECT: the image is sound and most of it never went
+ * through the page cache; CRSNAP_NO_DIRECT=1 writes everything buffered (all of it cached). */
+static void test_direct_writes(void **state)
+{
+    (void)state;
+    char dir[2048], path[4096], err[256];
+    struct crs_snap_report rep;
+    struct crs_image *img;
+    size_t len = 8u << 20, cached, total;
+    char *big = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(big != MAP_FAILED);
+    uint64_t x = 88172645463325252ull;
+    for (size_t i = 0; i < len; i += 8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        memcpy(big + i, &x, 8);
+    }
+    crs_test_dir(dir, sizeof dir, "direct");
+    snprintf(path, sizeof path, "%s/ckpt-000001.crsnap", dir);
+    struct crs_test_req *t = crs_test_req_new(path, dir, 1);
+    for (int buffered = 0; buffered < 2; buffered++) {
+        if (buffered)
+            setenv("CRSNAP_NO_DIRECT", "1", 1);
+        int st = crs_test_run_child(t, &rep, NULL);
+        unsetenv("CRSNAP_NO_DIRECT");
+        assert_int_equal(st, 0);
+        if (rep.error)
+            fail_msg("%s", rep.message);
+        cached_pages(path, &cached, &total); /* before the reader fills the cache */
+        assert_int_equal(crs_image_open(path, &img, err, sizeof err), 0);
+        assert_int_equal(crs_image_verify(img, NULL, NULL, err, sizeof err), 0);
+        crs_image_close(img);
+        assert_true(total >= 2048);
+        if (buffered)
+            assert_true(cached == total);
+        else if (direct_ok(dir) && cached > total / 4)
+            fail_msg("%zu of %zu pages went through the page cache", cached, total);
+        unlink(path);
+    }
+    crs_test_req_free(t);
+    munmap(big, len);
+}
+
 /* An epoll set larger than the record holds is not half-recorded: it is "other". */
 static void test_big_epoll(void **state)
 {
@@ -636,6 +715,7 @@ int main(void)
         cmocka_unit_test(test_file_mappings),
         cmocka_unit_test(test_uring_unavailable),
         cmocka_unit_test(test_uring_writes_refused),
+        cmocka_unit_test(test_direct_writes),
         cmocka_unit_test(test_big_epoll),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

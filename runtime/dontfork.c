@@ -1,0 +1,111 @@
+/* runtime/dontfork.c - regions the program marked MADV_DONTFORK (V8's heap pages in Node.js,
+ * for one) are not copied into a forked child, so the snapshot child would not see them and the
+ * image would lack them. madvise is defined here, ahead of glibc's, to notice that a program
+ * uses MADV_DONTFORK; a checkpoint then finds those regions in /proc/self/smaps while the
+ * threads are parked, lets the snapshot clone copy them, and marks them again afterwards, in the
+ * running process and in a restored one.
+ *
+ * crs_dontfork_lift() and crs_dontfork_mark() run in the coordinator while the other threads
+ * are parked: raw system calls and the state's own buffers only, no malloc, no stdio.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "runtime.h"
+
+int madvise(void *addr, size_t len, int advice)
+{
+    long r;
+
+    if (advice == MADV_DONTFORK)
+        atomic_store(&crs_state.saw_dontfork, 1);
+    r = crs_sys3(SYS_madvise, (long)addr, (long)len, advice);
+    if (r < 0) {
+        errno = (int)-r;
+        return -1;
+    }
+    return 0;
+}
+
+static int hexval(const char **p, uint64_t *out)
+{
+    uint64_t v = 0;
+    const char *s = *p;
+
+    for (; (*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f'); s++)
+        v = v * 16 + (uint64_t)(*s <= '9' ? *s - '0' : *s - 'a' + 10);
+    if (s == *p)
+        return -1;
+    *p = s;
+    *out = v;
+    return 0;
+}
+
+/* One line of smaps: a range line opens a region, its VmFlags line says whether it is "dc". */
+static void take_line(const char *l, size_t n, uint64_t *start, uint64_t *end)
+{
+    const char *p = l;
+    uint64_t a, b;
+
+    if (n > 8 && !memcmp(l, "VmFlags:", 8)) {
+        for (size_t i = 8; i + 2 < n + 1; i++)
+            if (l[i] == ' ' && l[i + 1] == 'd' && l[i + 2] == 'c' &&
+                (i + 3 >= n || l[i + 3] == ' ' || l[i + 3] == '\n')) {
+                if (*end > *start && crs_state.ndontfork < CRS_MAX_DONTFORK) {
+                    crs_state.dontfork[crs_state.ndontfork][0] = *start;
+                    crs_state.dontfork[crs_state.ndontfork][1] = *end;
+                    crs_state.ndontfork++;
+                }
+                break;
+            }
+        return;
+    }
+    if (hexval(&p, &a) == 0 && *p == '-' && (p++, hexval(&p, &b) == 0) && *p == ' ') {
+        *start = a;
+        *end = b;
+    }
+}
+
+void crs_dontfork_lift(void)
+{
+    char *buf = crs_state.smaps_buf;
+    size_t have = 0;
+    uint64_t start = 0, end = 0;
+    long fd, got;
+
+    crs_state.ndontfork = 0;
+    if (!atomic_load(&crs_state.saw_dontfork))
+        return;
+    fd = crs_sys3(SYS_open, (long)"/proc/self/smaps", O_RDONLY | O_CLOEXEC, 0);
+    if (fd < 0)
+        return;
+    while ((got = crs_sys3(SYS_read, fd, (long)(buf + have), (long)(sizeof crs_state.smaps_buf - have))) > 0) {
+        have += (size_t)got;
+        size_t off = 0;
+        for (;;) {
+            char *nl = memchr(buf + off, '\n', have - off);
+            if (!nl)
+                break;
+            take_line(buf + off, (size_t)(nl - (buf + off)), &start, &end);
+            off = (size_t)(nl - buf) + 1;
+        }
+        if (off == 0 && have == sizeof crs_state.smaps_buf)
+            have = 0;                   /* a line longer than the buffer: no range or flags */
+        memmove(buf, buf + off, have - off);
+        have -= off;
+    }
+    crs_sys1(SYS_close, fd);
+    for (int i = 0; i < crs_state.ndontfork; i++)
+        crs_sys3(SYS_madvise, (long)crs_state.dontfork[i][0],
+                 (long)(crs_state.dontfork[i][1] - crs_state.dontfork[i][0]), MADV_DOFORK);
+}
+
+void crs_dontfork_mark(void)
+{
+    for (int i = 0; i < crs_state.ndontfork; i++)
+        crs_sys3(SYS_madvise, (long)crs_state.dontfork[i][0],
+                 (long)(crs_state.dontfork[i][1] - crs_state.dontfork[i][0]), MADV_DONTFORK);
+}
