@@ -624,7 +624,7 @@ static int scan_region(struct child *c, const struct crs_img_vma *v, int mode, i
 {
     struct crs_page_region *vec = (struct crs_page_region *)c->pm;
     struct crs_pm_scan_arg a;
-    uint64_t at = v->start;
+    uint64_t at = v->start, done_to = v->start;
     int r;
 
     while (at < v->end) {
@@ -648,7 +648,14 @@ static int scan_region(struct child *c, const struct crs_img_vma *v, int mode, i
             /* in a private file mapping only copy-on-write copies are ours to save */
             if (mode == SAVE_DIRTY && (vec[i].categories & CRS_PAGE_IS_FILE))
                 continue;
-            for (uint64_t p = vec[i].start; p < vec[i].end; p += CRS_IMG_PAGE_SIZE) {
+            /* When the vector fills, the kernel may report a walk_end below ranges it has
+             * already returned (seen with 6.18 on regions of many small populated runs):
+             * pages before done_to were handled, and saving one twice would break the
+             * image's ascending order. */
+            uint64_t from = vec[i].start > done_to ? vec[i].start : done_to;
+            if (vec[i].end > done_to)
+                done_to = vec[i].end;
+            for (uint64_t p = from; p < vec[i].end; p += CRS_IMG_PAGE_SIZE) {
                 if (vec[i].categories & CRS_PAGE_IS_PFNZERO) {
                     c->proc.pages_zero++; /* the shared zero page: nothing to read */
                     continue;
