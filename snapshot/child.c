@@ -269,16 +269,29 @@ static void keep_region_of(struct child *c, uint64_t addr)
             keep_range(c, c->vmas[i].start, c->vmas[i].end);
 }
 
+/* A sanitizer's shadow memory, allocator and fake stacks are anonymous mappings that it reads
+ * at every checked access: in our own code when this library is built with the sanitizer, and
+ * in the interceptors behind memcpy, read or write (which zstd and libc call) whenever the
+ * program is, even with an uninstrumented library. Unmapping them kills the child, so a
+ * sanitized process releases nothing and uses no helper thread. Each runtime defines its init
+ * entry point; the weak references are null when no sanitizer is loaded. */
+extern void __asan_init(void) __attribute__((weak));
+extern void __hwasan_init(void) __attribute__((weak));
+extern void __msan_init(void) __attribute__((weak));
+extern void __tsan_init(void) __attribute__((weak));
+
+static int sanitized_process(void)
+{
+    return __asan_init || __hwasan_init || __msan_init || __tsan_init;
+}
+
 static void plan_release(struct child *c)
 {
     const struct crs_snap_request *req = c->req;
     const char *env = getenv("CRSNAP_NO_RELEASE");
     int dummy;
 
-    c->release = !req->no_release && !(env && *env && *env != '0');
-#ifdef __SANITIZE_ADDRESS__
-    c->release = 0; /* the sanitizer's shadow is anonymous memory our own code keeps reading */
-#endif
+    c->release = !req->no_release && !(env && *env && *env != '0') && !sanitized_process();
     keep_region_of(c, (uint64_t)(uintptr_t)&dummy);
     keep_region_of(c, (uint64_t)(uintptr_t)__builtin_thread_pointer());
     keep_range(c, (uint64_t)(uintptr_t)req, (uint64_t)(uintptr_t)(req + 1));
@@ -931,9 +944,8 @@ static int write_image(struct child *c)
  * thread it has not seen would share), and not turned off (CRSNAP_TEST_ONE_THREAD). */
 static int want_helper(void)
 {
-#ifdef __SANITIZE_ADDRESS__
-    return 0;
-#else
+    if (sanitized_process())
+        return 0;
     uint64_t set[16];
     long n = crs_sys3(SYS_sched_getaffinity, 0, sizeof set, (long)set);
     int cpus = 0;
@@ -941,7 +953,6 @@ static int want_helper(void)
         cpus += __builtin_popcountll(set[i]);
     const char *one = getenv("CRSNAP_TEST_ONE_THREAD");
     return cpus > 1 && !(one && *one && *one != '0');
-#endif
 }
 
 void crs_snapshot_child(const struct crs_snap_request *req)

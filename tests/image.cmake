@@ -23,3 +23,24 @@ target_link_libraries(image_make PRIVATE PkgConfig::URING PkgConfig::ZSTD PkgCon
                       Threads::Threads)
 add_test(NAME image_tools COMMAND sh ${CRS_IMAGE_TESTS}/tools.sh $<TARGET_FILE:image_make>)
 set_tests_properties(image_tools PROPERTIES ENVIRONMENT "${CRS_TEST_ENV}" TIMEOUT 60)
+
+# A program built with AddressSanitizer that links the ordinary library: its snapshot child
+# must leave the sanitizer's memory alone although the library was not built to know of it.
+if(NOT CRSNAP_SANITIZE)
+  include(CheckCSourceCompiles)
+  set(CMAKE_REQUIRED_FLAGS -fsanitize=address)
+  set(CMAKE_REQUIRED_LINK_OPTIONS -fsanitize=address)
+  check_c_source_compiles("int main(void) { return 0; }" CRS_HAVE_ASAN)
+  unset(CMAKE_REQUIRED_FLAGS)
+  unset(CMAKE_REQUIRED_LINK_OPTIONS)
+  if(CRS_HAVE_ASAN)
+    add_executable(image_sanitized_app ${CRS_IMAGE_TESTS}/sanitized_app.c)
+    target_compile_options(image_sanitized_app PRIVATE -fsanitize=address)
+    target_link_options(image_sanitized_app PRIVATE -fsanitize=address)
+    target_link_libraries(image_sanitized_app PRIVATE crsnap_shared)
+    add_test(NAME image_sanitized_app
+             COMMAND image_sanitized_app ${CMAKE_BINARY_DIR}/test-tmp/image-sanitized-app.crsnap)
+    set_tests_properties(image_sanitized_app PROPERTIES TIMEOUT 60
+                         ENVIRONMENT "${CRS_TEST_ENV};ASAN_OPTIONS=detect_leaks=0")
+  endif()
+endif()

@@ -59,6 +59,28 @@ static long present_pages(int pagemap, const char *p, size_t len)
 
 static int most_threads;
 
+/* The kernel's io_uring workers are listed among a process's tasks too. They are told apart by
+ * PF_IO_WORKER in the flags field of their stat line, which is set when they are created; their
+ * name ("iou-wrk-...") is set a moment later, so a sample could catch the parent's name. */
+#define PF_IO_WORKER 0x10u
+
+static int io_worker(const char *statpath)
+{
+    char line[1024];
+    FILE *f = fopen(statpath, "re");
+    if (!f)
+        return 0;
+    size_t n = fread(line, 1, sizeof line - 1, f);
+    fclose(f);
+    line[n] = '\0';
+    char *p = strrchr(line, ')');
+    unsigned long flags = 0;
+    /* after the name: state ppid pgrp session tty_nr tpgid flags */
+    if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) != 1)
+        return 0;
+    return (flags & PF_IO_WORKER) != 0;
+}
+
 static int count_tasks(pid_t pid)
 {
     char p[64];
@@ -67,18 +89,11 @@ static int count_tasks(pid_t pid)
     struct dirent *e;
     int n = 0;
     while (d && (e = readdir(d))) {
-        char cp[600], comm[32] = "";
+        char sp[600];
         if (e->d_name[0] == '.')
             continue;
-        /* io_uring's workers are listed too: they are the kernel's, not ours */
-        snprintf(cp, sizeof cp, "%s/%s/comm", p, e->d_name);
-        FILE *f = fopen(cp, "re");
-        if (f) {
-            if (!fgets(comm, sizeof comm, f))
-                comm[0] = '\0';
-            fclose(f);
-        }
-        if (strncmp(comm, "iou-", 4) != 0)
+        snprintf(sp, sizeof sp, "%s/%s/stat", p, e->d_name);
+        if (!io_worker(sp))
             n++;
     }
     if (d)

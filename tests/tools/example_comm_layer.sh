@@ -7,7 +7,6 @@
 # usage: example_comm_layer.sh COMM_LAYER
 . "$(dirname "$0")/lib.sh"
 EX=$1
-[ -n "${CRSNAP_SANITIZED:-}" ] && { echo "skipped: sanitized build"; exit 77; }
 RESULT="result: 200 calls, state 931dd3c4d6cac8d0"
 
 run_cmd 0 "$EX" "$T/imgs"
@@ -24,6 +23,13 @@ img=$(sed -n "s/^main: checkpoint returned CONTINUE; image //p" "$T/out")
 awk '/waited at the front/ { if (!reopened) exit 1 } /CONTINUE: reopened/ { reopened = 1 }' \
     "$T/out" || fail "the call went on before the layer reopened: $(cat "$T/out")"
 
+# A sanitized `crsnap restore` cannot restore a sanitized image (the shadow of both lies at
+# the same fixed addresses): the sanitized build checks the checkpoint half only.
+if [ -n "${CRSNAP_SANITIZED:-}" ]; then
+    echo "RESTART half not run: sanitized build"
+    echo ok
+    exit 0
+fi
 if ! "$CRSNAP_BIN" restore --help >/dev/null 2>&1; then
     echo "RESTART half not run: this build has no 'crsnap restore' yet"
     echo ok

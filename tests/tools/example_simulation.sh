@@ -6,7 +6,6 @@
 # usage: example_simulation.sh SIMULATION
 . "$(dirname "$0")/lib.sh"
 EX=$1
-[ -n "${CRSNAP_SANITIZED:-}" ] && { echo "skipped: sanitized build"; exit 77; }
 
 run_cmd 0 "$EX" "$T/plain" --steps 300 --interval 0
 ref=$(grep '^result:' "$T/out") || fail "no result line: $(cat "$T/out")"
@@ -21,6 +20,13 @@ done
 [ "$n" = 3 ] || fail "expected the 3 newest images kept, found $n: $(ls "$T/imgs")"
 [ -e "$T/plain" ] && [ -n "$(ls "$T/plain")" ] && fail "interval 0 still wrote images"
 
+# A sanitized `crsnap restore` cannot restore a sanitized image (the shadow of both lies at
+# the same fixed addresses): the sanitized build checks the checkpoint half only.
+if [ -n "${CRSNAP_SANITIZED:-}" ]; then
+    echo "restore half not run: sanitized build"
+    echo ok
+    exit 0
+fi
 if ! "$CRSNAP_BIN" restore --help >/dev/null 2>&1; then
     echo "restore half not run: this build has no 'crsnap restore' yet"
     echo ok

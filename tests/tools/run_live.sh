@@ -5,7 +5,6 @@
 # usage: run_live.sh PROBE
 . "$(dirname "$0")/lib.sh"
 PROBE=$1
-[ -n "${CRSNAP_SANITIZED:-}" ] && { echo "skipped: preloading a sanitized library"; exit 77; }
 
 # count DIR: complete images in DIR.
 count() { ls "$1" 2>/dev/null | grep -c '^ckpt-.*\.crsnap$'; }
