@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -92,6 +93,17 @@ static int check_mapped(const struct crs_image *img, const struct crs_img_vma *v
         seterr(err, errlen, "%s is missing (mapped at %#llx at the checkpoint)", path,
                (unsigned long long)v->start);
         return o->force ? 1 : -ENOENT;
+    }
+    /* A writable shared mapping is the process's own output: the file holds its contents and
+     * the process (or its run after the checkpoint) changes it in place, as the JVM does with
+     * its hsperfdata file. Only a file that shrank would fault on access after the restore. */
+    if ((v->flags & CRS_VMA_F_SHARED) && (v->prot & PROT_WRITE) &&
+        (uint64_t)st.st_size >= v->file_size) {
+        if ((uint64_t)st.st_size == v->file_size && mtime_ns(&st) == v->file_mtime_ns)
+            return 0;
+        seterr(err, errlen, "%s changed since the checkpoint; it is mapped shared and writable, "
+               "so the restored process sees its current contents", path);
+        return 1;
     }
     if ((uint64_t)st.st_size != v->file_size || mtime_ns(&st) != v->file_mtime_ns) {
         seterr(err, errlen, "%s changed since the checkpoint (size/mtime differ)", path);
