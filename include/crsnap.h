@@ -42,7 +42,7 @@ struct crs_config {
     int keep;                 /* newest images kept in dir; 0 = default 3, negative = all
                                  ($CRSNAP_KEEP, where 0 = all) */
     int signal;               /* trigger signal; 0 = none unless $CRSNAP_SIGNAL; -1 = none at all */
-    int level;                /* zstd level; 0 = default 1 ($CRSNAP_LEVEL); negative = fast levels */
+    int level;                /* zstd level; 0 = default -1 ($CRSNAP_LEVEL); negative = fast levels */
     int control_socket;       /* 1 = listen for `crsnap checkpoint PID` (default), -1 = no */
     int log_level;            /* 0 = errors only, 1 = info, 2 = debug ($CRSNAP_LOG) */
     unsigned quiesce_timeout_ms; /* how long stopping every thread may take; 0 = 2000 */

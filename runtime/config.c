@@ -17,7 +17,7 @@
 
 #define DEFAULT_DIR "./crsnap-images"
 #define DEFAULT_KEEP 3
-#define DEFAULT_LEVEL 1
+#define DEFAULT_LEVEL (-1)         /* zstd --fast=1: about a fifth less CPU than level 1 for +1% size */
 #define DEFAULT_QUIESCE_MS 2000u
 #define MIN_INTERVAL 0.001          /* below this a timer would only ever checkpoint */
 #define MAX_INTERVAL 1e8

@@ -668,7 +668,10 @@ int main(int argc, char **argv)
     int r;
 
 #if defined(__SANITIZE_ADDRESS__)
-    return 77;                                  /* whole-process tests skip under ASan */
+    /* A sanitized `crsnap restore` cannot bring back a sanitized image: both hold the
+     * sanitizer's shadow at the same fixed addresses. Checkpoints themselves are tested. */
+    if (!strcmp(mode, "restart"))
+        return 77;
 #endif
     CHECK(d && *d);
     snprintf(dir, sizeof dir, "%s", d);

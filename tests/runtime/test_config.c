@@ -37,7 +37,7 @@ static void test_defaults(void **st)
     assert_true(s.interval == 0);
     assert_int_equal(s.keep, 3);
     assert_int_equal(s.signal, 0);
-    assert_int_equal(s.level, 1);
+    assert_int_equal(s.level, -1);
     assert_int_equal(s.control_socket, 1);
     assert_int_equal(s.log_level, 0);
     assert_int_equal(s.quiesce_timeout_ms, 2000);
@@ -77,7 +77,7 @@ static void test_env_valid(void **st)
     assert_int_equal(crs_settings_load(&s, NULL, 1, err, sizeof err), 0);
     assert_true(s.interval == 3);
     assert_int_equal(s.log_level, 1);
-    assert_int_equal(s.level, 1);
+    assert_int_equal(s.level, -1);
 }
 
 static void test_signal_names(void **st)
