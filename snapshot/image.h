@@ -208,13 +208,18 @@ enum crs_img_fd_kind {
     CRS_FD_EPOLL = 6,
     CRS_FD_TIMERFD = 7,
     CRS_FD_SIGNALFD = 8,
-    CRS_FD_SOCKET = 9,          /* not restored */
+    CRS_FD_SOCKET = 9,          /* restored only as an in-process pair: CRS_SOCK_F_PAIR */
     CRS_FD_OTHER = 10,          /* not restored */
     CRS_FD_INTERNAL = 11,       /* crsnap's own (control socket...): not restored, not reported */
 };
 
 struct crs_img_epoll_tfd { int32_t fd; uint32_t events; uint64_t data; };
 #define CRS_EPOLL_MAX 48 /* more registrations: recorded as CRS_FD_OTHER */
+
+/* crs_img_fd.u.socket.flags. Images written before these existed hold zero there. */
+#define CRS_SOCK_F_DIAG  0x1u   /* the kernel's sock_diag answered: peer_ino and NAMED valid */
+#define CRS_SOCK_F_NAMED 0x2u   /* bound to a path or an abstract name */
+#define CRS_SOCK_F_PAIR  0x4u   /* AF_UNIX, unnamed, and so is its peer, open in the process */
 
 struct crs_img_fd {
     int32_t fd;
@@ -232,6 +237,8 @@ struct crs_img_fd {
         struct { int32_t clockid; uint32_t settime_flags; uint64_t ticks;
                  struct crs_img_timeval interval, value; } timerfd; /* it_value is relative */
         struct { uint64_t mask; } signalfd;
+        struct { uint32_t family; uint32_t type; uint64_t peer_ino; uint32_t flags;
+                 uint32_t pad; } socket; /* SO_DOMAIN, SO_TYPE, the peer's inode, CRS_SOCK_F_* */
         struct { uint32_t n; uint32_t pad; struct crs_img_epoll_tfd tfd[CRS_EPOLL_MAX]; } epoll;
         uint8_t raw[784];
     } u;

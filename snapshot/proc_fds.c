@@ -1,5 +1,6 @@
-/* snapshot/proc_fds.c - the open file descriptors: kind, path, flags, offset, and the state
- * fdinfo gives for eventfd, epoll, timerfd and signalfd. Runs in the forked snapshot child:
+/* snapshot/proc_fds.c - the open file descriptors: kind, path, flags, offset, the state
+ * fdinfo gives for eventfd, epoll, timerfd and signalfd, and for unix sockets their peer (from
+ * NETLINK_SOCK_DIAG), so that in-process socketpairs can be rebuilt. Runs in the forked snapshot child:
  * no malloc, no stdio, no locks. The child shares nothing with the parent's descriptor table
  * but inherits a copy, so what it sees is what the process had at the clone.
  */
@@ -9,7 +10,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -184,6 +190,116 @@ static void parse_fdinfo(struct crs_img_fd *f, const char *text, size_t len, siz
     }
 }
 
+static void sock_facts(struct crs_img_fd *f, int fd)
+{
+    int v;
+    socklen_t len = sizeof v;
+
+    if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &len) == 0)
+        f->u.socket.family = (uint32_t)v;
+    len = sizeof v;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &len) == 0)
+        f->u.socket.type = (uint32_t)v;
+}
+
+static int is_unix(const struct crs_img_fd *f)
+{
+    return f->kind == CRS_FD_SOCKET && f->u.socket.family == AF_UNIX;
+}
+
+/* One sock_diag reply: copy its peer and whether it has a name to our descriptors on it. */
+static void note_diag(struct crs_img_fd *fds, size_t n, const struct unix_diag_msg *m, size_t len)
+{
+    uint64_t peer = 0;
+    uint32_t named = 0;
+    int ours = 0;
+
+    for (size_t i = 0; i < n; i++)
+        ours |= is_unix(&fds[i]) && fds[i].ino == m->udiag_ino;
+    if (!ours)
+        return;
+    size_t off = NLMSG_ALIGN(sizeof *m);
+    while (off + sizeof(struct rtattr) <= len) {
+        const struct rtattr *a = (const struct rtattr *)((const char *)m + off);
+        if (a->rta_len < sizeof *a || off + a->rta_len > len)
+            break;
+        if (a->rta_type == UNIX_DIAG_NAME)
+            named = CRS_SOCK_F_NAMED;
+        else if (a->rta_type == UNIX_DIAG_PEER && a->rta_len >= RTA_LENGTH(4))
+            peer = *(const uint32_t *)RTA_DATA(a);
+        off += RTA_ALIGN(a->rta_len);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (is_unix(&fds[i]) && fds[i].ino == m->udiag_ino) {
+            fds[i].u.socket.peer_ino = peer;
+            fds[i].u.socket.flags |= CRS_SOCK_F_DIAG | named;
+        }
+}
+
+/* Asks the kernel for every unix socket's peer and name (one dump) into buf. Without
+ * sock_diag nothing is marked, and the sockets stay unrestored as before. */
+static void unix_peers(struct crs_img_fd *fds, size_t n, char *buf, size_t cap)
+{
+    struct {
+        struct nlmsghdr h;
+        struct unix_diag_req r;
+    } req;
+    int any = 0, done = 0;
+
+    for (size_t i = 0; i < n; i++)
+        any |= is_unix(&fds[i]);
+    if (!any)
+        return;
+    int nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+    if (nl < 0)
+        return;
+    memset(&req, 0, sizeof req);
+    req.h.nlmsg_len = sizeof req;
+    req.h.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+    req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    req.h.nlmsg_seq = 1;
+    req.r.sdiag_family = AF_UNIX;
+    req.r.udiag_states = ~0u;
+    req.r.udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER;
+    if (send(nl, &req, sizeof req, 0) != (ssize_t)sizeof req) {
+        close(nl);
+        return;
+    }
+    while (!done) {
+        ssize_t got = recv(nl, buf, cap, 0);
+        if (got <= 0)
+            break;
+        size_t left = (size_t)got;
+        for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, left);
+             h = NLMSG_NEXT(h, left)) {
+            if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
+                done = 1;
+                break;
+            }
+            if (h->nlmsg_type == SOCK_DIAG_BY_FAMILY &&
+                h->nlmsg_len >= NLMSG_LENGTH(sizeof(struct unix_diag_msg)))
+                note_diag(fds, n, NLMSG_DATA(h), h->nlmsg_len - NLMSG_HDRLEN);
+        }
+    }
+    close(nl);
+    /* a pair: both ends unnamed, each the other's peer, both open here */
+    for (size_t i = 0; i < n; i++) {
+        struct crs_img_fd *f = &fds[i];
+        if (!is_unix(f) || (f->u.socket.flags & (CRS_SOCK_F_DIAG | CRS_SOCK_F_NAMED)) !=
+                               CRS_SOCK_F_DIAG || !f->u.socket.peer_ino)
+            continue;
+        for (size_t j = 0; j < n; j++) {
+            const struct crs_img_fd *g = &fds[j];
+            if (is_unix(g) && g->ino == f->u.socket.peer_ino &&
+                (g->u.socket.flags & (CRS_SOCK_F_DIAG | CRS_SOCK_F_NAMED)) == CRS_SOCK_F_DIAG &&
+                g->u.socket.peer_ino == f->ino && g->u.socket.type == f->u.socket.type) {
+                f->u.socket.flags |= CRS_SOCK_F_PAIR;
+                break;
+            }
+        }
+    }
+}
+
 long crs_proc_fds(struct crs_img_fd *fds, size_t max, struct crs_strtab *st,
                   const int *internal, uint32_t ninternal, const int *skip, int nskip,
                   char *work, size_t workcap)
@@ -267,7 +383,10 @@ long crs_proc_fds(struct crs_img_fd *fds, size_t max, struct crs_strtab *st,
         long tl = crs_read_file(p, text, textcap);
         if (tl > 0)
             parse_fdinfo(f, text, (size_t)tl, textcap);
+        if (f->kind == CRS_FD_SOCKET)
+            sock_facts(f, fd);
         n++;
     }
+    unix_peers(fds, n, text, textcap);
     return (long)n;
 }

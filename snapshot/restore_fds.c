@@ -1,7 +1,8 @@
 /* snapshot/restore_fds.c - gives the restored process its file descriptors back, at their
  * numbers: files and devices reopened with their flags and offsets, the standard streams and
- * terminals taken from `crsnap restore` itself, pipes, eventfd, timerfd, signalfd and epoll
- * rebuilt. What cannot be rebuilt (sockets...) stays closed and is listed in the plan.
+ * terminals taken from `crsnap restore` itself, pipes, unix socketpairs with both ends in the
+ * process, eventfd, timerfd, signalfd and epoll rebuilt. What cannot be rebuilt (other
+ * sockets...) stays closed and is listed in the plan.
  */
 #define _GNU_SOURCE
 #include "restore.h"
@@ -15,6 +16,7 @@
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
@@ -189,6 +191,47 @@ static int rebuild_pipe(struct crs_restore *r, const struct crs_img_fd *f, uint8
     return e;
 }
 
+/* A unix socketpair whose both ends are in the image (an event loop's wake-up channel, most
+ * often) becomes a new socketpair of the same type; the bytes queued in it are lost. */
+static int rebuild_socketpair(struct crs_restore *r, const struct crs_img_fd *f, uint8_t *done)
+{
+    const struct crs_image *img = r->img;
+    uint64_t ino[2] = { f->ino, f->u.socket.peer_ino };
+    uint32_t type = f->u.socket.type;
+    int sv[2], have = 0, e = 0;
+
+    for (uint32_t i = 0; i < img->nfds; i++) {
+        const struct crs_img_fd *g = &img->fds[i];
+        have |= g->kind == CRS_FD_SOCKET && (g->u.socket.flags & CRS_SOCK_F_PAIR) &&
+                g->ino == ino[1] && g->u.socket.peer_ino == ino[0];
+    }
+    if (!have || f->u.socket.family != AF_UNIX ||
+        (type != SOCK_STREAM && type != SOCK_DGRAM && type != SOCK_SEQPACKET))
+        return f->fd <= 2 ? attach_std(r, f) : -ENOTSUP;
+    if (socketpair(AF_UNIX, (int)type | SOCK_CLOEXEC, 0, sv) < 0)
+        return -errno;
+    for (int k = 0; k < 2; k++) {
+        int hi = fcntl(sv[k], F_DUPFD_CLOEXEC, r->fd_floor);
+        close(sv[k]);
+        sv[k] = hi;
+    }
+    for (uint32_t i = 0; i < img->nfds && sv[0] >= 0 && sv[1] >= 0; i++) {
+        const struct crs_img_fd *g = &img->fds[i];
+        if (g->kind != CRS_FD_SOCKET || !(g->u.socket.flags & CRS_SOCK_F_PAIR) ||
+            (g->ino != ino[0] && g->ino != ino[1]))
+            continue;
+        if ((e = dup_to(g, sv[g->ino == ino[0] ? 0 : 1])))
+            break;
+        fcntl(g->fd, F_SETFL, (int)g->flags);
+        done[i] = 1;
+    }
+    if (sv[0] < 0 || sv[1] < 0)
+        e = -EMFILE;
+    close(sv[0]);
+    close(sv[1]);
+    return e;
+}
+
 static int rebuild_eventfd(struct crs_restore *r, const struct crs_img_fd *f)
 {
     int flags = (f->u.eventfd.semaphore ? EFD_SEMAPHORE : 0) | EFD_CLOEXEC |
@@ -286,6 +329,10 @@ int crs_restore_fds(struct crs_restore *r, char *err, size_t errlen)
             break;
         case CRS_FD_PIPE:
             e = path && path[0] == '/' ? reopen(r, f) : rebuild_pipe(r, f, done);
+            break;
+        case CRS_FD_SOCKET:
+            e = (f->u.socket.flags & CRS_SOCK_F_PAIR) ? rebuild_socketpair(r, f, done)
+                : f->fd <= 2 ? attach_std(r, f) : -ENOTSUP;
             break;
         case CRS_FD_EVENTFD:
             e = rebuild_eventfd(r, f);

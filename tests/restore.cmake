@@ -21,6 +21,8 @@ add_executable(restore_vdso_clock ${CRS_RESTORE_TESTS}/vdso_clock.c)
 add_executable(restore_mapfile ${CRS_RESTORE_TESTS}/mapfile.c)
 add_executable(restore_fds ${CRS_RESTORE_TESTS}/fds.c)
 target_link_libraries(restore_fds PRIVATE ${CMAKE_DL_LIBS})
+add_executable(restore_sockpair_prog ${CRS_RESTORE_TESTS}/sockpair.c)
+target_link_libraries(restore_sockpair_prog PRIVATE ${CMAKE_DL_LIBS})
 add_executable(restore_tids ${CRS_RESTORE_TESTS}/tids.c)
 target_link_libraries(restore_tids PRIVATE Threads::Threads)
 add_executable(restore_api_static ${CRS_RESTORE_TESTS}/api_static.c)
@@ -45,6 +47,10 @@ crs_restore_test(restore_perl program.sh perl /usr/bin/perl
 crs_restore_test(restore_vdso program.sh vdso $<TARGET_FILE:restore_vdso_clock> 12000000 @PROGRESS@)
 crs_restore_test(restore_descriptors program.sh descriptors $<TARGET_FILE:restore_fds> @TMP@
                  3000000 @PROGRESS@)
+crs_restore_test(restore_socketpairs program.sh socketpairs $<TARGET_FILE:restore_sockpair_prog>
+                 @TMP@ 3000000 @PROGRESS@)
+crs_restore_test(restore_python_asyncio program.sh asyncio /usr/bin/python3
+                 ${CRS_RESTORE_TESTS}/asyncio_wake.py 600000 @PROGRESS@)
 crs_restore_test(restore_threads threads.sh $<TARGET_FILE:restore_mt_worker> 120000)
 crs_restore_test(restore_again again.sh ${CRS_RESTORE_TESTS}/chain.py 8000000)
 crs_restore_test(restore_again_threads again_threads.sh $<TARGET_FILE:restore_mt_worker> 120000)

@@ -23,6 +23,12 @@ struct summary {
     uint64_t stored;                /* page bytes as stored (compressed) */
 };
 
+/* An in-process unix socketpair end: the one kind of socket restore rebuilds. */
+static int is_pair(const struct crs_img_fd *f)
+{
+    return f->kind == CRS_FD_SOCKET && (f->u.socket.flags & CRS_SOCK_F_PAIR);
+}
+
 static void usage(FILE *out)
 {
     fprintf(out, "usage: crsnap info [--json] IMAGE\n\n"
@@ -144,8 +150,8 @@ static void print_text(const struct crs_image *img, const struct summary *s)
     for (uint32_t i = 0; i < img->nfds; i++) {
         const struct crs_img_fd *f = &img->fds[i];
         if (f->kind != CRS_FD_INTERNAL)
-            printf("  %-4d %-9s %s\n", f->fd, crs_image_fd_kind_name(f->kind),
-                   crs_image_string(img, f->path));
+            printf("  %-4d %-9s %s%s\n", f->fd, crs_image_fd_kind_name(f->kind),
+                   crs_image_string(img, f->path), is_pair(f) ? " (socketpair, restored)" : "");
     }
 }
 
@@ -217,6 +223,8 @@ static void print_json(const struct crs_image *img, const struct summary *s)
         printf("%s{\"fd\":%d,\"kind\":\"%s\",\"path\":", sep, f->fd,
                crs_image_fd_kind_name(f->kind));
         crs_json_str(stdout, crs_image_string(img, f->path));
+        if (f->kind == CRS_FD_SOCKET)
+            printf(",\"socketpair\":%s", is_pair(f) ? "true" : "false");
         printf("}");
         sep = ",";
     }

@@ -64,12 +64,14 @@ static int most_threads;
  * name ("iou-wrk-...") is set a moment later, so a sample could catch the parent's name. */
 #define PF_IO_WORKER 0x10u
 
+/* 1 for an io_uring worker, 0 for one of the child's threads, -1 for a task that has gone (an
+ * idle io_uring worker exits between the listing and this look). */
 static int io_worker(const char *statpath)
 {
     char line[1024];
     FILE *f = fopen(statpath, "re");
     if (!f)
-        return 0;
+        return -1;
     size_t n = fread(line, 1, sizeof line - 1, f);
     fclose(f);
     line[n] = '\0';
@@ -77,7 +79,7 @@ static int io_worker(const char *statpath)
     unsigned long flags = 0;
     /* after the name: state ppid pgrp session tty_nr tpgid flags */
     if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) != 1)
-        return 0;
+        return -1;
     return (flags & PF_IO_WORKER) != 0;
 }
 
@@ -93,7 +95,7 @@ static int count_tasks(pid_t pid)
         if (e->d_name[0] == '.')
             continue;
         snprintf(sp, sizeof sp, "%s/%s/stat", p, e->d_name);
-        if (!io_worker(sp))
+        if (io_worker(sp) == 0)
             n++;
     }
     if (d)
