@@ -333,6 +333,7 @@ static void python_case(long items, int reps)
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     close(pfd[0]);
+    clear_dir(dir);
     char kase[64];
     snprintf(kase, sizeof kase, "python3 dict %ld items", items);
     double zf_mib, z1_mib;

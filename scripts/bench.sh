@@ -48,7 +48,7 @@ done
 
 # The table: every part's last figures.
 printf '%-9s %-26s %-32s %10s %-6s %-29s %10s %8s  %s\n' part case figure median unit baseline median ratio verdict
-for p in pause write cow restore overhead; do
+for p in pause write restore cow overhead; do
     [ -f "$RES/$p.tsv" ] || continue
     awk -F'\t' '$1 == "ROW" {
         printf "%-9s %-26s %-32s %10s %-6s %-29s %10s %8s  %s\n", $2, $3, $4, $6, $5, $10, $11, $15, $17 }' "$RES/$p.tsv"
@@ -103,7 +103,7 @@ the same data**; the ratio is figure / baseline. No benchmark is a pass/fail tes
 | source | commit $commit (plus the working tree) |
 
 EOF
-for p in pause write cow restore overhead; do
+for p in pause write restore cow overhead; do
     f=$RES/$p.tsv
     [ -f "$f" ] || continue
     awk -F'\t' -v part="$p" '

@@ -47,8 +47,7 @@ crs_restore_test(restore_perl program.sh perl /usr/bin/perl
 crs_restore_test(restore_vdso program.sh vdso $<TARGET_FILE:restore_vdso_clock> 12000000 @PROGRESS@)
 crs_restore_test(restore_descriptors program.sh descriptors $<TARGET_FILE:restore_fds> @TMP@
                  3000000 @PROGRESS@)
-crs_restore_test(restore_socketpairs program.sh socketpairs $<TARGET_FILE:restore_sockpair_prog>
-                 @TMP@ 3000000 @PROGRESS@)
+crs_restore_test(restore_socketpairs sockpair.sh $<TARGET_FILE:restore_sockpair_prog>)
 crs_restore_test(restore_python_asyncio program.sh asyncio /usr/bin/python3
                  ${CRS_RESTORE_TESTS}/asyncio_wake.py 600000 @PROGRESS@)
 crs_restore_test(restore_threads threads.sh $<TARGET_FILE:restore_mt_worker> 120000)
