@@ -675,17 +675,14 @@ int crs_image_next_chunk(const struct crs_image *img, struct crs_chunk_iter *it,
     return 1;
 }
 
-int crs_image_read_chunk(struct crs_image *img, const struct crs_chunk_iter *it, void *dst,
-                         size_t dstlen, char *err, size_t errlen)
+/* Reads a chunk's stored bytes into dst (raw chunks) or the reader's buffer, and checks their
+ * checksum. Sets *src to them. */
+static int load_chunk(struct crs_image *img, const struct crs_chunk_iter *it, void *dst,
+                      const void **src, char *err, size_t errlen)
 {
     const struct crs_img_chunk *c = &it->chunk;
-    size_t raw = (size_t)c->npages * CRS_IMG_PAGE_SIZE;
     int r;
 
-    if (dstlen < raw) {
-        seterr(err, errlen, "chunk %u: buffer too small", it->index - 1);
-        return -EINVAL;
-    }
     if (!img->cbuf) {
         img->cbuf_size = ZSTD_compressBound((size_t)CRS_IMG_CHUNK_MAX_PAGES * CRS_IMG_PAGE_SIZE);
         img->cbuf = malloc(img->cbuf_size);
@@ -695,17 +692,42 @@ int crs_image_read_chunk(struct crs_image *img, const struct crs_chunk_iter *it,
             return -ENOMEM;
         }
     }
-    void *src = (c->flags & CRS_CHUNK_F_RAW) ? dst : img->cbuf;
-    if ((r = read_at(img->fd, src, c->clen, it->data_offset))) {
+    void *buf = (dst && (c->flags & CRS_CHUNK_F_RAW)) ? dst : img->cbuf;
+    if ((r = read_at(img->fd, buf, c->clen, it->data_offset))) {
         seterr(err, errlen, "reading chunk %u: %s", it->index - 1,
                r == -EBADMSG ? "truncated" : strerror(-r));
         return r;
     }
-    if (XXH3_64bits(src, c->clen) != c->checksum) {
+    if (XXH3_64bits(buf, c->clen) != c->checksum) {
         seterr(err, errlen, "damaged chunk %u (pages at %llx): checksum mismatch", it->index - 1,
                (unsigned long long)c->addr);
         return -EBADMSG;
     }
+    *src = buf;
+    return 0;
+}
+
+static void chunk_done(struct crs_image *img, const struct crs_chunk_iter *it)
+{
+    img->progress_done += (uint64_t)it->chunk.npages * CRS_IMG_PAGE_SIZE;
+    if (img->progress)
+        img->progress(img->progress_done, img->process.memory_saved, img->progress_arg);
+}
+
+int crs_image_read_chunk(struct crs_image *img, const struct crs_chunk_iter *it, void *dst,
+                         size_t dstlen, char *err, size_t errlen)
+{
+    const struct crs_img_chunk *c = &it->chunk;
+    size_t raw = (size_t)c->npages * CRS_IMG_PAGE_SIZE;
+    const void *src;
+    int r;
+
+    if (dstlen < raw) {
+        seterr(err, errlen, "chunk %u: buffer too small", it->index - 1);
+        return -EINVAL;
+    }
+    if ((r = load_chunk(img, it, dst, &src, err, errlen)))
+        return r;
     if (!(c->flags & CRS_CHUNK_F_RAW)) {
         size_t n = ZSTD_decompressDCtx(img->dctx, dst, raw, src, c->clen);
         if (ZSTD_isError(n) || n != raw) {
@@ -715,23 +737,47 @@ int crs_image_read_chunk(struct crs_image *img, const struct crs_chunk_iter *it,
             return -EBADMSG;
         }
     }
-    img->progress_done += raw;
-    if (img->progress)
-        img->progress(img->progress_done, img->process.memory_saved, img->progress_arg);
+    chunk_done(img, it);
     return 0;
 }
 
-int crs_image_verify(struct crs_image *img, crs_progress_fn fn, void *arg, char *err,
-                     size_t errlen)
+/* The checks that need no decompression: the checksum of the stored bytes, and that they are
+ * one zstd frame of exactly the chunk's size. */
+static int check_chunk(struct crs_image *img, const struct crs_chunk_iter *it, char *err,
+                       size_t errlen)
+{
+    const struct crs_img_chunk *c = &it->chunk;
+    const void *src;
+    int r;
+
+    if ((r = load_chunk(img, it, NULL, &src, err, errlen)))
+        return r;
+    if (!(c->flags & CRS_CHUNK_F_RAW)) {
+        unsigned long long size = ZSTD_getFrameContentSize(src, c->clen);
+        size_t frame = ZSTD_findFrameCompressedSize(src, c->clen);
+        if (size != (unsigned long long)c->npages * CRS_IMG_PAGE_SIZE || ZSTD_isError(frame) ||
+            frame != c->clen) {
+            seterr(err, errlen, "damaged chunk %u (pages at %llx): not one zstd frame of %u pages",
+                   it->index - 1, (unsigned long long)c->addr, c->npages);
+            return -EBADMSG;
+        }
+    }
+    chunk_done(img, it);
+    return 0;
+}
+
+/* Walks every chunk: decompressing each (deep) or checking it without decompressing. */
+static int verify_pages(struct crs_image *img, int deep, crs_progress_fn fn, void *arg, char *err,
+                        size_t errlen)
 {
     const struct crs_img_toc_entry *pages = NULL;
     struct crs_chunk_iter it;
     uint64_t total = 0;
     int r;
-    void *buf = malloc((size_t)CRS_IMG_CHUNK_MAX_PAGES * CRS_IMG_PAGE_SIZE);
+    void *buf = deep ? malloc((size_t)CRS_IMG_CHUNK_MAX_PAGES * CRS_IMG_PAGE_SIZE) : NULL;
     XXH3_state_t *hs = XXH3_createState();
 
-    if (!buf || !hs) {
+    if ((deep && !buf) || !hs) {
         free(buf);
         XXH3_freeState(hs);
         seterr(err, errlen, "out of memory");
@@ -745,8 +791,10 @@ int crs_image_verify(struct crs_image *img, crs_progress_fn fn, void *arg, char 
     crs_image_chunk_begin(img, &it);
     while ((r = crs_image_next_chunk(img, &it, err, errlen)) > 0) {
         XXH3_64bits_update(hs, &it.chunk, sizeof it.chunk);
-        r = crs_image_read_chunk(img, &it, buf, (size_t)CRS_IMG_CHUNK_MAX_PAGES * CRS_IMG_PAGE_SIZE,
-                                 err, errlen);
+        r = deep ? crs_image_read_chunk(img, &it, buf,
+                                        (size_t)CRS_IMG_CHUNK_MAX_PAGES * CRS_IMG_PAGE_SIZE,
+                                        err, errlen)
+                 : check_chunk(img, &it, err, errlen);
         if (r)
             break;
         total += (uint64_t)it.chunk.npages * CRS_IMG_PAGE_SIZE;
@@ -764,6 +812,18 @@ int crs_image_verify(struct crs_image *img, crs_progress_fn fn, void *arg, char 
     free(buf);
     XXH3_freeState(hs);
     return r;
+}
+
+int crs_image_verify(struct crs_image *img, crs_progress_fn fn, void *arg, char *err,
+                     size_t errlen)
+{
+    return verify_pages(img, 1, fn, arg, err, errlen);
+}
+
+int crs_image_check(struct crs_image *img, crs_progress_fn fn, void *arg, char *err,
+                    size_t errlen)
+{
+    return verify_pages(img, 0, fn, arg, err, errlen);
 }
 
 /* True for "ckpt-*.crsnap": temp files are hidden (leading dot) and never match. */

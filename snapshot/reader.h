@@ -110,6 +110,12 @@ uint64_t crs_image_page_bytes(const struct crs_image *img);
 int crs_image_verify(struct crs_image *img, crs_progress_fn fn, void *arg,
                      char *err, size_t errlen);
 
+/* The same walk without decompressing: every chunk's checksum, that it is one zstd frame of its
+ * size, the count and the headers' checksum. What a restore checks before it changes anything;
+ * it decompresses once, into place, afterwards. */
+int crs_image_check(struct crs_image *img, crs_progress_fn fn, void *arg,
+                    char *err, size_t errlen);
+
 /* Newest complete image in DIR (highest sequence number among ckpt-*.crsnap files that open
  * cleanly; temp files and damaged images are skipped). Writes its path; 0 or -ENOENT. */
 int crs_image_find_latest(const char *dir, char *path, size_t len);

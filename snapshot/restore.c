@@ -167,7 +167,11 @@ int crs_restore_run(struct crs_image *img, const struct crs_restore_opts *o, cha
                 "uid %u\n", img->process.euid, (unsigned)geteuid());
     clock_gettime(CLOCK_MONOTONIC, &pr.t0);
     pr.what = "checked";
-    if ((rc = crs_image_verify(img, o->progress ? show_progress : NULL, &pr, err, errlen))) {
+    /* Every checksum now, before anything changes; the pages are decompressed once, into place,
+     * later (a frame that then fails to decompress still stops the restore before the restored
+     * process runs). A dry run has the time to decompress everything. */
+    if ((rc = (o->dry_run ? crs_image_verify : crs_image_check)(
+             img, o->progress ? show_progress : NULL, &pr, err, errlen))) {
         char why[384];
         snprintf(why, sizeof why, "%s", err);
         seterr(err, errlen, "%s: %s", img->path, why);
