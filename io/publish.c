@@ -132,13 +132,6 @@ static int64_t image_seq(const char *name)
     return (int64_t)v;
 }
 
-struct linux_dirent64 {
-    uint64_t d_ino;
-    int64_t d_off;
-    unsigned short d_reclen;
-    unsigned char d_type;
-    char d_name[];
-};
 
 struct retain_ent {
     int64_t seq;

@@ -19,17 +19,11 @@
 #include <unistd.h>
 
 #include "runtime.h"
+#include "snapshot/proc_util.h"
 
 #define WAIT_TICK_NS 5000000L       /* how often a quiesce wait looks at threads that are late */
 #define STRAGGLER_NS 5000000ull     /* a thread not parked by then may have exited */
 
-struct linux_dirent64 {
-    uint64_t d_ino;
-    int64_t d_off;
-    unsigned short d_reclen;
-    unsigned char d_type;
-    char d_name[];
-};
 
 /* Runs in the quiesce handler and in the coordinator. */
 void crs_record_self(struct crs_img_thread *rec, uint64_t sigmask, uint32_t flags)

@@ -20,13 +20,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-struct linux_dirent64 {
-    uint64_t d_ino;
-    int64_t d_off;
-    unsigned short d_reclen;
-    unsigned char d_type;
-    char d_name[];
-};
 
 static int in_list(int fd, const int *list, int n)
 {

@@ -8,6 +8,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A directory entry as getdents64 returns it (the kernel's layout; glibc declares none). */
+struct linux_dirent64 {
+    uint64_t d_ino;
+    int64_t d_off;
+    unsigned short d_reclen;
+    unsigned char d_type;
+    char d_name[];
+};
+
 /* A bounded string being built; overflow truncates and sets full. */
 struct crs_sbuf {
     char *p;
