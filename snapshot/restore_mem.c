@@ -17,6 +17,12 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#ifdef MADV_POPULATE_WRITE
+#define CRS_MADV_POPULATE_WRITE MADV_POPULATE_WRITE
+#else
+#define CRS_MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
 static void seterr(char *err, size_t len, const char *fmt, ...)
 {
     va_list ap;
@@ -108,6 +114,9 @@ int crs_restore_memory(struct crs_restore *r, char *err, size_t errlen)
         size_t len = (size_t)it.chunk.npages * CRS_IMG_PAGE_SIZE;
         if (!v || !takes_pages(v))
             continue;       /* a shared file's contents live in the file */
+        /* One call faults the chunk's pages in, instead of a fault per page while zstd writes
+         * them; a kernel without MADV_POPULATE_WRITE just takes the faults. */
+        madvise((void *)(uintptr_t)it.chunk.addr, len, CRS_MADV_POPULATE_WRITE);
         rc = crs_image_read_chunk(img, &it, (void *)(uintptr_t)it.chunk.addr, len, err, errlen);
         if (rc)
             return rc;
