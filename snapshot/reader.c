@@ -677,23 +677,17 @@ int crs_image_next_chunk(const struct crs_image *img, struct crs_chunk_iter *it,
 
 /* Reads a chunk's stored bytes into dst (raw chunks) or the reader's buffer, and checks their
  * checksum. Sets *src to them. */
-static int load_chunk(struct crs_image *img, const struct crs_chunk_iter *it, void *dst,
-                      const void **src, char *err, size_t errlen)
+/* Reads a chunk's stored bytes (into dst itself when they are raw pages), checks them and
+ * decompresses them into dst when dst is set. Touches only fd, dctx and cbuf. */
+static int decode_chunk(int fd, void *dctx, void *cbuf, const struct crs_chunk_iter *it,
+                        void *dst, const void **src, char *err, size_t errlen)
 {
     const struct crs_img_chunk *c = &it->chunk;
+    size_t raw = (size_t)c->npages * CRS_IMG_PAGE_SIZE;
+    void *buf = (dst && (c->flags & CRS_CHUNK_F_RAW)) ? dst : cbuf;
     int r;
 
-    if (!img->cbuf) {
-        img->cbuf_size = ZSTD_compressBound((size_t)CRS_IMG_CHUNK_MAX_PAGES * CRS_IMG_PAGE_SIZE);
-        img->cbuf = malloc(img->cbuf_size);
-        img->dctx = ZSTD_createDCtx();
-        if (!img->cbuf || !img->dctx) {
-            seterr(err, errlen, "out of memory");
-            return -ENOMEM;
-        }
-    }
-    void *buf = (dst && (c->flags & CRS_CHUNK_F_RAW)) ? dst : img->cbuf;
-    if ((r = read_at(img->fd, buf, c->clen, it->data_offset))) {
+    if ((r = read_at(fd, buf, c->clen, it->data_offset))) {
         seterr(err, errlen, "reading chunk %u: %s", it->index - 1,
                r == -EBADMSG ? "truncated" : strerror(-r));
         return r;
@@ -704,6 +698,29 @@ static int load_chunk(struct crs_image *img, const struct crs_chunk_iter *it, vo
         return -EBADMSG;
     }
     *src = buf;
+    if (dst && !(c->flags & CRS_CHUNK_F_RAW)) {
+        size_t n = ZSTD_decompressDCtx(dctx, dst, raw, buf, c->clen);
+        if (ZSTD_isError(n) || n != raw) {
+            seterr(err, errlen, "damaged chunk %u (pages at %llx): %s", it->index - 1,
+                   (unsigned long long)c->addr,
+                   ZSTD_isError(n) ? ZSTD_getErrorName(n) : "wrong decompressed size");
+            return -EBADMSG;
+        }
+    }
+    return 0;
+}
+
+static int load_buffers(struct crs_image *img, char *err, size_t errlen)
+{
+    if (!img->cbuf) {
+        img->cbuf_size = ZSTD_compressBound((size_t)CRS_IMG_CHUNK_MAX_PAGES * CRS_IMG_PAGE_SIZE);
+        img->cbuf = malloc(img->cbuf_size);
+        img->dctx = ZSTD_createDCtx();
+        if (!img->cbuf || !img->dctx) {
+            seterr(err, errlen, "out of memory");
+            return -ENOMEM;
+        }
+    }
     return 0;
 }
 
@@ -717,28 +734,50 @@ static void chunk_done(struct crs_image *img, const struct crs_chunk_iter *it)
 int crs_image_read_chunk(struct crs_image *img, const struct crs_chunk_iter *it, void *dst,
                          size_t dstlen, char *err, size_t errlen)
 {
-    const struct crs_img_chunk *c = &it->chunk;
-    size_t raw = (size_t)c->npages * CRS_IMG_PAGE_SIZE;
     const void *src;
     int r;
 
-    if (dstlen < raw) {
+    if (dstlen < (size_t)it->chunk.npages * CRS_IMG_PAGE_SIZE) {
         seterr(err, errlen, "chunk %u: buffer too small", it->index - 1);
         return -EINVAL;
     }
-    if ((r = load_chunk(img, it, dst, &src, err, errlen)))
+    if ((r = load_buffers(img, err, errlen)) ||
+        (r = decode_chunk(img->fd, img->dctx, img->cbuf, it, dst, &src, err, errlen)))
         return r;
-    if (!(c->flags & CRS_CHUNK_F_RAW)) {
-        size_t n = ZSTD_decompressDCtx(img->dctx, dst, raw, src, c->clen);
-        if (ZSTD_isError(n) || n != raw) {
-            seterr(err, errlen, "damaged chunk %u (pages at %llx): %s", it->index - 1,
-                   (unsigned long long)c->addr,
-                   ZSTD_isError(n) ? ZSTD_getErrorName(n) : "wrong decompressed size");
-            return -EBADMSG;
-        }
-    }
     chunk_done(img, it);
     return 0;
+}
+
+int crs_chunk_reader_init(struct crs_chunk_reader *rd)
+{
+    rd->cbuf_size = ZSTD_compressBound((size_t)CRS_IMG_CHUNK_MAX_PAGES * CRS_IMG_PAGE_SIZE);
+    rd->cbuf = malloc(rd->cbuf_size);
+    rd->dctx = ZSTD_createDCtx();
+    if (!rd->cbuf || !rd->dctx) {
+        crs_chunk_reader_free(rd);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+void crs_chunk_reader_free(struct crs_chunk_reader *rd)
+{
+    free(rd->cbuf);
+    ZSTD_freeDCtx(rd->dctx);
+    rd->cbuf = rd->dctx = NULL;
+}
+
+int crs_image_read_chunk_r(const struct crs_image *img, struct crs_chunk_reader *rd,
+                           const struct crs_chunk_iter *it, void *dst, size_t dstlen, char *err,
+                           size_t errlen)
+{
+    const void *src;
+
+    if (dstlen < (size_t)it->chunk.npages * CRS_IMG_PAGE_SIZE) {
+        seterr(err, errlen, "chunk %u: buffer too small", it->index - 1);
+        return -EINVAL;
+    }
+    return decode_chunk(img->fd, rd->dctx, rd->cbuf, it, dst, &src, err, errlen);
 }
 
 /* The checks that need no decompression: the checksum of the stored bytes, and that they are
@@ -750,7 +789,8 @@ static int check_chunk(struct crs_image *img, const struct crs_chunk_iter *it, c
     const void *src;
     int r;
 
-    if ((r = load_chunk(img, it, NULL, &src, err, errlen)))
+    if ((r = load_buffers(img, err, errlen)) ||
+        (r = decode_chunk(img->fd, img->dctx, img->cbuf, it, NULL, &src, err, errlen)))
         return r;
     if (!(c->flags & CRS_CHUNK_F_RAW)) {
         unsigned long long size = ZSTD_getFrameContentSize(src, c->clen);

@@ -101,6 +101,20 @@ int crs_image_read_chunk(struct crs_image *img, const struct crs_chunk_iter *it,
                          void *dst, size_t dstlen, char *err, size_t errlen);
 void crs_image_set_progress(struct crs_image *img, crs_progress_fn fn, void *arg);
 
+/* A decompressor of one's own (context and input buffer), so that several threads can read
+ * chunks of one image at once: crs_image_read_chunk_r reads with pread, changes nothing in img
+ * and calls no progress hook. init returns 0 or -ENOMEM; free takes a zeroed or inited one. */
+struct crs_chunk_reader {
+    void *dctx;
+    void *cbuf;
+    size_t cbuf_size;
+};
+int crs_chunk_reader_init(struct crs_chunk_reader *rd);
+void crs_chunk_reader_free(struct crs_chunk_reader *rd);
+int crs_image_read_chunk_r(const struct crs_image *img, struct crs_chunk_reader *rd,
+                           const struct crs_chunk_iter *it, void *dst, size_t dstlen, char *err,
+                           size_t errlen);
+
 /* Total uncompressed page bytes the chunks hold (sum of npages * page_size, from the
  * process section's memory_saved). */
 uint64_t crs_image_page_bytes(const struct crs_image *img);

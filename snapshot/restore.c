@@ -177,6 +177,8 @@ int crs_restore_run(struct crs_image *img, const struct crs_restore_opts *o, cha
         seterr(err, errlen, "%s: %s", img->path, why);
         goto fail;
     }
+    if ((rc = crs_restore_memory_prepare(r, err, errlen)))
+        goto fail;
     /* Every allocation the restore needs is made; the layout seen now is the one that stays. */
     if ((rc = crs_restore_read_maps(r, err, errlen)) ||
         (rc = crs_restore_check_layout(r, err, errlen)))
@@ -189,6 +191,7 @@ int crs_restore_run(struct crs_image *img, const struct crs_restore_opts *o, cha
     }
     r->plan->nunmap = (uint32_t)n;
     if (o->dry_run) {
+        crs_restore_memory_release(r);
         free(r->plan);
         free(r);
         return 0;
@@ -238,6 +241,7 @@ int crs_restore_run(struct crs_image *img, const struct crs_restore_opts *o, cha
 fail:
     if (r->errfd != 2)
         die(r, err);
+    crs_restore_memory_release(r);
     free(r->plan);
     free(r);
     return rc;

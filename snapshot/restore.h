@@ -37,6 +37,12 @@ struct crs_restore {
     int stdfd[3];               /* copies of the restorer's stdin/stdout/stderr */
     int fd_floor;               /* restorer descriptors live at or above this number */
     struct crs_restart_plan *plan; /* a staging copy, written at plan_addr at the end */
+    /* Decompression on two threads: both decompressors and the second thread's stack are made
+     * before the layout check (crs_restore_memory_prepare), so they are in the unmap list. */
+    int nthreads;               /* 1 or 2 */
+    struct crs_chunk_reader rd[2];
+    void *wstack;
+    size_t wstack_size;
 };
 
 /* restore_check.c: host facts and the files the image needs. 0, or -errno with a one-line
@@ -54,6 +60,11 @@ int crs_restore_check_layout(const struct crs_restore *r, char *err, size_t errl
  * across gaps that hold no saved region. Returns the count or -E2BIG. */
 int crs_restore_unmap_list(const struct crs_restore *r, struct crs_restart_range *out, int max);
 
+/* restore_mem.c: what crs_restore_memory needs besides the image (decompressors, a second
+ * thread's stack when there are 2+ CPUs and CRSNAP_RESTORE_THREADS is not 1), made before the
+ * layout check; release frees it when the restore stops early. 0 or -ENOMEM with err. */
+int crs_restore_memory_prepare(struct crs_restore *r, char *err, size_t errlen);
+void crs_restore_memory_release(struct crs_restore *r);
 /* restore_mem.c: maps every saved region, fills in the saved pages, sets protections, moves
  * the vDSO block. -EADDRINUSE on a collision (a re-exec may help), other -errno otherwise. */
 int crs_restore_memory(struct crs_restore *r, char *err, size_t errlen);

@@ -10,8 +10,11 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/prctl.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -22,6 +25,10 @@
 #else
 #define CRS_MADV_POPULATE_WRITE 23 /* Linux 5.14 */
 #endif
+
+/* Chunks go to the threads in turns of this many, so each reads the file in long runs. */
+#define BATCH_CHUNKS 16u
+#define WORKER_STACK (1u << 20)
 
 static void seterr(char *err, size_t len, const char *fmt, ...)
 {
@@ -97,31 +104,144 @@ static int map_region(struct crs_restore *r, const struct crs_img_vma *v, char *
     return 0;
 }
 
-int crs_restore_memory(struct crs_restore *r, char *err, size_t errlen)
+int crs_restore_memory_prepare(struct crs_restore *r, char *err, size_t errlen)
 {
-    struct crs_image *img = r->img;
-    struct crs_chunk_iter it;
+    const char *env = getenv("CRSNAP_RESTORE_THREADS");
+
+    r->nthreads = sysconf(_SC_NPROCESSORS_ONLN) < 2 || (env && !strcmp(env, "1")) ? 1 : 2;
+    for (int i = 0; i < r->nthreads; i++) {
+        if (crs_chunk_reader_init(&r->rd[i])) {
+            crs_restore_memory_release(r);
+            seterr(err, errlen, "out of memory");
+            return -ENOMEM;
+        }
+    }
+    if (r->nthreads > 1) {
+        void *p = mmap(NULL, WORKER_STACK, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        if (p == MAP_FAILED) {
+            int e = errno;
+            crs_restore_memory_release(r);
+            seterr(err, errlen, "cannot allocate a stack for decompression: %s", strerror(e));
+            return -e;
+        }
+        r->wstack = p;
+        r->wstack_size = WORKER_STACK;
+    }
+    return 0;
+}
+
+void crs_restore_memory_release(struct crs_restore *r)
+{
+    for (int i = 0; i < 2; i++)
+        crs_chunk_reader_free(&r->rd[i]);
+    if (r->wstack)
+        munmap(r->wstack, r->wstack_size);
+    r->wstack = NULL;
+}
+
+/* One thread's share of the pages: every chunk whose batch number is its turn. The second
+ * thread runs this too, so it calls nothing that allocates (a malloc there would create an
+ * arena outside the checked layout) and reports progress only through the shared counter. */
+struct share {
+    struct crs_restore *r;
+    struct crs_chunk_reader *rd;
+    unsigned id, n;
+    _Atomic uint64_t *done;
+    atomic_int *stop;           /* set by whichever thread fails first */
     int rc;
+    char err[256];
+};
 
-    for (uint32_t i = 0; i < img->nvmas; i++)
-        if ((rc = map_region(r, &img->vmas[i], err, errlen)))
-            return rc;
+static int fill_share(struct share *s)
+{
+    struct crs_image *img = s->r->img;
+    struct crs_chunk_iter it;
+    int rc = 0;
 
-    img->progress_done = 0;
     crs_image_chunk_begin(img, &it);
-    while ((rc = crs_image_next_chunk(img, &it, err, errlen)) > 0) {
+    while (!atomic_load_explicit(s->stop, memory_order_relaxed) &&
+           (rc = crs_image_next_chunk(img, &it, s->err, sizeof s->err)) > 0) {
         const struct crs_img_vma *v = crs_image_find_vma(img, it.chunk.addr);
         size_t len = (size_t)it.chunk.npages * CRS_IMG_PAGE_SIZE;
+        if ((it.index - 1) / BATCH_CHUNKS % s->n != s->id)
+            continue;
         if (!v || !takes_pages(v))
             continue;       /* a shared file's contents live in the file */
         /* One call faults the chunk's pages in, instead of a fault per page while zstd writes
          * them; a kernel without MADV_POPULATE_WRITE just takes the faults. */
         madvise((void *)(uintptr_t)it.chunk.addr, len, CRS_MADV_POPULATE_WRITE);
-        rc = crs_image_read_chunk(img, &it, (void *)(uintptr_t)it.chunk.addr, len, err, errlen);
+        rc = crs_image_read_chunk_r(img, s->rd, &it, (void *)(uintptr_t)it.chunk.addr, len,
+                                    s->err, sizeof s->err);
         if (rc)
             return rc;
+        uint64_t done = atomic_fetch_add(s->done, (uint64_t)len) + len;
+        /* The last report comes after the join, once. */
+        if (s->id == 0 && img->progress && done != img->process.memory_saved)
+            img->progress(done, img->process.memory_saved, img->progress_arg);
     }
-    if (rc < 0)
+    return rc < 0 ? rc : 0;
+}
+
+static void *share_thread(void *arg)
+{
+    struct share *s = arg;
+    if ((s->rc = fill_share(s)))
+        atomic_store(s->stop, 1);
+    return NULL;
+}
+
+/* Decompresses every saved chunk into its (already mapped) place, on r->nthreads threads. The
+ * second thread runs on the stack made before the layout check and is joined before this
+ * returns: nothing of it is left when the restart entry runs. */
+static int fill_pages(struct crs_restore *r, char *err, size_t errlen)
+{
+    struct crs_image *img = r->img;
+    _Atomic uint64_t done = 0;
+    atomic_int stop = 0;
+    struct share s[2];
+    pthread_t worker;
+    pthread_attr_t attr;
+    int threaded = 0, rc;
+
+    for (unsigned i = 0; i < 2; i++)
+        s[i] = (struct share){ .r = r, .rd = &r->rd[i], .id = i, .n = (unsigned)r->nthreads,
+                               .done = &done, .stop = &stop };
+    if (r->nthreads > 1 && r->wstack && !pthread_attr_init(&attr)) {
+        threaded = !pthread_attr_setstack(&attr, r->wstack, r->wstack_size) &&
+                   !pthread_create(&worker, &attr, share_thread, &s[1]);
+        pthread_attr_destroy(&attr);
+    }
+    if (!threaded)
+        s[0].n = 1;         /* no second thread: this one takes every chunk */
+    if ((s[0].rc = fill_share(&s[0])))
+        atomic_store(&stop, 1);
+    if (threaded)
+        pthread_join(worker, NULL);
+    rc = s[0].rc ? s[0].rc : threaded ? s[1].rc : 0;
+    if (rc) {
+        seterr(err, errlen, "%s", s[0].rc ? s[0].err : s[1].err);
+        return rc;
+    }
+    img->progress_done = atomic_load(&done);
+    if (img->progress)
+        img->progress(img->progress_done, img->process.memory_saved, img->progress_arg);
+    return 0;
+}
+
+int crs_restore_memory(struct crs_restore *r, char *err, size_t errlen)
+{
+    struct crs_image *img = r->img;
+    int rc;
+
+    for (uint32_t i = 0; i < img->nvmas; i++)
+        if ((rc = map_region(r, &img->vmas[i], err, errlen)))
+            return rc;
+    if (!r->rd[0].dctx) {
+        seterr(err, errlen, "internal error: the decompressors were not made before the check");
+        return -EINVAL;
+    }
+    if ((rc = fill_pages(r, err, errlen)))
         return rc;
 
     for (uint32_t i = 0; i < img->nvmas; i++) {

@@ -60,3 +60,7 @@ crs_restore_test(restore_same_pid samepid.sh ${CRS_RESTORE_TESTS}/pid.py $<TARGE
 crs_restore_test(restore_failures failures.sh $<TARGET_FILE:restore_mapfile>)
 add_executable(restore_sharedmap_prog ${CRS_RESTORE_TESTS}/sharedmap.c)
 crs_restore_test(restore_sharedmap sharedmap.sh $<TARGET_FILE:restore_sharedmap_prog>)
+# The pages decompressed on one thread (CRSNAP_RESTORE_THREADS=1) as well as on two (default).
+crs_restore_test(restore_python_one_thread program.sh python1 /usr/bin/python3
+                 ${CRS_RESTORE_TESTS}/chain.py 8000000 @PROGRESS@)
+set_property(TEST restore_python_one_thread APPEND PROPERTY ENVIRONMENT CRSNAP_RESTORE_THREADS=1)
