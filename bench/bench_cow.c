@@ -296,16 +296,7 @@ int main(int argc, char **argv)
         sizes[nsizes++] = 2048;
     while ((opt = getopt(argc, argv, "s:r:")) != -1) {
         switch (opt) {
-        case 's': {
-            char *s = optarg;
-            nsizes = 0;
-            while (*s && nsizes < 8) {
-                sizes[nsizes++] = strtol(s, &s, 10);
-                if (*s == ',')
-                    s++;
-            }
-            break;
-        }
+        case 's': nsizes = bench_parse_list(optarg, sizes, 8); break;
         case 'r': reps = atoi(optarg) > 0 ? atoi(optarg) : reps; break;
         default:
             fprintf(stderr, "usage: bench_cow [-s MiB,...] [-r REPS]\n");

@@ -151,17 +151,6 @@ static double bare_fork(double *clone_ms)
     return stall;
 }
 
-static int parse_list(const char *s, long *out, int max)
-{
-    int n = 0;
-    while (s && *s && n < max) {
-        out[n++] = strtol(s, (char **)&s, 10);
-        if (*s == ',')
-            s++;
-    }
-    return n;
-}
-
 static void run_case(struct bench_crs *crs, size_t size, int thp, int threads, int reps)
 {
     char kase[96], note[256], path[4096];
@@ -253,13 +242,13 @@ int main(int argc, char **argv)
 {
     long sizes[16], threads[16];
     int nsizes, nthreads, reps = bench_reps(5, 5), pages = 3, sweep = 1;
-    nsizes = bench_quick() ? parse_list("64,256", sizes, 16) : parse_list("256,1024,4096,8192", sizes, 16);
-    nthreads = parse_list("1,8", threads, 16);
+    nsizes = bench_quick() ? bench_parse_list("64,256", sizes, 16) : bench_parse_list("256,1024,4096,8192", sizes, 16);
+    nthreads = bench_parse_list("1,8", threads, 16);
     int opt;
     while ((opt = getopt(argc, argv, "s:t:p:r:")) != -1) {
         switch (opt) {
-        case 's': nsizes = parse_list(optarg, sizes, 16); break;
-        case 't': nthreads = parse_list(optarg, threads, 16), sweep = 0; break;
+        case 's': nsizes = bench_parse_list(optarg, sizes, 16); break;
+        case 't': nthreads = bench_parse_list(optarg, threads, 16), sweep = 0; break;
         case 'p': pages = !strcmp(optarg, "4k") ? 1 : !strcmp(optarg, "thp") ? 2 : 3; break;
         case 'r': reps = atoi(optarg) > 0 ? atoi(optarg) : reps; break;
         default:

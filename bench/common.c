@@ -361,3 +361,14 @@ int bench_crs_open(struct bench_crs *c, const char *dir)
     }
     return 0;
 }
+
+int bench_parse_list(const char *s, long *out, int max)
+{
+    int n = 0;
+    while (s && *s && n < max) {
+        out[n++] = strtol(s, (char **)&s, 10);
+        if (*s == ',')
+            s++;
+    }
+    return n;
+}

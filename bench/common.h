@@ -16,6 +16,8 @@
 uint64_t bench_now_ns(void);
 int bench_quick(void);
 int bench_reps(int full, int quick);
+/* "256,1024" -> {256, 1024}: fills at most max numbers of a comma-separated list, returns how many. */
+int bench_parse_list(const char *s, long *out, int max);
 const char *bench_dir(void);        /* scratch directory for images and dumps (created) */
 const char *bench_lib(void);        /* libcrsnap.so path */
 const char *bench_bin(void);        /* crsnap command path */
