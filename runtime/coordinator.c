@@ -151,8 +151,8 @@ void crs_restarted(void)
     snprintf(res.path, sizeof res.path, "%s", crs_state.req.path);
     if (stat(res.path, &st) == 0)
         res.bytes_written = (uint64_t)st.st_size;
+    crs_quiesce_wait_left();            /* every thread has run its RESTART handlers */
     crs_cs_open();
-    crs_quiesce_wait_left();
     pthread_mutex_lock(&crs_state.lock);
     crs_state.handlers_busy = 0;
     pthread_cond_broadcast(&crs_state.cond);

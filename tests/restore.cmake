@@ -50,6 +50,10 @@ crs_restore_test(restore_descriptors program.sh descriptors $<TARGET_FILE:restor
 crs_restore_test(restore_socketpairs sockpair.sh $<TARGET_FILE:restore_sockpair_prog>)
 crs_restore_test(restore_python_asyncio program.sh asyncio /usr/bin/python3
                  ${CRS_RESTORE_TESTS}/asyncio_wake.py 600000 @PROGRESS@)
+# CPython's asyncio remembers the pid its event loop runs in (get_running_loop() fails in
+# another pid, as after a fork): an asyncio program restores with --same-pid (root here).
+set_tests_properties(restore_python_asyncio PROPERTIES
+                     ENVIRONMENT "${CRS_RESTORE_ENV};RESTORE_ARGS=--same-pid")
 crs_restore_test(restore_threads threads.sh $<TARGET_FILE:restore_mt_worker> 120000)
 crs_restore_test(restore_again again.sh ${CRS_RESTORE_TESTS}/chain.py 8000000)
 crs_restore_test(restore_again_threads again_threads.sh $<TARGET_FILE:restore_mt_worker> 120000)

@@ -19,7 +19,8 @@ start run "$@"
 wait_for "$T/progress"
 checkpoint "$PID"
 kill_now "$PID" run
-restore restored "$IMG"
+# RESTORE_ARGS: options for crsnap restore (--same-pid for programs that remember their pid).
+restore restored ${RESTORE_ARGS:-} "$IMG"
 [ "$RC" = 0 ] || fail "crsnap restore exited $RC"
 same "$T/restored.out" "$T/expected.out"
 echo "$label: restored output matches"

@@ -12,7 +12,8 @@ count() { ls "$1" 2>/dev/null | grep -c '^ckpt-.*\.crsnap$'; }
 wait_count() {
     n=100
     while [ "$(count "$1")" -lt "$2" ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
-    [ "$(count "$1")" -ge "$2" ] || fail "$1 has $(count "$1") images, expected $2: $(ls "$1")"
+    [ "$(count "$1")" -ge "$2" ] ||
+        fail "$1 has $(count "$1") images, expected $2: $(ls -a "$1"); program alive: $(kill -0 $pid 2>/dev/null && echo yes || echo no); its stderr: $(cat "$T/prog.err")"
 }
 # start SECONDS ARGS...: runs the probe (sleeping SECONDS) under crsnap run with ARGS, and
 # waits until its runtime listens.
