@@ -36,6 +36,16 @@ wait_for() {
     [ -e "$1" ] || fail "timed out waiting for $1"
 }
 
+# read_pid FILE: the pid a test program wrote into FILE, once it is all there (a program may
+# create the file before it writes into it).
+read_pid() {
+    wait_for "$1"
+    n=100
+    while [ ! -s "$1" ] && [ "$n" -gt 0 ]; do sleep 0.05; n=$((n - 1)); done
+    PID=$(cat "$1")
+    case "$PID" in ''|*[!0-9]*) fail "no pid in $1: '$PID'" ;; esac
+}
+
 # start NAME CMD...: runs CMD under `crsnap run` in the background, its stdout through a pipe
 # into $T/NAME.out (so that the restored process writes to the restorer's stdout instead) and
 # its stderr in $T/NAME.err. Sets PID.

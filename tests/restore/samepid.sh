@@ -10,8 +10,7 @@ n_chain=$n
 rm -f "$T/progress"
 ( "$CRSNAP_BIN" run -d "$T/imgs" -- /usr/bin/python3 "$script" $n "$T/progress" 2>"$T/run.err" ) |
     cat >"$T/run.out" &
-wait_for "$T/progress"
-PID=$(cat "$T/progress")
+read_pid "$T/progress"
 PIDS="$PIDS $PID"
 checkpoint "$PID"
 kill_now "$PID" run
@@ -42,8 +41,7 @@ expected=$(/usr/bin/python3 "$script" $n_chain "$T/plain")
 rm -f "$T/progress"
 "$tids" 500000 "$T/expected.progress" >"$T/expected.out" || fail "the uninterrupted run failed"
 start tids "$tids" 500000 "$T/progress"
-wait_for "$T/progress"
-PID=$(cat "$T/progress")
+read_pid "$T/progress"
 checkpoint "$PID"
 kill_now "$PID" tids
 restore restored --same-pid "$IMG"

@@ -9,8 +9,7 @@ script -qfec "'$CRSNAP_BIN' run -d '$T/imgs' -- /usr/bin/python3 '$chain' 800000
     "$T/first.log" </dev/null >/dev/null 2>&1 &
 SPID=$!
 PIDS="$PIDS $SPID"
-wait_for "$T/progress"
-PID=$(cat "$T/progress")
+read_pid "$T/progress"
 PIDS="$PIDS $PID"
 checkpoint "$PID"
 kill -KILL "$PID"
