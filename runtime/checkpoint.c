@@ -226,7 +226,10 @@ static void collect_child(struct crs_result *res)
     fcntl(c->report_pipe[0], F_SETFL, O_NONBLOCK);
     memset(&rep, 0, sizeof rep);
     got = read(c->report_pipe[0], &rep, sizeof rep);
+    c->crashed = WIFSIGNALED(st) && (WTERMSIG(st) == SIGSEGV || WTERMSIG(st) == SIGBUS ||
+                                     WTERMSIG(st) == SIGILL);
     if (got == (ssize_t)sizeof rep) {
+        c->crashed = c->crashed || rep.crashed;
         rep.path[sizeof rep.path - 1] = 0;
         rep.message[sizeof rep.message - 1] = 0;
         res->error = rep.error;
@@ -289,42 +292,27 @@ static void finish(struct crs_result *res, int outcome)
     crs_post_outcome(res->error ? res->error : outcome, res);
 }
 
-void crs_checkpoint_run(int kill_fd)
+/* One attempt: async prepares, quiesce, clone, release, collect. Returns 1 when the process
+ * came back from a restore (everything is done then), else 0 with res filled; kill mode exits
+ * here on success. */
+static int attempt(struct crs_result *res)
 {
     struct crs_current *c = &crs_state.cur;
     struct crs_snap_request *req = &crs_state.req;
-    struct crs_result res;
     volatile int restarted;
     int r, v;
     long pid;
 
-    memset(&res, 0, sizeof res);
-    memset(req, 0, sizeof *req);
-    c->active = 1;
-    c->kill = kill_fd >= 0;
     c->report_pipe[0] = c->report_pipe[1] = c->pause_pipe[0] = c->pause_pipe[1] = -1;
     c->child = 0;
     c->pidfd = -1;
+    c->crashed = 0;
     crs_state.err[0] = 0;
-
-    pthread_mutex_lock(&crs_state.lock);
-    c->explicit_path = !c->kill && crs_state.path_pending;
-    choose_path(req, c->explicit_path ? crs_state.path_req : NULL);
-    /* Requests so far are served by this checkpoint, and so are those that arrive before the
-     * snapshot is taken (covered is read again then); a failure before it serves these. */
-    c->covered_lo = crs_state.done_seq;
-    c->covered = c->explicit_path ? c->covered_lo : atomic_load(&crs_state.req_seq);
-    crs_state.frozen = crs_state.reg;
-    crs_state.handlers_busy = 1;
-    pthread_mutex_unlock(&crs_state.lock);
-    res.seq = req->seq;
-
     if ((r = make_pipe(c->report_pipe)) < 0 || (r = make_pipe(c->pause_pipe)) < 0) {
-        res.error = r;
-        snprintf(res.message, sizeof res.message, "cannot create a pipe: %s", strerror(-r));
+        res->error = r;
+        snprintf(res->message, sizeof res->message, "cannot create a pipe: %s", strerror(-r));
         crs_cs_close();
-        finish(&res, 0);
-        return;
+        return 0;
     }
     fill_request(req);
 
@@ -332,21 +320,19 @@ void crs_checkpoint_run(int kill_fd)
     v = crs_registry_prepare(&crs_state.frozen, CRS_ASYNC, 0);
     if (v) {
         crs_registry_resume(&crs_state.frozen, CRS_ASYNC, 0, CRS_ABORT);
-        res.error = -ECANCELED;
-        snprintf(res.message, sizeof res.message, "vetoed by async handler %d",
+        res->error = -ECANCELED;
+        snprintf(res->message, sizeof res->message, "vetoed by async handler %d",
                  crs_state.frozen.h[v - 1].id);
-        finish(&res, 0);
-        return;
+        return 0;
     }
 
     c->start_ns = crs_now_ns(CLOCK_MONOTONIC);
     r = crs_quiesce_all(crs_state.err, sizeof crs_state.err);
     if (r < 0) {
         abort_quiesced();
-        res.error = r;
-        snprintf(res.message, sizeof res.message, "%s", crs_state.err);
-        finish(&res, 0);
-        return;
+        res->error = r;
+        snprintf(res->message, sizeof res->message, "%s", crs_state.err);
+        return 0;
     }
 
     /* Quiesced: system calls and fixed buffers only until the release. */
@@ -363,7 +349,7 @@ void crs_checkpoint_run(int kill_fd)
     if (restarted) {
         crs_dontfork_mark();
         crs_restarted();
-        return;
+        return 1;
     }
     /* A raw clone, not fork(): fork() takes malloc's locks, which a parked thread may hold,
      * and runs atfork handlers. Exit signal 0: the application's SIGCHLD handler and its
@@ -379,18 +365,17 @@ void crs_checkpoint_run(int kill_fd)
     crs_dontfork_mark();
     if (pid < 0) {
         abort_quiesced();
-        res.error = (int)pid;
-        snprintf(res.message, sizeof res.message, "cannot clone the snapshot child: %s",
+        res->error = (int)pid;
+        snprintf(res->message, sizeof res->message, "cannot clone the snapshot child: %s",
                  strerrordesc_np((int)-pid) ? strerrordesc_np((int)-pid) : "?");
-        finish(&res, 0);
-        return;
+        return 0;
     }
     c->child = (pid_t)pid;
     c->pidfd = crs_fd_high(c->pidfd);
     if (!c->kill)
         crs_quiesce_release(CRS_CONTINUE);
-    res.pause_ns = crs_now_ns(CLOCK_MONOTONIC) - c->start_ns;
-    if (write(c->pause_pipe[1], &res.pause_ns, sizeof res.pause_ns) < 0) {
+    res->pause_ns = crs_now_ns(CLOCK_MONOTONIC) - c->start_ns;
+    if (write(c->pause_pipe[1], &res->pause_ns, sizeof res->pause_ns) < 0) {
         /* the child went away: collect_child() says how */
     }
     close_fd(&c->pause_pipe[1]);
@@ -400,16 +385,61 @@ void crs_checkpoint_run(int kill_fd)
         crs_registry_resume(&crs_state.frozen, CRS_ASYNC, 0, CRS_CONTINUE);
     crs_log(CRS_LOG_DEBUG, "snapshot child %ld writing %s", pid, req->path);
 
-    collect_child(&res);
+    collect_child(res);
     if (c->kill) {
-        if (!res.error) {
+        if (!res->error) {
             for (unsigned i = 0; i < crs_state.nwaiters; i++)
-                crs_control_reply(crs_state.waiters[i].fd, 0, res.seq, res.path, NULL);
-            crs_log(CRS_LOG_INFO, "checkpoint %s written, exiting as asked", res.path);
+                crs_control_reply(crs_state.waiters[i].fd, 0, res->seq, res->path, NULL);
+            crs_log(CRS_LOG_INFO, "checkpoint %s written, exiting as asked", res->path);
             crs_control_unlink();
             crs_sys1(SYS_exit_group, 0);
         }
         abort_quiesced();
+    }
+    return 0;
+}
+
+void crs_checkpoint_run(int kill_fd)
+{
+    struct crs_current *c = &crs_state.cur;
+    struct crs_snap_request *req = &crs_state.req;
+    struct crs_result res;
+
+    memset(&res, 0, sizeof res);
+    memset(req, 0, sizeof *req);
+    c->active = 1;
+    c->kill = kill_fd >= 0;
+
+    pthread_mutex_lock(&crs_state.lock);
+    c->explicit_path = !c->kill && crs_state.path_pending;
+    choose_path(req, c->explicit_path ? crs_state.path_req : NULL);
+    /* Requests so far are served by this checkpoint, and so are those that arrive before the
+     * snapshot is taken (covered is read again then); a failure before it serves these. */
+    c->covered_lo = crs_state.done_seq;
+    c->covered = c->explicit_path ? c->covered_lo : atomic_load(&crs_state.req_seq);
+    crs_state.frozen = crs_state.reg;
+    crs_state.handlers_busy = 1;
+    pthread_mutex_unlock(&crs_state.lock);
+    res.seq = req->seq;
+
+    if (attempt(&res))
+        return;
+    /* A crash of the child is a bug of ours, most likely in what it unmaps as it goes (see
+     * snapshot/child.c): say where it was, and take the snapshot once more without that. The
+     * program's handlers see a second checkpoint; nothing is published twice. */
+    if (c->crashed && !req->no_release) {
+        crs_log(CRS_LOG_ERROR, "checkpoint failed: %s; trying again without releasing memory",
+                res.message);
+        crs_quiesce_wait_left();
+        crs_cs_open();
+        close_fd(&c->report_pipe[0]);
+        close_fd(&c->report_pipe[1]);
+        uint64_t seq = res.seq;
+        memset(&res, 0, sizeof res);
+        res.seq = seq;
+        req->no_release = 1;
+        if (attempt(&res))
+            return;
     }
     finish(&res, CRS_CONTINUE);
 }

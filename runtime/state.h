@@ -93,6 +93,7 @@ struct crs_current {
     int pause_pipe[2];
     pid_t child;
     int pidfd;                      /* the child's, -1 where CLONE_PIDFD is not available */
+    int crashed;                    /* the child died of a fault: a bug of ours, retried once */
 };
 
 struct crs_state {

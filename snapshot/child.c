@@ -84,6 +84,7 @@ struct crs_page_region {
 #define JOB_STAGE CHUNK_BYTES
 #define JOB_OUT (CHUNK_BYTES + CHUNK_BYTES / 256 + JOB_CHUNKS * (sizeof(struct crs_img_chunk) + 8 + 64) + 4096)
 #define HELPER_STACK (256u << 10)
+#define FAULT_STACK (64u << 10)        /* the walker's fault handler runs here (SA_ONSTACK) */
 
 enum { JOB_FREE, JOB_READY, JOB_BUSY, JOB_DONE };
 
@@ -131,6 +132,8 @@ struct child {
     struct crs_img_toc_entry toc[NSECTIONS];
     uint32_t ntoc;
     long delay_ms;                     /* test hook: pause after each chunk */
+    int test_fault;                    /* test hook: crash after the first chunk (1: only while
+                                        * releasing memory, 2: always) */
     int no_scan;                       /* PAGEMAP_SCAN is not available: read pagemap */
     const char *stage;                 /* what was being done, for the error message */
     int release;                       /* unmap written private anonymous memory as we go */
@@ -139,6 +142,8 @@ struct child {
     uint64_t keep_lo[NKEEP], keep_hi[NKEEP]; /* ranges the child itself still reads */
     int nkeep;
     uint64_t released;                 /* bytes unmapped */
+    uint64_t t0;                       /* when the child started */
+    char fault[192];                   /* set by on_fault: replaces the errno text */
 };
 
 static uint64_t now_ns(clockid_t clk)
@@ -164,12 +169,14 @@ __attribute__((noreturn)) static void finish(struct child *c, int err, const cha
     crs_sb_init(&b, rep.path, sizeof rep.path);
     crs_sb_str(&b, req->path);
     crs_sb_init(&b, rep.message, sizeof rep.message);
+    rep.released = c->released;
+    rep.crashed = c->fault[0] != 0;
     if (err) {
         crs_sb_str(&b, c->stage ? c->stage : "writing");
         crs_sb_str(&b, " ");
         crs_sb_str(&b, req->path);
         crs_sb_str(&b, ": ");
-        crs_sb_str(&b, crs_errno_text(err));
+        crs_sb_str(&b, c->fault[0] ? c->fault : crs_errno_text(err));
     } else if (note) {
         crs_sb_str(&b, note);
     }
@@ -393,8 +400,9 @@ static void compress_job(struct job *j, ZSTD_CCtx *z, int level)
 static void helper_main(void *arg)
 {
     struct pool *p = arg;
-    uint64_t all = ~0ull;
-    /* signals for the child are the walker's business: none is ever run on this thread */
+    /* signals for the child are the walker's business: none is ever run on this thread, except
+     * a fault of its own (a blocked fault would kill the child without a report) */
+    uint64_t all = ~((1ull << (SIGSEGV - 1)) | (1ull << (SIGBUS - 1)));
     crs_sys4(SYS_rt_sigprocmask, SIG_BLOCK, (long)&all, 0, 8);
     for (;;) {
         int seq = __atomic_load_n(&p->ready_seq, __ATOMIC_SEQ_CST);
@@ -429,6 +437,10 @@ static int retire(struct child *c, struct job *j)
     if ((r = crs_writer_append(&c->w, j->out, j->olen)))
         return r;
     c->nchunks += j->nchunks;
+    if (c->test_fault && (c->test_fault > 1 || c->release)) {
+        volatile uintptr_t page0 = 16;
+        (void)*(volatile const char *)page0;
+    }
     if (c->delay_ms > 0) {
         long ms = c->delay_ms * (long)j->nchunks;
         struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
@@ -566,15 +578,54 @@ enum { SAVE_NONE, SAVE_ANON, SAVE_DIRTY, SAVE_RESIDENT, SAVE_ALL };
 
 /* Pages of a deleted file cannot be mapped again, so all of them are saved; a page past the
  * file's end raises SIGBUS when touched, which ends the region. The handler needs to find the
- * jump buffer: this pointer is set only around one probe, in the child, which has one thread. */
+ * jump buffer: this pointer is set only around one probe, in the child, whose walker is the
+ * only thread that probes. */
 static sigjmp_buf *bus_env;
 
-static void on_sigbus(int sig)
+/* Any other fault is a bug of ours (reading memory already released, say). Rather than die
+ * with a bare signal number, the child reports where it was, so that the message names it, and
+ * removes its temporary file. Signal handler: builds the text with crs_sbuf only. */
+static struct child *fault_child;
+
+static void describe_address(struct crs_sbuf *b, const struct child *c, uint64_t a)
 {
-    (void)sig;
-    if (bus_env)
+    crs_sb_hex(b, a);
+    for (size_t i = 0; i < c->nvmas; i++) {
+        const struct crs_img_vma *v = &c->vmas[i];
+        if (a < v->start || a >= v->end)
+            continue;
+        crs_sb_str(b, " (");
+        crs_sb_str(b, v->path ? c->st.buf + v->path : "anonymous");
+        crs_sb_str(b, "+");
+        crs_sb_hex(b, a - v->start + (v->kind == CRS_VMA_FILE_PRIVATE ||
+                                      v->kind == CRS_VMA_FILE_SHARED ? v->file_offset : 0));
+        crs_sb_str(b, ")");
+        return;
+    }
+}
+
+static void on_fault(int sig, siginfo_t *si, void *uc)
+{
+    struct child *c = fault_child;
+    struct crs_sbuf b;
+
+    if (sig == SIGBUS && bus_env)
         siglongjmp(*bus_env, 1);
-    signal(SIGBUS, SIG_DFL); /* a real fault: let it kill the child */
+    if (!c)
+        _exit(128 + sig);
+    crs_sb_init(&b, c->fault, sizeof c->fault);
+    crs_sb_str(&b, sig == SIGBUS ? "the snapshot child crashed (SIGBUS) at " :
+                                   "the snapshot child crashed (SIGSEGV) at ");
+    describe_address(&b, c, crs_arch_signal_pc(uc));
+    crs_sb_str(&b, " touching ");
+    describe_address(&b, c, (uint64_t)(uintptr_t)si->si_addr);
+    if (c->released) {
+        crs_sb_str(&b, " after releasing ");
+        crs_sb_u64(&b, c->released >> 10);
+        crs_sb_str(&b, " KiB");
+    }
+    fault_child = NULL; /* a second fault while reporting ends the child at once */
+    fail(c, -EFAULT, c->t0);
 }
 
 CRS_RAW_ACCESS static int probe_page(uint64_t addr)
@@ -964,6 +1015,7 @@ void crs_snapshot_child(const struct crs_snap_request *req)
     int r;
 
     memset(&c, 0, sizeof c);
+    c.t0 = t0;
     c.req = req;
     c.out_fd = -1;
     c.pagemap_fd = -1;
@@ -988,11 +1040,17 @@ void crs_snapshot_child(const struct crs_snap_request *req)
     /* a file size limit must fail a write with EFBIG, not kill the child */
     ignore_signal(SIGXFSZ);
     ignore_signal(SIGPIPE);
-    struct sigaction bus;
-    memset(&bus, 0, sizeof bus);
-    bus.sa_handler = on_sigbus;
-    bus.sa_flags = SA_NODEFER;
-    sigaction(SIGBUS, &bus, NULL);
+    struct sigaction fault;
+    memset(&fault, 0, sizeof fault);
+    fault.sa_sigaction = on_fault;
+    fault.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
+    fault_child = &c;
+    sigaction(SIGBUS, &fault, NULL);
+    sigaction(SIGSEGV, &fault, NULL);
+    /* the coordinator, whose copy this is, blocks every signal; a fault that arrives blocked
+     * is delivered with the default action, which would bypass the handler */
+    uint64_t faults = (1ull << (SIGSEGV - 1)) | (1ull << (SIGBUS - 1));
+    crs_sys4(SYS_rt_sigprocmask, SIG_UNBLOCK, (long)&faults, 0, 8);
 
     /* 2. our own memory */
     int level = req->level;
@@ -1006,7 +1064,7 @@ void crs_snapshot_child(const struct crs_snap_request *req)
     size_t zws = (ZSTD_estimateCCtxSize_usingCParams(cp) + 63) & ~(size_t)63;
     size_t fdbytes = MAX_FDS * sizeof(struct crs_img_fd);
     size_t jobbytes = NJOBS * (JOB_STAGE + ((JOB_OUT + 63) & ~(size_t)63));
-    size_t total = CRS_WRITER_MEM + jobbytes + 2 * zws + HELPER_STACK + BATCH * 8 + BATCH +
+    size_t total = CRS_WRITER_MEM + jobbytes + 2 * zws + HELPER_STACK + FAULT_STACK + BATCH * 8 + BATCH +
                    fdbytes + WORK_SIZE;
     total = (total + 4 * 4096) & ~(size_t)4095;
     char *mem = mmap(NULL, total, PROT_READ | PROT_WRITE,
@@ -1033,6 +1091,9 @@ void crs_snapshot_child(const struct crs_snap_request *req)
     }
     char *helper_stack = at;
     at += HELPER_STACK;
+    stack_t alt = { .ss_sp = at, .ss_size = FAULT_STACK };
+    sigaltstack(&alt, NULL);
+    at += FAULT_STACK;
     c.pm = (uint64_t *)at;
     c.mc = (unsigned char *)(c.pm + BATCH);
     c.fds = (struct crs_img_fd *)(((uintptr_t)(c.mc + BATCH) + 63) & ~(uintptr_t)63);
@@ -1055,8 +1116,12 @@ void crs_snapshot_child(const struct crs_snap_request *req)
                                                   CLONE_THREAD | CLONE_SYSVSEM,
                                               helper_stack + HELPER_STACK, NULL, NULL, 0,
                                               helper_main, &c.pool) > 0;
-    /* test hooks: slow writes (to kill the child mid-write), the pagemap fallback */
+    /* test hooks: slow writes (to kill the child mid-write), the pagemap fallback, a crash
+     * (reading page 0, to check the report of one and the retry) */
     c.no_scan = getenv("CRSNAP_TEST_NO_PAGEMAP_SCAN") != NULL;
+    const char *crash = getenv("CRSNAP_TEST_CHILD_CRASH");
+    if (crash)
+        c.test_fault = crash[0] == 'r' ? 1 : 2;  /* "release" or anything else */
     const char *delay = getenv("CRSNAP_TEST_WRITE_DELAY_MS");
     if (delay) {
         uint64_t d;

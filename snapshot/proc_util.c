@@ -53,6 +53,20 @@ void crs_sb_u64(struct crs_sbuf *b, uint64_t v)
     crs_sb_u64w(b, v, 0);
 }
 
+void crs_sb_hex(struct crs_sbuf *b, uint64_t v)
+{
+    char tmp[16];
+    int n = 0;
+    do {
+        tmp[n++] = "0123456789abcdef"[v & 15];
+        v >>= 4;
+    } while (v);
+    sb_char(b, '0');
+    sb_char(b, 'x');
+    while (n)
+        sb_char(b, tmp[--n]);
+}
+
 void crs_skip_space(const char **s)
 {
     while (**s == ' ' || **s == '\t')

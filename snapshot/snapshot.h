@@ -39,11 +39,12 @@ struct crs_snap_request {
 
 struct crs_snap_report {
     int32_t error;                  /* 0 or -errno */
-    uint32_t pad;
+    uint32_t crashed;               /* 1: the child faulted (error is -EFAULT, message says where) */
     uint64_t bytes_written;
     uint64_t memory_covered;
     uint64_t memory_saved;
     uint64_t write_ns;
+    uint64_t released;              /* bytes of the process the child had unmapped */
     char path[CRS_PATH_MAX];
     char message[256];
 };

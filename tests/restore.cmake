@@ -58,6 +58,7 @@ crs_restore_test(restore_threads threads.sh $<TARGET_FILE:restore_mt_worker> 120
 crs_restore_test(restore_again again.sh ${CRS_RESTORE_TESTS}/chain.py 8000000)
 crs_restore_test(restore_again_threads again_threads.sh $<TARGET_FILE:restore_mt_worker> 120000)
 crs_restore_test(restore_kill kill.sh $<TARGET_FILE:restore_mt_worker> 120000)
+crs_restore_test(restore_child_crash crash.sh $<TARGET_FILE:restore_mt_worker> 120000)
 crs_restore_test(restore_api_static api.sh $<TARGET_FILE:restore_api_static>)
 crs_restore_test(restore_tty tty.sh ${CRS_RESTORE_TESTS}/chain.py)
 crs_restore_test(restore_same_pid samepid.sh ${CRS_RESTORE_TESTS}/pid.py $<TARGET_FILE:restore_tids>)

@@ -39,6 +39,13 @@ long crs_arch_clone3_thread(struct clone_args *args, unsigned long size, void (*
 __attribute__((noreturn)) void crs_arch_run_on_stack(void *stack_top, void (*fn)(void *),
                                                      void *arg);
 
+/* The instruction address a signal interrupted, from the handler's third argument (a
+ * ucontext_t): gregs[REG_RIP], at the same offset in every glibc and kernel of this port. */
+static inline uint64_t crs_arch_signal_pc(const void *uc)
+{
+    return ((const uint64_t *)uc)[5 + 16];  /* uc_flags, uc_link, uc_stack (3), gregs[16] */
+}
+
 static inline long crs_sys0(long n)
 {
     long r;

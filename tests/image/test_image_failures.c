@@ -1,7 +1,8 @@
 /* tests/image/test_image_failures.c - writes that cannot finish lose nothing: a full disk, a
  * file size limit, a read-only directory and a child killed mid-write leave no image under a
  * final name, earlier images and `latest` as they were, and an error in the report that names
- * the file and the cause. Also retention and finding the newest complete image.
+ * the file and the cause; a crash of the child also says where it happened. Also retention and
+ * finding the newest complete image.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -207,6 +208,25 @@ static void test_killed_mid_write(void **state)
     crs_test_req_free(t);
 }
 
+static void crash_child(void)
+{
+    setenv("CRSNAP_TEST_CHILD_CRASH", "1", 1);
+}
+
+/* A crash of the child itself (a bug of ours) is reported with where it happened, not as a
+ * bare signal, and loses nothing either. */
+static void test_child_crash(void **state)
+{
+    (void)state;
+    char dir[2048];
+    crs_test_dir(dir, sizeof dir, "crash");
+    write_ok(dir, 1, 0);
+    char *big = random_region(4 << 20);
+    expect_failure(dir, 2, -EFAULT, "the snapshot child crashed (SIGSEGV) at 0x", crash_child);
+    expect_failure(dir, 3, -EFAULT, "touching 0x10", crash_child);
+    munmap(big, 4 << 20);
+}
+
 static void test_retention(void **state)
 {
     (void)state;
@@ -245,6 +265,7 @@ int main(void)
         cmocka_unit_test(test_file_size_limit),
         cmocka_unit_test(test_readonly_dir),
         cmocka_unit_test(test_killed_mid_write),
+        cmocka_unit_test(test_child_crash),
         cmocka_unit_test(test_retention),
     };
     return cmocka_run_group_tests(tests, setup_mounts, NULL);
