@@ -1,12 +1,12 @@
 /* bench/bench_write.c - write throughput (benchmarks 2 and 6). The snapshot child's rate (memory
  * covered per second of write_ns) and image size, for mixed zero / pointer-like / random pages,
  * against single-threaded `zstd -1` and `zstd --fast=1` over the same bytes dumped to a file,
- * against the disk's sequential write bandwidth (buffered + fsync, and O_DIRECT), and io_uring
- * against pwrite (CRSNAP_FORCE_PWRITE=1). Then the heap of a real program: python3 holding a
+ * against the disk's sequential write bandwidth (buffered + fsync, and O_DIRECT); the writer's
+ * default (io_uring, O_DIRECT, level -1) against level 1, pwrite (CRSNAP_FORCE_PWRITE=1) and
+ * buffered writes (CRSNAP_NO_DIRECT=1). Then the heap of a real program: python3 holding a
  * large dict, with the library preloaded and a checkpoint triggered by SIGUSR1.
  *
- * usage: bench_write [-s MiB] [-r REPS] [-P PYTHON_ITEMS] [-n] [-D VAR=VALUE]
- *   -n: skip python; -D: the environment setting that makes the writer use O_DIRECT, if any
+ * usage: bench_write [-s MiB] [-r REPS] [-P PYTHON_ITEMS] [-n]     (-n: skip python)
  */
 #define _GNU_SOURCE
 #include "common.h"
@@ -365,16 +365,14 @@ int main(int argc, char **argv)
     size_t mib = bench_quick() ? 256 : 1024;
     int reps = bench_reps(5, 5), opt, py = 1;
     long items = bench_quick() ? 1000000 : 4000000;
-    char *direct_env = NULL;
-    while ((opt = getopt(argc, argv, "s:r:P:nD:")) != -1) {
+    while ((opt = getopt(argc, argv, "s:r:P:n")) != -1) {
         switch (opt) {
-        case 'D': direct_env = optarg; break;
         case 's': mib = strtoul(optarg, NULL, 10); break;
         case 'r': reps = atoi(optarg) > 0 ? atoi(optarg) : reps; break;
         case 'P': items = atol(optarg); break;
         case 'n': py = 0; break;
         default:
-            fprintf(stderr, "usage: bench_write [-s MiB] [-r REPS] [-P ITEMS] [-n] [-D VAR=VALUE]\n");
+            fprintf(stderr, "usage: bench_write [-s MiB] [-r REPS] [-P ITEMS] [-n]\n");
             return 2;
         }
     }
@@ -421,37 +419,40 @@ int main(int argc, char **argv)
                  out.med, dbs.med);
         bench_row("write", kase, "image bytes per s", "MiB/s", out, "disk O_DIRECT", dds,
                   "not disk-bound while disk has room", out.med < 0.8 * dds.med ? "met" : "missed", note);
-        fprintf(stderr, "bench_write: crsnap with CRSNAP_LEVEL=-1\n");
-        char *fast_env[] = {"CRSNAP_FORCE_PWRITE=0", "CRSNAP_LEVEL=-1", NULL};
-        struct ckpt_runs fast;
-        if (run_worker(mib, reps, NULL, fast_env, &fast) == 0) {
-            struct bench_stat a = st(fast.cover_rate, fast.n);
-            bench_row("write", kase, "covered per s, CRSNAP_LEVEL=-1", "MiB/s", a, "zstd --fast=1 -T1", zf,
-                      ">= zstd --fast=1", a.med >= zf.med ? "met" : "missed", "the same level as the baseline");
-            struct bench_stat fc = st(fast.cover_cpu_rate, fast.n);
-            bench_row("write", kase, "covered per CPU s, CRSNAP_LEVEL=-1", "MiB/s", fc, "zstd --fast=1 per CPU s",
-                      zf_cpu, ">= zstd --fast=1", fc.med >= zf_cpu.med ? "met" : "missed", "");
-            struct bench_stat fi = st(fast.image_mib, fast.n);
-            bench_row("write", kase, "image size, CRSNAP_LEVEL=-1", "MiB", fi, "zstd --fast=1 output", zfs_of(zf_mib),
-                      "-", "-", "");
+        fprintf(stderr, "bench_write: crsnap with CRSNAP_LEVEL=1\n");
+        char *l1_env[] = {"CRSNAP_FORCE_PWRITE=0", "CRSNAP_LEVEL=1", NULL};
+        struct ckpt_runs l1;
+        if (run_worker(mib, reps, NULL, l1_env, &l1) == 0) {
+            struct bench_stat a = st(l1.cover_rate, l1.n);
+            bench_row("write", kase, "covered per s, CRSNAP_LEVEL=1", "MiB/s", a, "zstd -1 -T1", z1,
+                      ">= zstd -1", a.med >= z1.med ? "met" : "missed", "the same level as the baseline");
+            struct bench_stat fi = st(l1.image_mib, l1.n);
+            bench_row("write", kase, "image size, CRSNAP_LEVEL=1", "MiB", fi, "zstd -1 output",
+                      zfs_of(z1_mib), "-", "-", "");
         }
         fprintf(stderr, "bench_write: crsnap with CRSNAP_FORCE_PWRITE=1\n");
-        if (run_worker(mib, reps, NULL, pw_env, &pw) == 0) {
-            struct bench_stat a = st(pw.cover_rate, pw.n), b = st(uring.cover_rate, uring.n);
-            bench_row("io", kase, "covered per s, pwrite", "MiB/s", a, "io_uring", b, "-", "-", "");
+        struct bench_stat def = st(uring.cover_rate, uring.n);
+        if (run_worker(mib, reps, NULL, pw_env, &pw) == 0)
+            bench_row("io", kase, "covered per s, pwrite", "MiB/s", st(pw.cover_rate, pw.n),
+                      "io_uring (default)", def, "-", "-", "CRSNAP_FORCE_PWRITE=1; both O_DIRECT");
+        fprintf(stderr, "bench_write: crsnap with CRSNAP_NO_DIRECT=1\n");
+        char *buf_env[] = {"CRSNAP_FORCE_PWRITE=0", "CRSNAP_NO_DIRECT=1", NULL};
+        struct ckpt_runs bu;
+        if (run_worker(mib, reps, NULL, buf_env, &bu) == 0) {
+            bench_row("io", kase, "covered per s, buffered", "MiB/s", st(bu.cover_rate, bu.n),
+                      "O_DIRECT (default)", def, "-", "-", "CRSNAP_NO_DIRECT=1; both io_uring");
+            bench_row("io", kase, "covered per CPU s, buffered", "MiB/s",
+                      st(bu.cover_cpu_rate, bu.n), "O_DIRECT (default)",
+                      st(uring.cover_cpu_rate, uring.n), "-", "-",
+                      "the child's CPU time, io_uring workers included");
         }
-        if (direct_env) {
-            char *d_env[] = {direct_env, NULL};
-            struct ckpt_runs dr;
-            if (run_worker(mib, reps, NULL, d_env, &dr) == 0) {
-                struct bench_stat a = st(dr.cover_rate, dr.n), b = st(uring.cover_rate, uring.n);
-                bench_row("io", kase, "covered per s, O_DIRECT", "MiB/s", a, "buffered", b, "-", "-", direct_env);
-            }
-        } else {
-            struct bench_stat none = {0, 0, 0, 0};
-            bench_row("io", kase, "covered per s, O_DIRECT", "MiB/s", none, "buffered", st(uring.cover_rate, uring.n),
-                      "-", "n/a", "the image writer has no O_DIRECT mode (bench_write -D VAR=VALUE measures one)");
-        }
+        fprintf(stderr, "bench_write: crsnap with CRSNAP_FORCE_PWRITE=1 CRSNAP_NO_DIRECT=1\n");
+        char *pb_env[] = {"CRSNAP_FORCE_PWRITE=1", "CRSNAP_NO_DIRECT=1", NULL};
+        struct ckpt_runs pb;
+        if (run_worker(mib, reps, NULL, pb_env, &pb) == 0)
+            bench_row("io", kase, "covered per s, pwrite buffered", "MiB/s", st(pb.cover_rate, pb.n),
+                      "io_uring O_DIRECT (default)", def, "-", "-",
+                      "the writer as it was before O_DIRECT");
     } else {
         struct bench_stat none = {0, 0, 0, 0};
         bench_row("write", kase, "memory covered per s", "MiB/s", none, "zstd --fast=1 -T1", zf,
