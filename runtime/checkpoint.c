@@ -341,6 +341,8 @@ static int attempt(struct crs_result *res)
     list_internal_fds(req);
     crs_dontfork_lift();
     crs_fdpos_record();
+    req->eventfds = crs_state.eventfds;
+    req->neventfds = crs_state.neventfds;
     req->created_ns = crs_now_ns(CLOCK_REALTIME);
     if (!c->explicit_path)
         c->covered = atomic_load(&crs_state.req_seq);

@@ -1,10 +1,15 @@
-/* runtime/fdpos.c - the file offsets an image records must be those of the instant the memory
- * was copied. The snapshot child shares its open file descriptions with the process, which
- * runs on and moves their offsets while the child works; a program reading a file fast would
- * come back from a restore past data it never saw. So the coordinator reads every regular
- * file's offset while the threads are parked, and the child, first thing, gives itself a
- * private description of each such file at that offset (a reopen through /proc/self/fd), which
- * is what it then reads and records.
+/* runtime/fdpos.c - the descriptor state an image records must be that of the instant the
+ * memory was copied. The snapshot child shares its open file descriptions with the process,
+ * which runs on while the child works:
+ *  - it moves file offsets: a program reading a file fast would come back from a restore past
+ *    data it never saw. So the coordinator reads every regular file's offset while the threads
+ *    are parked, and the child, first thing, gives itself a private description of each such
+ *    file at that offset (a reopen through /proc/self/fd), which is what it then reads and
+ *    records;
+ *  - it reads and writes eventfd counters: a wake-up pending at the snapshot and consumed just
+ *    after would be gone from the image while the restored memory still waits for it (an event
+ *    loop that never wakes). So the counters are read here too, from fdinfo, and go to the
+ *    child in the request.
  *
  * crs_fdpos_record() runs quiesced in the coordinator, crs_fdpos_pin() in the snapshot child:
  * raw system calls and the state's own buffers only, no malloc, no stdio, no locks.
@@ -15,6 +20,7 @@
 #include <unistd.h>
 
 #include "runtime.h"
+#include "../snapshot/proc_util.h"
 
 struct fd_dirent {
     uint64_t d_ino;
@@ -38,12 +44,69 @@ static int parse_fd(const char *s)
     return v;
 }
 
+/* "/proc/self/fd/N" or "/proc/self/fdinfo/N" into out (at least 40 bytes). */
+static void fd_path(char *out, const char *dir, int fd)
+{
+    char digits[12];
+    int n = 0, i = 0;
+
+    do {
+        digits[n++] = (char)('0' + fd % 10);
+        fd /= 10;
+    } while (fd);
+    for (; dir[i]; i++)
+        out[i] = dir[i];
+    while (n)
+        out[i++] = digits[--n];
+    out[i] = '\0';
+}
+
+/* An anonymous-inode descriptor: if it is an eventfd, its counter from fdinfo. */
+static void record_eventfd(int fd, const struct stat *sb)
+{
+    static const char want[] = "anon_inode:[eventfd]";
+    char path[40];
+    char *text = crs_state.fd_text;
+    const char *v;
+    long n, ffd;
+    uint64_t count;
+
+    if (crs_state.neventfds == CRS_MAX_FDPOS)
+        return;
+    fd_path(path, "/proc/self/fd/", fd);
+    n = crs_sys4(SYS_readlinkat, AT_FDCWD, (long)path, (long)text, sizeof crs_state.fd_text - 1);
+    if (n != (long)sizeof want - 1)
+        return;
+    text[n] = '\0';
+    if (!crs_strncmp_prefix(text, want))
+        return;
+    fd_path(path, "/proc/self/fdinfo/", fd);
+    ffd = crs_sys3(SYS_open, (long)path, O_RDONLY | O_CLOEXEC, 0);
+    if (ffd < 0)
+        return;
+    n = crs_sys3(SYS_read, ffd, (long)text, sizeof crs_state.fd_text - 1);
+    crs_sys1(SYS_close, ffd);
+    if (n <= 0)
+        return;
+    text[n] = '\0';
+    if (!(v = crs_find_field(text, (size_t)n, "eventfd-count:")))
+        return;
+    crs_skip_space(&v);
+    if (crs_parse_hex(&v, &count))
+        return;
+    struct crs_snap_eventfd *e = &crs_state.eventfds[crs_state.neventfds++];
+    e->fd = fd;
+    e->ino = sb->st_ino;
+    e->count = count;
+}
+
 void crs_fdpos_record(void)
 {
     long dfd, got;
     struct stat sb;
 
     crs_state.nfdpos = 0;
+    crs_state.neventfds = 0;
     dfd = crs_sys3(SYS_open, (long)"/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
     if (dfd < 0)
         return;
@@ -55,9 +118,11 @@ void crs_fdpos_record(void)
             long pos;
 
             off += d->d_reclen;
-            if (fd < 0 || fd == dfd || crs_state.nfdpos == CRS_MAX_FDPOS)
+            if (fd < 0 || fd == dfd || crs_sys2(SYS_fstat, fd, (long)&sb) < 0)
                 continue;
-            if (crs_sys2(SYS_fstat, fd, (long)&sb) < 0 || !S_ISREG(sb.st_mode))
+            if ((sb.st_mode & S_IFMT) == 0)     /* anonymous inodes have no file type */
+                record_eventfd(fd, &sb);
+            if (!S_ISREG(sb.st_mode) || crs_state.nfdpos == CRS_MAX_FDPOS)
                 continue;
             pos = crs_sys3(SYS_lseek, fd, 0, SEEK_CUR);
             if (pos < 0)
@@ -70,27 +135,9 @@ void crs_fdpos_record(void)
     crs_sys1(SYS_close, dfd);
 }
 
-/* "/proc/self/fd/N" into out (at least 32 bytes). */
-static void fd_link(char *out, int fd)
-{
-    static const char pre[] = "/proc/self/fd/";
-    char digits[12];
-    int n = 0, i = 0;
-
-    do {
-        digits[n++] = (char)('0' + fd % 10);
-        fd /= 10;
-    } while (fd);
-    for (; pre[i]; i++)
-        out[i] = pre[i];
-    while (n)
-        out[i++] = digits[--n];
-    out[i] = '\0';
-}
-
 void crs_fdpos_pin(void)
 {
-    char link[32];
+    char link[40];
     struct stat a, b;
 
     for (int i = 0; i < crs_state.nfdpos; i++) {
@@ -101,7 +148,7 @@ void crs_fdpos_pin(void)
 
         if (fl < 0 || fdfl < 0 || crs_sys2(SYS_fstat, fd, (long)&a) < 0 || !S_ISREG(a.st_mode))
             continue;
-        fd_link(link, fd);
+        fd_path(link, "/proc/self/fd/", fd);
         fl &= ~(long)(O_CREAT | O_EXCL | O_TRUNC);
         nfd = crs_sys3(SYS_open, (long)link, fl | O_NOCTTY | O_CLOEXEC, 0);
         if (nfd < 0)

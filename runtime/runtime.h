@@ -74,7 +74,7 @@ void crs_control_unlink(void);
 int crs_coordinator_start(void);
 int crs_fd_high(int fd);            /* move fd to >= CRS_INTERNAL_FD_MIN, close-on-exec */
 void crs_checkpoint_run(int kill_fd);
-void crs_fdpos_record(void);        /* quiesced: the regular files' offsets, now */
+void crs_fdpos_record(void);        /* quiesced: regular files' offsets, eventfd counters, now */
 void crs_fdpos_pin(void);           /* in the snapshot child: private descriptions at them */
 void crs_dontfork_lift(void);       /* quiesced: let the snapshot clone copy MADV_DONTFORK regions */
 void crs_dontfork_mark(void);       /* and mark them again, after it or after a restore */

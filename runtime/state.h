@@ -172,10 +172,14 @@ struct crs_state {
     uint64_t dontfork[CRS_MAX_DONTFORK][2];   /* start, end */
     char smaps_buf[16384];
 
-    /* regular files' offsets at the quiesce, for the snapshot child (fdpos.c) */
+    /* regular files' offsets and eventfd counters at the quiesce, for the snapshot child
+     * (fdpos.c) */
     int nfdpos;
     struct { int fd; int64_t pos; } fdpos[CRS_MAX_FDPOS];
+    uint32_t neventfds;
+    struct crs_snap_eventfd eventfds[CRS_MAX_FDPOS];
     char fd_dents[4096];
+    char fd_text[1024];             /* a readlink or fdinfo */
 };
 
 extern struct crs_state crs_state;

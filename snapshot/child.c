@@ -993,6 +993,20 @@ static int write_image(struct child *c)
 
 /* Two or more CPUs allowed, not under a sanitizer (whose runtime keeps per-thread state that a
  * thread it has not seen would share), and not turned off (CRSNAP_TEST_ONE_THREAD). */
+/* Counters as they were at the quiesce replace those read now (see struct crs_snap_eventfd). */
+static void apply_eventfds(struct child *c)
+{
+    const struct crs_snap_request *req = c->req;
+    for (long i = 0; i < c->nfds; i++) {
+        struct crs_img_fd *f = &c->fds[i];
+        if (f->kind != CRS_FD_EVENTFD)
+            continue;
+        for (uint32_t k = 0; k < req->neventfds; k++)
+            if (req->eventfds[k].fd == f->fd && req->eventfds[k].ino == f->ino)
+                f->u.eventfd.count = req->eventfds[k].count;
+    }
+}
+
 static int want_helper(void)
 {
     if (sanitized_process())
@@ -1129,7 +1143,14 @@ void crs_snapshot_child(const struct crs_snap_request *req)
             c.delay_ms = (long)d;
     }
 
-    /* 3. descriptors and process facts, before we open any of our own */
+    /* 3. descriptors and process facts, before we open any of our own (a test hook holds the
+     * child back here, so that the process runs on before they are read) */
+    const char *fds_delay = getenv("CRSNAP_TEST_FDS_DELAY_MS");
+    uint64_t fdd;
+    if (fds_delay && !crs_parse_dec(&fds_delay, &fdd)) {
+        struct timespec ts = {(time_t)(fdd / 1000), (long)(fdd % 1000) * 1000000};
+        nanosleep(&ts, NULL);
+    }
     int internal[258];
     int ni = 0;
     for (uint32_t i = 0; i < req->ninternal && ni < 256; i++)
@@ -1142,6 +1163,7 @@ void crs_snapshot_child(const struct crs_snap_request *req)
         c.stage = "reading the file descriptors for";
         finish(&c, (int)c.nfds, NULL, t0);
     }
+    apply_eventfds(&c);
     r = crs_proc_process(&c.proc, &c.st, getppid(), c.work, WORK_SIZE);
     if (r) {
         c.stage = "reading the process state for";

@@ -12,6 +12,16 @@
 
 #define CRS_PATH_MAX 4096
 
+/* An eventfd's counter as it was while the threads were stopped. The child reads fdinfo only
+ * after they run again, and a wake-up consumed in between would be lost in the image (the
+ * restored memory has not seen it yet, the restored counter would no longer hold it). */
+struct crs_snap_eventfd {
+    int32_t fd;
+    uint32_t pad;
+    uint64_t ino;
+    uint64_t count;
+};
+
 struct crs_snap_request {
     char path[CRS_PATH_MAX];        /* final image path */
     char dir[CRS_PATH_MAX];         /* directory for `latest` and retention; "" for explicit paths */
@@ -24,6 +34,8 @@ struct crs_snap_request {
     uint32_t nthreads;
     struct crs_img_restart restart;
     struct crs_img_itimer itimers[3]; /* not inherited across fork: read by the parent */
+    const struct crs_snap_eventfd *eventfds; /* counters read at the quiesce (fdpos.c) */
+    uint32_t neventfds;
     const int *internal_fds;        /* crsnap's own descriptors, recorded as CRS_FD_INTERNAL */
     uint32_t ninternal;
     int report_fd;                  /* child writes one struct crs_snap_report here */

@@ -26,11 +26,6 @@ crs_field_test(zstd compress.sh zstd)
 crs_field_test(sort sort.sh)
 crs_field_test(sqlite3 sqlite3.sh)
 crs_field_test(node node.sh)
-# Disabled in the suite until a known race is fixed: in about one run in eight the restored node
-# hangs. The snapshot child reads descriptor state that is not frozen by the quiesce (eventfd
-# counts, bytes in pipes) after the program's threads have been released, as file offsets once
-# were (runtime/fdpos.c fixed those): libuv's wake-up can be lost. Remove this line to run it.
-set_tests_properties(field_node PROPERTIES DISABLED TRUE)
 crs_field_test(java java.sh)
 crs_field_test(gawk awk.sh gawk)
 crs_field_test(lua lua.sh)

@@ -20,6 +20,8 @@ target_link_libraries(restore_mt_worker PRIVATE Threads::Threads m)
 add_executable(restore_vdso_clock ${CRS_RESTORE_TESTS}/vdso_clock.c)
 add_executable(restore_mapfile ${CRS_RESTORE_TESTS}/mapfile.c)
 add_executable(restore_fds ${CRS_RESTORE_TESTS}/fds.c)
+add_executable(restore_evwake ${CRS_RESTORE_TESTS}/evwake.c)
+target_link_libraries(restore_evwake PRIVATE Threads::Threads)
 target_link_libraries(restore_fds PRIVATE ${CMAKE_DL_LIBS})
 add_executable(restore_sockpair_prog ${CRS_RESTORE_TESTS}/sockpair.c)
 target_link_libraries(restore_sockpair_prog PRIVATE ${CMAKE_DL_LIBS})
@@ -47,6 +49,11 @@ crs_restore_test(restore_perl program.sh perl /usr/bin/perl
 crs_restore_test(restore_vdso program.sh vdso $<TARGET_FILE:restore_vdso_clock> 12000000 @PROGRESS@)
 crs_restore_test(restore_descriptors program.sh descriptors $<TARGET_FILE:restore_fds> @TMP@
                  3000000 @PROGRESS@)
+# The eventfd counter is the one of the snapshot's instant, not of when the child got to it
+# (the child is held back before it reads the descriptors, so that the taker runs first).
+crs_restore_test(restore_eventfd_wake program.sh evwake $<TARGET_FILE:restore_evwake> 20000
+                 @PROGRESS@)
+set_property(TEST restore_eventfd_wake APPEND PROPERTY ENVIRONMENT "CRSNAP_TEST_FDS_DELAY_MS=100")
 crs_restore_test(restore_socketpairs sockpair.sh $<TARGET_FILE:restore_sockpair_prog>)
 crs_restore_test(restore_python_asyncio program.sh asyncio /usr/bin/python3
                  ${CRS_RESTORE_TESTS}/asyncio_wake.py 600000 @PROGRESS@)
