@@ -109,7 +109,8 @@ static void list_internal_fds(struct crs_snap_request *req)
 {
     struct crs_current *c = &crs_state.cur;
     int fds[] = { atomic_load(&crs_state.eventfd), crs_state.timerfd, crs_state.listen_fd,
-                  c->report_pipe[0], c->report_pipe[1], c->pause_pipe[0], c->pause_pipe[1] };
+                  c->report_pipe[0], c->report_pipe[1], c->pause_pipe[0], c->pause_pipe[1],
+                  crs_state.tee_pipe[0], crs_state.tee_pipe[1] };
     uint32_t n = 0;
 
     for (unsigned i = 0; i < sizeof fds / sizeof fds[0]; i++)
@@ -343,6 +344,8 @@ static int attempt(struct crs_result *res)
     crs_fdpos_record();
     req->eventfds = crs_state.eventfds;
     req->neventfds = crs_state.neventfds;
+    req->nqueued = crs_state.nqueued;
+    req->queued_len = crs_state.queued_len;
     req->created_ns = crs_now_ns(CLOCK_REALTIME);
     if (!c->explicit_path)
         c->covered = atomic_load(&crs_state.req_seq);
@@ -386,6 +389,9 @@ static int attempt(struct crs_result *res)
     if (!c->kill)
         crs_registry_resume(&crs_state.frozen, CRS_ASYNC, 0, CRS_CONTINUE);
     crs_log(CRS_LOG_DEBUG, "snapshot child %ld writing %s", pid, req->path);
+    if (crs_state.queued_missed)
+        crs_log(CRS_LOG_INFO, "%u pipe or socket queues not saved (more than %u KiB in all, "
+                "or not copied whole)", crs_state.queued_missed, CRS_SNAP_QUEUED_MAX >> 10);
 
     collect_child(res);
     if (c->kill) {

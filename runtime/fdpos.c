@@ -9,7 +9,8 @@
  *  - it reads and writes eventfd counters: a wake-up pending at the snapshot and consumed just
  *    after would be gone from the image while the restored memory still waits for it (an event
  *    loop that never wakes). So the counters are read here too, from fdinfo, and go to the
- *    child in the request.
+ *    child in the request;
+ *  - it reads pipes and sockets: their queued bytes are copied here too (fdqueue.c).
  *
  * crs_fdpos_record() runs quiesced in the coordinator, crs_fdpos_pin() in the snapshot child:
  * raw system calls and the state's own buffers only, no malloc, no stdio, no locks.
@@ -107,6 +108,7 @@ void crs_fdpos_record(void)
 
     crs_state.nfdpos = 0;
     crs_state.neventfds = 0;
+    crs_fdqueue_begin();
     dfd = crs_sys3(SYS_open, (long)"/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
     if (dfd < 0)
         return;
@@ -122,6 +124,8 @@ void crs_fdpos_record(void)
                 continue;
             if ((sb.st_mode & S_IFMT) == 0)     /* anonymous inodes have no file type */
                 record_eventfd(fd, &sb);
+            if (S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode))
+                crs_fdqueue_add(fd, &sb);
             if (!S_ISREG(sb.st_mode) || crs_state.nfdpos == CRS_MAX_FDPOS)
                 continue;
             pos = crs_sys3(SYS_lseek, fd, 0, SEEK_CUR);

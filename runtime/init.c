@@ -63,14 +63,20 @@ static int setup(const struct crs_config *cfg)
         crs_log(CRS_LOG_ERROR, "cannot read the host facts: %s", strerror(-r));
         return r;
     }
+    /* The scratch sits between two inaccessible pages, so that the kernel never merges it
+     * with a neighbouring anonymous mapping: the snapshot child releases large anonymous
+     * regions as it writes them, keeping only what it knows it needs, and a small neighbour
+     * merged into the scratch (the dynamic linker's own memory, mapped just before it) would
+     * be released with the rest. */
     crs_state.scratch_size = crs_snapshot_scratch_size();
-    crs_state.scratch = mmap(NULL, crs_state.scratch_size, PROT_READ | PROT_WRITE,
-                             MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (crs_state.scratch == MAP_FAILED) {
-        crs_state.scratch = NULL;
+    char *guarded = mmap(NULL, crs_state.scratch_size + 2 * 4096, PROT_NONE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (guarded == MAP_FAILED ||
+        mprotect(guarded + 4096, crs_state.scratch_size, PROT_READ | PROT_WRITE) < 0) {
         crs_log(CRS_LOG_ERROR, "cannot map %zu bytes of scratch", crs_state.scratch_size);
         return -ENOMEM;
     }
+    crs_state.scratch = guarded + 4096;
     crs_glibc_discover();
     /* Resolve its PLT slot now, not in the first quiesce handler that calls it. */
     crs_arch_save_context(&crs_state.threads[0].ctx);
@@ -80,6 +86,10 @@ static int setup(const struct crs_config *cfg)
         return -errno;
     efd = crs_fd_high(efd);
     atomic_store(&crs_state.eventfd, efd);
+    if ((r = crs_fdqueue_init()) < 0) {
+        crs_log(CRS_LOG_ERROR, "cannot create a pipe: %s", strerror(-r));
+        return r;
+    }
     if ((r = crs_timer_create()) < -1) {
         crs_log(CRS_LOG_ERROR, "cannot create the checkpoint timer: %s", strerror(-r));
         return r;

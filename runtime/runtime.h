@@ -75,6 +75,10 @@ int crs_coordinator_start(void);
 int crs_fd_high(int fd);            /* move fd to >= CRS_INTERNAL_FD_MIN, close-on-exec */
 void crs_checkpoint_run(int kill_fd);
 void crs_fdpos_record(void);        /* quiesced: regular files' offsets, eventfd counters, now */
+int crs_fdqueue_init(void);         /* at init: the tee pipe */
+void crs_fdqueue_begin(void);       /* quiesced: no queued bytes recorded yet */
+struct stat;
+void crs_fdqueue_add(int fd, const struct stat *sb); /* quiesced: a pipe's or socket's bytes */
 void crs_fdpos_pin(void);           /* in the snapshot child: private descriptions at them */
 void crs_dontfork_lift(void);       /* quiesced: let the snapshot clone copy MADV_DONTFORK regions */
 void crs_dontfork_mark(void);       /* and mark them again, after it or after a restore */

@@ -27,7 +27,7 @@
 #define CRS_MAX_WAITERS 16          /* control clients waiting for a checkpoint at once */
 #define CRS_RESULT_RING 16          /* outcomes remembered for crs_checkpoint() callers */
 #define CRS_INTERNAL_FD_MIN 1000    /* internal descriptors live at or above this number */
-#define CRS_MAX_INTERNAL_FDS (8 + CRS_MAX_WAITERS)
+#define CRS_MAX_INTERNAL_FDS (10 + CRS_MAX_WAITERS)
 
 /* The resolved configuration (struct crs_config with defaults and environment applied). */
 struct crs_settings {
@@ -180,6 +180,12 @@ struct crs_state {
     struct crs_snap_eventfd eventfds[CRS_MAX_FDPOS];
     char fd_dents[4096];
     char fd_text[1024];             /* a readlink or fdinfo */
+
+    /* bytes queued in pipes and unix stream sockets at the quiesce (fdqueue.c) */
+    int tee_pipe[2];                /* copies a pipe's bytes without consuming them */
+    uint32_t nqueued;               /* records built at the end of the scratch */
+    uint64_t queued_len;
+    uint32_t queued_missed;         /* queues that did not fit or could not be copied whole */
 };
 
 extern struct crs_state crs_state;

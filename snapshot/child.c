@@ -41,8 +41,8 @@
 #define WORK_SIZE (1u << 20)
 #define LINE_SIZE (64u << 10)
 #define SCRATCH_SIZE (16u << 20)
-#define NSECTIONS 10
-#define NKEEP 8
+#define NSECTIONS 11
+#define NKEEP 12
 /* Written memory is given back in steps of this much, aligned, so that a transparent huge page
  * is unmapped whole rather than split. */
 #define RELEASE_STEP (2ull << 20)
@@ -304,8 +304,9 @@ static void plan_release(struct child *c)
     keep_range(c, (uint64_t)(uintptr_t)req, (uint64_t)(uintptr_t)(req + 1));
     keep_range(c, (uint64_t)(uintptr_t)req->threads,
                (uint64_t)(uintptr_t)(req->threads + req->nthreads));
-    keep_range(c, (uint64_t)(uintptr_t)req->scratch,
-               (uint64_t)(uintptr_t)req->scratch + req->scratch_size);
+    /* the whole regions, should the scratch have been merged with a neighbour */
+    keep_region_of(c, (uint64_t)(uintptr_t)req->scratch);
+    keep_region_of(c, (uint64_t)(uintptr_t)req->scratch + req->scratch_size - 1);
     keep_range(c, c->proc.arg_start, c->proc.arg_end);
     keep_range(c, c->proc.env_start, c->proc.env_end);
 }
@@ -985,6 +986,11 @@ static int write_image(struct child *c)
         (r = write_argv(c)) || (r = write_auxv(c)) ||
         (r = put_section(c, CRS_SEC_STRINGS, 0, c->st.buf, c->st.len, NULL, 0)))
         return r;
+    if (req->nqueued && req->queued_len <= CRS_SNAP_QUEUED_MAX &&
+        (r = put_section(c, CRS_SEC_QUEUED, req->nqueued,
+                         (const char *)req->scratch + req->scratch_size - CRS_SNAP_QUEUED_MAX,
+                         req->queued_len, NULL, 0)))
+        return r;
     /* the pages section header, now that its length is known */
     if ((r = crs_writer_write_at(&c->w, &sh, sizeof sh, pages_off)))
         return r;
@@ -1035,16 +1041,17 @@ void crs_snapshot_child(const struct crs_snap_request *req)
     c.pagemap_fd = -1;
 
     /* 1. the memory map, into the parent's scratch, before anything of ours is mapped */
-    size_t vbytes = req->scratch_size * 3 / 8;
-    if (!req->scratch || req->scratch_size < 4 * LINE_SIZE) {
+    /* the scratch's end holds the queued bytes (snapshot.h): the rest is ours */
+    size_t parse = req->scratch_size - CRS_SNAP_QUEUED_MAX;
+    size_t vbytes = parse * 3 / 8;
+    if (!req->scratch || req->scratch_size < CRS_SNAP_QUEUED_MAX + 4 * LINE_SIZE) {
         c.stage = "preparing";
         finish(&c, -EINVAL, NULL, t0);
     }
     c.vmas = req->scratch;
-    crs_strtab_init(&c.st, (char *)req->scratch + vbytes,
-                    (uint32_t)(req->scratch_size - vbytes - LINE_SIZE));
+    crs_strtab_init(&c.st, (char *)req->scratch + vbytes, (uint32_t)(parse - vbytes - LINE_SIZE));
     n = crs_proc_maps(c.vmas, vbytes / sizeof *c.vmas, &c.st,
-                      (char *)req->scratch + req->scratch_size - LINE_SIZE, LINE_SIZE);
+                      (char *)req->scratch + parse - LINE_SIZE, LINE_SIZE);
     if (n < 0) {
         c.stage = "reading the memory map for";
         finish(&c, (int)n, NULL, t0);
@@ -1256,5 +1263,5 @@ int crs_snapshot_host(struct crs_img_host *out)
 
 size_t crs_snapshot_scratch_size(void)
 {
-    return SCRATCH_SIZE;
+    return SCRATCH_SIZE + CRS_SNAP_QUEUED_MAX;
 }

@@ -39,7 +39,7 @@ static const char *section_name(uint32_t type)
 {
     static const char *const names[] = {
         "?", "host", "process", "strings", "regions", "pages",
-        "threads", "signals", "fds", "argv", "auxv",
+        "threads", "signals", "fds", "argv", "auxv", "queued",
     };
     return type < sizeof names / sizeof names[0] ? names[type] : "unknown";
 }
@@ -350,9 +350,69 @@ static void *keep(struct crs_image *img, void *p)
     abort(); /* more payloads than sections loaded: a programming error */
 }
 
+/* The QUEUED records: each whole inside the payload, for a pipe or socket the image has under
+ * that number and inode, and together exactly the payload. Needs the FDS section loaded. */
+static int load_queued(struct crs_image *img, const struct crs_img_toc_entry *e, char *err,
+                       size_t errlen)
+{
+    const uint64_t hdr = sizeof(struct crs_img_queued);
+    unsigned char *p;
+    uint64_t at = 0;
+    int r;
+
+    if ((uint64_t)e->count * hdr > e->length) {
+        seterr(err, errlen, "damaged queued section: %u records in %llu bytes", e->count,
+               (unsigned long long)e->length);
+        return -EBADMSG;
+    }
+    if ((r = load_section(img, e, (void **)&p, err, errlen)))
+        return r;
+    keep(img, p);
+    img->queued = keep(img, calloc(e->count ? e->count : 1, sizeof *img->queued));
+    if (!img->queued) {
+        seterr(err, errlen, "out of memory reading the queued section");
+        return -ENOMEM;
+    }
+    for (uint32_t i = 0; i < e->count; i++) {
+        struct crs_img_queued q;
+        const struct crs_img_fd *f = NULL;
+        if (e->length - at < hdr) {
+            seterr(err, errlen, "damaged queued section: record %u is outside it", i);
+            return -EBADMSG;
+        }
+        memcpy(&q, p + at, hdr);
+        if (q.len > e->length - at - hdr) {
+            seterr(err, errlen, "damaged queued section: record %u holds %u bytes, past its end",
+                   i, q.len);
+            return -EBADMSG;
+        }
+        for (uint32_t k = 0; k < img->nfds && !f; k++)
+            if (img->fds[k].fd == q.fd && img->fds[k].ino == q.ino &&
+                (img->fds[k].kind == CRS_FD_PIPE || img->fds[k].kind == CRS_FD_SOCKET))
+                f = &img->fds[k];
+        if (!f) {
+            seterr(err, errlen, "damaged queued section: record %u is for descriptor %d, which "
+                   "is no pipe or socket of the image", i, q.fd);
+            return -EBADMSG;
+        }
+        img->queued[i].fd = q.fd;
+        img->queued[i].len = q.len;
+        img->queued[i].ino = q.ino;
+        img->queued[i].data = p + at + hdr;
+        at += hdr + (((uint64_t)q.len + 7) & ~7ull);
+    }
+    if (at != e->length) {
+        seterr(err, errlen, "damaged queued section: %llu bytes after its %u records",
+               (unsigned long long)(e->length - (at < e->length ? at : e->length)), e->count);
+        return -EBADMSG;
+    }
+    img->nqueued = e->count;
+    return 0;
+}
+
 static int load_all(struct crs_image *img, char *err, size_t errlen)
 {
-    const struct crs_img_toc_entry *seen[CRS_SEC_AUXV + 1] = {0};
+    const struct crs_img_toc_entry *seen[CRS_SEC_QUEUED + 1] = {0};
     uint64_t body = img->trailer.toc_offset;
     int r;
 
@@ -366,7 +426,7 @@ static int load_all(struct crs_image *img, char *err, size_t errlen)
                    (unsigned long long)e->length);
             return -EBADMSG;
         }
-        if (e->type < CRS_SEC_HOST || e->type > CRS_SEC_AUXV)
+        if (e->type < CRS_SEC_HOST || e->type > CRS_SEC_QUEUED)
             continue; /* a section this version does not know: ignored */
         if (seen[e->type]) {
             seterr(err, errlen, "damaged table of contents: two %s sections",
@@ -375,7 +435,7 @@ static int load_all(struct crs_image *img, char *err, size_t errlen)
         }
         seen[e->type] = e;
     }
-    for (uint32_t t = CRS_SEC_HOST; t <= CRS_SEC_AUXV; t++)
+    for (uint32_t t = CRS_SEC_HOST; t <= CRS_SEC_AUXV; t++) /* QUEUED is optional */
         if (!seen[t]) {
             seterr(err, errlen, "damaged: no %s section", section_name(t));
             return -EBADMSG;
@@ -462,6 +522,9 @@ static int load_all(struct crs_image *img, char *err, size_t errlen)
         return r;
     img->auxv = keep(img, p);
     img->nauxv = e->count;
+
+    if ((e = seen[CRS_SEC_QUEUED]) && (r = load_queued(img, e, err, errlen)))
+        return r;
 
     e = seen[CRS_SEC_PAGES];
     struct crs_img_section sh;

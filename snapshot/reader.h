@@ -22,6 +22,14 @@ typedef void (*crs_progress_fn)(uint64_t done, uint64_t total, void *arg);
 /* An open image. Everything except page data is in memory and already validated by
  * crs_image_open: counts match lengths, every string offset is in range, regions are sorted,
  * page-aligned and disjoint, exactly one thread is the main thread. Read-only for callers. */
+/* One QUEUED record: the bytes a read of fd returned at the snapshot. */
+struct crs_image_queued {
+    int32_t fd;
+    uint32_t len;
+    uint64_t ino;
+    const unsigned char *data;      /* inside the section's payload */
+};
+
 struct crs_image {
     int fd;
     char *path;
@@ -48,13 +56,15 @@ struct crs_image {
     uint32_t envc;
     const uint64_t *auxv;           /* nauxv (type, value) pairs, AT_NULL excluded */
     uint32_t nauxv;
+    struct crs_image_queued *queued; /* bytes waiting in pipes and sockets (QUEUED section) */
+    uint32_t nqueued;
 
     uint64_t pages_offset;          /* file offset of the first chunk header */
     uint64_t pages_length;          /* PAGES payload bytes */
     uint32_t nchunks;               /* chunks the table of contents announces */
 
     /* Internal: payload buffers, the decompression context and its input buffer. */
-    void *bufs[8];
+    void *bufs[12];
     void *dctx;
     void *cbuf;
     size_t cbuf_size;

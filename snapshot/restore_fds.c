@@ -154,7 +154,47 @@ static int attach_std(struct crs_restore *r, const struct crs_img_fd *f)
     return dup_to(f, from);
 }
 
-/* Pipes whose both ends are in the image become a new pipe; its buffered bytes are lost. */
+/* The bytes a read of the image's descriptor g returned at the snapshot, or NULL. */
+static const struct crs_image_queued *queued_for(const struct crs_image *img,
+                                                 const struct crs_img_fd *g)
+{
+    for (uint32_t i = 0; i < img->nqueued; i++)
+        if (img->queued[i].fd == g->fd && img->queued[i].ino == g->ino)
+            return &img->queued[i];
+    return NULL;
+}
+
+/* Puts back the bytes that g, a pipe's read end or one end of a socket pair, had waiting: written
+ * into wfd, the pipe's new write end or the pair's other new end. Done before the ends are
+ * placed, on descriptors of our own, without ever blocking. Returns 1 when they were put back. */
+static int refill(struct crs_restore *r, const struct crs_img_fd *g, int wfd, int is_pipe)
+{
+    const struct crs_image_queued *q = queued_for(r->img, g);
+    int fl = fcntl(wfd, F_GETFL);
+    uint32_t done = 0;
+
+    if (!q || !q->len)
+        return 0;
+    if (is_pipe && fcntl(wfd, F_GETPIPE_SZ) < (int)q->len)
+        fcntl(wfd, F_SETPIPE_SZ, (int)q->len);
+    fcntl(wfd, F_SETFL, fl | O_NONBLOCK);
+    while (done < q->len) {
+        ssize_t n = write(wfd, q->data + done, q->len - done);
+        if (n <= 0)
+            break;
+        done += (uint32_t)n;
+    }
+    fcntl(wfd, F_SETFL, fl);
+    if (done < q->len) {
+        warn(r, "descriptor %d: %u of the %u bytes queued at the checkpoint put back", g->fd,
+             done, q->len);
+        return 0;
+    }
+    return 1;
+}
+
+/* Pipes whose both ends are in the image become a new pipe, holding again the bytes that were
+ * waiting in it. */
 static int rebuild_pipe(struct crs_restore *r, const struct crs_img_fd *f, uint8_t *done)
 {
     const struct crs_image *img = r->img;
@@ -174,6 +214,12 @@ static int rebuild_pipe(struct crs_restore *r, const struct crs_img_fd *f, uint8
         close(p[k]);
         p[k] = hi;
     }
+    for (uint32_t i = 0; i < img->nfds && p[1] >= 0; i++) {
+        const struct crs_img_fd *g = &img->fds[i];
+        if (g->kind == CRS_FD_PIPE && g->ino == f->ino && (g->flags & O_ACCMODE) != O_WRONLY &&
+            refill(r, g, p[1], 1))
+            break;                      /* one copy of the pipe's bytes */
+    }
     for (uint32_t i = 0; i < img->nfds; i++) {
         const struct crs_img_fd *g = &img->fds[i];
         if (g->kind != CRS_FD_PIPE || g->ino != f->ino)
@@ -192,7 +238,8 @@ static int rebuild_pipe(struct crs_restore *r, const struct crs_img_fd *f, uint8
 }
 
 /* A unix socketpair whose both ends are in the image (an event loop's wake-up channel, most
- * often) becomes a new socketpair of the same type; the bytes queued in it are lost. */
+ * often) becomes a new socketpair of the same type. The bytes queued in a stream pair are put
+ * back; those of datagram pairs are not saved. */
 static int rebuild_socketpair(struct crs_restore *r, const struct crs_img_fd *f, uint8_t *done)
 {
     const struct crs_image *img = r->img;
@@ -214,6 +261,15 @@ static int rebuild_socketpair(struct crs_restore *r, const struct crs_img_fd *f,
         int hi = fcntl(sv[k], F_DUPFD_CLOEXEC, r->fd_floor);
         close(sv[k]);
         sv[k] = hi;
+    }
+    /* what end k had to read was written by the other end */
+    uint8_t refilled[2] = {0, 0};
+    for (uint32_t i = 0; i < img->nfds && sv[0] >= 0 && sv[1] >= 0; i++) {
+        const struct crs_img_fd *g = &img->fds[i];
+        int k = g->ino == ino[0] ? 0 : 1;
+        if (g->kind == CRS_FD_SOCKET && (g->u.socket.flags & CRS_SOCK_F_PAIR) &&
+            (g->ino == ino[0] || g->ino == ino[1]) && !refilled[k])
+            refilled[k] = (uint8_t)refill(r, g, sv[1 - k], 0);
     }
     for (uint32_t i = 0; i < img->nfds && sv[0] >= 0 && sv[1] >= 0; i++) {
         const struct crs_img_fd *g = &img->fds[i];

@@ -22,6 +22,11 @@ struct crs_snap_eventfd {
     uint64_t count;
 };
 
+/* Bytes queued in pipes and unix stream sockets are copied by the runtime while the threads
+ * are stopped (runtime/fdqueue.c) into the last CRS_SNAP_QUEUED_MAX bytes of the scratch,
+ * already laid out as the QUEUED section's payload; the child writes that as it is. */
+#define CRS_SNAP_QUEUED_MAX (1u << 20)
+
 struct crs_snap_request {
     char path[CRS_PATH_MAX];        /* final image path */
     char dir[CRS_PATH_MAX];         /* directory for `latest` and retention; "" for explicit paths */
@@ -43,7 +48,10 @@ struct crs_snap_request {
     uint64_t created_ns;
     struct crs_img_host host;       /* host facts, read once at init by the parent */
     void *scratch;                  /* parent-allocated (mmap) scratch for parsing /proc before */
-    size_t scratch_size;            /*   the child maps anything of its own */
+    size_t scratch_size;            /*   the child maps anything of its own; its last
+                                     *   CRS_SNAP_QUEUED_MAX bytes hold the queued bytes */
+    uint32_t nqueued;               /* QUEUED records there */
+    uint64_t queued_len;            /* and their bytes */
     int no_release;                 /* 1 = the child keeps the pages it has written until it
                                      * exits ($CRSNAP_NO_RELEASE); 0 = it unmaps them as it
                                      * goes, so the parent's later writes copy nothing */
