@@ -24,6 +24,23 @@
 static char dir[2048], good[4096], bad[4096];
 static char *img0;
 static size_t len0;
+static int qpipe[2];                   /* its bytes are in the good image's QUEUED section */
+
+/* What the runtime does while the threads are stopped: one QUEUED record at the scratch's end. */
+static void queue_bytes(struct crs_test_req *t)
+{
+    struct stat sb;
+    struct crs_img_queued *q =
+        (void *)((char *)t->req.scratch + t->req.scratch_size - CRS_SNAP_QUEUED_MAX);
+    if (pipe(qpipe) < 0 || write(qpipe[1], "waiting", 7) != 7 || fstat(qpipe[0], &sb) < 0)
+        return;
+    q->fd = qpipe[0];
+    q->len = 7;
+    q->ino = sb.st_ino;
+    memcpy(q + 1, "waiting\0", 8);
+    t->req.nqueued = 1;
+    t->req.queued_len = sizeof *q + 8;
+}
 
 static int setup(void **state)
 {
@@ -33,6 +50,7 @@ static int setup(void **state)
     snprintf(good, sizeof good, "%s/ckpt-000001.crsnap", dir);
     snprintf(bad, sizeof bad, "%s/bad.crsnap", dir);
     struct crs_test_req *t = crs_test_req_new(good, dir, 1);
+    queue_bytes(t);
     if (crs_test_run_child(t, &rep, NULL) != 0 || rep.error)
         return -1;
     crs_test_req_free(t);
@@ -120,6 +138,10 @@ static void test_good_image(void **state)
     char err[512];
     assert_int_equal(crs_image_open(good, &img, err, sizeof err), 0);
     assert_int_equal(crs_image_verify(img, NULL, NULL, err, sizeof err), 0);
+    assert_int_equal(img->nqueued, 1);
+    assert_int_equal(img->queued[0].fd, qpipe[0]);
+    assert_int_equal(img->queued[0].len, 7);
+    assert_memory_equal(img->queued[0].data, "waiting", 7);
     crs_image_close(img);
     assert_int_equal(crs_image_open(good, &img, err, sizeof err), 0);
     assert_int_equal(crs_image_check(img, NULL, NULL, err, sizeof err), 0);
@@ -313,6 +335,32 @@ static void epoll_count(char *p, size_t n)
     f[0].u.epoll.n = 1000000;
     e->checksum = XXH3_64bits(f, e->length);
 }
+static struct crs_img_queued *queued_record(char *p, size_t n, struct crs_img_toc_entry **e)
+{
+    *e = entry(p, n, CRS_SEC_QUEUED);
+    assert_non_null(*e);
+    return (void *)(p + (*e)->offset + 16);
+}
+static void queued_len_past(char *p, size_t n)
+{
+    struct crs_img_toc_entry *e;
+    struct crs_img_queued *q = queued_record(p, n, &e);
+    q->len = 4096;
+    e->checksum = XXH3_64bits(q, e->length);
+}
+static void queued_not_a_pipe(char *p, size_t n)
+{
+    struct crs_img_toc_entry *e;
+    struct crs_img_queued *q = queued_record(p, n, &e);
+    q->fd = 0;                          /* stdin: not the pipe with that inode */
+    e->checksum = XXH3_64bits(q, e->length);
+}
+static void queued_count(char *p, size_t n)
+{
+    struct crs_img_toc_entry *e;
+    (void)queued_record(p, n, &e);
+    e->count = 2;
+}
 static void argc_too_big(char *p, size_t n)
 {
     entry(p, n, CRS_SEC_ARGV)->count = 0x7fffffff;
@@ -342,6 +390,9 @@ static void test_hostile(void **state)
     hostile(pages_in_vdso, "pages in the vdso");
     hostile(epoll_count, "epoll count");
     hostile(argc_too_big, "argc");
+    hostile(queued_len_past, "queued bytes past the section");
+    hostile(queued_not_a_pipe, "queued bytes for no pipe");
+    hostile(queued_count, "queued record count");
     hostile(wrong_version, "version");
     char *p = malloc(len0);
     memcpy(p, img0, len0);
