@@ -45,7 +45,8 @@ struct crs_config {
     int level;                /* zstd level; 0 = default -1 ($CRSNAP_LEVEL); negative = fast levels */
     int control_socket;       /* 1 = listen for `crsnap checkpoint PID` (default), -1 = no */
     int log_level;            /* 0 = errors only, 1 = info, 2 = debug ($CRSNAP_LOG) */
-    unsigned quiesce_timeout_ms; /* how long stopping every thread may take; 0 = 2000 */
+    unsigned quiesce_timeout_ms; /* how long stopping every thread, and waiting for critical
+                                  * sections to drain, may each take; 0 = 2000 */
 };
 
 /* The outcome of the last finished checkpoint. */

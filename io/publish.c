@@ -13,7 +13,6 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 static const char *base_name(const char *path)
@@ -144,31 +143,27 @@ int crs_publish_retain(const char *dir, int keep, const char *current, void *wor
     struct retain_ent *ents = work;
     size_t max = cap / sizeof *ents, n = 0;
     int deleted = 0;
+    struct crs_dirwalk w;
+    const char *name;
+    int r;
 
     if (keep <= 0)
         return 0;
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0)
         return -errno;
-    for (;;) {
-        long got = syscall(SYS_getdents64, dfd, dents, sizeof dents);
-        if (got < 0) {
-            int r = -errno;
-            close(dfd);
-            return r;
-        }
-        if (got == 0)
-            break;
-        for (long off = 0; off < got;) {
-            struct linux_dirent64 *d = (struct linux_dirent64 *)(dents + off);
-            off += d->d_reclen;
-            int64_t seq = image_seq(d->d_name);
-            if (seq < 0 || crs_strlen(d->d_name) >= sizeof ents[0].name || n >= max)
-                continue;
-            ents[n].seq = seq;
-            memcpy(ents[n].name, d->d_name, crs_strlen(d->d_name) + 1);
-            n++;
-        }
+    crs_dirwalk_init(&w, dfd, dents, sizeof dents);
+    while ((r = crs_dirwalk_next(&w, &name)) > 0) {
+        int64_t seq = image_seq(name);
+        if (seq < 0 || crs_strlen(name) >= sizeof ents[0].name || n >= max)
+            continue;
+        ents[n].seq = seq;
+        memcpy(ents[n].name, name, crs_strlen(name) + 1);
+        n++;
+    }
+    if (r < 0) {
+        close(dfd);
+        return r;
     }
     /* newest first: insertion sort, the list is short */
     for (size_t i = 1; i < n; i++) {
@@ -215,22 +210,17 @@ int crs_publish_clean_temps(const char *dir)
 {
     char dents[8192];
     int removed = 0;
+    struct crs_dirwalk w;
+    const char *name;
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0)
         return -errno;
-    for (;;) {
-        long got = syscall(SYS_getdents64, dfd, dents, sizeof dents);
-        if (got <= 0)
-            break;
-        for (long off = 0; off < got;) {
-            struct linux_dirent64 *d = (struct linux_dirent64 *)(dents + off);
-            off += d->d_reclen;
-            long pid = temp_pid(d->d_name);
-            /* a live writer (ours or another process's) keeps its file */
-            if (pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH &&
-                unlinkat(dfd, d->d_name, 0) == 0)
-                removed++;
-        }
+    crs_dirwalk_init(&w, dfd, dents, sizeof dents);
+    while (crs_dirwalk_next(&w, &name) > 0) {
+        long pid = temp_pid(name);
+        /* a live writer (ours or another process's) keeps its file */
+        if (pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH && unlinkat(dfd, name, 0) == 0)
+            removed++;
     }
     close(dfd);
     return removed;

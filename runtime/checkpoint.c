@@ -312,12 +312,18 @@ static int attempt(struct crs_result *res)
     if ((r = make_pipe(c->report_pipe)) < 0 || (r = make_pipe(c->pause_pipe)) < 0) {
         res->error = r;
         snprintf(res->message, sizeof res->message, "cannot create a pipe: %s", strerror(-r));
-        crs_cs_close();
         return 0;
     }
     fill_request(req);
 
-    crs_cs_close();
+    int inside = 0;
+    if ((r = crs_cs_close(crs_state.cfg.quiesce_timeout_ms, &inside)) < 0) {
+        res->error = r;
+        snprintf(res->message, sizeof res->message,
+                 "%d thread%s still inside a critical section after %u ms", inside,
+                 inside == 1 ? "" : "s", crs_state.cfg.quiesce_timeout_ms);
+        return 0;
+    }
     v = crs_registry_prepare(&crs_state.frozen, CRS_ASYNC, 0);
     if (v) {
         crs_registry_resume(&crs_state.frozen, CRS_ASYNC, 0, CRS_ABORT);
@@ -346,6 +352,11 @@ static int attempt(struct crs_result *res)
     req->neventfds = crs_state.neventfds;
     req->nqueued = crs_state.nqueued;
     req->queued_len = crs_state.queued_len;
+    req->deleted = crs_state.deleted;
+    req->ndeleted = crs_state.ndeleted;
+    req->deleted_memfd = crs_state.deleted_memfd;
+    if (crs_state.deleted_memfd >= 0 && req->ninternal < CRS_MAX_INTERNAL_FDS)
+        crs_state.internal_fds[req->ninternal++] = crs_state.deleted_memfd;
     req->created_ns = crs_now_ns(CLOCK_REALTIME);
     if (!c->explicit_path)
         c->covered = atomic_load(&crs_state.req_seq);
@@ -368,6 +379,7 @@ static int attempt(struct crs_result *res)
         crs_snapshot_child(req);
     }
     crs_dontfork_mark();
+    crs_fddeleted_end();
     if (pid < 0) {
         abort_quiesced();
         res->error = (int)pid;
@@ -389,6 +401,10 @@ static int attempt(struct crs_result *res)
     if (!c->kill)
         crs_registry_resume(&crs_state.frozen, CRS_ASYNC, 0, CRS_CONTINUE);
     crs_log(CRS_LOG_DEBUG, "snapshot child %ld writing %s", pid, req->path);
+    if (crs_state.deleted_missed)
+        crs_log(CRS_LOG_ERROR, "%u deleted open files not saved (more than %u MiB in all, or "
+                "unreadable): a restore will not have them", crs_state.deleted_missed,
+                CRS_SNAP_DELETED_MAX >> 20);
     if (crs_state.queued_missed)
         crs_log(CRS_LOG_INFO, "%u pipe or socket queues not saved (more than %u KiB in all, "
                 "or not copied whole)", crs_state.queued_missed, CRS_SNAP_QUEUED_MAX >> 10);

@@ -5,7 +5,9 @@
  * looks at the count, so one of the two always sees the other (sequentially consistent).
  * Handlers may bracket code too (they run while the sections are closed): theirs do not count.
  */
+#include <errno.h>
 #include <stdatomic.h>
+#include <time.h>
 
 #include "runtime.h"
 
@@ -49,13 +51,26 @@ void crs_leave_cs(void)
         crs_futex_wake(&crs_state.cs_count);
 }
 
-void crs_cs_close(void)
+/* Waits at most timeout_ms: while the sections are closed, every thread that tries to enter
+ * one is held, so a thread that stays inside for long would stall the whole program. Then the
+ * checkpoint gives up (the caller reopens them) with -ETIMEDOUT and the number still inside. */
+int crs_cs_close(unsigned timeout_ms, int *inside)
 {
+    uint64_t end = crs_now_ns(CLOCK_MONOTONIC) + (uint64_t)timeout_ms * 1000000ull;
     int c;
 
     atomic_store(&crs_state.cs_pending, 1);
-    while ((c = atomic_load(&crs_state.cs_count)) != 0)
-        crs_futex_wait(&crs_state.cs_count, c, NULL);
+    while ((c = atomic_load(&crs_state.cs_count)) != 0) {
+        uint64_t now = crs_now_ns(CLOCK_MONOTONIC);
+        if (now >= end) {
+            *inside = c;
+            return -ETIMEDOUT;
+        }
+        struct timespec rel = {(time_t)((end - now) / 1000000000ull),
+                               (long)((end - now) % 1000000000ull)};
+        crs_futex_wait(&crs_state.cs_count, c, &rel);
+    }
+    return 0;
 }
 
 void crs_cs_open(void)

@@ -10,7 +10,8 @@
  *    after would be gone from the image while the restored memory still waits for it (an event
  *    loop that never wakes). So the counters are read here too, from fdinfo, and go to the
  *    child in the request;
- *  - it reads pipes and sockets: their queued bytes are copied here too (fdqueue.c).
+ *  - it reads pipes and sockets: their queued bytes are copied here too (fdqueue.c);
+ *  - it writes files; those deleted from their directory are copied here whole (fddeleted.c).
  *
  * crs_fdpos_record() runs quiesced in the coordinator, crs_fdpos_pin() in the snapshot child:
  * raw system calls and the state's own buffers only, no malloc, no stdio, no locks.
@@ -22,28 +23,6 @@
 
 #include "runtime.h"
 #include "../snapshot/proc_util.h"
-
-struct fd_dirent {
-    uint64_t d_ino;
-    int64_t d_off;
-    unsigned short d_reclen;
-    unsigned char d_type;
-    char d_name[];
-};
-
-static int parse_fd(const char *s)
-{
-    int v = 0;
-
-    if (!*s)
-        return -1;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9' || v > 100000000)
-            return -1;
-        v = v * 10 + (*s - '0');
-    }
-    return v;
-}
 
 /* "/proc/self/fd/N" or "/proc/self/fdinfo/N" into out (at least 40 bytes). */
 static void fd_path(char *out, const char *dir, int fd)
@@ -103,38 +82,39 @@ static void record_eventfd(int fd, const struct stat *sb)
 
 void crs_fdpos_record(void)
 {
-    long dfd, got;
+    long dfd;
     struct stat sb;
+    struct crs_dirwalk w;
+    const char *name;
 
     crs_state.nfdpos = 0;
     crs_state.neventfds = 0;
     crs_fdqueue_begin();
+    crs_fddeleted_begin();
     dfd = crs_sys3(SYS_open, (long)"/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
     if (dfd < 0)
         return;
-    while ((got = crs_sys3(SYS_getdents64, dfd, (long)crs_state.fd_dents,
-                           sizeof crs_state.fd_dents)) > 0) {
-        for (long off = 0; off < got;) {
-            struct fd_dirent *d = (struct fd_dirent *)(crs_state.fd_dents + off);
-            int fd = parse_fd(d->d_name);
-            long pos;
+    crs_dirwalk_init(&w, (int)dfd, crs_state.fd_dents, sizeof crs_state.fd_dents);
+    while (crs_dirwalk_next(&w, &name) > 0) {
+        int fd = crs_dirent_num(name);
+        long pos;
 
-            off += d->d_reclen;
-            if (fd < 0 || fd == dfd || crs_sys2(SYS_fstat, fd, (long)&sb) < 0)
-                continue;
-            if ((sb.st_mode & S_IFMT) == 0)     /* anonymous inodes have no file type */
-                record_eventfd(fd, &sb);
-            if (S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode))
-                crs_fdqueue_add(fd, &sb);
-            if (!S_ISREG(sb.st_mode) || crs_state.nfdpos == CRS_MAX_FDPOS)
-                continue;
-            pos = crs_sys3(SYS_lseek, fd, 0, SEEK_CUR);
-            if (pos < 0)
-                continue;
-            crs_state.fdpos[crs_state.nfdpos].fd = fd;
-            crs_state.fdpos[crs_state.nfdpos].pos = pos;
-            crs_state.nfdpos++;
-        }
+        if (fd < 0 || fd == dfd || crs_sys2(SYS_fstat, fd, (long)&sb) < 0)
+            continue;
+        if ((sb.st_mode & S_IFMT) == 0)     /* anonymous inodes have no file type */
+            record_eventfd(fd, &sb);
+        if (S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode))
+            crs_fdqueue_add(fd, &sb);
+        if (S_ISREG(sb.st_mode) && sb.st_nlink == 0)
+            crs_fddeleted_add(fd, &sb);
+        if (!S_ISREG(sb.st_mode) || crs_state.nfdpos == CRS_MAX_FDPOS)
+            continue;
+        pos = crs_sys3(SYS_lseek, fd, 0, SEEK_CUR);
+        if (pos < 0)
+            continue;
+        crs_state.fdpos[crs_state.nfdpos].fd = fd;
+        crs_state.fdpos[crs_state.nfdpos].pos = pos;
+        crs_state.nfdpos++;
     }
     crs_sys1(SYS_close, dfd);
 }

@@ -54,6 +54,7 @@ static int setup(const struct crs_config *cfg)
     absolute_dir(crs_state.cfg.dir, sizeof crs_state.cfg.dir);
     crs_state.pid = getpid();
     crs_state.eventfd = -1;
+    crs_state.deleted_memfd = -1;
     crs_state.timerfd = -1;
     crs_state.listen_fd = -1;
     crs_state.kill_pending = -1;

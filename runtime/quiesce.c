@@ -156,40 +156,35 @@ static int signal_new_threads(int self, char *err, size_t errlen)
 {
     int fd = (int)crs_sys3(SYS_open, (long)"/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
     int added = 0;
-    long got;
+    struct crs_dirwalk w;
+    const char *name;
 
     if (fd < 0) {
         snprintf(err, errlen, "cannot list /proc/self/task (errno %d)", (int)-fd);
         return fd;
     }
-    while ((got = crs_sys3(SYS_getdents64, fd, (long)crs_state.dirent_buf,
-                           sizeof crs_state.dirent_buf)) > 0) {
-        for (long off = 0; off < got;) {
-            struct linux_dirent64 *d = (struct linux_dirent64 *)(crs_state.dirent_buf + off);
-            int tid = 0, n = crs_state.cur.nslots;
-            off += d->d_reclen;
-            for (const char *p = d->d_name; *p >= '0' && *p <= '9'; p++)
-                tid = tid * 10 + (*p - '0');
-            if (tid <= 0 || tid == self || slot_of(tid, n) >= 0)
-                continue;
-            if (n >= CRS_MAX_THREADS - 1) {
-                crs_sys1(SYS_close, fd);
-                snprintf(err, errlen, "more than %d threads", CRS_MAX_THREADS - 1);
-                return -E2BIG;
-            }
-            struct crs_slot *s = &crs_state.slots[n];
-            atomic_store(&s->tid, tid);
-            atomic_store(&s->gen, atomic_load(&crs_state.quiesce_gen));
-            atomic_store(&s->claimed, 0);
-            atomic_store(&s->ready, 0);
-            s->veto = 0;
-            s->veto_id = 0;
-            s->signalled_ns = crs_now_ns(CLOCK_MONOTONIC);
-            __atomic_store_n(&crs_state.cur.nslots, n + 1, __ATOMIC_RELEASE);
-            if (crs_sys3(SYS_tgkill, crs_state.pid, tid, crs_state.quiesce_signal) < 0)
-                atomic_store(&s->ready, -1); /* gone already */
-            added++;
+    crs_dirwalk_init(&w, fd, crs_state.dirent_buf, sizeof crs_state.dirent_buf);
+    while (crs_dirwalk_next(&w, &name) > 0) {
+        int tid = crs_dirent_num(name), n = crs_state.cur.nslots;
+        if (tid <= 0 || tid == self || slot_of(tid, n) >= 0)
+            continue;
+        if (n >= CRS_MAX_THREADS - 1) {
+            crs_sys1(SYS_close, fd);
+            snprintf(err, errlen, "more than %d threads", CRS_MAX_THREADS - 1);
+            return -E2BIG;
         }
+        struct crs_slot *s = &crs_state.slots[n];
+        atomic_store(&s->tid, tid);
+        atomic_store(&s->gen, atomic_load(&crs_state.quiesce_gen));
+        atomic_store(&s->claimed, 0);
+        atomic_store(&s->ready, 0);
+        s->veto = 0;
+        s->veto_id = 0;
+        s->signalled_ns = crs_now_ns(CLOCK_MONOTONIC);
+        __atomic_store_n(&crs_state.cur.nslots, n + 1, __ATOMIC_RELEASE);
+        if (crs_sys3(SYS_tgkill, crs_state.pid, tid, crs_state.quiesce_signal) < 0)
+            atomic_store(&s->ready, -1); /* gone already */
+        added++;
     }
     crs_sys1(SYS_close, fd);
     return added;

@@ -49,7 +49,8 @@ int crs_registry_prepare(struct crs_registry *r, unsigned flags, uint64_t owner)
 void crs_registry_resume(struct crs_registry *r, unsigned flags, uint64_t owner, crs_phase ph);
 
 /* cs.c */
-void crs_cs_close(void);            /* coordinator: block entries, wait until none inside */
+int crs_cs_close(unsigned timeout_ms, int *inside); /* coordinator: block entries, wait until
+                                                     * none inside; -ETIMEDOUT */
 void crs_cs_open(void);
 
 /* quiesce.c */
@@ -79,6 +80,9 @@ int crs_fdqueue_init(void);         /* at init: the tee pipe */
 void crs_fdqueue_begin(void);       /* quiesced: no queued bytes recorded yet */
 struct stat;
 void crs_fdqueue_add(int fd, const struct stat *sb); /* quiesced: a pipe's or socket's bytes */
+void crs_fddeleted_begin(void);     /* quiesced: no deleted file copied yet */
+void crs_fddeleted_add(int fd, const struct stat *sb); /* quiesced: a deleted file's contents */
+void crs_fddeleted_end(void);       /* after the clone: the parent's copy of them goes */
 void crs_fdpos_pin(void);           /* in the snapshot child: private descriptions at them */
 void crs_dontfork_lift(void);       /* quiesced: let the snapshot clone copy MADV_DONTFORK regions */
 void crs_dontfork_mark(void);       /* and mark them again, after it or after a restore */

@@ -22,6 +22,7 @@
 
 #define CRS_MAX_HANDLERS 256
 #define CRS_MAX_THREADS CRS_PLAN_MAX_THREADS
+#define CRS_MAX_DELETED 64          /* deleted open files whose contents one checkpoint saves */
 #define CRS_MAX_FDPOS 1024          /* regular-file descriptors whose offsets a checkpoint pins */
 #define CRS_MAX_DONTFORK 4096       /* MADV_DONTFORK regions a checkpoint can lift */
 #define CRS_MAX_WAITERS 16          /* control clients waiting for a checkpoint at once */
@@ -186,6 +187,13 @@ struct crs_state {
     uint32_t nqueued;               /* records built at the end of the scratch */
     uint64_t queued_len;
     uint32_t queued_missed;         /* queues that did not fit or could not be copied whole */
+
+    /* open files deleted from their directory, copied at the quiesce (fddeleted.c) */
+    int deleted_memfd;              /* -1 outside a checkpoint */
+    uint32_t ndeleted;
+    uint64_t deleted_bytes;
+    uint32_t deleted_missed;        /* files left out: too large, too many, unreadable */
+    struct crs_snap_deleted deleted[CRS_MAX_DELETED];
 };
 
 extern struct crs_state crs_state;

@@ -41,7 +41,7 @@
 #define WORK_SIZE (1u << 20)
 #define LINE_SIZE (64u << 10)
 #define SCRATCH_SIZE (16u << 20)
-#define NSECTIONS 11
+#define NSECTIONS 12
 #define NKEEP 12
 /* Written memory is given back in steps of this much, aligned, so that a transparent huge page
  * is unmapped whole rather than split. */
@@ -840,6 +840,63 @@ static int put_section(struct child *c, uint32_t type, uint32_t count, const voi
     return 0;
 }
 
+/* The DELETED section: each deleted file's record, then its contents streamed from the
+ * runtime's memfd (copied there at the quiesce) through the work buffer. */
+static int write_deleted(struct child *c)
+{
+    const struct crs_snap_request *req = c->req;
+    uint64_t len = 0;
+    int r;
+
+    for (uint32_t i = 0; i < req->ndeleted; i++)
+        len += sizeof(struct crs_img_deleted) + ((req->deleted[i].size + 7) & ~7ull);
+    if ((r = crs_writer_align(&c->w, 8)))
+        return r;
+    struct crs_img_section sh = {CRS_SEC_DELETED, 0, len};
+    struct crs_img_toc_entry *e = &c->toc[c->ntoc++];
+    XXH3_state_t hs;
+    e->type = CRS_SEC_DELETED;
+    e->count = req->ndeleted;
+    e->offset = crs_writer_pos(&c->w);
+    e->length = len;
+    XXH3_INITSTATE(&hs);
+    XXH3_64bits_reset(&hs);
+    if ((r = crs_writer_append(&c->w, &sh, sizeof sh)))
+        return r;
+    for (uint32_t i = 0; i < req->ndeleted; i++) {
+        const struct crs_snap_deleted *d = &req->deleted[i];
+        struct crs_img_deleted rec = {d->fd, d->mode, d->ino, d->size};
+        uint64_t done = 0, padded = (d->size + 7) & ~7ull;
+        XXH3_64bits_update(&hs, &rec, sizeof rec);
+        if ((r = crs_writer_append(&c->w, &rec, sizeof rec)))
+            return r;
+        while (done < padded) {
+            size_t want = padded - done > WORK_SIZE ? WORK_SIZE : (size_t)(padded - done);
+            size_t have = 0;
+            memset(c->work, 0, want);
+            while (done + have < d->size && have < want) {
+                ssize_t n = pread(req->deleted_memfd, c->work + have,
+                                  (size_t)(d->size - done - have) < want - have ?
+                                      (size_t)(d->size - done - have) : want - have,
+                                  (off_t)(d->offset + done + have));
+                if (n < 0 && errno == EINTR)
+                    continue;
+                if (n <= 0) {
+                    c->stage = "reading the copy of a deleted file for";
+                    return n < 0 ? -errno : -EIO;
+                }
+                have += (size_t)n;
+            }
+            XXH3_64bits_update(&hs, c->work, want);
+            if ((r = crs_writer_append(&c->w, c->work, want)))
+                return r;
+            done += want;
+        }
+    }
+    e->checksum = XXH3_64bits_digest(&hs);
+    return 0;
+}
+
 /* Is [a, b) inside readable regions of the saved map? argv lives in the process's memory. */
 static int readable_range(const struct child *c, uint64_t a, uint64_t b)
 {
@@ -990,6 +1047,8 @@ static int write_image(struct child *c)
         (r = put_section(c, CRS_SEC_QUEUED, req->nqueued,
                          (const char *)req->scratch + req->scratch_size - CRS_SNAP_QUEUED_MAX,
                          req->queued_len, NULL, 0)))
+        return r;
+    if (req->ndeleted && req->deleted_memfd >= 0 && (r = write_deleted(c)))
         return r;
     /* the pages section header, now that its length is known */
     if ((r = crs_writer_write_at(&c->w, &sh, sizeof sh, pages_off)))

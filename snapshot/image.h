@@ -54,6 +54,18 @@ enum crs_img_section_type {
     CRS_SEC_AUXV = 10,   /* raw auxv pairs (uint64 type, uint64 value), as /proc/self/auxv */
     CRS_SEC_QUEUED = 11, /* optional: bytes queued in pipes and unix stream sockets, as records
                           * (struct crs_img_queued + bytes, padded to 8); count = records */
+    CRS_SEC_DELETED = 12, /* optional: contents of open files deleted from their directory, as
+                           * records (struct crs_img_deleted + bytes, padded to 8) */
+};
+
+/* An open regular file that had been deleted (or never linked, O_TMPFILE): it cannot be opened
+ * again by name, so its contents at the snapshot are in the image. One record per file; every
+ * descriptor of the image with this inode (kind file, path ending in " (deleted)") opens it. */
+struct crs_img_deleted {
+    int32_t fd;                 /* the first descriptor open on it */
+    uint32_t mode;              /* st_mode */
+    uint64_t ino;
+    uint64_t size;              /* bytes that follow; the next record starts 8-aligned */
 };
 
 /* Bytes that reads of fd would have returned at the snapshot: those waiting in a pipe (fd is

@@ -17,7 +17,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 
@@ -303,34 +302,27 @@ long crs_proc_fds(struct crs_img_fd *fds, size_t max, struct crs_strtab *st,
     char *text = work + workcap / 2;
     size_t textcap = workcap / 2;
     char dents[4096];
+    struct crs_dirwalk w;
+    const char *name;
+    int r;
 
     int dfd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0)
         return -errno;
-    for (;;) {
-        long got = syscall(SYS_getdents64, dfd, dents, sizeof dents);
-        if (got < 0) {
-            int r = -errno;
+    crs_dirwalk_init(&w, dfd, dents, sizeof dents);
+    while ((r = crs_dirwalk_next(&w, &name)) > 0) {
+        int v = crs_dirent_num(name);
+        if (v < 0 || v == dfd || in_list(v, skip, nskip))
+            continue;
+        if (nnums == maxnums) {
             close(dfd);
-            return r;
+            return -E2BIG;
         }
-        if (got == 0)
-            break;
-        for (long off = 0; off < got;) {
-            struct linux_dirent64 *d = (struct linux_dirent64 *)(dents + off);
-            const char *s = d->d_name;
-            uint64_t v;
-            off += d->d_reclen;
-            if (crs_parse_dec(&s, &v) || *s || (int)v == dfd || in_list((int)v, skip, nskip))
-                continue;
-            if (nnums == maxnums) {
-                close(dfd);
-                return -E2BIG;
-            }
-            nums[nnums++] = (int)v;
-        }
+        nums[nnums++] = v;
     }
     close(dfd);
+    if (r < 0)
+        return r;
     /* ascending order, as the image requires */
     for (size_t i = 1; i < nnums; i++) {
         int x = nums[i];

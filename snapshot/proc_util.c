@@ -1,12 +1,17 @@
-/* snapshot/proc_util.c - number and string helpers for the snapshot child. Runs in the forked
- * child: no malloc, no stdio, no locks; only plain system-call wrappers.
+/* snapshot/proc_util.c - number, string and directory-listing helpers for the snapshot child.
+ * Runs in the forked child (and in the runtime while threads are stopped): no malloc, no stdio,
+ * no locks; only plain system-call wrappers and raw system calls.
  */
 #define _GNU_SOURCE
 #include "proc_util.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include "../arch/arch.h"
 
 void crs_sb_init(struct crs_sbuf *b, char *p, size_t cap)
 {
@@ -166,6 +171,46 @@ const char *crs_find_field(const char *text, size_t len, const char *key)
         i++;
     }
     return NULL;
+}
+
+void crs_dirwalk_init(struct crs_dirwalk *w, int fd, char *buf, size_t cap)
+{
+    w->fd = fd;
+    w->buf = buf;
+    w->cap = cap;
+    w->got = 0;
+    w->off = 0;
+}
+
+int crs_dirwalk_next(struct crs_dirwalk *w, const char **name)
+{
+    if (w->off >= w->got) {
+        /* raw, so that errno (thread-local, maybe not set up) is never touched */
+        long got = crs_sys3(SYS_getdents64, w->fd, (long)w->buf, (long)w->cap);
+        if (got <= 0)
+            return (int)got;
+        w->got = got;
+        w->off = 0;
+    }
+    struct linux_dirent64 *d = (struct linux_dirent64 *)(w->buf + w->off);
+    w->off += d->d_reclen;
+    *name = d->d_name;
+    return 1;
+}
+
+int crs_dirent_num(const char *name)
+{
+    long v = 0;
+    if (!*name)
+        return -1;
+    for (; *name; name++) {
+        if (*name < '0' || *name > '9')
+            return -1;
+        v = v * 10 + (*name - '0');
+        if (v > INT_MAX)
+            return -1;
+    }
+    return (int)v;
 }
 
 long crs_read_file(const char *path, char *buf, size_t cap)

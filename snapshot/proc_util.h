@@ -17,6 +17,21 @@ struct linux_dirent64 {
     char d_name[];
 };
 
+/* Walks a directory with raw getdents64 into a caller's buffer: no malloc, no stdio, no locks,
+ * so it serves the snapshot child and the runtime while threads are stopped. The caller opens
+ * and closes fd. */
+struct crs_dirwalk {
+    int fd;
+    char *buf;
+    size_t cap;
+    long got, off;
+};
+void crs_dirwalk_init(struct crs_dirwalk *w, int fd, char *buf, size_t cap);
+/* Sets *name to the next entry's name: returns 1, 0 at the end, or -errno. */
+int crs_dirwalk_next(struct crs_dirwalk *w, const char **name);
+/* A name that is a whole decimal number (a /proc fd or tid) as an int, else -1. */
+int crs_dirent_num(const char *name);
+
 /* A bounded string being built; overflow truncates and sets full. */
 struct crs_sbuf {
     char *p;

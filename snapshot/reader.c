@@ -39,7 +39,7 @@ static const char *section_name(uint32_t type)
 {
     static const char *const names[] = {
         "?", "host", "process", "strings", "regions", "pages",
-        "threads", "signals", "fds", "argv", "auxv", "queued",
+        "threads", "signals", "fds", "argv", "auxv", "queued", "deleted",
     };
     return type < sizeof names / sizeof names[0] ? names[type] : "unknown";
 }
@@ -410,9 +410,69 @@ static int load_queued(struct crs_image *img, const struct crs_img_toc_entry *e,
     return 0;
 }
 
+/* The DELETED records: each whole inside the payload, for a regular file the image has open
+ * under that number and inode, and together exactly the payload. Needs the FDS section. */
+static int load_deleted(struct crs_image *img, const struct crs_img_toc_entry *e, char *err,
+                        size_t errlen)
+{
+    const uint64_t hdr = sizeof(struct crs_img_deleted);
+    unsigned char *p;
+    uint64_t at = 0;
+    int r;
+
+    if ((uint64_t)e->count * hdr > e->length) {
+        seterr(err, errlen, "damaged deleted-files section: %u records in %llu bytes", e->count,
+               (unsigned long long)e->length);
+        return -EBADMSG;
+    }
+    if ((r = load_section(img, e, (void **)&p, err, errlen)))
+        return r;
+    keep(img, p);
+    img->deleted = keep(img, calloc(e->count ? e->count : 1, sizeof *img->deleted));
+    if (!img->deleted) {
+        seterr(err, errlen, "out of memory reading the deleted-files section");
+        return -ENOMEM;
+    }
+    for (uint32_t i = 0; i < e->count; i++) {
+        struct crs_img_deleted d;
+        int found = 0;
+        if (e->length - at < hdr) {
+            seterr(err, errlen, "damaged deleted-files section: record %u is outside it", i);
+            return -EBADMSG;
+        }
+        memcpy(&d, p + at, hdr);
+        if (d.size > e->length - at - hdr) {
+            seterr(err, errlen, "damaged deleted-files section: record %u holds %llu bytes, "
+                   "past its end", i, (unsigned long long)d.size);
+            return -EBADMSG;
+        }
+        for (uint32_t k = 0; k < img->nfds && !found; k++)
+            found = img->fds[k].fd == d.fd && img->fds[k].ino == d.ino &&
+                    img->fds[k].kind == CRS_FD_FILE && S_ISREG(img->fds[k].mode);
+        if (!found) {
+            seterr(err, errlen, "damaged deleted-files section: record %u is for descriptor "
+                   "%d, which is no regular file of the image", i, d.fd);
+            return -EBADMSG;
+        }
+        img->deleted[i].fd = d.fd;
+        img->deleted[i].mode = d.mode;
+        img->deleted[i].ino = d.ino;
+        img->deleted[i].size = d.size;
+        img->deleted[i].data = p + at + hdr;
+        at += hdr + ((d.size + 7) & ~7ull);
+    }
+    if (at != e->length) {
+        seterr(err, errlen, "damaged deleted-files section: %llu bytes after its %u records",
+               (unsigned long long)(e->length - (at < e->length ? at : e->length)), e->count);
+        return -EBADMSG;
+    }
+    img->ndeleted = e->count;
+    return 0;
+}
+
 static int load_all(struct crs_image *img, char *err, size_t errlen)
 {
-    const struct crs_img_toc_entry *seen[CRS_SEC_QUEUED + 1] = {0};
+    const struct crs_img_toc_entry *seen[CRS_SEC_DELETED + 1] = {0};
     uint64_t body = img->trailer.toc_offset;
     int r;
 
@@ -426,7 +486,7 @@ static int load_all(struct crs_image *img, char *err, size_t errlen)
                    (unsigned long long)e->length);
             return -EBADMSG;
         }
-        if (e->type < CRS_SEC_HOST || e->type > CRS_SEC_QUEUED)
+        if (e->type < CRS_SEC_HOST || e->type > CRS_SEC_DELETED)
             continue; /* a section this version does not know: ignored */
         if (seen[e->type]) {
             seterr(err, errlen, "damaged table of contents: two %s sections",
@@ -435,7 +495,7 @@ static int load_all(struct crs_image *img, char *err, size_t errlen)
         }
         seen[e->type] = e;
     }
-    for (uint32_t t = CRS_SEC_HOST; t <= CRS_SEC_AUXV; t++) /* QUEUED is optional */
+    for (uint32_t t = CRS_SEC_HOST; t <= CRS_SEC_AUXV; t++) /* QUEUED, DELETED: optional */
         if (!seen[t]) {
             seterr(err, errlen, "damaged: no %s section", section_name(t));
             return -EBADMSG;
@@ -524,6 +584,8 @@ static int load_all(struct crs_image *img, char *err, size_t errlen)
     img->nauxv = e->count;
 
     if ((e = seen[CRS_SEC_QUEUED]) && (r = load_queued(img, e, err, errlen)))
+        return r;
+    if ((e = seen[CRS_SEC_DELETED]) && (r = load_deleted(img, e, err, errlen)))
         return r;
 
     e = seen[CRS_SEC_PAGES];

@@ -30,6 +30,15 @@ struct crs_image_queued {
     const unsigned char *data;      /* inside the section's payload */
 };
 
+/* One DELETED record: the contents of an open file that had no name left. */
+struct crs_image_deleted {
+    int32_t fd;
+    uint32_t mode;
+    uint64_t ino;
+    uint64_t size;
+    const unsigned char *data;      /* inside the section's payload */
+};
+
 struct crs_image {
     int fd;
     char *path;
@@ -58,6 +67,8 @@ struct crs_image {
     uint32_t nauxv;
     struct crs_image_queued *queued; /* bytes waiting in pipes and sockets (QUEUED section) */
     uint32_t nqueued;
+    struct crs_image_deleted *deleted; /* open files deleted from their directory (DELETED) */
+    uint32_t ndeleted;
 
     uint64_t pages_offset;          /* file offset of the first chunk header */
     uint64_t pages_length;          /* PAGES payload bytes */

@@ -138,6 +138,76 @@ static int reopen(struct crs_restore *r, const struct crs_img_fd *f)
     return place(r, fd, f);
 }
 
+/* The saved contents of the deleted file f is open on, or NULL. */
+static const struct crs_image_deleted *deleted_for(const struct crs_image *img,
+                                                   const struct crs_img_fd *f)
+{
+    if (f->kind != CRS_FD_FILE)
+        return NULL;
+    for (uint32_t i = 0; i < img->ndeleted; i++)
+        if (img->deleted[i].ino == f->ino)
+            return &img->deleted[i];
+    return NULL;
+}
+
+/* A file that had been deleted, or never had a name (O_TMPFILE), comes back as a new nameless
+ * file, in its old directory where that still exists (else in /tmp), holding its contents of
+ * the checkpoint. Its first descriptor makes it; the others open that one again, so that each
+ * has its own flags and offset, as they had. */
+static int rebuild_deleted(struct crs_restore *r, const struct crs_img_fd *f,
+                           const struct crs_image_deleted *d)
+{
+    const struct crs_image *img = r->img;
+    char link[64], dir[4096];
+    int made = -1, ours = -1, fd;
+
+    for (uint32_t i = 0; i < img->nfds && img->fds[i].fd < f->fd; i++)
+        if (img->fds[i].kind == CRS_FD_FILE && img->fds[i].ino == f->ino &&
+            fcntl(img->fds[i].fd, F_GETFD) >= 0)
+            made = img->fds[i].fd;
+    if (made < 0) {
+        const char *path = crs_image_string(img, f->path);
+        snprintf(dir, sizeof dir, "%s", path && path[0] == '/' ? path : "/tmp/x");
+        char *slash = strrchr(dir, '/');
+        slash[slash == dir ? 1 : 0] = '\0';
+        fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, (int)(d->mode & 07777));
+        if (fd < 0)
+            fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, (int)(d->mode & 07777));
+        if (fd < 0)
+            return -errno;
+        /* above every saved number, so that no placement closes it under us */
+        ours = fcntl(fd, F_DUPFD_CLOEXEC, r->fd_floor);
+        close(fd);
+        if (ours < 0)
+            return -errno;
+        for (uint64_t done = 0; done < d->size;) {
+            ssize_t n = write(ours, d->data + done, (size_t)(d->size - done));
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0) {
+                int e = n < 0 ? -errno : -EIO;
+                close(ours);
+                return e;
+            }
+            done += (uint64_t)n;
+        }
+        made = ours;
+    }
+    snprintf(link, sizeof link, "/proc/self/fd/%d", made);
+    /* F_GETFL of an O_TMPFILE descriptor reports O_TMPFILE (with O_DIRECTORY in it) */
+    fd = open(link, (open_flags(f->flags) & ~O_TMPFILE) | O_CLOEXEC);
+    if (ours >= 0)
+        close(ours);
+    if (fd < 0)
+        return -errno;
+    if (lseek(fd, (off_t)f->pos, SEEK_SET) < 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    return place(r, fd, f);
+}
+
 /* A terminal, or a standard stream whose other side is outside the image, is attached to the
  * matching stream of `crsnap restore` (for other numbers: its first terminal). */
 static int attach_std(struct crs_restore *r, const struct crs_img_fd *f)
@@ -378,7 +448,7 @@ int crs_restore_fds(struct crs_restore *r, char *err, size_t errlen)
         switch (f->kind) {
         case CRS_FD_FILE:
         case CRS_FD_CHR:
-            e = reopen(r, f);
+            e = deleted_for(img, f) ? rebuild_deleted(r, f, deleted_for(img, f)) : reopen(r, f);
             break;
         case CRS_FD_TTY:
             e = attach_std(r, f);

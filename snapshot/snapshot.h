@@ -27,6 +27,18 @@ struct crs_snap_eventfd {
  * already laid out as the QUEUED section's payload; the child writes that as it is. */
 #define CRS_SNAP_QUEUED_MAX (1u << 20)
 
+/* Open files deleted from their directory are copied by the runtime while the threads are
+ * stopped into a memfd of its own (runtime/fddeleted.c), at most CRS_SNAP_DELETED_MAX bytes in
+ * all; the child writes them from there as the DELETED section. */
+#define CRS_SNAP_DELETED_MAX (16u << 20)
+struct crs_snap_deleted {
+    int32_t fd;
+    uint32_t mode;
+    uint64_t ino;
+    uint64_t size;
+    uint64_t offset;                /* in the memfd */
+};
+
 struct crs_snap_request {
     char path[CRS_PATH_MAX];        /* final image path */
     char dir[CRS_PATH_MAX];         /* directory for `latest` and retention; "" for explicit paths */
@@ -52,6 +64,9 @@ struct crs_snap_request {
                                      *   CRS_SNAP_QUEUED_MAX bytes hold the queued bytes */
     uint32_t nqueued;               /* QUEUED records there */
     uint64_t queued_len;            /* and their bytes */
+    const struct crs_snap_deleted *deleted; /* deleted files' contents, in deleted_memfd */
+    uint32_t ndeleted;
+    int deleted_memfd;
     int no_release;                 /* 1 = the child keeps the pages it has written until it
                                      * exits ($CRSNAP_NO_RELEASE); 0 = it unmaps them as it
                                      * goes, so the parent's later writes copy nothing */

@@ -21,6 +21,7 @@ add_executable(restore_vdso_clock ${CRS_RESTORE_TESTS}/vdso_clock.c)
 add_executable(restore_mapfile ${CRS_RESTORE_TESTS}/mapfile.c)
 add_executable(restore_fds ${CRS_RESTORE_TESTS}/fds.c)
 add_executable(restore_evwake ${CRS_RESTORE_TESTS}/evwake.c)
+add_executable(restore_deleted_prog ${CRS_RESTORE_TESTS}/deleted.c)
 target_link_libraries(restore_evwake PRIVATE Threads::Threads)
 target_link_libraries(restore_fds PRIVATE ${CMAKE_DL_LIBS})
 add_executable(restore_sockpair_prog ${CRS_RESTORE_TESTS}/sockpair.c)
@@ -54,6 +55,8 @@ crs_restore_test(restore_descriptors program.sh descriptors $<TARGET_FILE:restor
 crs_restore_test(restore_eventfd_wake program.sh evwake $<TARGET_FILE:restore_evwake> 20000
                  @PROGRESS@)
 set_property(TEST restore_eventfd_wake APPEND PROPERTY ENVIRONMENT "CRSNAP_TEST_FDS_DELAY_MS=100")
+crs_restore_test(restore_deleted_files program.sh deleted $<TARGET_FILE:restore_deleted_prog>
+                 @TMP@ 3000000 @PROGRESS@)
 crs_restore_test(restore_socketpairs sockpair.sh $<TARGET_FILE:restore_sockpair_prog>)
 crs_restore_test(restore_python_asyncio program.sh asyncio /usr/bin/python3
                  ${CRS_RESTORE_TESTS}/asyncio_wake.py 600000 @PROGRESS@)

@@ -2,7 +2,6 @@
  * --json, for a program. It validates the structure (every section and chunk header) but does
  * not decompress page data; `crsnap verify` does that.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -233,31 +232,11 @@ static void print_json(const struct crs_image *img, const struct summary *s)
 
 int crs_cmd_info(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {0, 0, 0, 0},
-    };
-    int json = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'j':
-            json = 1;
-            break;
-        case 'h':
-            usage(stdout);
-            return CRS_EXIT_OK;
-        default:
-            usage(stderr);
-            return CRS_EXIT_USAGE;
-        }
-    }
-    if (optind != argc - 1) {
-        usage(stderr);
-        return CRS_EXIT_USAGE;
-    }
-    const char *path = argv[optind];
+    const char *path;
+    int json = 0;
+    int st = crs_image_cmd_args(argc, argv, "json", 0, &json, usage, &path);
+    if (st >= 0)
+        return st;
     struct crs_image *img;
     struct summary s;
     char err[512];

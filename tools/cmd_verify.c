@@ -2,7 +2,6 @@
  * checksum, and every chunk decompressed to its exact size; exit 0 only if all of it holds.
  * Progress is shown on stderr only when stderr is a terminal.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -51,31 +50,11 @@ static void usage(FILE *out)
 
 int crs_cmd_verify(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
-        {0, 0, 0, 0},
-    };
-    int quiet = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'q':
-            quiet = 1;
-            break;
-        case 'h':
-            usage(stdout);
-            return CRS_EXIT_OK;
-        default:
-            usage(stderr);
-            return CRS_EXIT_USAGE;
-        }
-    }
-    if (optind != argc - 1) {
-        usage(stderr);
-        return CRS_EXIT_USAGE;
-    }
-    const char *path = argv[optind];
+    const char *path;
+    int quiet = 0;
+    int st = crs_image_cmd_args(argc, argv, "quiet", 'q', &quiet, usage, &path);
+    if (st >= 0)
+        return st;
     struct crs_image *img;
     struct progress prog = {0};
     char err[512];

@@ -1,7 +1,46 @@
-/* tools/image_fmt.c - sizes, times and JSON strings for the image commands. */
+/* tools/image_fmt.c - sizes, times and JSON strings for the image commands, and their
+ * command-line parsing. */
 #include "image_fmt.h"
 
+#include <getopt.h>
 #include <time.h>
+
+#include "commands.h"
+
+int crs_image_cmd_args(int argc, char **argv, const char *flag_name, int flag_short, int *flag,
+                       void (*usage)(FILE *out), const char **path)
+{
+    /* a flag without a short letter gets a value no short option can have */
+    const int fval = flag_short ? flag_short : 1;
+    const struct option opts[] = {
+        {flag_name, no_argument, NULL, fval},
+        {"help", no_argument, NULL, 'h'},
+        {0, 0, 0, 0},
+    };
+    char shorts[4] = {'+', 'h', 0, 0};
+    int c;
+
+    if (flag_short)
+        shorts[2] = (char)flag_short;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, shorts, opts, NULL)) != -1) {
+        if (c == fval) {
+            *flag = 1;
+        } else if (c == 'h') {
+            usage(stdout);
+            return CRS_EXIT_OK;
+        } else {
+            usage(stderr);
+            return CRS_EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 1) {
+        usage(stderr);
+        return CRS_EXIT_USAGE;
+    }
+    *path = argv[optind];
+    return -1;
+}
 
 const char *crs_fmt_bytes(char *buf, size_t cap, uint64_t n)
 {

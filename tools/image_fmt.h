@@ -1,5 +1,6 @@
-/* tools/image_fmt.h - formatting shared by the image commands (info, verify, ls): sizes,
- * times, durations and JSON strings, so that they all print the same way. */
+/* tools/image_fmt.h - what the image commands (info, verify, ls) share: the formatting of
+ * sizes, times, durations and JSON strings, so that they all print the same way, and the
+ * parsing of their one-image command line. */
 #ifndef CRS_TOOL_IMAGE_FMT_H
 #define CRS_TOOL_IMAGE_FMT_H
 
@@ -15,5 +16,12 @@ const char *crs_fmt_time(char *buf, size_t cap, uint64_t ns);
 const char *crs_fmt_duration(char *buf, size_t cap, uint64_t ns);
 /* A JSON string literal, quotes included. */
 void crs_json_str(FILE *out, const char *s);
+
+/* The command line "[--FLAG] [--help] IMAGE": FLAG is long name flag_name (short letter
+ * flag_short, or 0 for none) and sets *flag. Returns -1 with *path set when the command goes
+ * on, else the exit status it returns: CRS_EXIT_OK after help, CRS_EXIT_USAGE after a usage
+ * message on stderr. */
+int crs_image_cmd_args(int argc, char **argv, const char *flag_name, int flag_short, int *flag,
+                       void (*usage)(FILE *out), const char **path);
 
 #endif

@@ -2,24 +2,12 @@
 # write runs once uninterrupted for a reference, then under `crsnap run`; it is checkpointed
 # once it is well into its work (a progress marker it prints, a file it writes, or CPU time it
 # has used), killed with SIGKILL, restored, and what it leaves behind is compared.
-set -u
-: "${CRSNAP_BIN:?CRSNAP_BIN is not set}"
-: "${CRSNAP_TEST_TMP:?CRSNAP_TEST_TMP is not set}"
+. "$(dirname "$0")/../lib/common.sh"
 if [ -n "${CRSNAP_SANITIZED:-}" ]; then
     echo "skipped: restoring needs the real address space, not the sanitizers' shadow"
     exit 77
 fi
-T="$CRSNAP_TEST_TMP/field-$(basename "$0" .sh)-$$"
-rm -rf "$T" && mkdir -p "$T/imgs" "$T/ref" "$T/run" || exit 1
-export CRSNAP_SOCKET_DIR="$T/sock"
-mkdir -m 700 "$T/sock"
-PIDS=""
-cleanup() {
-    for p in $PIDS; do kill -KILL "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    [ -n "${KEEP_T:-}" ] || rm -rf "$T"
-}
-trap cleanup EXIT
+scratch field ref run
 
 fail() {
     echo "FAIL: $*" >&2
@@ -93,20 +81,11 @@ wait_cpu() {
 # checkpoint [--kill]: a checkpoint of $PID now, waited for; sets IMG. With --kill the program
 # exits once the image is written, without running on: the files it writes in place stay as
 # they were at the checkpoint.
-checkpoint() {
-    IMG=$("$CRSNAP_BIN" checkpoint -w "$@" "$PID" 2>"$T/checkpoint.err") ||
-        fail "crsnap checkpoint -w $* $PID failed"
-    [ -f "$IMG" ] || fail "crsnap checkpoint printed '$IMG', not an image"
-}
+checkpoint() { take_checkpoint "$PID" "$@"; }
 
 # kill_now [DONE_FILE]: SIGKILL; the program must not have finished its work (DONE_FILE, by
 # default its stdout, must still be empty).
-kill_now() {
-    kill -KILL "$PID" 2>/dev/null
-    while kill -0 "$PID" 2>/dev/null; do sleep 0.05; done
-    sleep 0.1
-    [ ! -s "${1:-$T/run.out}" ] || fail "the program finished before it was killed (make it longer)"
-}
+kill_now() { kill_wait "$PID" "${1:-$T/run.out}"; }
 
 # restore [OPTIONS]: `crsnap restore -q OPTIONS $IMG` in $T/run (the working directory is the
 # restored process's own, this only matters to the restorer), stdout in $T/restored.out,
@@ -115,11 +94,6 @@ restore() {
     (cd "$T/run" && "$CRSNAP_BIN" restore -q "$@" "$IMG") >"$T/restored.out" 2>"$T/restored.err" </dev/null
     RC=$?
     [ "$RC" = 0 ] || fail "crsnap restore exited $RC"
-}
-
-# same FILE EXPECTED: identical contents.
-same() {
-    cmp -s "$1" "$2" || fail "$1 differs from $2: $(head -c 300 "$1") / $(head -c 300 "$2")"
 }
 
 # same_output: the restored process's stdout is the uninterrupted run's.

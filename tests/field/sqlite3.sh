@@ -6,7 +6,7 @@
 # be the uninterrupted run's. JOURNAL=WAL runs it with a write-ahead log instead.
 . "$(dirname "$0")/lib.sh"
 need sqlite3
-SQL="PRAGMA journal_mode=${JOURNAL:-DELETE}; PRAGMA temp_store=MEMORY;
+SQL="PRAGMA journal_mode=${JOURNAL:-DELETE}; PRAGMA temp_store=${TEMP_STORE:-FILE};
 CREATE TABLE t(n INTEGER PRIMARY KEY, v TEXT, h INTEGER);"
 for b in 0 1 2 3 4 5 6 7; do
     SQL="$SQL

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -42,6 +43,26 @@ static void queue_bytes(struct crs_test_req *t)
     t->req.queued_len = sizeof *q + 8;
 }
 
+/* And a file with no name left, copied into a memfd as the runtime does. */
+static int gone_fd = -1;
+static struct crs_snap_deleted gone;
+
+static void delete_file(struct crs_test_req *t)
+{
+    char path[4096 + 16];
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/gone.tmp", dir);
+    gone_fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    int m = memfd_create("copy", MFD_CLOEXEC);
+    if (gone_fd < 0 || m < 0 || unlink(path) < 0 || write(gone_fd, "no name", 7) != 7 ||
+        write(m, "no name", 7) != 7 || fstat(gone_fd, &sb) < 0)
+        return;
+    gone = (struct crs_snap_deleted){gone_fd, sb.st_mode, sb.st_ino, 7, 0};
+    t->req.deleted = &gone;
+    t->req.ndeleted = 1;
+    t->req.deleted_memfd = m;
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -51,6 +72,7 @@ static int setup(void **state)
     snprintf(bad, sizeof bad, "%s/bad.crsnap", dir);
     struct crs_test_req *t = crs_test_req_new(good, dir, 1);
     queue_bytes(t);
+    delete_file(t);
     if (crs_test_run_child(t, &rep, NULL) != 0 || rep.error)
         return -1;
     crs_test_req_free(t);
@@ -142,6 +164,10 @@ static void test_good_image(void **state)
     assert_int_equal(img->queued[0].fd, qpipe[0]);
     assert_int_equal(img->queued[0].len, 7);
     assert_memory_equal(img->queued[0].data, "waiting", 7);
+    assert_int_equal(img->ndeleted, 1);
+    assert_int_equal(img->deleted[0].fd, gone_fd);
+    assert_int_equal(img->deleted[0].size, 7);
+    assert_memory_equal(img->deleted[0].data, "no name", 7);
     crs_image_close(img);
     assert_int_equal(crs_image_open(good, &img, err, sizeof err), 0);
     assert_int_equal(crs_image_check(img, NULL, NULL, err, sizeof err), 0);
@@ -361,6 +387,26 @@ static void queued_count(char *p, size_t n)
     (void)queued_record(p, n, &e);
     e->count = 2;
 }
+static struct crs_img_deleted *deleted_record(char *p, size_t n, struct crs_img_toc_entry **e)
+{
+    *e = entry(p, n, CRS_SEC_DELETED);
+    assert_non_null(*e);
+    return (void *)(p + (*e)->offset + 16);
+}
+static void deleted_size_past(char *p, size_t n)
+{
+    struct crs_img_toc_entry *e;
+    struct crs_img_deleted *d = deleted_record(p, n, &e);
+    d->size = 1ull << 40;
+    e->checksum = XXH3_64bits(d, e->length);
+}
+static void deleted_not_a_file(char *p, size_t n)
+{
+    struct crs_img_toc_entry *e;
+    struct crs_img_deleted *d = deleted_record(p, n, &e);
+    d->fd = qpipe[0];                   /* a pipe, not a regular file */
+    e->checksum = XXH3_64bits(d, e->length);
+}
 static void argc_too_big(char *p, size_t n)
 {
     entry(p, n, CRS_SEC_ARGV)->count = 0x7fffffff;
@@ -393,6 +439,8 @@ static void test_hostile(void **state)
     hostile(queued_len_past, "queued bytes past the section");
     hostile(queued_not_a_pipe, "queued bytes for no pipe");
     hostile(queued_count, "queued record count");
+    hostile(deleted_size_past, "deleted file past the section");
+    hostile(deleted_not_a_file, "deleted file for no file");
     hostile(wrong_version, "version");
     char *p = malloc(len0);
     memcpy(p, img0, len0);

@@ -1,25 +1,13 @@
 # tests/restore/lib.sh - helpers for the whole-process restore tests (sourced): start a program
 # under `crsnap run`, checkpoint it once it is well into its work, kill it, restore it, compare.
 # Each test has its own scratch directory under $CRSNAP_TEST_TMP and stops at the first failure.
-set -u
-: "${CRSNAP_BIN:?CRSNAP_BIN is not set}"
-: "${CRSNAP_TEST_TMP:?CRSNAP_TEST_TMP is not set}"
+. "$(dirname "$0")/../lib/common.sh"
 # Under the sanitizers only the checks can run (RESTORE_CHECKS_ONLY=1 before sourcing this).
 if [ -n "${CRSNAP_SANITIZED:-}" ] && [ -z "${RESTORE_CHECKS_ONLY:-}" ]; then
     echo "skipped: restoring needs the real address space, not the sanitizers' shadow"
     exit 77
 fi
-T="$CRSNAP_TEST_TMP/restore-$(basename "$0" .sh)-$$"
-rm -rf "$T" && mkdir -p "$T/imgs" || exit 1
-export CRSNAP_SOCKET_DIR="$T/sock"
-mkdir -m 700 "$T/sock"
-PIDS=""
-cleanup() {
-    for p in $PIDS; do kill -KILL "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    [ -n "${KEEP_T:-}" ] || rm -rf "$T"
-}
-trap cleanup EXIT
+scratch restore
 
 fail() {
     echo "FAIL: $*" >&2
@@ -60,19 +48,10 @@ start() {
 }
 
 # checkpoint PID: a checkpoint now, waited for; sets IMG to its path.
-checkpoint() {
-    IMG=$("$CRSNAP_BIN" checkpoint -w "$1" 2>"$T/checkpoint.err") ||
-        fail "crsnap checkpoint -w $1 failed"
-    [ -f "$IMG" ] || fail "crsnap checkpoint printed '$IMG', not an image"
-}
+checkpoint() { take_checkpoint "$1"; }
 
 # kill_now PID NAME: SIGKILL, and make sure the program had not finished its work yet.
-kill_now() {
-    kill -KILL "$1" 2>/dev/null
-    while kill -0 "$1" 2>/dev/null; do sleep 0.05; done
-    sleep 0.1
-    [ ! -s "$T/$2.out" ] || fail "the program finished before it was killed (make it longer)"
-}
+kill_now() { kill_wait "$1" "$T/$2.out"; }
 
 # restore NAME ARGS...: `crsnap restore ARGS` in the foreground, stdout in $T/NAME.out, stderr in
 # $T/NAME.err; sets RC.
@@ -82,7 +61,32 @@ restore() {
     RC=$?
 }
 
-# same FILE EXPECTED_FILE: identical contents.
-same() {
-    cmp -s "$1" "$2" || fail "$1 differs from $2: $(head -c 300 "$1") / $(head -c 300 "$2")"
+# two_generations CMD...: CMD under `crsnap run` (it must create $T/progress once it is well
+# into its work), checkpointed, killed and restored in the background; the restored process
+# is checkpointed in turn, killed, and restored from that second image in the foreground,
+# stdout in $T/second.out. The second restore must exit 0.
+two_generations() {
+    start run "$@"
+    wait_for "$T/progress"
+    checkpoint "$PID"
+    first=$IMG
+    kill_now "$PID" run
+    # The first restore runs in the background; it is the restored process (same pid).
+    rm -f "$T/pid"
+    ( "$CRSNAP_BIN" restore -q "$first" 2>"$T/first.err" & echo $! >"$T/pid"; wait ) |
+        cat >"$T/first.out" &
+    wait_for "$T/pid"
+    RPID=$(cat "$T/pid")
+    PIDS="$PIDS $RPID"
+    tries=0
+    while ! IMG=$("$CRSNAP_BIN" checkpoint -w "$RPID" 2>"$T/checkpoint.err"); do
+        tries=$((tries + 1))
+        [ $tries -lt 100 ] || fail "the restored process does not take a checkpoint"
+        kill -0 "$RPID" 2>/dev/null || fail "the restored process is gone"
+        sleep 0.1
+    done
+    [ "$IMG" != "$first" ] && [ -f "$IMG" ] || fail "no second image ($IMG)"
+    kill_now "$RPID" first
+    restore second "$IMG"
+    [ "$RC" = 0 ] || fail "the second restore exited $RC"
 }

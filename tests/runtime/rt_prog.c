@@ -3,7 +3,8 @@
  * mode checks that the logs are exactly what they should be, that the images exist (or do not),
  * and that the workers' results equal the same computation done without checkpoints.
  *
- *   rt_prog api | timer | signal | blocked | veto | fsize | unwritable GOODFILE | restart | serve
+ *   rt_prog api | timer | signal | blocked | cs_stuck | veto | fsize | unwritable GOODFILE |
+ *           restart | serve
  *
  * Configuration comes from the CRSNAP_* environment (crs_init(NULL)). Exit 0 = pass.
  */
@@ -463,6 +464,44 @@ static void *stubborn_main(void *arg)
     return NULL;
 }
 
+static _Atomic int cs_held, cs_release;
+
+static void *cs_holder_main(void *arg)
+{
+    (void)arg;
+    crs_enter_cs();
+    atomic_store(&cs_held, 1);
+    while (!atomic_load(&cs_release))
+        usleep(1000);
+    crs_leave_cs();
+    return NULL;
+}
+
+/* A thread that stays inside a critical section longer than the quiesce timeout: the
+ * checkpoint gives up and says so, the program goes on (entries are not held), and once the
+ * thread has left, checkpoints work again. */
+static void mode_cs_stuck(void)
+{
+    struct crs_result r;
+    pthread_t t;
+
+    CHECK(pthread_create(&t, NULL, cs_holder_main, NULL) == 0);
+    while (!atomic_load(&cs_held))
+        usleep(1000);
+    CHECK(crs_checkpoint(NULL) == -ETIMEDOUT);
+    CHECK(crs_last_checkpoint(&r) == 0 && r.error == -ETIMEDOUT && r.path[0] == 0);
+    if (!strstr(r.message, "1 thread still inside a critical section after 300 ms"))
+        fprintf(stderr, "rt_prog: message \"%s\"\n", r.message);
+    CHECK(strstr(r.message, "1 thread still inside a critical section after 300 ms"));
+    CHECK(count_images() == 0);
+    crs_enter_cs();                             /* not held: the checkpoint is over */
+    crs_leave_cs();
+    atomic_store(&cs_release, 1);
+    CHECK(pthread_join(t, NULL) == 0);
+    CHECK(crs_checkpoint(NULL) == CRS_CONTINUE);
+    CHECK(count_images() == 1);
+}
+
 static void mode_blocked(void)
 {
     struct crs_result r;
@@ -689,6 +728,8 @@ int main(int argc, char **argv)
         mode_signal();
     else if (!strcmp(mode, "blocked"))
         mode_blocked();
+    else if (!strcmp(mode, "cs_stuck"))
+        mode_cs_stuck();
     else if (!strcmp(mode, "sigmask"))
         mode_sigmask();
     else if (!strcmp(mode, "veto"))

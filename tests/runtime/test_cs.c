@@ -1,6 +1,6 @@
 /* tests/runtime/test_cs.c - critical sections: nesting, a closing checkpoint waits until no
- * thread is inside, an entry blocks while a checkpoint is pending, and crs_checkpoint() inside
- * a critical section is refused. */
+ * thread is inside (and gives up after its timeout), an entry blocks while a checkpoint is
+ * pending, and crs_checkpoint() inside a critical section is refused. */
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -24,10 +24,13 @@ static void *holder(void *arg)
     return NULL;
 }
 
+static _Atomic int close_rc;
+
 static void *closer(void *arg)
 {
+    int n = 0;
     (void)arg;
-    crs_cs_close();
+    atomic_store(&close_rc, crs_cs_close(60000, &n));
     atomic_store(&flag, 1);
     return NULL;
 }
@@ -74,6 +77,7 @@ static void test_close_waits_for_count(void **st)
     pthread_join(h, NULL);
     pthread_join(c, NULL);
     assert_int_equal(atomic_load(&flag), 1);
+    assert_int_equal(atomic_load(&close_rc), 0);
     crs_cs_open();
 }
 
@@ -83,7 +87,8 @@ static void test_entry_blocks_while_pending(void **st)
     (void)st;
 
     atomic_store(&flag, 0);
-    crs_cs_close();                             /* nobody inside: returns at once */
+    int n = 0;
+    assert_int_equal(crs_cs_close(60000, &n), 0); /* nobody inside: returns at once */
     pthread_create(&e, NULL, enterer, NULL);
     usleep(100000);
     assert_int_equal(atomic_load(&flag), 0);    /* a checkpoint is pending: entry blocks */
@@ -110,11 +115,37 @@ static void test_nested_entry_while_pending(void **st)
     crs_cs_open();
 }
 
+/* A thread that stays inside longer than the timeout: the close gives up and says how many
+ * threads are inside; reopened, entries go through again. */
+static void test_close_times_out(void **st)
+{
+    pthread_t h, e;
+    int n = 0;
+    (void)st;
+
+    atomic_store(&inside, 0);
+    atomic_store(&release_it, 0);
+    atomic_store(&flag, 0);
+    pthread_create(&h, NULL, holder, NULL);
+    while (!atomic_load(&inside))
+        usleep(1000);
+    assert_int_equal(crs_cs_close(50, &n), -ETIMEDOUT);
+    assert_int_equal(n, 1);
+    crs_cs_open();
+    pthread_create(&e, NULL, enterer, NULL);
+    pthread_join(e, NULL);                      /* not held: the checkpoint gave up */
+    assert_int_equal(atomic_load(&flag), 1);
+    atomic_store(&release_it, 1);
+    pthread_join(h, NULL);
+    assert_int_equal(atomic_load(&crs_state.cs_count), 0);
+}
+
 /* A handler runs while the sections are closed: its own sections must not block it. */
 static void test_cs_in_handler(void **st)
 {
+    int n = 0;
     (void)st;
-    crs_cs_close();
+    assert_int_equal(crs_cs_close(60000, &n), 0);
     crs_tls.in_handler = 1;
     crs_enter_cs();
     crs_enter_cs();
@@ -148,6 +179,7 @@ int main(void)
         cmocka_unit_test(test_close_waits_for_count),
         cmocka_unit_test(test_entry_blocks_while_pending),
         cmocka_unit_test(test_nested_entry_while_pending),
+        cmocka_unit_test(test_close_times_out),
         cmocka_unit_test(test_cs_in_handler),
         cmocka_unit_test(test_checkpoint_in_cs),
     };
