@@ -96,6 +96,24 @@ static void print_arg(const char *a)
     }
 }
 
+/* Bytes the image holds for f: those waiting in its pipe or socket (-1: none recorded) and,
+ * for a file with no name left, its contents (-1: not a saved file). */
+static long long queued_of(const struct crs_image *img, const struct crs_img_fd *f)
+{
+    for (uint32_t i = 0; i < img->nqueued; i++)
+        if (img->queued[i].fd == f->fd && img->queued[i].ino == f->ino)
+            return img->queued[i].len;
+    return -1;
+}
+
+static long long deleted_of(const struct crs_image *img, const struct crs_img_fd *f)
+{
+    for (uint32_t i = 0; f->kind == CRS_FD_FILE && i < img->ndeleted; i++)
+        if (img->deleted[i].ino == f->ino)
+            return (long long)img->deleted[i].size;
+    return -1;
+}
+
 static void print_text(const struct crs_image *img, const struct summary *s)
 {
     const struct crs_img_process *p = &img->process;
@@ -148,9 +166,16 @@ static void print_text(const struct crs_image *img, const struct summary *s)
     printf("\n");
     for (uint32_t i = 0; i < img->nfds; i++) {
         const struct crs_img_fd *f = &img->fds[i];
-        if (f->kind != CRS_FD_INTERNAL)
-            printf("  %-4d %-9s %s%s\n", f->fd, crs_image_fd_kind_name(f->kind),
-                   crs_image_string(img, f->path), is_pair(f) ? " (socketpair, restored)" : "");
+        long long q = queued_of(img, f), d = deleted_of(img, f);
+        if (f->kind == CRS_FD_INTERNAL)
+            continue;
+        printf("  %-4d %-9s %s%s", f->fd, crs_image_fd_kind_name(f->kind),
+               crs_image_string(img, f->path), is_pair(f) ? " (socketpair, restored)" : "");
+        if (q >= 0)
+            printf(" (%lld bytes waiting)", q);
+        if (d >= 0)
+            printf(" (contents saved: %s)", crs_fmt_bytes(a, sizeof a, (uint64_t)d));
+        printf("\n");
     }
 }
 
@@ -224,6 +249,10 @@ static void print_json(const struct crs_image *img, const struct summary *s)
         crs_json_str(stdout, crs_image_string(img, f->path));
         if (f->kind == CRS_FD_SOCKET)
             printf(",\"socketpair\":%s", is_pair(f) ? "true" : "false");
+        if (queued_of(img, f) >= 0)
+            printf(",\"bytes_waiting\":%lld", queued_of(img, f));
+        if (deleted_of(img, f) >= 0)
+            printf(",\"contents_saved\":%lld", deleted_of(img, f));
         printf("}");
         sep = ",";
     }

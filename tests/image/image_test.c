@@ -164,3 +164,40 @@ void crs_test_spit(const char *path, const void *p, size_t len)
         abort();
     close(fd);
 }
+
+int crs_test_queue_pipe(struct crs_test_req *t, const char *text)
+{
+    struct stat sb;
+    int p[2];
+    uint32_t n = (uint32_t)strlen(text);
+    struct crs_img_queued *q =
+        (void *)((char *)t->req.scratch + t->req.scratch_size - CRS_SNAP_QUEUED_MAX);
+    if (pipe(p) < 0 || write(p[1], text, n) != (ssize_t)n || fstat(p[0], &sb) < 0)
+        return -1;
+    q->fd = p[0];
+    q->len = n;
+    q->ino = sb.st_ino;
+    memset(q + 1, 0, (n + 7) & ~7u);
+    memcpy(q + 1, text, n);
+    t->req.nqueued = 1;
+    t->req.queued_len = sizeof *q + ((n + 7) & ~7u);
+    return p[0];
+}
+
+int crs_test_delete_file(struct crs_test_req *t, const char *dir, const char *text)
+{
+    char path[4096];
+    struct stat sb;
+    size_t n = strlen(text);
+    snprintf(path, sizeof path, "%s/gone.tmp", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    int m = memfd_create("copy", MFD_CLOEXEC);
+    if (fd < 0 || m < 0 || unlink(path) < 0 || write(fd, text, n) != (ssize_t)n ||
+        write(m, text, n) != (ssize_t)n || fstat(fd, &sb) < 0)
+        return -1;
+    t->deleted = (struct crs_snap_deleted){fd, sb.st_mode, sb.st_ino, n, 0};
+    t->req.deleted = &t->deleted;
+    t->req.ndeleted = 1;
+    t->req.deleted_memfd = m;
+    return fd;
+}

@@ -13,6 +13,7 @@ struct crs_test_req {
     struct crs_img_thread thread;
     int report[2];
     int pause[2];
+    struct crs_snap_deleted deleted;   /* crs_test_delete_file() */
 };
 
 /* CRSNAP_TEST_TMP/image/NAME, emptied. */
@@ -24,6 +25,12 @@ pid_t crs_test_start_child(struct crs_test_req *t, void (*pre)(void));
 /* Reads the report (zeroed if none came) and reaps: exit status, or 128 + signal. */
 int crs_test_finish_child(struct crs_test_req *t, pid_t pid, struct crs_snap_report *rep);
 int crs_test_run_child(struct crs_test_req *t, struct crs_snap_report *rep, void (*pre)(void));
+/* What the runtime does while the threads are stopped, done by hand: a pipe of this process
+ * with text waiting in it, recorded as the QUEUED section's one record; a file of dir, unlinked,
+ * holding text, copied into a memfd for the DELETED section. Return the descriptor (the pipe's
+ * read end, the file), or -1. */
+int crs_test_queue_pipe(struct crs_test_req *t, const char *text);
+int crs_test_delete_file(struct crs_test_req *t, const char *dir, const char *text);
 /* Entries of dir whose names start with prefix. */
 int crs_test_count(const char *dir, const char *prefix);
 /* Whole file into a malloc'd buffer; *len set. */

@@ -25,43 +25,9 @@
 static char dir[2048], good[4096], bad[4096];
 static char *img0;
 static size_t len0;
+
 static int qpipe[2];                   /* its bytes are in the good image's QUEUED section */
-
-/* What the runtime does while the threads are stopped: one QUEUED record at the scratch's end. */
-static void queue_bytes(struct crs_test_req *t)
-{
-    struct stat sb;
-    struct crs_img_queued *q =
-        (void *)((char *)t->req.scratch + t->req.scratch_size - CRS_SNAP_QUEUED_MAX);
-    if (pipe(qpipe) < 0 || write(qpipe[1], "waiting", 7) != 7 || fstat(qpipe[0], &sb) < 0)
-        return;
-    q->fd = qpipe[0];
-    q->len = 7;
-    q->ino = sb.st_ino;
-    memcpy(q + 1, "waiting\0", 8);
-    t->req.nqueued = 1;
-    t->req.queued_len = sizeof *q + 8;
-}
-
-/* And a file with no name left, copied into a memfd as the runtime does. */
-static int gone_fd = -1;
-static struct crs_snap_deleted gone;
-
-static void delete_file(struct crs_test_req *t)
-{
-    char path[4096 + 16];
-    struct stat sb;
-    snprintf(path, sizeof path, "%s/gone.tmp", dir);
-    gone_fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-    int m = memfd_create("copy", MFD_CLOEXEC);
-    if (gone_fd < 0 || m < 0 || unlink(path) < 0 || write(gone_fd, "no name", 7) != 7 ||
-        write(m, "no name", 7) != 7 || fstat(gone_fd, &sb) < 0)
-        return;
-    gone = (struct crs_snap_deleted){gone_fd, sb.st_mode, sb.st_ino, 7, 0};
-    t->req.deleted = &gone;
-    t->req.ndeleted = 1;
-    t->req.deleted_memfd = m;
-}
+static int gone_fd = -1;               /* its contents are in the DELETED section */
 
 static int setup(void **state)
 {
@@ -71,8 +37,8 @@ static int setup(void **state)
     snprintf(good, sizeof good, "%s/ckpt-000001.crsnap", dir);
     snprintf(bad, sizeof bad, "%s/bad.crsnap", dir);
     struct crs_test_req *t = crs_test_req_new(good, dir, 1);
-    queue_bytes(t);
-    delete_file(t);
+    qpipe[0] = crs_test_queue_pipe(t, "waiting");
+    gone_fd = crs_test_delete_file(t, dir, "no name");
     if (crs_test_run_child(t, &rep, NULL) != 0 || rep.error)
         return -1;
     crs_test_req_free(t);

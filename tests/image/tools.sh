@@ -33,6 +33,9 @@ for w in program threads regions memory size pause fds; do
     grep -q "^$w " "$D/out" || fail "info lacks a '$w' line"
 done
 grep -q "image_make" "$D/out" || fail "info does not name the program"
+grep -q "pipe .*(12 bytes waiting)" "$D/out" || fail "info does not show the bytes waiting in the pipe"
+grep -q "gone.tmp (deleted) (contents saved: 33 B)" "$D/out" ||
+    fail "info does not show the saved contents of the file with no name"
 expect 0 "$B" info --json "$img"
 if command -v python3 >/dev/null; then
     python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["seq"]==2 and d["memory_saved"]>0 and d["threads"][0]["main"]' "$D/out" ||
