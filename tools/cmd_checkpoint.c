@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -93,6 +94,28 @@ static int socket_path(int pid, char *out, size_t size)
     snprintf(dir, sizeof dir, CRS_CONTROL_DIR_FMT, uids[1]);
     snprintf(out, size, CRS_CONTROL_SOCK_FMT, dir, pid);
     return denied ? -EACCES : 0;
+}
+
+/* A process killed with SIGKILL leaves its control socket behind. Once the pid is known to be
+ * gone, a socket there that nobody listens on is removed (a new process that gets the pid
+ * would replace it anyway). Returns 1 when one was removed. */
+static int remove_stale(int pid)
+{
+    char path[PATH_MAX];
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    struct stat st;
+    int fd, stale;
+
+    if (socket_path(pid, path, sizeof path) < 0 || strlen(path) >= sizeof addr.sun_path ||
+        lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
+        return 0;
+    memcpy(addr.sun_path, path, strlen(path) + 1);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    stale = connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0 && errno == ECONNREFUSED;
+    close(fd);
+    return stale && unlink(path) == 0;
 }
 
 static int denied_message(int pid, const char *path)
@@ -206,7 +229,8 @@ int crs_cmd_checkpoint(int argc, char **argv)
     pid = (int)v;
 
     if (kill(pid, 0) < 0 && errno == ESRCH) {
-        fprintf(stderr, "crsnap checkpoint: no process with pid %d\n", pid);
+        fprintf(stderr, "crsnap checkpoint: no process with pid %d%s\n", pid,
+                remove_stale(pid) ? " (its stale control socket is removed)" : "");
         return CKPT_EXIT_NO_PROCESS;
     }
     if (socket_path(pid, path, sizeof path) == -EACCES)

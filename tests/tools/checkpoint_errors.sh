@@ -23,6 +23,12 @@ wait $gone
 if ! kill -0 $gone 2>/dev/null; then
     run_cmd 3 "$CRSNAP_BIN" checkpoint $gone
     has "$T/err" "no process with pid $gone"
+    # the socket a process killed with SIGKILL left behind goes
+    python3 -c "import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])" \
+        "$CRSNAP_SOCKET_DIR/$gone.sock"
+    run_cmd 3 "$CRSNAP_BIN" checkpoint $gone
+    has "$T/err" "no process with pid $gone (its stale control socket is removed)"
+    [ ! -e "$CRSNAP_SOCKET_DIR/$gone.sock" ] || fail "the stale socket is still there"
 fi
 
 # A live process without crsnap.
