@@ -1,8 +1,9 @@
-/* runtime/fdqueue.c - bytes waiting in pipes and unix stream sockets at the quiesce. An event
- * loop's wake-up is often a byte in a pipe or a socket pair; a restore that rebuilds the pipe
- * empty loses it, and the loop sleeps. While the threads are parked, the coordinator copies
- * what a read would return, without consuming it: tee() into a pipe of its own for pipes,
- * MSG_PEEK for sockets. The copies go into the end of the snapshot scratch as the image's
+/* runtime/fdqueue.c - bytes waiting in pipes and unix sockets at the quiesce. An event loop's
+ * wake-up is often a byte in a pipe or a socket pair; a restore that rebuilds the pipe empty
+ * loses it, and the loop sleeps. While the threads are parked, the coordinator copies what
+ * reads would return, without consuming it: tee() into a pipe of its own for pipes, MSG_PEEK
+ * for stream sockets, MSG_PEEK with a peek offset for datagram and seqpacket sockets (one
+ * record per datagram). The copies go into the end of the snapshot scratch as the image's
  * QUEUED section (see snapshot.h); the restorer writes them back into the rebuilt pipe or pair.
  *
  * crs_fdqueue_add() runs quiesced, from crs_fdpos_record(): raw system calls and the state's
@@ -87,14 +88,76 @@ static long copy_pipe(int fd, char *dst, long n)
     return t == n && got == n ? n : -1;
 }
 
+/* Room for one record of n bytes at the end of the area, or NULL (counted as missed). */
+static struct crs_img_queued *room_for(uint64_t n)
+{
+    uint64_t need = sizeof(struct crs_img_queued) + ((n + 7) & ~7ull);
+    if (crs_state.queued_len + need > CRS_SNAP_QUEUED_MAX) {
+        crs_state.queued_missed++;
+        return NULL;
+    }
+    return (struct crs_img_queued *)(queued_area() + crs_state.queued_len);
+}
+
+/* The record at the end of the area, now filled with n bytes, joins the section. */
+static void commit(struct crs_img_queued *q, int fd, uint64_t ino, uint32_t n)
+{
+    uint64_t need = sizeof *q + ((n + 7u) & ~7ull);
+    q->fd = fd;
+    q->len = n;
+    q->ino = ino;
+    for (uint64_t k = sizeof *q + n; k < need; k++)
+        ((char *)q)[k] = 0;
+    crs_state.queued_len += need;
+    crs_state.nqueued++;
+}
+
+/* Datagrams keep their boundaries: one record each, peeked in turn with a peek offset (set to
+ * 0 for the walk, put back as it was after). A queue that does not fit is left out whole. */
+static void add_datagrams(int fd, uint64_t ino)
+{
+    int old = -1, zero = 0;
+    socklen_t len = sizeof old;
+    uint64_t start_len = crs_state.queued_len;
+    uint32_t start_n = crs_state.nqueued;
+
+    if (crs_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_PEEK_OFF, (long)&old, (long)&len) < 0 ||
+        crs_sys5(SYS_setsockopt, fd, SOL_SOCKET, SO_PEEK_OFF, (long)&zero, sizeof zero) < 0)
+        return;
+    int whole = 1;
+    for (;;) {
+        uint64_t room = CRS_SNAP_QUEUED_MAX - crs_state.queued_len;
+        struct crs_img_queued *q = (struct crs_img_queued *)(queued_area() + crs_state.queued_len);
+        if (room < sizeof *q + 8) {
+            whole = 0;
+            break;
+        }
+        room = (room - sizeof *q) & ~7ull;
+        long got = crs_sys6(SYS_recvfrom, fd, (long)(q + 1), (long)room,
+                            MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC, 0, 0);
+        if (got < 0)
+            break;                      /* -EAGAIN: all of it */
+        if ((uint64_t)got > room) {     /* MSG_TRUNC: its real length did not fit */
+            whole = 0;
+            break;
+        }
+        commit(q, fd, ino, (uint32_t)got);
+    }
+    if (!whole) {
+        crs_state.queued_missed++;
+        crs_state.queued_len = start_len;
+        crs_state.nqueued = start_n;
+    }
+    crs_sys5(SYS_setsockopt, fd, SOL_SOCKET, SO_PEEK_OFF, (long)&old, sizeof old);
+}
+
 void crs_fdqueue_add(int fd, const struct stat *sb)
 {
-    char *area = queued_area();
     struct crs_img_queued *q;
     int n = 0;
     long got;
 
-    if (!area || is_internal(fd))
+    if (!queued_area() || is_internal(fd))
         return;
     if (S_ISFIFO(sb->st_mode)) {
         long fl = crs_sys2(SYS_fcntl, fd, F_GETFL);
@@ -107,21 +170,19 @@ void crs_fdqueue_add(int fd, const struct stat *sb)
             v != AF_UNIX)
             return;
         len = sizeof v;
-        if (crs_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, (long)&v, (long)&len) < 0 ||
-            v != SOCK_STREAM)
+        if (crs_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, (long)&v, (long)&len) < 0)
+            return;
+        if (v == SOCK_DGRAM || v == SOCK_SEQPACKET) {
+            add_datagrams(fd, sb->st_ino);
+            return;
+        }
+        if (v != SOCK_STREAM)
             return;
     } else {
         return;
     }
-    if (crs_sys3(SYS_ioctl, fd, FIONREAD, (long)&n) < 0 || n <= 0)
+    if (crs_sys3(SYS_ioctl, fd, FIONREAD, (long)&n) < 0 || n <= 0 || !(q = room_for((uint64_t)n)))
         return;
-    uint64_t at = crs_state.queued_len;
-    uint64_t need = sizeof *q + (((uint64_t)n + 7) & ~7ull);
-    if (at + need > CRS_SNAP_QUEUED_MAX) {
-        crs_state.queued_missed++;
-        return;
-    }
-    q = (struct crs_img_queued *)(area + at);
     if (S_ISFIFO(sb->st_mode))
         got = copy_pipe(fd, (char *)(q + 1), n);
     else
@@ -130,11 +191,5 @@ void crs_fdqueue_add(int fd, const struct stat *sb)
         crs_state.queued_missed++;
         return;
     }
-    q->fd = fd;
-    q->len = (uint32_t)n;
-    q->ino = sb->st_ino;
-    for (uint64_t k = sizeof *q + (uint64_t)n; k < need; k++)
-        ((char *)q)[k] = 0;
-    crs_state.queued_len = at + need;
-    crs_state.nqueued++;
+    commit(q, fd, sb->st_ino, (uint32_t)n);
 }

@@ -182,7 +182,7 @@ struct crs_state {
     char fd_dents[4096];
     char fd_text[1024];             /* a readlink or fdinfo */
 
-    /* bytes queued in pipes and unix stream sockets at the quiesce (fdqueue.c) */
+    /* bytes queued in pipes and unix sockets at the quiesce (fdqueue.c) */
     int tee_pipe[2];                /* copies a pipe's bytes without consuming them */
     uint32_t nqueued;               /* records built at the end of the scratch */
     uint64_t queued_len;

@@ -52,7 +52,7 @@ enum crs_img_section_type {
     CRS_SEC_ARGV = 9,    /* argv then envp: NUL-separated, as in /proc/self/cmdline; the TOC
                           * count is argc, the strings after the first argc are the environment */
     CRS_SEC_AUXV = 10,   /* raw auxv pairs (uint64 type, uint64 value), as /proc/self/auxv */
-    CRS_SEC_QUEUED = 11, /* optional: bytes queued in pipes and unix stream sockets, as records
+    CRS_SEC_QUEUED = 11, /* optional: bytes queued in pipes and unix sockets, as records
                           * (struct crs_img_queued + bytes, padded to 8); count = records */
     CRS_SEC_DELETED = 12, /* optional: contents of open files deleted from their directory, as
                            * records (struct crs_img_deleted + bytes, padded to 8) */
@@ -69,7 +69,8 @@ struct crs_img_deleted {
 };
 
 /* Bytes that reads of fd would have returned at the snapshot: those waiting in a pipe (fd is
- * one of its read ends) or in a unix stream socket's receive queue (fd is that end). */
+ * one of its read ends) or in a unix socket's receive queue (fd is that end). One record per
+ * pipe or stream socket; one per datagram, in order, for datagram and seqpacket sockets. */
 struct crs_img_queued {
     int32_t fd;
     uint32_t len;               /* bytes that follow; the next record starts 8-aligned */

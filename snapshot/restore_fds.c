@@ -224,40 +224,46 @@ static int attach_std(struct crs_restore *r, const struct crs_img_fd *f)
     return dup_to(f, from);
 }
 
-/* The bytes a read of the image's descriptor g returned at the snapshot, or NULL. */
-static const struct crs_image_queued *queued_for(const struct crs_image *img,
-                                                 const struct crs_img_fd *g)
-{
-    for (uint32_t i = 0; i < img->nqueued; i++)
-        if (img->queued[i].fd == g->fd && img->queued[i].ino == g->ino)
-            return &img->queued[i];
-    return NULL;
-}
-
-/* Puts back the bytes that g, a pipe's read end or one end of a socket pair, had waiting: written
- * into wfd, the pipe's new write end or the pair's other new end. Done before the ends are
- * placed, on descriptors of our own, without ever blocking. Returns 1 when they were put back. */
+/* Puts back what g, a pipe's read end or one end of a socket pair, had waiting: its records in
+ * order (one per datagram on a datagram pair), written into wfd, the pipe's new write end or
+ * the pair's other new end. Done before the ends are placed, on descriptors of our own,
+ * without ever blocking. Returns 1 when g had records, all put back. */
 static int refill(struct crs_restore *r, const struct crs_img_fd *g, int wfd, int is_pipe)
 {
-    const struct crs_image_queued *q = queued_for(r->img, g);
-    int fl = fcntl(wfd, F_GETFL);
-    uint32_t done = 0;
+    const struct crs_image *img = r->img;
+    int fl = fcntl(wfd, F_GETFL), had = 0, whole = 1;
+    uint64_t total = 0, put = 0;
 
-    if (!q || !q->len)
+    for (uint32_t i = 0; i < img->nqueued; i++)
+        if (img->queued[i].fd == g->fd && img->queued[i].ino == g->ino)
+            total += img->queued[i].len, had = 1;
+    if (!had)
         return 0;
-    if (is_pipe && fcntl(wfd, F_GETPIPE_SZ) < (int)q->len)
-        fcntl(wfd, F_SETPIPE_SZ, (int)q->len);
+    if (is_pipe && total > 0 && fcntl(wfd, F_GETPIPE_SZ) < (int)total)
+        fcntl(wfd, F_SETPIPE_SZ, (int)total);
     fcntl(wfd, F_SETFL, fl | O_NONBLOCK);
-    while (done < q->len) {
-        ssize_t n = write(wfd, q->data + done, q->len - done);
-        if (n <= 0)
-            break;
-        done += (uint32_t)n;
+    for (uint32_t i = 0; i < img->nqueued && whole; i++) {
+        const struct crs_image_queued *q = &img->queued[i];
+        uint32_t done = 0;
+        if (q->fd != g->fd || q->ino != g->ino)
+            continue;
+        if (!is_pipe) {                 /* one send, one datagram (or bytes of a stream) */
+            ssize_t n = send(wfd, q->data, q->len, MSG_DONTWAIT | MSG_NOSIGNAL);
+            done = n > 0 ? (uint32_t)n : 0;
+        }
+        while (done < q->len) {
+            ssize_t n = write(wfd, q->data + done, q->len - done);
+            if (n <= 0)
+                break;
+            done += (uint32_t)n;
+        }
+        put += done;
+        whole = done == q->len;
     }
     fcntl(wfd, F_SETFL, fl);
-    if (done < q->len) {
-        warn(r, "descriptor %d: %u of the %u bytes queued at the checkpoint put back", g->fd,
-             done, q->len);
+    if (!whole) {
+        warn(r, "descriptor %d: %llu of the %llu bytes queued at the checkpoint put back", g->fd,
+             (unsigned long long)put, (unsigned long long)total);
         return 0;
     }
     return 1;

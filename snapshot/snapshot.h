@@ -22,7 +22,7 @@ struct crs_snap_eventfd {
     uint64_t count;
 };
 
-/* Bytes queued in pipes and unix stream sockets are copied by the runtime while the threads
+/* Bytes queued in pipes and unix sockets are copied by the runtime while the threads
  * are stopped (runtime/fdqueue.c) into the last CRS_SNAP_QUEUED_MAX bytes of the scratch,
  * already laid out as the QUEUED section's payload; the child writes that as it is. */
 #define CRS_SNAP_QUEUED_MAX (1u << 20)

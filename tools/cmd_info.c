@@ -100,10 +100,11 @@ static void print_arg(const char *a)
  * for a file with no name left, its contents (-1: not a saved file). */
 static long long queued_of(const struct crs_image *img, const struct crs_img_fd *f)
 {
+    long long sum = -1;
     for (uint32_t i = 0; i < img->nqueued; i++)
         if (img->queued[i].fd == f->fd && img->queued[i].ino == f->ino)
-            return img->queued[i].len;
-    return -1;
+            sum = (sum < 0 ? 0 : sum) + img->queued[i].len;
+    return sum;
 }
 
 static long long deleted_of(const struct crs_image *img, const struct crs_img_fd *f)

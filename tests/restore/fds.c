@@ -1,7 +1,7 @@
 /* fds.c - for the restore tests: holds one descriptor of every kind crsnap rebuilds (regular
  * files with offsets and O_APPEND, a directory, /dev/null at a high number with close-on-exec,
  * a pipe, eventfd, timerfd, signalfd, epoll watching two of them, a unix socketpair, the last
- * two with bytes waiting in them),
+ * two with bytes waiting in them, and a datagram socketpair with datagrams waiting),
  * works for a while, then checks that each still behaves, and so do its working directory,
  * umask, a resource limit, a signal handler and its signal mask. It prints the same lines
  * whether it was restored in between or not.
@@ -78,9 +78,13 @@ int main(int argc, char **argv)
     epoll_ctl(ep, EPOLL_CTL_ADD, ev, &e1);
     epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &e2);
     socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
-    /* bytes left waiting in the pipe and in both directions of the pair */
+    /* bytes left waiting in the pipe and in both directions of the pair; datagrams, one of
+     * them empty, in a datagram pair */
+    int dv[2];
     if (write(p[1], "queued in the pipe", 18) != 18 || write(sv[0], "to one end", 10) != 10 ||
-        write(sv[1], "to the other end", 16) != 16)
+        write(sv[1], "to the other end", 16) != 16 ||
+        socketpair(AF_UNIX, SOCK_DGRAM, 0, dv) < 0 || send(dv[0], "first", 5, 0) != 5 ||
+        send(dv[0], "", 0, 0) != 0 || send(dv[0], "third one", 9, 0) != 9)
         return 1;
     if (chdir(argv[1]) < 0)
         return 1;
@@ -123,6 +127,10 @@ int main(int argc, char **argv)
     CHECK(recv(sv[1], buf, sizeof buf, MSG_DONTWAIT) == 10 && !memcmp(buf, "to one end", 10) &&
           recv(sv[0], buf, sizeof buf, MSG_DONTWAIT) == 16 && !memcmp(buf, "to the other end", 16),
           "socketpair queued bytes");
+    CHECK(recv(dv[1], buf, sizeof buf, MSG_DONTWAIT) == 5 && !memcmp(buf, "first", 5) &&
+          recv(dv[1], buf, sizeof buf, MSG_DONTWAIT) == 0 &&
+          recv(dv[1], buf, sizeof buf, MSG_DONTWAIT) == 9 && !memcmp(buf, "third one", 9) &&
+          recv(dv[1], buf, sizeof buf, MSG_DONTWAIT) < 0, "datagrams queued");
     CHECK(write(p[1], "ping", 4) == 4 && read(p[0], buf, 4) == 4 && !memcmp(buf, "ping", 4) &&
           (fcntl(p[0], F_GETFL) & O_NONBLOCK), "pipe");
     CHECK(read(ev, &v, 8) == 8 && v == 5, "eventfd");
