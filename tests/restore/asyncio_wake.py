@@ -3,9 +3,8 @@
 # thread that answers through call_soon_threadsafe, which wakes the loop through its
 # socketpair. At the end it sends on that socketpair itself and prints whether it could: if the
 # socketpair did not come back, that fails (and the loop could only be woken by its timers).
-# A heartbeat timer runs beside the work, as in most real asyncio programs: bytes queued in a
-# socket are not saved, so a wake-up byte written just before the checkpoint is lost, and the
-# heartbeat is what then wakes the restored loop.
+# There is no timer beside the work: a wake-up byte written just before the checkpoint must come
+# back with the socketpair, or the restored loop sleeps for ever (and the test times out).
 #   python3 asyncio_wake.py ITERATIONS [PROGRESS_FILE]
 # A tenth into the work it writes its pid into PROGRESS_FILE.
 import asyncio
@@ -38,13 +37,6 @@ async def main():
                 h = hashlib.sha256(h).digest()
             loop.call_soon_threadsafe(fut.set_result, h)
 
-    done = False
-
-    async def heartbeat():
-        while not done:
-            await asyncio.sleep(0.02)
-
-    beat = asyncio.ensure_future(heartbeat())
     t = threading.Thread(target=worker)
     t.start()
     h = b"crsnap"
@@ -60,8 +52,6 @@ async def main():
             os.rename(progress + ".tmp", progress)
     work.put(None)
     await loop.run_in_executor(None, t.join)
-    done = True
-    await beat
     try:
         loop._csock.send(b"\0")  # the loop's own wake-up socket (CPython's selector loop)
         print("wake-up socketpair: ok")
