@@ -44,8 +44,10 @@
 #define NSECTIONS 12
 #define NKEEP 12
 /* Written memory is given back in steps of this much, aligned, so that a transparent huge page
- * is unmapped whole rather than split. */
-#define RELEASE_STEP (2ull << 20)
+ * is unmapped whole rather than split. Each munmap flushes the TLB against the program's own
+ * write faults on the same pages: against 2 MiB steps, 16 MiB ones let a program rewriting
+ * 1-2 GiB during the write run 1.2-1.3 x faster, and the child too, with lower peaks (bench/). */
+#define RELEASE_STEP (16ull << 20)
 /* Smaller anonymous regions are not released: the dynamic linker keeps its link maps and
  * scopes in small ones, and a lazily bound call made after the page data would read them. */
 #define RELEASE_MIN (1ull << 20)
