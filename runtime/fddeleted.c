@@ -44,16 +44,25 @@ void crs_fddeleted_add(int fd, const struct stat *sb)
         }
         crs_state.deleted_memfd = (int)m;
     }
-    /* sendfile with an offset of its own leaves the program's file position alone */
+    /* sendfile with an offset of its own leaves the program's file position alone; a file the
+     * program opened write-only is read through a descriptor of our own */
     long long from = 0;
     uint64_t done = 0;
-    while (done < size) {
-        long n = crs_sys4(SYS_sendfile, crs_state.deleted_memfd, fd, (long)&from,
+    long in = fd, own = -1;
+    if ((crs_sys2(SYS_fcntl, fd, F_GETFL) & O_ACCMODE) == O_WRONLY) {
+        char path[40];
+        crs_fd_path(path, "/proc/self/fd/", fd);
+        in = own = crs_sys3(SYS_open, (long)path, O_RDONLY | O_CLOEXEC, 0);
+    }
+    while (in >= 0 && done < size) {
+        long n = crs_sys4(SYS_sendfile, crs_state.deleted_memfd, in, (long)&from,
                           (long)(size - done));
         if (n <= 0)
             break;
         done += (uint64_t)n;
     }
+    if (own >= 0)
+        crs_sys1(SYS_close, own);
     if (done < size) {                  /* shorter than fstat said: it shrank, or cannot be read */
         crs_sys2(SYS_ftruncate, crs_state.deleted_memfd, (long)off);
         crs_sys3(SYS_lseek, crs_state.deleted_memfd, (long)off, SEEK_SET);

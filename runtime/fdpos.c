@@ -25,7 +25,7 @@
 #include "../snapshot/proc_util.h"
 
 /* "/proc/self/fd/N" or "/proc/self/fdinfo/N" into out (at least 40 bytes). */
-static void fd_path(char *out, const char *dir, int fd)
+void crs_fd_path(char *out, const char *dir, int fd)
 {
     char digits[12];
     int n = 0, i = 0;
@@ -53,14 +53,14 @@ static void record_eventfd(int fd, const struct stat *sb)
 
     if (crs_state.neventfds == CRS_MAX_FDPOS)
         return;
-    fd_path(path, "/proc/self/fd/", fd);
+    crs_fd_path(path, "/proc/self/fd/", fd);
     n = crs_sys4(SYS_readlinkat, AT_FDCWD, (long)path, (long)text, sizeof crs_state.fd_text - 1);
     if (n != (long)sizeof want - 1)
         return;
     text[n] = '\0';
     if (!crs_strncmp_prefix(text, want))
         return;
-    fd_path(path, "/proc/self/fdinfo/", fd);
+    crs_fd_path(path, "/proc/self/fdinfo/", fd);
     ffd = crs_sys3(SYS_open, (long)path, O_RDONLY | O_CLOEXEC, 0);
     if (ffd < 0)
         return;
@@ -132,7 +132,7 @@ void crs_fdpos_pin(void)
 
         if (fl < 0 || fdfl < 0 || crs_sys2(SYS_fstat, fd, (long)&a) < 0 || !S_ISREG(a.st_mode))
             continue;
-        fd_path(link, "/proc/self/fd/", fd);
+        crs_fd_path(link, "/proc/self/fd/", fd);
         fl &= ~(long)(O_CREAT | O_EXCL | O_TRUNC);
         nfd = crs_sys3(SYS_open, (long)link, fl | O_NOCTTY | O_CLOEXEC, 0);
         if (nfd < 0)

@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "restore.h"
+#include "snapshot.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -128,6 +129,13 @@ static int check_fd(const struct crs_image *img, const struct crs_img_fd *f,
             return 0;                   /* no name to check: the image holds its contents */
     if (!path || path[0] != '/') {
         seterr(err, errlen, "descriptor %d has no usable path", f->fd);
+        return o->force ? 1 : -ENOENT;
+    }
+    size_t plen = strlen(path);
+    if (f->kind == CRS_FD_FILE && plen > 10 && !strcmp(path + plen - 10, " (deleted)")) {
+        seterr(err, errlen, "descriptor %d was open on %s, and its contents are not in the "
+               "image (more than %u MiB of such files at the checkpoint)", f->fd, path,
+               CRS_SNAP_DELETED_MAX >> 20);
         return o->force ? 1 : -ENOENT;
     }
     if (stat(path, &st) < 0) {

@@ -57,6 +57,7 @@ crs_restore_test(restore_eventfd_wake program.sh evwake $<TARGET_FILE:restore_ev
 set_property(TEST restore_eventfd_wake APPEND PROPERTY ENVIRONMENT "CRSNAP_TEST_FDS_DELAY_MS=100")
 crs_restore_test(restore_deleted_files program.sh deleted $<TARGET_FILE:restore_deleted_prog>
                  @TMP@ 3000000 @PROGRESS@)
+crs_restore_test(restore_deleted_too_big deleted_big.sh)
 crs_restore_test(restore_socketpairs sockpair.sh $<TARGET_FILE:restore_sockpair_prog>)
 crs_restore_test(restore_python_asyncio program.sh asyncio /usr/bin/python3
                  ${CRS_RESTORE_TESTS}/asyncio_wake.py 600000 @PROGRESS@)

@@ -1,6 +1,7 @@
 /* deleted.c - for the restore tests: files without a name. One is created and unlinked at once
  * (as sqlite and many others do with temporary files), then written all along the work, with a
- * second descriptor reading it at its own offset; another is made with O_TMPFILE. At the end it
+ * second descriptor reading it at its own offset; one is only ever written (O_WRONLY, O_APPEND);
+ * another is made with O_TMPFILE. At the end it
  * checks their contents and offsets, and prints the same lines whether it was restored in
  * between or not. A restore that loses them, or brings back contents of another instant than
  * its memory's, breaks a check.
@@ -31,6 +32,11 @@ int main(int argc, char **argv)
     snprintf(link, sizeof link, "/proc/self/fd/%d", a);
     int b = open(link, O_RDONLY);
     if (b < 0 || read(b, buf, 7) != 7)
+        return 1;
+    /* one the program only writes to */
+    snprintf(path, sizeof path, "%s/write-only.tmp", argv[1]);
+    int w = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
+    if (w < 0 || unlink(path) < 0 || write(w, "log line 1\n", 11) != 11)
         return 1;
     int t = open(argv[1], O_TMPFILE | O_RDWR, 0640);
     static char big[100000];
@@ -69,6 +75,12 @@ int main(int argc, char **argv)
           whole && pread(a, buf, 1, 30 + STEPS * 9) == 0, "contents");
     CHECK(read(b, buf, 9) == 9 && !memcmp(buf, "of a file", 9), "reader offset");
     CHECK((fcntl(b, F_GETFL) & O_ACCMODE) == O_RDONLY && write(b, "x", 1) < 0, "reader mode");
+    CHECK(write(w, "log line 2\n", 11) == 11 && (fcntl(w, F_GETFL) & O_ACCMODE) == O_WRONLY &&
+          (fcntl(w, F_GETFL) & O_APPEND), "write-only flags");
+    snprintf(link, sizeof link, "/proc/self/fd/%d", w);
+    int wr = open(link, O_RDONLY);
+    CHECK(wr >= 0 && read(wr, buf, sizeof buf) == 22 && !memcmp(buf, "log line 1\nlog line 2\n", 22),
+          "write-only contents");
     if (t >= 0) {
         static char back[100000];
         CHECK(lseek(t, 0, SEEK_CUR) == 1000 && pread(t, back, sizeof back, 0) == sizeof back &&
