@@ -1,5 +1,5 @@
-/* bench/bench_overhead.c - steady-state overhead (benchmark 5). Runs a compute-bound and a
- * system-call-heavy program bare and with libcrsnap preloaded (as `crsnap run` does: trigger
+/* bench/bench_overhead.c - steady-state overhead (benchmark 5). Runs a compute-bound program, a
+ * system-call-heavy one and an unmodified python3 bare and with libcrsnap preloaded (as `crsnap run` does: trigger
  * signal and control socket on, no checkpoint taken), alternating the two so that drift on a
  * shared machine hits both alike, and compares the run times.
  *
@@ -66,11 +66,31 @@ static int run_once(char *const argv[], int preload, double *wall, double *cpu)
 
 /* Runs name arg bare and preloaded; returns preloaded minus bare median wall time (s). When
  * startup >= 0, that start-up cost is taken off before the steady-state verdict. */
+static double workload_argv(const char *name, char *const argv[], int reps, double startup);
+
 static double workload(const char *name, const char *arg, int reps, double startup)
 {
     char exe[4096];
     snprintf(exe, sizeof exe, "%s/%s", bench_self_dir(), name);
     char *argv[] = {exe, (char *)arg, NULL};
+    return workload_argv(name, argv, reps, startup);
+}
+
+/* An unmodified interpreter doing what programs do: building a dict, JSON in and out, string
+ * formatting, buffered writes. Not a loop of tiny system calls, not pure arithmetic. */
+static const char python_work[] =
+    "import json, sys\n"
+    "n = int(sys.argv[1])\n"
+    "d = {str(i): [i, i * 2, 'x' * (i % 50)] for i in range(n)}\n"
+    "s = json.dumps(d)\n"
+    "for _ in range(3):\n"
+    "    d = json.loads(s)\n"
+    "with open('/dev/null', 'w') as f:\n"
+    "    for i in range(n):\n"
+    "        f.write('%d %s\\n' % (i, d[str(i)][2]))\n";
+
+static double workload_argv(const char *name, char *const argv[], int reps, double startup)
+{
     double bw[MAXR], bc[MAXR], pw[MAXR], pc[MAXR], iw[MAXR], ic[MAXR];
     int nb = 0, np = 0, ni = 0, failed = 0;
     double w, c;
@@ -138,5 +158,10 @@ int main(int argc, char **argv)
     double startup = workload("work_compute", "0", reps * 2, -1);
     workload("work_compute", bench_quick() ? "150" : "600", reps, startup);
     workload("work_syscall", bench_quick() ? "300" : "1000", reps, startup);
+    if (access("/usr/bin/python3", X_OK) == 0) {
+        char *py[] = {"/usr/bin/python3", "-c", (char *)python_work,
+                      bench_quick() ? "50000" : "200000", NULL};
+        workload_argv("python3 (dict, JSON, writes)", py, reps, startup);
+    }
     return 0;
 }
