@@ -133,7 +133,8 @@ void crs_fdpos_pin(void)
         if (fl < 0 || fdfl < 0 || crs_sys2(SYS_fstat, fd, (long)&a) < 0 || !S_ISREG(a.st_mode))
             continue;
         crs_fd_path(link, "/proc/self/fd/", fd);
-        fl &= ~(long)(O_CREAT | O_EXCL | O_TRUNC);
+        /* O_NOFOLLOW would refuse the /proc link itself (ELOOP); O_TMPFILE is not for a reopen */
+        fl &= ~(long)(O_CREAT | O_EXCL | O_TRUNC | O_NOFOLLOW | O_TMPFILE);
         nfd = crs_sys3(SYS_open, (long)link, fl | O_NOCTTY | O_CLOEXEC, 0);
         if (nfd < 0)
             continue;               /* no longer permitted: keep the shared offset */

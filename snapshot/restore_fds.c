@@ -194,8 +194,9 @@ static int rebuild_deleted(struct crs_restore *r, const struct crs_img_fd *f,
         made = ours;
     }
     snprintf(link, sizeof link, "/proc/self/fd/%d", made);
-    /* F_GETFL of an O_TMPFILE descriptor reports O_TMPFILE (with O_DIRECTORY in it) */
-    fd = open(link, (open_flags(f->flags) & ~O_TMPFILE) | O_CLOEXEC);
+    /* F_GETFL of an O_TMPFILE descriptor reports O_TMPFILE (with O_DIRECTORY in it), and
+     * O_NOFOLLOW (sqlite opens its temporary files so) would refuse the /proc link itself */
+    fd = open(link, (open_flags(f->flags) & ~(O_TMPFILE | O_NOFOLLOW)) | O_CLOEXEC);
     if (ours >= 0)
         close(ours);
     if (fd < 0)

@@ -26,7 +26,7 @@ int main(int argc, char **argv)
         return 2;
     long n = atol(argv[2]);
     snprintf(path, sizeof path, "%s/scratch.tmp", argv[1]);
-    int a = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    int a = open(path, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600); /* as sqlite does */
     if (a < 0 || unlink(path) < 0 || write(a, "header of a file with no name\n", 30) != 30)
         return 1;
     snprintf(link, sizeof link, "/proc/self/fd/%d", a);
