@@ -30,7 +30,7 @@ void crs_fddeleted_add(int fd, const struct stat *sb)
     if (fd == crs_state.deleted_memfd)
         return;
     for (uint32_t i = 0; i < crs_state.ndeleted; i++)
-        if (crs_state.deleted[i].ino == sb->st_ino)
+        if (crs_state.deleted[i].ino == sb->st_ino && crs_state.deleted[i].dev == sb->st_dev)
             return;                     /* one copy per file, whatever the descriptors */
     if (crs_state.ndeleted == CRS_MAX_DELETED || size > CRS_SNAP_DELETED_MAX - off) {
         crs_state.deleted_missed++;
@@ -73,6 +73,7 @@ void crs_fddeleted_add(int fd, const struct stat *sb)
     d->fd = fd;
     d->mode = sb->st_mode;
     d->ino = sb->st_ino;
+    d->dev = sb->st_dev;
     d->size = size;
     d->offset = off;
     crs_state.deleted_bytes = off + size;

@@ -470,6 +470,24 @@ static int load_deleted(struct crs_image *img, const struct crs_img_toc_entry *e
     return 0;
 }
 
+const struct crs_image_deleted *crs_image_deleted_for(const struct crs_image *img,
+                                                      const struct crs_img_fd *f)
+{
+    if (f->kind != CRS_FD_FILE)
+        return NULL;
+    for (uint32_t i = 0; i < img->ndeleted; i++) {
+        const struct crs_image_deleted *d = &img->deleted[i];
+        if (d->ino != f->ino)
+            continue;
+        /* an inode number is unique on one file system only: the record's descriptor tells
+         * which (load_deleted checked that there is one) */
+        for (uint32_t k = 0; k < img->nfds; k++)
+            if (img->fds[k].fd == d->fd && img->fds[k].dev == f->dev)
+                return d;
+    }
+    return NULL;
+}
+
 static int load_all(struct crs_image *img, char *err, size_t errlen)
 {
     const struct crs_img_toc_entry *seen[CRS_SEC_DELETED + 1] = {0};

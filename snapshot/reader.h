@@ -97,6 +97,10 @@ const char *crs_image_string(const struct crs_image *img, uint32_t off);
 const char *crs_image_vma_kind_name(uint32_t kind);
 const char *crs_image_fd_kind_name(uint32_t kind);
 
+/* The saved contents of the file with no name that descriptor f is open on, or NULL. */
+const struct crs_image_deleted *crs_image_deleted_for(const struct crs_image *img,
+                                                      const struct crs_img_fd *f);
+
 /* The region containing addr, or NULL. */
 const struct crs_img_vma *crs_image_find_vma(const struct crs_image *img, uint64_t addr);
 

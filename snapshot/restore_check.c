@@ -124,9 +124,8 @@ static int check_fd(const struct crs_image *img, const struct crs_img_fd *f,
 
     if (f->kind != CRS_FD_FILE && f->kind != CRS_FD_CHR)
         return 0;
-    for (uint32_t i = 0; i < img->ndeleted; i++)
-        if (f->kind == CRS_FD_FILE && img->deleted[i].ino == f->ino)
-            return 0;                   /* no name to check: the image holds its contents */
+    if (crs_image_deleted_for(img, f))
+        return 0;                       /* no name to check: the image holds its contents */
     if (!path || path[0] != '/') {
         seterr(err, errlen, "descriptor %d has no usable path", f->fd);
         return o->force ? 1 : -ENOENT;

@@ -138,18 +138,6 @@ static int reopen(struct crs_restore *r, const struct crs_img_fd *f)
     return place(r, fd, f);
 }
 
-/* The saved contents of the deleted file f is open on, or NULL. */
-static const struct crs_image_deleted *deleted_for(const struct crs_image *img,
-                                                   const struct crs_img_fd *f)
-{
-    if (f->kind != CRS_FD_FILE)
-        return NULL;
-    for (uint32_t i = 0; i < img->ndeleted; i++)
-        if (img->deleted[i].ino == f->ino)
-            return &img->deleted[i];
-    return NULL;
-}
-
 /* A file that had been deleted, or never had a name (O_TMPFILE), comes back as a new nameless
  * file, in its old directory where that still exists (else in /tmp), holding its contents of
  * the checkpoint. Its first descriptor makes it; the others open that one again, so that each
@@ -163,7 +151,7 @@ static int rebuild_deleted(struct crs_restore *r, const struct crs_img_fd *f,
 
     for (uint32_t i = 0; i < img->nfds && img->fds[i].fd < f->fd; i++)
         if (img->fds[i].kind == CRS_FD_FILE && img->fds[i].ino == f->ino &&
-            fcntl(img->fds[i].fd, F_GETFD) >= 0)
+            img->fds[i].dev == f->dev && fcntl(img->fds[i].fd, F_GETFD) >= 0)
             made = img->fds[i].fd;
     if (made < 0) {
         const char *path = crs_image_string(img, f->path);
@@ -455,7 +443,8 @@ int crs_restore_fds(struct crs_restore *r, char *err, size_t errlen)
         switch (f->kind) {
         case CRS_FD_FILE:
         case CRS_FD_CHR:
-            e = deleted_for(img, f) ? rebuild_deleted(r, f, deleted_for(img, f)) : reopen(r, f);
+            e = crs_image_deleted_for(img, f) ? rebuild_deleted(r, f, crs_image_deleted_for(img, f))
+                                            : reopen(r, f);
             break;
         case CRS_FD_TTY:
             e = attach_std(r, f);

@@ -37,6 +37,7 @@ struct crs_snap_deleted {
     uint64_t ino;
     uint64_t size;
     uint64_t offset;                /* in the memfd */
+    uint64_t dev;                   /* with ino, which file: one copy each */
 };
 
 struct crs_snap_request {

@@ -109,10 +109,8 @@ static long long queued_of(const struct crs_image *img, const struct crs_img_fd 
 
 static long long deleted_of(const struct crs_image *img, const struct crs_img_fd *f)
 {
-    for (uint32_t i = 0; f->kind == CRS_FD_FILE && i < img->ndeleted; i++)
-        if (img->deleted[i].ino == f->ino)
-            return (long long)img->deleted[i].size;
-    return -1;
+    const struct crs_image_deleted *d = crs_image_deleted_for(img, f);
+    return d ? (long long)d->size : -1;
 }
 
 static void print_text(const struct crs_image *img, const struct summary *s)

@@ -195,7 +195,7 @@ int crs_test_delete_file(struct crs_test_req *t, const char *dir, const char *te
     if (fd < 0 || m < 0 || unlink(path) < 0 || write(fd, text, n) != (ssize_t)n ||
         write(m, text, n) != (ssize_t)n || fstat(fd, &sb) < 0)
         return -1;
-    t->deleted = (struct crs_snap_deleted){fd, sb.st_mode, sb.st_ino, n, 0};
+    t->deleted = (struct crs_snap_deleted){fd, sb.st_mode, sb.st_ino, n, 0, sb.st_dev};
     t->req.deleted = &t->deleted;
     t->req.ndeleted = 1;
     t->req.deleted_memfd = m;
