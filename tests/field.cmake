@@ -14,6 +14,7 @@ function(crs_field_test name script)
 endfunction()
 
 crs_field_test(python python.sh)
+crs_field_test(python_pipes pipes.sh)
 crs_field_test(perl perl.sh)
 crs_field_test(bash bash.sh)
 crs_field_test(mawk awk.sh mawk)
