@@ -1101,6 +1101,24 @@ void crs_snapshot_child(const struct crs_snap_request *req)
     c.out_fd = -1;
     c.pagemap_fd = -1;
 
+    /* 0. the program's signal dispositions, recorded before ours replace some: the child must
+     * never run the program's own handlers (a fault of ours would end in a JVM's, say) */
+    crs_proc_signals(c.sig);
+    /* a file size limit must fail a write with EFBIG, not kill the child */
+    ignore_signal(SIGXFSZ);
+    ignore_signal(SIGPIPE);
+    struct sigaction fault;
+    memset(&fault, 0, sizeof fault);
+    fault.sa_sigaction = on_fault;
+    fault.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
+    fault_child = &c;
+    sigaction(SIGBUS, &fault, NULL);
+    sigaction(SIGSEGV, &fault, NULL);
+    /* the coordinator, whose copy this is, blocks every signal; a fault that arrives blocked
+     * is delivered with the default action, which would bypass the handler */
+    uint64_t faults = (1ull << (SIGSEGV - 1)) | (1ull << (SIGBUS - 1));
+    crs_sys4(SYS_rt_sigprocmask, SIG_UNBLOCK, (long)&faults, 0, 8);
+
     /* 1. the memory map, into the parent's scratch, before anything of ours is mapped */
     /* the scratch's end holds the queued bytes (snapshot.h): the rest is ours */
     size_t parse = req->scratch_size - CRS_SNAP_QUEUED_MAX;
@@ -1118,21 +1136,6 @@ void crs_snapshot_child(const struct crs_snap_request *req)
         finish(&c, (int)n, NULL, t0);
     }
     c.nvmas = (size_t)n;
-    crs_proc_signals(c.sig);
-    /* a file size limit must fail a write with EFBIG, not kill the child */
-    ignore_signal(SIGXFSZ);
-    ignore_signal(SIGPIPE);
-    struct sigaction fault;
-    memset(&fault, 0, sizeof fault);
-    fault.sa_sigaction = on_fault;
-    fault.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
-    fault_child = &c;
-    sigaction(SIGBUS, &fault, NULL);
-    sigaction(SIGSEGV, &fault, NULL);
-    /* the coordinator, whose copy this is, blocks every signal; a fault that arrives blocked
-     * is delivered with the default action, which would bypass the handler */
-    uint64_t faults = (1ull << (SIGSEGV - 1)) | (1ull << (SIGBUS - 1));
-    crs_sys4(SYS_rt_sigprocmask, SIG_UNBLOCK, (long)&faults, 0, 8);
 
     /* 2. our own memory */
     int level = req->level;
