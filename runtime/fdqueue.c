@@ -47,6 +47,10 @@ void crs_fdqueue_begin(void)
     crs_state.nqueued = 0;
     crs_state.queued_len = 0;
     crs_state.queued_missed = 0;
+    if (crs_state.npipes_seen)
+        for (uint32_t i = 0; i < CRS_PIPES_SEEN; i++)
+            crs_state.pipes_seen[i] = 0;
+    crs_state.npipes_seen = 0;
 }
 
 static int is_internal(int fd)
@@ -57,16 +61,25 @@ static int is_internal(int fd)
     return fd == crs_state.tee_pipe[0] || fd == crs_state.tee_pipe[1];
 }
 
+/* Whether a pipe was met already in this walk (its other read ends hold the same bytes): an
+ * open-addressing set of inode numbers, so that a process with thousands of pipes does not
+ * pay for each the ones before it. Inode 0 marks a free slot (pipefs numbers start at 1). */
 static int pipe_seen(uint64_t ino)
 {
-    const char *at = queued_area();
-    for (uint32_t i = 0; i < crs_state.nqueued; i++) {
-        const struct crs_img_queued *q = (const struct crs_img_queued *)at;
-        if (q->ino == ino)
+    uint64_t *set = crs_state.pipes_seen;
+    uint32_t mask = CRS_PIPES_SEEN - 1;
+
+    if (crs_state.npipes_seen >= CRS_PIPES_SEEN / 2)
+        return 0;                       /* full: a second copy of a pipe costs room, not truth */
+    for (uint32_t i = (uint32_t)(ino * 0x9e3779b97f4a7c15ull >> 40) & mask;; i = (i + 1) & mask) {
+        if (set[i] == ino)
             return 1;
-        at += sizeof *q + ((q->len + 7u) & ~7u);
+        if (set[i] == 0) {
+            set[i] = ino;
+            crs_state.npipes_seen++;
+            return 0;
+        }
     }
-    return 0;
 }
 
 /* Copies n queued bytes of a pipe through the tee pipe, leaving the pipe as it was. */
@@ -161,7 +174,7 @@ void crs_fdqueue_add(int fd, const struct stat *sb)
         return;
     if (S_ISFIFO(sb->st_mode)) {
         long fl = crs_sys2(SYS_fcntl, fd, F_GETFL);
-        if (fl < 0 || (fl & O_ACCMODE) == O_WRONLY || pipe_seen(sb->st_ino))
+        if (fl < 0 || (fl & O_ACCMODE) == O_WRONLY)
             return;
     } else if (S_ISSOCK(sb->st_mode)) {
         int v = 0;
@@ -181,7 +194,8 @@ void crs_fdqueue_add(int fd, const struct stat *sb)
     } else {
         return;
     }
-    if (crs_sys3(SYS_ioctl, fd, FIONREAD, (long)&n) < 0 || n <= 0 || !(q = room_for((uint64_t)n)))
+    if (crs_sys3(SYS_ioctl, fd, FIONREAD, (long)&n) < 0 || n <= 0 ||
+        (S_ISFIFO(sb->st_mode) && pipe_seen(sb->st_ino)) || !(q = room_for((uint64_t)n)))
         return;
     if (S_ISFIFO(sb->st_mode))
         got = copy_pipe(fd, (char *)(q + 1), n);

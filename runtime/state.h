@@ -22,6 +22,7 @@
 
 #define CRS_MAX_HANDLERS 256
 #define CRS_MAX_THREADS CRS_PLAN_MAX_THREADS
+#define CRS_PIPES_SEEN 8192          /* slots of the set of pipes met while stopped (power of 2) */
 #define CRS_MAX_DELETED 64          /* deleted open files whose contents one checkpoint saves */
 #define CRS_MAX_FDPOS 1024          /* regular-file descriptors whose offsets a checkpoint pins */
 #define CRS_MAX_DONTFORK 4096       /* MADV_DONTFORK regions a checkpoint can lift */
@@ -187,6 +188,8 @@ struct crs_state {
     uint32_t nqueued;               /* records built at the end of the scratch */
     uint64_t queued_len;
     uint32_t queued_missed;         /* queues that did not fit or could not be copied whole */
+    uint32_t npipes_seen;
+    uint64_t pipes_seen[CRS_PIPES_SEEN]; /* inodes of the pipes met in this walk (a set) */
 
     /* open files deleted from their directory, copied at the quiesce (fddeleted.c) */
     int deleted_memfd;              /* -1 outside a checkpoint */
