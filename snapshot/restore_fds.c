@@ -213,6 +213,14 @@ static int attach_std(struct crs_restore *r, const struct crs_img_fd *f)
     return dup_to(f, from);
 }
 
+static int has_queued(const struct crs_image *img, const struct crs_img_fd *g)
+{
+    for (uint32_t i = 0; i < img->nqueued; i++)
+        if (img->queued[i].fd == g->fd && img->queued[i].ino == g->ino)
+            return 1;
+    return 0;
+}
+
 /* Puts back what g, a pipe's read end or one end of a socket pair, had waiting: its records in
  * order (one per datagram on a datagram pair), written into wfd, the pipe's new write end or
  * the pair's other new end. Done before the ends are placed, on descriptors of our own,
@@ -226,7 +234,7 @@ static int refill(struct crs_restore *r, const struct crs_img_fd *g, int wfd, in
     for (uint32_t i = 0; i < img->nqueued; i++)
         if (img->queued[i].fd == g->fd && img->queued[i].ino == g->ino)
             total += img->queued[i].len, had = 1;
-    if (!had)
+    if (!had)                           /* has_queued() */
         return 0;
     if (is_pipe && total > 0 && fcntl(wfd, F_GETPIPE_SZ) < (int)total)
         fcntl(wfd, F_SETPIPE_SZ, (int)total);
@@ -279,11 +287,14 @@ static int rebuild_pipe(struct crs_restore *r, const struct crs_img_fd *f, uint8
         close(p[k]);
         p[k] = hi;
     }
+    /* one copy of the pipe's bytes: the first read end that has a record */
     for (uint32_t i = 0; i < img->nfds && p[1] >= 0; i++) {
         const struct crs_img_fd *g = &img->fds[i];
         if (g->kind == CRS_FD_PIPE && g->ino == f->ino && (g->flags & O_ACCMODE) != O_WRONLY &&
-            refill(r, g, p[1], 1))
-            break;                      /* one copy of the pipe's bytes */
+            has_queued(img, g)) {
+            refill(r, g, p[1], 1);
+            break;
+        }
     }
     for (uint32_t i = 0; i < img->nfds; i++) {
         const struct crs_img_fd *g = &img->fds[i];
@@ -303,8 +314,8 @@ static int rebuild_pipe(struct crs_restore *r, const struct crs_img_fd *f, uint8
 }
 
 /* A unix socketpair whose both ends are in the image (an event loop's wake-up channel, most
- * often) becomes a new socketpair of the same type. The bytes queued in a stream pair are put
- * back; those of datagram pairs are not saved. */
+ * often) becomes a new socketpair of the same type, with what was waiting in each direction put
+ * back (bytes of a stream, datagram by datagram otherwise). */
 static int rebuild_socketpair(struct crs_restore *r, const struct crs_img_fd *f, uint8_t *done)
 {
     const struct crs_image *img = r->img;
@@ -333,8 +344,10 @@ static int rebuild_socketpair(struct crs_restore *r, const struct crs_img_fd *f,
         const struct crs_img_fd *g = &img->fds[i];
         int k = g->ino == ino[0] ? 0 : 1;
         if (g->kind == CRS_FD_SOCKET && (g->u.socket.flags & CRS_SOCK_F_PAIR) &&
-            (g->ino == ino[0] || g->ino == ino[1]) && !refilled[k])
-            refilled[k] = (uint8_t)refill(r, g, sv[1 - k], 0);
+            (g->ino == ino[0] || g->ino == ino[1]) && !refilled[k] && has_queued(img, g)) {
+            refill(r, g, sv[1 - k], 0);
+            refilled[k] = 1;            /* another descriptor of that end holds the same */
+        }
     }
     for (uint32_t i = 0; i < img->nfds && sv[0] >= 0 && sv[1] >= 0; i++) {
         const struct crs_img_fd *g = &img->fds[i];
