@@ -350,122 +350,148 @@ static void *keep(struct crs_image *img, void *p)
     abort(); /* more payloads than sections loaded: a programming error */
 }
 
-/* The QUEUED records: each whole inside the payload, for a pipe or socket the image has under
- * that number and inode, and together exactly the payload. Needs the FDS section loaded. */
-static int load_queued(struct crs_image *img, const struct crs_img_toc_entry *e, char *err,
-                       size_t errlen)
+/* Sections of variable records (QUEUED, DELETED): each a fixed header that gives the length of
+ * the bytes after it, padded to 8; together exactly the payload. */
+struct rec_walk {
+    const char *name;               /* for messages */
+    const unsigned char *p;
+    uint64_t len, at;
+    size_t hdr;
+};
+
+/* Loads the section and an array of e->count elements of elem bytes for its caller to fill,
+ * both kept with the image. */
+static int records_open(struct crs_image *img, const struct crs_img_toc_entry *e, size_t hdr,
+                        size_t elem, const char *name, struct rec_walk *w, void **array,
+                        char *err, size_t errlen)
 {
-    const uint64_t hdr = sizeof(struct crs_img_queued);
     unsigned char *p;
-    uint64_t at = 0;
     int r;
 
     if ((uint64_t)e->count * hdr > e->length) {
-        seterr(err, errlen, "damaged queued section: %u records in %llu bytes", e->count,
+        seterr(err, errlen, "damaged %s section: %u records in %llu bytes", name, e->count,
                (unsigned long long)e->length);
         return -EBADMSG;
     }
     if ((r = load_section(img, e, (void **)&p, err, errlen)))
         return r;
     keep(img, p);
-    img->queued = keep(img, calloc(e->count ? e->count : 1, sizeof *img->queued));
-    if (!img->queued) {
-        seterr(err, errlen, "out of memory reading the queued section");
+    *array = keep(img, calloc(e->count ? e->count : 1, elem));
+    if (!*array) {
+        seterr(err, errlen, "out of memory reading the %s section", name);
         return -ENOMEM;
     }
+    *w = (struct rec_walk){name, p, e->length, 0, hdr};
+    return 0;
+}
+
+/* Record i: its header into hdr_out, then (record_bytes) its n bytes. */
+static int record_header(struct rec_walk *w, uint32_t i, void *hdr_out, char *err,
+                         size_t errlen)
+{
+    if (w->len - w->at < w->hdr) {
+        seterr(err, errlen, "damaged %s section: record %u is outside it", w->name, i);
+        return -EBADMSG;
+    }
+    memcpy(hdr_out, w->p + w->at, w->hdr);
+    return 0;
+}
+
+static int record_bytes(struct rec_walk *w, uint32_t i, uint64_t n, const unsigned char **data,
+                        char *err, size_t errlen)
+{
+    if (n > w->len - w->at - w->hdr) {
+        seterr(err, errlen, "damaged %s section: record %u holds %llu bytes, past its end",
+               w->name, i, (unsigned long long)n);
+        return -EBADMSG;
+    }
+    *data = w->p + w->at + w->hdr;
+    w->at += w->hdr + ((n + 7) & ~7ull);
+    return 0;
+}
+
+static int records_close(struct rec_walk *w, uint32_t count, char *err, size_t errlen)
+{
+    if (w->at != w->len) {
+        seterr(err, errlen, "damaged %s section: %llu bytes after its %u records", w->name,
+               (unsigned long long)(w->len - (w->at < w->len ? w->at : w->len)), count);
+        return -EBADMSG;
+    }
+    return 0;
+}
+
+/* An image descriptor of one of two kinds with that number and inode, or NULL. */
+static const struct crs_img_fd *fd_of(const struct crs_image *img, int32_t fd, uint64_t ino,
+                                      uint32_t kind1, uint32_t kind2)
+{
+    for (uint32_t k = 0; k < img->nfds; k++)
+        if (img->fds[k].fd == fd && img->fds[k].ino == ino &&
+            (img->fds[k].kind == kind1 || img->fds[k].kind == kind2))
+            return &img->fds[k];
+    return NULL;
+}
+
+/* QUEUED: every record for a pipe or socket the image has under that number and inode. */
+static int load_queued(struct crs_image *img, const struct crs_img_toc_entry *e, char *err,
+                       size_t errlen)
+{
+    struct rec_walk w;
+    int r;
+
+    if ((r = records_open(img, e, sizeof(struct crs_img_queued), sizeof *img->queued, "queued",
+                          &w, (void **)&img->queued, err, errlen)))
+        return r;
     for (uint32_t i = 0; i < e->count; i++) {
         struct crs_img_queued q;
-        const struct crs_img_fd *f = NULL;
-        if (e->length - at < hdr) {
-            seterr(err, errlen, "damaged queued section: record %u is outside it", i);
-            return -EBADMSG;
-        }
-        memcpy(&q, p + at, hdr);
-        if (q.len > e->length - at - hdr) {
-            seterr(err, errlen, "damaged queued section: record %u holds %u bytes, past its end",
-                   i, q.len);
-            return -EBADMSG;
-        }
-        for (uint32_t k = 0; k < img->nfds && !f; k++)
-            if (img->fds[k].fd == q.fd && img->fds[k].ino == q.ino &&
-                (img->fds[k].kind == CRS_FD_PIPE || img->fds[k].kind == CRS_FD_SOCKET))
-                f = &img->fds[k];
-        if (!f) {
+        struct crs_image_queued *out = &img->queued[i];
+        if ((r = record_header(&w, i, &q, err, errlen)) ||
+            (r = record_bytes(&w, i, q.len, &out->data, err, errlen)))
+            return r;
+        if (!fd_of(img, q.fd, q.ino, CRS_FD_PIPE, CRS_FD_SOCKET)) {
             seterr(err, errlen, "damaged queued section: record %u is for descriptor %d, which "
                    "is no pipe or socket of the image", i, q.fd);
             return -EBADMSG;
         }
-        img->queued[i].fd = q.fd;
-        img->queued[i].len = q.len;
-        img->queued[i].ino = q.ino;
-        img->queued[i].data = p + at + hdr;
-        at += hdr + (((uint64_t)q.len + 7) & ~7ull);
+        out->fd = q.fd;
+        out->len = q.len;
+        out->ino = q.ino;
     }
-    if (at != e->length) {
-        seterr(err, errlen, "damaged queued section: %llu bytes after its %u records",
-               (unsigned long long)(e->length - (at < e->length ? at : e->length)), e->count);
-        return -EBADMSG;
-    }
+    if ((r = records_close(&w, e->count, err, errlen)))
+        return r;
     img->nqueued = e->count;
     return 0;
 }
 
-/* The DELETED records: each whole inside the payload, for a regular file the image has open
- * under that number and inode, and together exactly the payload. Needs the FDS section. */
+/* DELETED: every record for a regular file the image has open under that number and inode. */
 static int load_deleted(struct crs_image *img, const struct crs_img_toc_entry *e, char *err,
                         size_t errlen)
 {
-    const uint64_t hdr = sizeof(struct crs_img_deleted);
-    unsigned char *p;
-    uint64_t at = 0;
+    struct rec_walk w;
     int r;
 
-    if ((uint64_t)e->count * hdr > e->length) {
-        seterr(err, errlen, "damaged deleted-files section: %u records in %llu bytes", e->count,
-               (unsigned long long)e->length);
-        return -EBADMSG;
-    }
-    if ((r = load_section(img, e, (void **)&p, err, errlen)))
+    if ((r = records_open(img, e, sizeof(struct crs_img_deleted), sizeof *img->deleted,
+                          "deleted-files", &w, (void **)&img->deleted, err, errlen)))
         return r;
-    keep(img, p);
-    img->deleted = keep(img, calloc(e->count ? e->count : 1, sizeof *img->deleted));
-    if (!img->deleted) {
-        seterr(err, errlen, "out of memory reading the deleted-files section");
-        return -ENOMEM;
-    }
     for (uint32_t i = 0; i < e->count; i++) {
         struct crs_img_deleted d;
-        int found = 0;
-        if (e->length - at < hdr) {
-            seterr(err, errlen, "damaged deleted-files section: record %u is outside it", i);
-            return -EBADMSG;
-        }
-        memcpy(&d, p + at, hdr);
-        if (d.size > e->length - at - hdr) {
-            seterr(err, errlen, "damaged deleted-files section: record %u holds %llu bytes, "
-                   "past its end", i, (unsigned long long)d.size);
-            return -EBADMSG;
-        }
-        for (uint32_t k = 0; k < img->nfds && !found; k++)
-            found = img->fds[k].fd == d.fd && img->fds[k].ino == d.ino &&
-                    img->fds[k].kind == CRS_FD_FILE && S_ISREG(img->fds[k].mode);
-        if (!found) {
+        struct crs_image_deleted *out = &img->deleted[i];
+        const struct crs_img_fd *f;
+        if ((r = record_header(&w, i, &d, err, errlen)) ||
+            (r = record_bytes(&w, i, d.size, &out->data, err, errlen)))
+            return r;
+        f = fd_of(img, d.fd, d.ino, CRS_FD_FILE, CRS_FD_FILE);
+        if (!f || !S_ISREG(f->mode)) {
             seterr(err, errlen, "damaged deleted-files section: record %u is for descriptor "
                    "%d, which is no regular file of the image", i, d.fd);
             return -EBADMSG;
         }
-        img->deleted[i].fd = d.fd;
-        img->deleted[i].mode = d.mode;
-        img->deleted[i].ino = d.ino;
-        img->deleted[i].size = d.size;
-        img->deleted[i].data = p + at + hdr;
-        at += hdr + ((d.size + 7) & ~7ull);
+        out->fd = d.fd;
+        out->mode = d.mode;
+        out->ino = d.ino;
+        out->size = d.size;
     }
-    if (at != e->length) {
-        seterr(err, errlen, "damaged deleted-files section: %llu bytes after its %u records",
-               (unsigned long long)(e->length - (at < e->length ? at : e->length)), e->count);
-        return -EBADMSG;
-    }
+    if ((r = records_close(&w, e->count, err, errlen)))
+        return r;
     img->ndeleted = e->count;
     return 0;
 }
