@@ -4,6 +4,10 @@
 set -u
 : "${CRSNAP_BIN:?CRSNAP_BIN is not set}"
 : "${CRSNAP_TEST_TMP:?CRSNAP_TEST_TMP is not set}"
+# The test runner may leave descriptors of its own open (ctest: its log, which other tests
+# write to meanwhile). Programs started here would inherit them into their images, and a
+# restore would then warn that the file changed: close them.
+exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-
 
 cleanup() {
     for p in $PIDS; do kill -KILL "$p" 2>/dev/null; done
