@@ -93,16 +93,25 @@ static void unrestored(struct crs_restore *r, int fd)
         r->plan->unrestored[r->plan->nunrestored++] = fd;
 }
 
-/* Puts a fresh descriptor at the saved number with its close-on-exec flag. Fresh ones are first
- * lifted above every saved number so that they never land on a slot still to be filled. */
-static int place(struct crs_restore *r, int fd, const struct crs_img_fd *f)
+/* Moves a fresh descriptor above every saved number (closing the original), so that it never
+ * lands on a slot still to be filled. Returns the new number, or -errno. */
+static int lift(struct crs_restore *r, int fd)
 {
     int hi = fcntl(fd, F_DUPFD_CLOEXEC, r->fd_floor);
-    int e;
+    int e = errno;
 
     close(fd);
+    return hi < 0 ? -e : hi;
+}
+
+/* Puts a fresh descriptor at the saved number with its close-on-exec flag. */
+static int place(struct crs_restore *r, int fd, const struct crs_img_fd *f)
+{
+    int hi = lift(r, fd);
+    int e;
+
     if (hi < 0)
-        return -errno;
+        return hi;
     e = dup3(hi, f->fd, (f->fdflags & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0 ? -errno : 0;
     close(hi);
     return e;
@@ -164,10 +173,8 @@ static int rebuild_deleted(struct crs_restore *r, const struct crs_img_fd *f,
         if (fd < 0)
             return -errno;
         /* above every saved number, so that no placement closes it under us */
-        ours = fcntl(fd, F_DUPFD_CLOEXEC, r->fd_floor);
-        close(fd);
-        if (ours < 0)
-            return -errno;
+        if ((ours = lift(r, fd)) < 0)
+            return ours;
         for (uint64_t done = 0; done < d->size;) {
             ssize_t n = write(ours, d->data + done, (size_t)(d->size - done));
             if (n < 0 && errno == EINTR)
@@ -224,18 +231,16 @@ static int has_queued(const struct crs_image *img, const struct crs_img_fd *g)
 /* Puts back what g, a pipe's read end or one end of a socket pair, had waiting: its records in
  * order (one per datagram on a datagram pair), written into wfd, the pipe's new write end or
  * the pair's other new end. Done before the ends are placed, on descriptors of our own,
- * without ever blocking. Returns 1 when g had records, all put back. */
-static int refill(struct crs_restore *r, const struct crs_img_fd *g, int wfd, int is_pipe)
+ * without ever blocking; what does not go back is reported. */
+static void refill(struct crs_restore *r, const struct crs_img_fd *g, int wfd, int is_pipe)
 {
     const struct crs_image *img = r->img;
-    int fl = fcntl(wfd, F_GETFL), had = 0, whole = 1;
+    int fl = fcntl(wfd, F_GETFL), whole = 1;
     uint64_t total = 0, put = 0;
 
     for (uint32_t i = 0; i < img->nqueued; i++)
         if (img->queued[i].fd == g->fd && img->queued[i].ino == g->ino)
-            total += img->queued[i].len, had = 1;
-    if (!had)                           /* has_queued() */
-        return 0;
+            total += img->queued[i].len;
     if (is_pipe && total > 0 && fcntl(wfd, F_GETPIPE_SZ) < (int)total)
         fcntl(wfd, F_SETPIPE_SZ, (int)total);
     fcntl(wfd, F_SETFL, fl | O_NONBLOCK);
@@ -258,12 +263,9 @@ static int refill(struct crs_restore *r, const struct crs_img_fd *g, int wfd, in
         whole = done == q->len;
     }
     fcntl(wfd, F_SETFL, fl);
-    if (!whole) {
+    if (!whole)
         warn(r, "descriptor %d: %llu of the %llu bytes queued at the checkpoint put back", g->fd,
              (unsigned long long)put, (unsigned long long)total);
-        return 0;
-    }
-    return 1;
 }
 
 /* Pipes whose both ends are in the image become a new pipe, holding again the bytes that were
@@ -282,11 +284,8 @@ static int rebuild_pipe(struct crs_restore *r, const struct crs_img_fd *f, uint8
         return f->fd <= 2 ? attach_std(r, f) : -ENOTSUP;
     if (pipe2(p, O_CLOEXEC) < 0)
         return -errno;
-    for (int k = 0; k < 2; k++) {
-        int hi = fcntl(p[k], F_DUPFD_CLOEXEC, r->fd_floor);
-        close(p[k]);
-        p[k] = hi;
-    }
+    for (int k = 0; k < 2; k++)
+        p[k] = lift(r, p[k]);
     /* one copy of the pipe's bytes: the first read end that has a record */
     for (uint32_t i = 0; i < img->nfds && p[1] >= 0; i++) {
         const struct crs_img_fd *g = &img->fds[i];
@@ -333,11 +332,8 @@ static int rebuild_socketpair(struct crs_restore *r, const struct crs_img_fd *f,
         return f->fd <= 2 ? attach_std(r, f) : -ENOTSUP;
     if (socketpair(AF_UNIX, (int)type | SOCK_CLOEXEC, 0, sv) < 0)
         return -errno;
-    for (int k = 0; k < 2; k++) {
-        int hi = fcntl(sv[k], F_DUPFD_CLOEXEC, r->fd_floor);
-        close(sv[k]);
-        sv[k] = hi;
-    }
+    for (int k = 0; k < 2; k++)
+        sv[k] = lift(r, sv[k]);
     /* what end k had to read was written by the other end */
     uint8_t refilled[2] = {0, 0};
     for (uint32_t i = 0; i < img->nfds && sv[0] >= 0 && sv[1] >= 0; i++) {
