@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "runtime.h"
+#include "../snapshot/proc_util.h"
 
 void crs_fddeleted_begin(void)
 {
@@ -51,7 +52,7 @@ void crs_fddeleted_add(int fd, const struct stat *sb)
     long in = fd, own = -1;
     if ((crs_sys2(SYS_fcntl, fd, F_GETFL) & O_ACCMODE) == O_WRONLY) {
         char path[40];
-        crs_fd_path(path, "/proc/self/fd/", fd);
+        crs_fd_path(path, sizeof path, "/proc/self/fd/", fd);
         in = own = crs_sys3(SYS_open, (long)path, O_RDONLY | O_CLOEXEC, 0);
     }
     while (in >= 0 && done < size) {

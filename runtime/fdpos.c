@@ -24,23 +24,6 @@
 #include "runtime.h"
 #include "../snapshot/proc_util.h"
 
-/* "/proc/self/fd/N" or "/proc/self/fdinfo/N" into out (at least 40 bytes). */
-void crs_fd_path(char *out, const char *dir, int fd)
-{
-    char digits[12];
-    int n = 0, i = 0;
-
-    do {
-        digits[n++] = (char)('0' + fd % 10);
-        fd /= 10;
-    } while (fd);
-    for (; dir[i]; i++)
-        out[i] = dir[i];
-    while (n)
-        out[i++] = digits[--n];
-    out[i] = '\0';
-}
-
 /* An anonymous-inode descriptor: if it is an eventfd, its counter from fdinfo. */
 static void record_eventfd(int fd, const struct stat *sb)
 {
@@ -53,14 +36,14 @@ static void record_eventfd(int fd, const struct stat *sb)
 
     if (crs_state.neventfds == CRS_MAX_FDPOS)
         return;
-    crs_fd_path(path, "/proc/self/fd/", fd);
+    crs_fd_path(path, sizeof path, "/proc/self/fd/", fd);
     n = crs_sys4(SYS_readlinkat, AT_FDCWD, (long)path, (long)text, sizeof crs_state.fd_text - 1);
     if (n != (long)sizeof want - 1)
         return;
     text[n] = '\0';
     if (!crs_strncmp_prefix(text, want))
         return;
-    crs_fd_path(path, "/proc/self/fdinfo/", fd);
+    crs_fd_path(path, sizeof path, "/proc/self/fdinfo/", fd);
     ffd = crs_sys3(SYS_open, (long)path, O_RDONLY | O_CLOEXEC, 0);
     if (ffd < 0)
         return;
@@ -132,7 +115,7 @@ void crs_fdpos_pin(void)
 
         if (fl < 0 || fdfl < 0 || crs_sys2(SYS_fstat, fd, (long)&a) < 0 || !S_ISREG(a.st_mode))
             continue;
-        crs_fd_path(link, "/proc/self/fd/", fd);
+        crs_fd_path(link, sizeof link, "/proc/self/fd/", fd);
         /* O_NOFOLLOW would refuse the /proc link itself (ELOOP); O_TMPFILE is not for a reopen */
         fl &= ~(long)(O_CREAT | O_EXCL | O_TRUNC | O_NOFOLLOW | O_TMPFILE);
         nfd = crs_sys3(SYS_open, (long)link, fl | O_NOCTTY | O_CLOEXEC, 0);

@@ -75,8 +75,6 @@ void crs_control_unlink(void);
 int crs_coordinator_start(void);
 int crs_fd_high(int fd);            /* move fd to >= CRS_INTERNAL_FD_MIN, close-on-exec */
 void crs_checkpoint_run(int kill_fd);
-/* "/proc/self/fd/N" (dir "/proc/self/fd/") or ".../fdinfo/N" into out (40 bytes); raw, no libc. */
-void crs_fd_path(char *out, const char *dir, int fd);
 void crs_fdpos_record(void);        /* quiesced: regular files' offsets, eventfd counters, now */
 int crs_fdqueue_init(void);         /* at init: the tee pipe */
 void crs_fdqueue_begin(void);       /* quiesced: no queued bytes recorded yet */

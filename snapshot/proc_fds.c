@@ -28,14 +28,6 @@ static int in_list(int fd, const int *list, int n)
     return 0;
 }
 
-static void fd_path(char *out, size_t cap, const char *dir, int fd)
-{
-    struct crs_sbuf b;
-    crs_sb_init(&b, out, cap);
-    crs_sb_str(&b, dir);
-    crs_sb_u64(&b, (uint64_t)fd);
-}
-
 static uint32_t classify(const char *link, const struct stat *sb)
 {
     if (crs_strncmp_prefix(link, "anon_inode:")) {
@@ -345,7 +337,7 @@ long crs_proc_fds(struct crs_img_fd *fds, size_t max, struct crs_strtab *st,
         f->fd = fd;
         if (fstat(fd, &sb) < 0)
             continue; /* closed meanwhile: only the child's own can be */
-        fd_path(p, sizeof p, "/proc/self/fd/", fd);
+        crs_fd_path(p, sizeof p, "/proc/self/fd/", fd);
         ssize_t ln = readlink(p, link, sizeof link - 1);
         if (ln < 0)
             ln = 0;
@@ -364,7 +356,7 @@ long crs_proc_fds(struct crs_img_fd *fds, size_t max, struct crs_strtab *st,
         f->path = crs_strtab_addn(st, link, (size_t)ln);
         if (ln && !f->path)
             return -E2BIG;
-        fd_path(p, sizeof p, "/proc/self/fdinfo/", fd);
+        crs_fd_path(p, sizeof p, "/proc/self/fdinfo/", fd);
         long tl = crs_read_file(p, text, textcap);
         if (tl > 0)
             parse_fdinfo(f, text, (size_t)tl, textcap);

@@ -58,6 +58,14 @@ void crs_sb_u64(struct crs_sbuf *b, uint64_t v)
     crs_sb_u64w(b, v, 0);
 }
 
+void crs_fd_path(char *out, size_t cap, const char *dir, int fd)
+{
+    struct crs_sbuf b;
+    crs_sb_init(&b, out, cap);
+    crs_sb_str(&b, dir);
+    crs_sb_u64(&b, (uint64_t)fd);
+}
+
 void crs_sb_hex(struct crs_sbuf *b, uint64_t v)
 {
     char tmp[16];

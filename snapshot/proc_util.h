@@ -43,6 +43,8 @@ void crs_sb_str(struct crs_sbuf *b, const char *s);
 void crs_sb_u64(struct crs_sbuf *b, uint64_t v);
 void crs_sb_u64w(struct crs_sbuf *b, uint64_t v, int width); /* zero-padded */
 void crs_sb_hex(struct crs_sbuf *b, uint64_t v);                /* 0x... */
+/* DIR followed by the number: "/proc/self/fd/" 7 gives "/proc/self/fd/7". */
+void crs_fd_path(char *out, size_t cap, const char *dir, int fd);
 
 /* Parsers: advance *s past the number; return 0 or -EINVAL if no digit was found. */
 int crs_parse_hex(const char **s, uint64_t *out);
