@@ -813,32 +813,55 @@ done:
     return 0;
 }
 
-/* Appends one section made of up to two parts and records it in the table of contents. */
-static int put_section(struct child *c, uint32_t type, uint32_t count, const void *p1, size_t n1,
-                       const void *p2, size_t n2)
-{
-    struct crs_img_section sh = {type, 0, n1 + n2};
-    struct crs_img_toc_entry *e = &c->toc[c->ntoc++];
+/* A section being written: its table-of-contents entry and the running checksum of its
+ * payload, which section_add() streams. */
+struct section {
+    struct crs_img_toc_entry *e;
     XXH3_state_t hs;
+};
+
+static int section_begin(struct child *c, struct section *sec, uint32_t type, uint32_t count,
+                         uint64_t length)
+{
+    struct crs_img_section sh = {type, 0, length};
     int r;
 
     if ((r = crs_writer_align(&c->w, 8)))
         return r;
-    e->type = type;
-    e->count = count;
-    e->offset = crs_writer_pos(&c->w);
-    e->length = n1 + n2;
-    XXH3_INITSTATE(&hs);
-    XXH3_64bits_reset(&hs);
-    if (n1)
-        XXH3_64bits_update(&hs, p1, n1);
-    if (n2)
-        XXH3_64bits_update(&hs, p2, n2);
-    e->checksum = XXH3_64bits_digest(&hs);
-    if ((r = crs_writer_append(&c->w, &sh, sizeof sh)) ||
-        (n1 && (r = crs_writer_append(&c->w, p1, n1))) ||
-        (n2 && (r = crs_writer_append(&c->w, p2, n2))))
+    sec->e = &c->toc[c->ntoc++];
+    sec->e->type = type;
+    sec->e->count = count;
+    sec->e->offset = crs_writer_pos(&c->w);
+    sec->e->length = length;
+    XXH3_INITSTATE(&sec->hs);
+    XXH3_64bits_reset(&sec->hs);
+    return crs_writer_append(&c->w, &sh, sizeof sh);
+}
+
+static int section_add(struct child *c, struct section *sec, const void *p, size_t n)
+{
+    if (!n)
+        return 0;
+    XXH3_64bits_update(&sec->hs, p, n);
+    return crs_writer_append(&c->w, p, n);
+}
+
+static void section_end(struct section *sec)
+{
+    sec->e->checksum = XXH3_64bits_digest(&sec->hs);
+}
+
+/* Appends one section made of up to two parts and records it in the table of contents. */
+static int put_section(struct child *c, uint32_t type, uint32_t count, const void *p1, size_t n1,
+                       const void *p2, size_t n2)
+{
+    struct section sec;
+    int r;
+
+    if ((r = section_begin(c, &sec, type, count, n1 + n2)) || (r = section_add(c, &sec, p1, n1)) ||
+        (r = section_add(c, &sec, p2, n2)))
         return r;
+    section_end(&sec);
     return 0;
 }
 
@@ -847,39 +870,28 @@ static int put_section(struct child *c, uint32_t type, uint32_t count, const voi
 static int write_deleted(struct child *c)
 {
     const struct crs_snap_request *req = c->req;
+    struct section sec;
     uint64_t len = 0;
     int r;
 
     for (uint32_t i = 0; i < req->ndeleted; i++)
         len += sizeof(struct crs_img_deleted) + ((req->deleted[i].size + 7) & ~7ull);
-    if ((r = crs_writer_align(&c->w, 8)))
-        return r;
-    struct crs_img_section sh = {CRS_SEC_DELETED, 0, len};
-    struct crs_img_toc_entry *e = &c->toc[c->ntoc++];
-    XXH3_state_t hs;
-    e->type = CRS_SEC_DELETED;
-    e->count = req->ndeleted;
-    e->offset = crs_writer_pos(&c->w);
-    e->length = len;
-    XXH3_INITSTATE(&hs);
-    XXH3_64bits_reset(&hs);
-    if ((r = crs_writer_append(&c->w, &sh, sizeof sh)))
+    if ((r = section_begin(c, &sec, CRS_SEC_DELETED, req->ndeleted, len)))
         return r;
     for (uint32_t i = 0; i < req->ndeleted; i++) {
         const struct crs_snap_deleted *d = &req->deleted[i];
         struct crs_img_deleted rec = {d->fd, d->mode, d->ino, d->size};
         uint64_t done = 0, padded = (d->size + 7) & ~7ull;
-        XXH3_64bits_update(&hs, &rec, sizeof rec);
-        if ((r = crs_writer_append(&c->w, &rec, sizeof rec)))
+        if ((r = section_add(c, &sec, &rec, sizeof rec)))
             return r;
         while (done < padded) {
             size_t want = padded - done > WORK_SIZE ? WORK_SIZE : (size_t)(padded - done);
             size_t have = 0;
-            memset(c->work, 0, want);
+            memset(c->work, 0, want);           /* the padding */
             while (done + have < d->size && have < want) {
+                size_t left = (size_t)(d->size - done - have);
                 ssize_t n = pread(req->deleted_memfd, c->work + have,
-                                  (size_t)(d->size - done - have) < want - have ?
-                                      (size_t)(d->size - done - have) : want - have,
+                                  left < want - have ? left : want - have,
                                   (off_t)(d->offset + done + have));
                 if (n < 0 && errno == EINTR)
                     continue;
@@ -889,13 +901,12 @@ static int write_deleted(struct child *c)
                 }
                 have += (size_t)n;
             }
-            XXH3_64bits_update(&hs, c->work, want);
-            if ((r = crs_writer_append(&c->w, c->work, want)))
+            if ((r = section_add(c, &sec, c->work, want)))
                 return r;
             done += want;
         }
     }
-    e->checksum = XXH3_64bits_digest(&hs);
+    section_end(&sec);
     return 0;
 }
 
