@@ -53,12 +53,13 @@ void crs_fdqueue_begin(void)
     crs_state.npipes_seen = 0;
 }
 
+/* The library's own descriptors (the tee pipe among them: list_internal_fds() ran first). */
 static int is_internal(int fd)
 {
     for (uint32_t i = 0; i < crs_state.req.ninternal; i++)
         if (crs_state.req.internal_fds[i] == fd)
             return 1;
-    return fd == crs_state.tee_pipe[0] || fd == crs_state.tee_pipe[1];
+    return 0;
 }
 
 /* Whether a pipe was met already in this walk (its other read ends hold the same bytes): an
