@@ -176,34 +176,37 @@ stop $B
 
 # ... and two restores of one image, continuing in that DIR
 echo "imgdir_trust: ... and two restores"
-for k in 1 2; do
-    u1_bg
-    $U1_BG "$U_CRSNAP" restore -q "$first" >"$T/restored$k.out" 2>"$T/restored$k.err" &
-    eval "R$k=\$!"
-    CLEANUP_PIDS="$CLEANUP_PIDS $!"
-done
-for r in $R1 $R2; do
-    n=100
-    while [ ! -e "$H/sock/$r.sock" ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
-    [ -e "$H/sock/$r.sock" ] || fail "restored $r has no control socket: $(cat "$T"/restored*.err)"
-done
-round=0
-while [ $round -lt 3 ]; do
-    u1 "$U_CRSNAP" checkpoint -w $R1 >"$T/a.out" 2>"$T/a.err" &
-    ca=$!
-    u1 "$U_CRSNAP" checkpoint -w $R2 >"$T/b.out" 2>"$T/b.err" &
-    cb=$!
-    wait $ca || fail "checkpoint of restored $R1 failed: $(cat "$T/a.err")"
-    wait $cb || fail "checkpoint of restored $R2 failed: $(cat "$T/b.err")"
-    [ "$(cat "$T/a.out")" != "$(cat "$T/b.out")" ] || fail "both were published as $(cat "$T/a.out")"
-    round=$((round + 1))
-done
-all_sound "$R" 19
-latest=$(readlink "$R/latest")
-[ "$R/$latest" = "$(cat "$T/a.out")" ] || [ "$R/$latest" = "$(cat "$T/b.out")" ] ||
-    fail "latest is $latest, not the newest image of this job"
-stop $R1
-stop $R2
+# (a restore cannot run under the sanitizers, whose shadow memory sits where it must map)
+if [ -z "${CRSNAP_SANITIZED:-}" ]; then
+    for k in 1 2; do
+        u1_bg
+        $U1_BG "$U_CRSNAP" restore -q "$first" >"$T/restored$k.out" 2>"$T/restored$k.err" &
+        eval "R$k=\$!"
+        CLEANUP_PIDS="$CLEANUP_PIDS $!"
+    done
+    for r in $R1 $R2; do
+        n=100
+        while [ ! -e "$H/sock/$r.sock" ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
+        [ -e "$H/sock/$r.sock" ] || fail "restored $r has no control socket: $(cat "$T"/restored*.err)"
+    done
+    round=0
+    while [ $round -lt 3 ]; do
+        u1 "$U_CRSNAP" checkpoint -w $R1 >"$T/a.out" 2>"$T/a.err" &
+        ca=$!
+        u1 "$U_CRSNAP" checkpoint -w $R2 >"$T/b.out" 2>"$T/b.err" &
+        cb=$!
+        wait $ca || fail "checkpoint of restored $R1 failed: $(cat "$T/a.err")"
+        wait $cb || fail "checkpoint of restored $R2 failed: $(cat "$T/b.err")"
+        [ "$(cat "$T/a.out")" != "$(cat "$T/b.out")" ] || fail "both were published as $(cat "$T/a.out")"
+        round=$((round + 1))
+    done
+    all_sound "$R" 19
+    latest=$(readlink "$R/latest")
+    [ "$R/$latest" = "$(cat "$T/a.out")" ] || [ "$R/$latest" = "$(cat "$T/b.out")" ] ||
+        fail "latest is $latest, not the newest image of this job"
+    stop $R1
+    stop $R2
+fi
 
 # (f) a read-only DIR: said so, exit 1 (not 4, not "another user")
 echo "imgdir_trust: (f)"
