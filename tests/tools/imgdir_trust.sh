@@ -20,9 +20,9 @@ u1() { as_user "$U1" "$@"; }
 # $U1_BG CMD... &: as_user's command line, spelled out so that $! is CMD's own pid (a function
 # run in the background would be a subshell).
 u1_bg() {
-    U1_BG="setpriv --reuid=$U1 --regid=$U1 --init-groups --reset-env env -i HOME=/nonexistent
-        PATH=/usr/local/bin:/usr/bin:/bin CRSNAP_LIB=$U_LIB
-        ${ASAN_OPTIONS:+ASAN_OPTIONS=$ASAN_OPTIONS} ${U_ENV:-}"
+    U1_BG="setpriv --reuid=$U1 --regid=$U1 --init-groups --reset-env env -i HOME=/nonexistent"
+    U1_BG="$U1_BG PATH=/usr/local/bin:/usr/bin:/bin CRSNAP_LIB=$U_LIB"
+    U1_BG="$U1_BG ${ASAN_OPTIONS:+ASAN_OPTIONS=$ASAN_OPTIONS} ${U_ENV:-}"
 }
 u1mkdir() { mkdir -m "${2:-700}" "$1" && chown "$U1:" "$1" || fail "mkdir $1"; }
 
@@ -217,4 +217,21 @@ run_cmd 1 u1 "$U_CRSNAP" checkpoint -w "$PID"
 has "$T/err" "image directory $H/ro is not writable: read-only (mode 0555)"
 grep -q "belongs to" "$T/err" && fail "a read-only DIR reported as another user's"
 stop "$PID"
+# ... and a read-only file system, made in a mount namespace of the program's own
+if command -v unshare >/dev/null && command -v nsenter >/dev/null &&
+    unshare -m true 2>/dev/null; then
+    echo "imgdir_trust: (f) read-only file system"
+    u1mkdir "$H/rofs"
+    u1_bg
+    unshare -m --propagation private sh -c "mount -t tmpfs -o size=8m,mode=700,uid=$(id -u "$U1") \
+        none '$H/rofs' && exec $U1_BG '$U_CRSNAP' run -d '$H/rofs' '$P' sleep 120" \
+        >>"$T/prog.out" 2>>"$T/prog.err" &
+    PID=$!
+    CLEANUP_PIDS="$CLEANUP_PIDS $PID"
+    wait_for "$H/sock/$PID.sock"
+    nsenter -t "$PID" -m mount -o remount,ro "$H/rofs" || fail "cannot remount read-only"
+    run_cmd 1 u1 "$U_CRSNAP" checkpoint -w "$PID"
+    has "$T/err" "image directory $H/rofs is not writable: read-only file system"
+    stop "$PID"
+fi
 echo "imgdir_trust: ok"
