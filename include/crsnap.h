@@ -94,7 +94,9 @@ void crs_leave_cs(void);
  * process, CRS_RESTART when it returns in a process restored from this image, or -errno
  * (-EDEADLK if called inside a critical section or from a handler, -ECANCELED if vetoed,
  * -ETIMEDOUT if a thread could not be stopped, -ENOTCONN if crs_init() has not succeeded or in
- * a fork()ed copy of the process; other errors are the image writer's, see crs_last_checkpoint).
+ * a fork()ed copy of the process; -ENOTDIR, -ENOTSUP or -EROFS if the image directory, or
+ * path's, is a symbolic link, belongs to another user or is writable by others, or is
+ * read-only; other errors are the image writer's; crs_last_checkpoint has the message).
  * Requests made before the snapshot is taken are served by it; later ones by the next one. */
 int crs_checkpoint(const char *path);
 

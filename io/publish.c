@@ -1,118 +1,131 @@
 /* io/publish.c - atomic publication of an image and retention of older ones. Runs in the
  * forked snapshot child: no malloc, no stdio, no locks. A crash at any point leaves either the
  * old state or the new one: the image appears under its final name only after its data is on
- * disk, and `latest` is replaced by a rename, never rewritten in place.
+ * disk, and `latest` is replaced by a rename, never rewritten in place. Names are opened
+ * relative to the checked directory descriptor, never through a symbolic link, and never
+ * replace or delete what this job did not make.
  */
 #define _GNU_SOURCE
 #include "publish.h"
+#include "../snapshot/image.h"
 #include "../snapshot/proc_util.h"
 #include "../snapshot/snapshot.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
-static const char *base_name(const char *path)
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1 << 0)
+#endif
+
+#define TEMP_TRIES 16                   /* random names tried before giving up */
+#define TEMP_TAG ".tmp-"
+#define LATEST_TEMP "." CRS_IMG_LATEST TEMP_TAG
+
+/* 64 bits nobody can predict: getrandom, or (a kernel without it) the clock and a counter.
+ * Only the O_EXCL retries rely on it, so a weak fallback costs retries, never safety. */
+static uint64_t random64(void)
 {
-    const char *b = path;
-    for (const char *p = path; *p; p++)
-        if (*p == '/' && p[1])
-            b = p + 1;
-    return b;
+    static uint64_t counter;
+    uint64_t v = 0;
+    if (syscall(SYS_getrandom, &v, sizeof v, 0) == (long)sizeof v)
+        return v;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    v = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uint64_t)ts.tv_sec ^
+        ((uint64_t)getpid() << 32) ^ ++counter * 0xbf58476d1ce4e5b9ull;
+    return v;
 }
 
-int crs_publish_dirname(const char *path, char *out, size_t cap)
+static void sb_hex_fixed(struct crs_sbuf *b, const uint8_t *p, size_t n)
 {
-    const char *b = base_name(path);
-    size_t n = (size_t)(b - path);
-    while (n > 1 && path[n - 1] == '/')
-        n--;
-    if (n == 0) {
-        if (cap < 2)
-            return -ENAMETOOLONG;
-        out[0] = '.';
-        out[1] = '\0';
-        return 0;
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        char c[3] = {digits[p[i] >> 4], digits[p[i] & 15], 0};
+        crs_sb_str(b, c);
     }
-    if (n >= cap)
-        return -ENAMETOOLONG;
-    memcpy(out, path, n);
-    out[n] = '\0';
-    return 0;
 }
 
-int crs_publish_temp_name(const char *final, int pid, char *out, size_t cap)
+/* "-PID-JOB-RANDOM": the tail of every temporary name; JOB is the first 8 bytes of the id. */
+static void temp_tail(struct crs_sbuf *b, const uint8_t job[CRS_PUBLISH_JOB_SIZE])
+{
+    uint64_t r = random64();
+    crs_sb_u64(b, (uint64_t)getpid());
+    crs_sb_str(b, "-");
+    sb_hex_fixed(b, job, 8);
+    crs_sb_str(b, "-");
+    sb_hex_fixed(b, (const uint8_t *)&r, sizeof r);
+}
+
+int crs_publish_image_name(uint64_t seq, char *out, size_t cap)
 {
     struct crs_sbuf b;
-    const char *base = base_name(final);
     crs_sb_init(&b, out, cap);
-    for (const char *p = final; p < base; p++) {
-        char c[2] = {*p, 0};
-        crs_sb_str(&b, c);
-    }
-    crs_sb_str(&b, ".");
-    crs_sb_str(&b, base);
-    crs_sb_str(&b, ".tmp-");
-    crs_sb_u64(&b, (uint64_t)pid);
+    crs_sb_str(&b, CRS_IMG_PREFIX);
+    crs_sb_u64w(&b, seq, 6);
+    crs_sb_str(&b, CRS_IMG_SUFFIX);
     return b.full ? -ENAMETOOLONG : 0;
 }
 
-static int fsync_dir(const char *dir)
+int crs_publish_create_temp(int dfd, const char *final, const uint8_t job[CRS_PUBLISH_JOB_SIZE],
+                            char *out, size_t cap)
 {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    int r = fsync(fd) < 0 ? -errno : 0;
-    close(fd);
+    for (int i = 0; i < TEMP_TRIES; i++) {
+        struct crs_sbuf b;
+        crs_sb_init(&b, out, cap);
+        crs_sb_str(&b, ".");
+        crs_sb_str(&b, final);
+        crs_sb_str(&b, TEMP_TAG);
+        temp_tail(&b, job);
+        if (b.full)
+            return -ENAMETOOLONG;
+        int fd = openat(dfd, out, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd >= 0)
+            return fd;
+        if (errno != EEXIST)
+            return -errno;
+    }
+    out[0] = '\0';
+    return -EEXIST;
+}
+
+static int sync_dir(int dfd)
+{
     /* some file systems cannot fsync a directory; the rename is still atomic there */
-    return r == -EINVAL ? 0 : r;
+    return fsync(dfd) < 0 && errno != EINVAL ? -errno : 0;
 }
 
-int crs_publish_commit(int fd, const char *temp, const char *final)
+/* renameat2(RENAME_NOREPLACE), or where the file system lacks it, link then unlink (a link
+ * never replaces either). */
+static int rename_noreplace(int dfd, const char *from, const char *to)
 {
-    char dir[CRS_PATH_MAX];
+    if (syscall(SYS_renameat2, dfd, from, dfd, to, RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
+        return -errno;
+    if (linkat(dfd, from, dfd, to, 0) < 0)
+        return -errno;
+    unlinkat(dfd, from, 0);
+    return 0;
+}
+
+int crs_publish_commit(int dfd, int fd, const char *temp, const char *final, int replace)
+{
     int r;
-    if (fsync(fd) < 0) {
-        r = -errno;
-        close(fd);
-        return r;
-    }
-    if (close(fd) < 0 && errno != EINTR)
+    if (fsync(fd) < 0)
         return -errno;
-    if (rename(temp, final) < 0)
-        return -errno;
-    if ((r = crs_publish_dirname(final, dir, sizeof dir)))
-        return r;
-    return fsync_dir(dir);
-}
-
-int crs_publish_latest(const char *dir, const char *name, int pid)
-{
-    char tmp[CRS_PATH_MAX], link[CRS_PATH_MAX];
-    struct crs_sbuf b;
-    crs_sb_init(&b, tmp, sizeof tmp);
-    crs_sb_str(&b, dir);
-    crs_sb_str(&b, "/." CRS_IMG_LATEST ".tmp-");
-    crs_sb_u64(&b, (uint64_t)pid);
-    if (b.full)
-        return -ENAMETOOLONG;
-    crs_sb_init(&b, link, sizeof link);
-    crs_sb_str(&b, dir);
-    crs_sb_str(&b, "/" CRS_IMG_LATEST);
-    if (b.full)
-        return -ENAMETOOLONG;
-    unlink(tmp);
-    if (symlink(name, tmp) < 0)
-        return -errno;
-    if (rename(tmp, link) < 0) {
-        int r = -errno;
-        unlink(tmp);
-        return r;
-    }
-    return fsync_dir(dir);
+    if (replace)
+        r = renameat(dfd, temp, dfd, final) < 0 ? -errno : 0;
+    else
+        r = rename_noreplace(dfd, temp, final);
+    return r ? r : sync_dir(dfd);
 }
 
 /* The sequence number in "ckpt-NNN.crsnap", or -1 for any other name. */
@@ -128,16 +141,93 @@ static int64_t image_seq(const char *name)
             return -1;
         v = v * 10 + (uint64_t)(name[i] - '0');
     }
-    return (int64_t)v;
+    return v > INT64_MAX ? -1 : (int64_t)v;
 }
 
+/* A descriptor of its own for one walk: the directory's offset is shared with the parent. */
+static int walk_open(int dfd)
+{
+    int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+int64_t crs_publish_max_seq(int dfd)
+{
+    char dents[8192];
+    struct crs_dirwalk w;
+    const char *name;
+    int64_t best = 0;
+    int r, fd = walk_open(dfd);
+    if (fd < 0)
+        return fd;
+    crs_dirwalk_init(&w, fd, dents, sizeof dents);
+    while ((r = crs_dirwalk_next(&w, &name)) > 0) {
+        int64_t s = image_seq(name);
+        if (s > best)
+            best = s;
+    }
+    close(fd);
+    return r < 0 ? r : best;
+}
+
+int crs_publish_latest(int dfd, const char *name, const uint8_t job[CRS_PUBLISH_JOB_SIZE])
+{
+    char tmp[128];
+    for (int i = 0; i < TEMP_TRIES; i++) {
+        struct crs_sbuf b;
+        crs_sb_init(&b, tmp, sizeof tmp);
+        crs_sb_str(&b, LATEST_TEMP);
+        temp_tail(&b, job);
+        if (b.full)
+            return -ENAMETOOLONG;
+        if (symlinkat(name, dfd, tmp) == 0) {
+            if (renameat(dfd, tmp, dfd, CRS_IMG_LATEST) < 0) {
+                int r = -errno;
+                unlinkat(dfd, tmp, 0);
+                return r;
+            }
+            return sync_dir(dfd);
+        }
+        if (errno != EEXIST)
+            return -errno;
+    }
+    return -EEXIST;
+}
+
+/* 1 when dfd/name is a regular file of ours whose header names job; never follows a link and
+ * never waits on a FIFO. */
+static int is_ours(int dfd, const char *name, const uint8_t job[CRS_PUBLISH_JOB_SIZE])
+{
+    struct crs_img_header h;
+    struct stat st;
+    int ours = 0;
+    int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
+        pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h &&
+        !memcmp(h.magic, CRS_IMG_MAGIC, sizeof h.magic) &&
+        !memcmp(h.job_id, job, sizeof h.job_id))
+        ours = 1;
+    close(fd);
+    return ours;
+}
+
+static int job_known(const uint8_t job[CRS_PUBLISH_JOB_SIZE])
+{
+    for (int i = 0; i < CRS_PUBLISH_JOB_SIZE; i++)
+        if (job[i])
+            return 1;
+    return 0;
+}
 
 struct retain_ent {
     int64_t seq;
     char name[64];
 };
 
-int crs_publish_retain(const char *dir, int keep, const char *current, void *work, size_t cap)
+int crs_publish_retain(int dfd, int keep, const char *current,
+                       const uint8_t job[CRS_PUBLISH_JOB_SIZE], void *work, size_t cap)
 {
     char dents[8192];
     struct retain_ent *ents = work;
@@ -147,12 +237,12 @@ int crs_publish_retain(const char *dir, int keep, const char *current, void *wor
     const char *name;
     int r;
 
-    if (keep <= 0)
+    if (keep <= 0 || !job_known(job))
         return 0;
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0)
-        return -errno;
-    crs_dirwalk_init(&w, dfd, dents, sizeof dents);
+    int fd = walk_open(dfd);
+    if (fd < 0)
+        return fd;
+    crs_dirwalk_init(&w, fd, dents, sizeof dents);
     while ((r = crs_dirwalk_next(&w, &name)) > 0) {
         int64_t seq = image_seq(name);
         if (seq < 0 || crs_strlen(name) >= sizeof ents[0].name || n >= max)
@@ -161,10 +251,9 @@ int crs_publish_retain(const char *dir, int keep, const char *current, void *wor
         memcpy(ents[n].name, name, crs_strlen(name) + 1);
         n++;
     }
-    if (r < 0) {
-        close(dfd);
+    close(fd);
+    if (r < 0)
         return r;
-    }
     /* newest first: insertion sort, the list is short */
     for (size_t i = 1; i < n; i++) {
         struct retain_ent e = ents[i];
@@ -173,55 +262,82 @@ int crs_publish_retain(const char *dir, int keep, const char *current, void *wor
             ents[j] = ents[j - 1];
         ents[j] = e;
     }
-    size_t kept = 0;
+    /* the image just written always counts as one of the kept */
+    size_t kept = 1;
     for (size_t i = 0; i < n; i++) {
-        if (!strcmp(ents[i].name, current) || kept < (size_t)keep - 1) {
-            /* the image just written always counts as one of the kept */
-            if (strcmp(ents[i].name, current))
-                kept++;
+        if (!strcmp(ents[i].name, current) || !is_ours(dfd, ents[i].name, job))
+            continue;
+        if (kept < (size_t)keep) {
+            kept++;
             continue;
         }
         if (unlinkat(dfd, ents[i].name, 0) == 0)
             deleted++;
     }
     if (deleted)
-        fsync(dfd);
-    close(dfd);
+        sync_dir(dfd);
     return deleted;
 }
 
-/* The PID of ".ckpt-NNN.crsnap.tmp-PID", or -1 for any other name. */
-static long temp_pid(const char *name)
+/* The length of ".ckpt-NNN.crsnap.tmp-" at the start of name, or 0. */
+static size_t image_seq_prefix_len(const char *name)
 {
-    size_t n = crs_strlen(name);
-    const char *t = NULL;
-    uint64_t pid;
-    if (name[0] != '.' || !crs_strncmp_prefix(name + 1, CRS_IMG_PREFIX))
-        return -1;
-    for (size_t i = 0; i + 5 <= n; i++)
-        if (crs_strncmp_prefix(name + i, CRS_IMG_SUFFIX ".tmp-"))
-            t = name + i + sizeof CRS_IMG_SUFFIX - 1 + 5;
-    if (!t || crs_parse_dec(&t, &pid) || *t || pid == 0 || pid > 0x7fffffff)
-        return -1;
-    return (long)pid;
+    const char *p = name + 1 + sizeof CRS_IMG_PREFIX - 1;
+    if (name[0] != '.' || !crs_strncmp_prefix(name + 1, CRS_IMG_PREFIX) || *p < '0' || *p > '9')
+        return 0;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    if (!crs_strncmp_prefix(p, CRS_IMG_SUFFIX TEMP_TAG))
+        return 0;
+    return (size_t)(p - name) + sizeof CRS_IMG_SUFFIX TEMP_TAG - 1;
 }
 
-int crs_publish_clean_temps(const char *dir)
+/* 1 when name ends in this job's temporary tail "-PID-JOB-RANDOM" (after prefix) and PID is
+ * gone. */
+static int dead_temp_of(const char *name, size_t prefix_len, const uint8_t job[CRS_PUBLISH_JOB_SIZE])
+{
+    char jobhex[17];
+    struct crs_sbuf b;
+    const char *t = name + prefix_len;
+    uint64_t pid;
+
+    crs_sb_init(&b, jobhex, sizeof jobhex);
+    sb_hex_fixed(&b, job, 8);
+    if (crs_parse_dec(&t, &pid) || pid == 0 || pid > 0x7fffffff || *t != '-' ||
+        !crs_strncmp_prefix(t + 1, jobhex) || t[17] != '-' || crs_strlen(t + 18) != 16)
+        return 0;
+    /* a live writer (another restore of this job) keeps its file */
+    return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+int crs_publish_clean_temps(int dfd, const uint8_t job[CRS_PUBLISH_JOB_SIZE])
 {
     char dents[8192];
-    int removed = 0;
+    int removed = 0, r;
     struct crs_dirwalk w;
     const char *name;
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0)
-        return -errno;
-    crs_dirwalk_init(&w, dfd, dents, sizeof dents);
-    while (crs_dirwalk_next(&w, &name) > 0) {
-        long pid = temp_pid(name);
-        /* a live writer (ours or another process's) keeps its file */
-        if (pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH && unlinkat(dfd, name, 0) == 0)
+    int fd = walk_open(dfd);
+    if (fd < 0)
+        return fd;
+    crs_dirwalk_init(&w, fd, dents, sizeof dents);
+    while ((r = crs_dirwalk_next(&w, &name)) > 0) {
+        const char *tag = NULL;
+        int link = 0;
+        struct stat st;
+        if (crs_strncmp_prefix(name, LATEST_TEMP)) {
+            tag = name + sizeof LATEST_TEMP - 1;
+            link = 1;
+        } else if (image_seq_prefix_len(name)) {
+            tag = name + image_seq_prefix_len(name);
+            link = 0;
+        }
+        if (!tag || !dead_temp_of(name, (size_t)(tag - name), job) ||
+            fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_uid != geteuid() ||
+            (link ? !S_ISLNK(st.st_mode) : !S_ISREG(st.st_mode)))
+            continue;
+        if (unlinkat(dfd, name, 0) == 0)
             removed++;
     }
-    close(dfd);
-    return removed;
+    close(fd);
+    return r < 0 ? r : removed;
 }

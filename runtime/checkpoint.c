@@ -24,6 +24,8 @@
 #include <unistd.h>
 
 #include "runtime.h"
+#include "io/imgdir.h"
+#include "io/publish.h"
 
 
 /* The highest sequence number of an image in dir (0 if none). */
@@ -50,43 +52,64 @@ uint64_t crs_scan_dir_seq(const char *dir)
     return best;
 }
 
-static int mkdir_p(const char *path)
-{
-    char buf[CRS_PATH_MAX];
+static void close_fd(int *fd);
 
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = 0;
-        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-            return -errno;
-        *p = '/';
-    }
-    if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-        return -errno;
-    return 0;
-}
-
-/* Fills the request's path, dir and seq. Before the quiesce: it may allocate. */
+/* Fills the request's path and dir; the sequence number is taken in open_dir(). Before the
+ * quiesce: it may allocate. */
 static void choose_path(struct crs_snap_request *req, const char *explicit_path)
 {
+    req->dir_fd = -1;
+    req->seq = 0;
+    memcpy(req->job_id, crs_state.job_id, sizeof req->job_id);
     if (explicit_path) {
         snprintf(req->path, sizeof req->path, "%s", explicit_path);
         req->dir[0] = 0;
-        req->seq = 0;
         return;
     }
-    /* Rescanned every time: a restored process must not reuse numbers taken since. */
-    uint64_t seq = crs_scan_dir_seq(crs_state.cfg.dir) + 1;
-    if (seq < crs_state.next_seq)
-        seq = crs_state.next_seq;
-    mkdir_p(crs_state.cfg.dir);         /* a failure is the child's to report */
     snprintf(req->dir, sizeof req->dir, "%s", crs_state.cfg.dir);
-    if (snprintf(req->path, sizeof req->path, "%s/" CRS_IMG_PREFIX "%06llu" CRS_IMG_SUFFIX,
-                 crs_state.cfg.dir, (unsigned long long)seq) >= (int)sizeof req->path)
-        req->path[0] = 0;               /* cannot happen: config keeps room for the name */
-    req->seq = seq;
+    req->path[0] = 0;
+}
+
+/* Opens and checks the directory the image goes into (io/imgdir.h; DIR is created when
+ * missing, an explicit path's directory must exist) and, for DIR, takes the number after the
+ * highest one there. The snapshot child names everything relative to this descriptor. Before
+ * the quiesce. Returns 0, or -errno with res's message set. */
+static int open_dir(struct crs_snap_request *req, struct crs_result *res)
+{
+    char dir[CRS_PATH_MAX];
+    int fd;
+
+    close_fd(&req->dir_fd);
+    if (req->dir[0]) {
+        snprintf(dir, sizeof dir, "%s", req->dir);
+    } else {
+        const char *slash = strrchr(req->path, '/');
+        if (!slash)
+            snprintf(dir, sizeof dir, ".");
+        else if (slash == req->path)
+            snprintf(dir, sizeof dir, "/");
+        else
+            snprintf(dir, sizeof dir, "%.*s", (int)(slash - req->path), req->path);
+    }
+    fd = crs_imgdir_open(dir, req->dir[0] != 0, res->message, sizeof res->message);
+    if (fd < 0) {
+        res->error = fd;
+        return fd;
+    }
+    req->dir_fd = crs_fd_high(fd);
+    if (req->dir[0]) {
+        /* Rescanned every time: a restored process must not reuse numbers taken since. The
+         * child takes a higher one if another process publishes this one first. */
+        int64_t top = crs_publish_max_seq(req->dir_fd);
+        uint64_t seq = top > 0 ? (uint64_t)top + 1 : 1;
+        if (seq < crs_state.next_seq)
+            seq = crs_state.next_seq;
+        req->seq = res->seq = seq;
+        if (snprintf(req->path, sizeof req->path, "%s/" CRS_IMG_PREFIX "%06llu" CRS_IMG_SUFFIX,
+                     req->dir, (unsigned long long)seq) >= (int)sizeof req->path)
+            req->path[0] = 0;           /* cannot happen: config keeps room for the name */
+    }
+    return 0;
 }
 
 static int make_pipe(int p[2])
@@ -110,7 +133,7 @@ static void list_internal_fds(struct crs_snap_request *req)
     struct crs_current *c = &crs_state.cur;
     int fds[] = { atomic_load(&crs_state.eventfd), crs_state.timerfd, crs_state.listen_fd,
                   c->report_pipe[0], c->report_pipe[1], c->pause_pipe[0], c->pause_pipe[1],
-                  crs_state.tee_pipe[0], crs_state.tee_pipe[1] };
+                  crs_state.tee_pipe[0], crs_state.tee_pipe[1], req->dir_fd };
     uint32_t n = 0;
 
     for (unsigned i = 0; i < sizeof fds / sizeof fds[0]; i++)
@@ -238,6 +261,8 @@ static void collect_child(struct crs_result *res)
         res->memory_covered = rep.memory_covered;
         res->memory_saved = rep.memory_saved;
         res->write_ns = rep.write_ns;
+        if (rep.seq)                    /* another process took the planned number */
+            res->seq = rep.seq;
         if (rep.error) {
             snprintf(res->message, sizeof res->message, "%s",
                      rep.message[0] ? rep.message : "the snapshot child failed");
@@ -280,6 +305,7 @@ static void finish(struct crs_result *res, int outcome)
     close_fd(&crs_state.cur.report_pipe[1]);
     close_fd(&crs_state.cur.pause_pipe[0]);
     close_fd(&crs_state.cur.pause_pipe[1]);
+    close_fd(&crs_state.req.dir_fd);
     if (res->error)
         crs_log(CRS_LOG_ERROR, "checkpoint failed: %s", res->message);
     else
@@ -309,6 +335,8 @@ static int attempt(struct crs_result *res)
     c->pidfd = -1;
     c->crashed = 0;
     crs_state.err[0] = 0;
+    if (open_dir(req, res) < 0)
+        return 0;
     if ((r = make_pipe(c->report_pipe)) < 0 || (r = make_pipe(c->pause_pipe)) < 0) {
         res->error = r;
         snprintf(res->message, sizeof res->message, "cannot create a pipe: %s", strerror(-r));

@@ -12,9 +12,11 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "runtime.h"
+#include "io/imgdir.h"
 
 static void at_exit(void)
 {
@@ -39,6 +41,34 @@ static void absolute_dir(char *dir, size_t size)
         snprintf(dir, size, "%s", tmp);
 }
 
+/* The job's identity: 128 random bits, in every image header, so that retention deletes only
+ * this job's images from a directory that other jobs (or restores) share. */
+static int make_job_id(uint8_t id[CRS_IMG_JOB_ID_SIZE])
+{
+    size_t got = 0;
+    while (got < CRS_IMG_JOB_ID_SIZE) {
+        ssize_t n = getrandom(id + got, CRS_IMG_JOB_ID_SIZE - got, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -errno : -EIO;
+        got += (size_t)n;
+    }
+    return 0;
+}
+
+/* An image directory that exists but that checkpoints will refuse is said at once (each
+ * checkpoint says it again); a missing one is created by the first checkpoint. */
+static void warn_dir(const char *dir)
+{
+    char msg[CRS_PATH_MAX + 160];
+    int fd = crs_imgdir_open(dir, 0, msg, sizeof msg);
+    if (fd >= 0)
+        close(fd);
+    else if (fd != -ENOENT)
+        crs_log(CRS_LOG_ERROR, "checkpoints will fail: %s", msg);
+}
+
 static int setup(const struct crs_config *cfg)
 {
     char err[CRS_PATH_MAX + 128];
@@ -59,6 +89,11 @@ static int setup(const struct crs_config *cfg)
     crs_state.listen_fd = -1;
     crs_state.kill_pending = -1;
     crs_state.next_seq = crs_scan_dir_seq(crs_state.cfg.dir) + 1;
+    if ((r = make_job_id(crs_state.job_id)) < 0) {
+        crs_log(CRS_LOG_ERROR, "cannot choose a job id: %s", strerror(-r));
+        return r;
+    }
+    warn_dir(crs_state.cfg.dir);
 
     if ((r = crs_snapshot_host(&crs_state.host)) < 0) {
         crs_log(CRS_LOG_ERROR, "cannot read the host facts: %s", strerror(-r));

@@ -29,7 +29,7 @@
 #define CRS_MAX_WAITERS 16          /* control clients waiting for a checkpoint at once */
 #define CRS_RESULT_RING 16          /* outcomes remembered for crs_checkpoint() callers */
 #define CRS_INTERNAL_FD_MIN 1000    /* internal descriptors live at or above this number */
-#define CRS_MAX_INTERNAL_FDS (10 + CRS_MAX_WAITERS)
+#define CRS_MAX_INTERNAL_FDS (12 + CRS_MAX_WAITERS)
 
 /* The resolved configuration (struct crs_config with defaults and environment applied). */
 struct crs_settings {
@@ -142,6 +142,8 @@ struct crs_state {
     int have_result;
     struct crs_result last;
     uint64_t next_seq;              /* lowest sequence number not yet used in cfg.dir */
+    uint8_t job_id[CRS_IMG_JOB_ID_SIZE]; /* random, chosen at init, kept by a restore (it is in
+                                     * memory): the images of this job carry it */
     _Atomic int restart_count;
 
     /* quiesce */

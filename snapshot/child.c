@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <linux/futex.h>
 #include <sched.h>
 #include <sys/syscall.h>
@@ -43,6 +44,7 @@
 #define SCRATCH_SIZE (16u << 20)
 #define NSECTIONS 12
 #define NKEEP 12
+#define PUBLISH_TRIES 64                /* numbers taken by others before giving up */
 /* Written memory is given back in steps of this much, aligned, so that a transparent huge page
  * is unmapped whole rather than split. Each munmap flushes the TLB against the program's own
  * write faults on the same pages: against 2 MiB steps, 16 MiB ones let a program rewriting
@@ -115,7 +117,9 @@ struct child {
     const struct crs_snap_request *req;
     struct crs_writer w;
     int out_fd, pagemap_fd;
-    char temp[CRS_PATH_MAX];
+    char temp[CRS_PATH_MAX];           /* base name in req->dir_fd, "" once published */
+    char final[CRS_PATH_MAX];          /* the path published (its number may be above req's) */
+    uint64_t seq;                      /* and its sequence number */
     struct crs_img_vma *vmas;
     size_t nvmas;
     struct crs_strtab st;
@@ -168,15 +172,16 @@ __attribute__((noreturn)) static void finish(struct child *c, int err, const cha
     rep.memory_covered = c->proc.memory_covered;
     rep.memory_saved = c->proc.memory_saved;
     rep.write_ns = now_ns(CLOCK_MONOTONIC) - t0;
+    rep.seq = c->seq;
     crs_sb_init(&b, rep.path, sizeof rep.path);
-    crs_sb_str(&b, req->path);
+    crs_sb_str(&b, c->final[0] ? c->final : req->path);
     crs_sb_init(&b, rep.message, sizeof rep.message);
     rep.released = c->released;
     rep.crashed = c->fault[0] != 0;
     if (err) {
         crs_sb_str(&b, c->stage ? c->stage : "writing");
         crs_sb_str(&b, " ");
-        crs_sb_str(&b, req->path);
+        crs_sb_str(&b, c->final[0] ? c->final : req->path);
         crs_sb_str(&b, ": ");
         crs_sb_str(&b, c->fault[0] ? c->fault : crs_errno_text(err));
     } else if (note) {
@@ -206,7 +211,7 @@ __attribute__((noreturn)) static void fail(struct child *c, int err, uint64_t t0
         c->out_fd = -1;
     }
     if (c->temp[0])
-        unlink(c->temp);
+        unlinkat(c->req->dir_fd, c->temp, 0);
     finish(c, err, NULL, t0);
 }
 
@@ -1011,6 +1016,7 @@ static int write_image(struct child *c)
     h.page_size = CRS_IMG_PAGE_SIZE;
     h.created_ns = req->created_ns ? req->created_ns : now_ns(CLOCK_REALTIME);
     h.seq = req->seq;
+    memcpy(h.job_id, req->job_id, sizeof h.job_id);
     h.pid = c->proc.pid;
     h.flags = req->killed ? CRS_IMG_F_KILLED : 0;
     if ((r = crs_writer_append(&c->w, &h, sizeof h)))
@@ -1096,6 +1102,70 @@ static int want_helper(void)
         cpus += __builtin_popcountll(set[i]);
     const char *one = getenv("CRSNAP_TEST_ONE_THREAD");
     return cpus > 1 && !(one && *one && *one != '0');
+}
+
+/* Gives the image in the finished temporary file another sequence number: the header's, and
+ * the trailer's checksums of the header. */
+static int renumber(struct child *c, uint64_t seq)
+{
+    struct crs_img_header h;
+    struct crs_img_trailer t;
+    struct stat st;
+
+    if (fstat(c->out_fd, &st) < 0)
+        return -errno;
+    if ((uint64_t)st.st_size < sizeof h + sizeof t ||
+        pread(c->out_fd, &h, sizeof h, 0) != (ssize_t)sizeof h ||
+        pread(c->out_fd, &t, sizeof t, st.st_size - (off_t)sizeof t) != (ssize_t)sizeof t ||
+        memcmp(h.magic, CRS_IMG_MAGIC, sizeof h.magic) ||
+        memcmp(t.magic, CRS_IMG_TRAILER_MAGIC, sizeof t.magic))
+        return -EIO;
+    h.seq = seq;
+    t.header_checksum = XXH3_64bits(&h, sizeof h);
+    t.checksum = XXH3_64bits(&t, offsetof(struct crs_img_trailer, checksum));
+    if (pwrite(c->out_fd, &h, sizeof h, 0) != (ssize_t)sizeof h ||
+        pwrite(c->out_fd, &t, sizeof t, st.st_size - (off_t)sizeof t) != (ssize_t)sizeof t)
+        return -EIO;
+    return 0;
+}
+
+/* Gives the finished temporary file (c->out_fd, c->temp) its final name. An explicit path is
+ * replaced, as asked; in DIR no image is ever replaced: when another process (another job, or
+ * another restore of this one) took the number meanwhile, the image takes the next one above
+ * the highest there, with its header renumbered to match, and tries again. Sets c->final and
+ * c->seq. Returns 0 or -errno. */
+static int publish(struct child *c, const char *base)
+{
+    const struct crs_snap_request *req = c->req;
+    char name[80];
+    struct crs_sbuf b;
+    int r;
+
+    c->seq = req->seq;
+    crs_sb_init(&b, c->final, sizeof c->final);
+    crs_sb_str(&b, req->path);
+    if (!req->dir[0])
+        return crs_publish_commit(req->dir_fd, c->out_fd, c->temp, base, 1);
+    for (int tries = 0; tries < PUBLISH_TRIES; tries++) {
+        if ((r = crs_publish_image_name(c->seq, name, sizeof name)))
+            return r;
+        crs_sb_init(&b, c->final, sizeof c->final);
+        crs_sb_str(&b, req->dir);
+        crs_sb_str(&b, "/");
+        crs_sb_str(&b, name);
+        if (b.full)
+            return -ENAMETOOLONG;
+        r = crs_publish_commit(req->dir_fd, c->out_fd, c->temp, name, 0);
+        if (r != -EEXIST)
+            return r;
+        int64_t top = crs_publish_max_seq(req->dir_fd);
+        if (top < 0)
+            return (int)top;
+        c->seq = (uint64_t)top >= c->seq ? (uint64_t)top + 1 : c->seq + 1;
+        if ((r = renumber(c, c->seq)))
+            return r;
+    }
+    return -EEXIST;
 }
 
 void crs_snapshot_child(const struct crs_snap_request *req)
@@ -1260,13 +1330,14 @@ void crs_snapshot_child(const struct crs_snap_request *req)
         c.stage = "opening the page map for";
         finish(&c, -errno, NULL, t0);
     }
-    if ((r = crs_publish_temp_name(req->path, getpid(), c.temp, sizeof c.temp))) {
-        c.stage = "naming";
-        finish(&c, r, NULL, t0);
-    }
-    c.out_fd = open(c.temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    /* Every name from here on is relative to the directory the parent checked. */
+    const char *base = req->path;
+    for (const char *p = req->path; *p; p++)
+        if (*p == '/' && p[1])
+            base = p + 1;
+    c.out_fd = crs_publish_create_temp(req->dir_fd, base, req->job_id, c.temp, sizeof c.temp);
     if (c.out_fd < 0) {
-        int e = -errno;
+        int e = c.out_fd;
         c.temp[0] = '\0';
         c.stage = "creating";
         finish(&c, e, NULL, t0);
@@ -1277,7 +1348,7 @@ void crs_snapshot_child(const struct crs_snap_request *req)
      * cached files out. CRSNAP_NO_DIRECT=1 keeps every write buffered. */
     const char *nodirect = getenv("CRSNAP_NO_DIRECT");
     if (!(nodirect && *nodirect && *nodirect != '0')) {
-        int dfd = open(c.temp, O_WRONLY | O_DIRECT | O_CLOEXEC);
+        int dfd = openat(req->dir_fd, c.temp, O_WRONLY | O_DIRECT | O_NOFOLLOW | O_CLOEXEC);
         if (dfd >= 0)
             crs_writer_set_direct(&c.w, dfd);
     }
@@ -1297,22 +1368,19 @@ void crs_snapshot_child(const struct crs_snap_request *req)
         fail(&c, r, t0);
     crs_writer_end(&c.w);
     c.stage = "publishing";
-    r = crs_publish_commit(c.out_fd, c.temp, req->path);
-    c.out_fd = -1;
-    if (r)
+    if ((r = publish(&c, base)))
         fail(&c, r, t0);
+    close(c.out_fd);
+    c.out_fd = -1;
     c.temp[0] = '\0';
     if (req->dir[0]) {
-        const char *base = req->path;
-        for (const char *p = req->path; *p; p++)
-            if (*p == '/' && p[1])
-                base = p + 1;
+        const char *name = c.final + crs_strlen(req->dir) + 1;
         c.stage = "linking latest to";
-        if ((r = crs_publish_latest(req->dir, base, getpid())))
+        if ((r = crs_publish_latest(req->dir_fd, name, req->job_id)))
             finish(&c, r, NULL, t0);
-        crs_publish_clean_temps(req->dir); /* best effort: leftovers of killed writers */
+        crs_publish_clean_temps(req->dir_fd, req->job_id); /* best effort: killed writers' */
         c.stage = "applying retention after";
-        r = crs_publish_retain(req->dir, req->keep, base, c.work, WORK_SIZE);
+        r = crs_publish_retain(req->dir_fd, req->keep, name, req->job_id, c.work, WORK_SIZE);
         if (r < 0)
             finish(&c, r, NULL, t0);
     }

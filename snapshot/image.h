@@ -33,9 +33,11 @@ struct crs_img_header {
     uint64_t seq;               /* sequence number in its directory, 0 if none */
     uint32_t pid;               /* pid of the checkpointed process */
     uint32_t flags;             /* CRS_IMG_F_* */
-    uint8_t reserved[16];
+    uint8_t job_id[16];         /* random identity of the job (crs_init; kept across restores),
+                                 * so retention deletes only its own images; zero = unknown */
 };                              /* 64 bytes */
 
+#define CRS_IMG_JOB_ID_SIZE 16
 #define CRS_IMG_F_KILLED 0x1u  /* the process exited after this snapshot (checkpoint --kill) */
 
 /* Section types. Every section is listed once in the table of contents (PAGES once per chunk

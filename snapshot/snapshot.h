@@ -43,7 +43,11 @@ struct crs_snap_deleted {
 struct crs_snap_request {
     char path[CRS_PATH_MAX];        /* final image path */
     char dir[CRS_PATH_MAX];         /* directory for `latest` and retention; "" for explicit paths */
-    uint64_t seq;                   /* sequence number (0 for explicit paths) */
+    int dir_fd;                     /* path's directory, opened and checked by the parent
+                                     * (io/imgdir.h): every name is relative to it */
+    uint64_t seq;                   /* sequence number (0 for explicit paths); the child takes
+                                     * a higher one if another process took this one meanwhile */
+    uint8_t job_id[CRS_IMG_JOB_ID_SIZE]; /* in the header; retention deletes only its matches */
     int keep;                       /* images kept in dir after publishing (0 = keep all) */
     int level;                      /* zstd level */
     int force_pwrite;               /* 1 = skip io_uring (tests, benchmarks) */
@@ -81,6 +85,7 @@ struct crs_snap_report {
     uint64_t memory_saved;
     uint64_t write_ns;
     uint64_t released;              /* bytes of the process the child had unmapped */
+    uint64_t seq;                   /* the sequence number the image was published under */
     char path[CRS_PATH_MAX];
     char message[256];
 };

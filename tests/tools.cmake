@@ -36,6 +36,10 @@ crs_tools_test(tools_checkpoint_errors checkpoint_errors.sh $<TARGET_FILE:tools_
 crs_tools_test(tools_checkpoint_protocol checkpoint_protocol.sh $<TARGET_FILE:tools_fake_control>)
 crs_tools_test(tools_checkpoint_live checkpoint_live.sh $<TARGET_FILE:tools_probe>)
 crs_tools_test(tools_run_live run_live.sh $<TARGET_FILE:tools_probe>)
+# The image writer trusts only the user's own directory (as two unprivileged users; skips
+# without root).
+crs_tools_test(tools_imgdir_trust imgdir_trust.sh $<TARGET_FILE:tools_probe>)
+set_tests_properties(tools_imgdir_trust PROPERTIES TIMEOUT 300)
 
 # The examples, when the project builds them.
 foreach(ex comm_layer simulation sigdump)

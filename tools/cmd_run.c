@@ -403,7 +403,7 @@ static int prepare_dir(const char *dir, char *out, size_t size)
             return CRS_EXIT_USAGE;
         }
     }
-    if (mkdir(out, 0777) < 0 && errno != EEXIST) {
+    if (mkdir(out, 0700) < 0 && errno != EEXIST) {   /* private: see io/imgdir.h */
         fprintf(stderr, "crsnap run: cannot create image directory %s: %s\n", out,
                 strerror(errno));
         return CRS_EXIT_FAIL;

@@ -42,6 +42,18 @@ struct crs_test_req *crs_test_req_new(const char *path, const char *dir, uint64_
     snprintf(t->req.path, sizeof t->req.path, "%s", path);
     snprintf(t->req.dir, sizeof t->req.dir, "%s", dir);
     t->req.seq = seq;
+    /* the directory as the runtime hands it over (it checks it first: io/imgdir.c), and one
+     * job for every image a test writes */
+    char d[4096];
+    const char *slash = strrchr(path, '/');
+    if (dir[0])
+        snprintf(d, sizeof d, "%s", dir);
+    else if (slash)
+        snprintf(d, sizeof d, "%.*s", (int)(slash - path), path);
+    else
+        snprintf(d, sizeof d, ".");
+    t->req.dir_fd = open(d, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    memcpy(t->req.job_id, "crsnap-test-job", sizeof t->req.job_id);
     t->req.level = 3;
     t->thread.tid = getpid();
     t->thread.flags = CRS_THREAD_F_MAIN;
@@ -65,6 +77,8 @@ struct crs_test_req *crs_test_req_new(const char *path, const char *dir, uint64_
 
 void crs_test_req_free(struct crs_test_req *t)
 {
+    if (t->req.dir_fd >= 0)
+        close(t->req.dir_fd);
     close(t->report[0]);
     close(t->report[1]);
     close(t->pause[0]);
