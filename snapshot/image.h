@@ -168,6 +168,7 @@ enum crs_img_vma_kind {
 #define CRS_VMA_F_SAVED 0x2u    /* some of its pages are in the PAGES section */
 #define CRS_VMA_F_GROWSDOWN 0x4u
 #define CRS_VMA_F_DELETED 0x8u  /* the backing file was deleted: its pages are all saved */
+#define CRS_VMA_F_NORESERVE 0x10u /* mapped with MAP_NORESERVE (smaps VmFlags "nr"): no commit */
 
 struct crs_img_vma {
     uint64_t start, end;
