@@ -245,6 +245,10 @@ struct crs_img_epoll_tfd { int32_t fd; uint32_t events; uint64_t data; };
 #define CRS_SOCK_F_NAMED 0x2u   /* bound to a path or an abstract name */
 #define CRS_SOCK_F_PAIR  0x4u   /* AF_UNIX, unnamed, and so is its peer, open in the process */
 
+/* Descriptor records an image may hold: the snapshot child records at most this many (a
+ * process with more fails its checkpoint), readers and the restorer accept as many. */
+#define CRS_IMG_MAX_FDS 65536u
+
 struct crs_img_fd {
     int32_t fd;
     uint32_t kind;              /* enum crs_img_fd_kind */
