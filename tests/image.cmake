@@ -16,6 +16,7 @@ crs_image_unit(test_image_roundtrip)
 crs_image_unit(test_image_failures)
 crs_image_unit(test_image_damage)
 crs_image_unit(test_image_release)
+crs_image_unit(test_image_limits)
 
 add_executable(image_make ${CRS_IMAGE_TESTS}/make_image.c ${CRS_IMAGE_TESTS}/image_test.c
                $<TARGET_OBJECTS:crsnap_image>)
