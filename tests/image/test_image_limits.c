@@ -203,6 +203,18 @@ static int open_bad(char *err, size_t cap)
     return r;
 }
 
+/* `crsnap restore -n` must accept. A sanitized crsnap cannot: its shadow memory sits where the
+ * (equally sanitized) test process had its own, so its layout check refuses every time; the
+ * checks before the layout check are what such a build tests. */
+static void dry_ok(int rc, const char *text)
+{
+    if (rc == 0)
+        return;
+    if (getenv("CRSNAP_SANITIZED") && strstr(text, "overlaps the saved region"))
+        return;
+    fail_msg("restore -n refused: %s", text);
+}
+
 static void expect_text(const char *text, const char *want)
 {
     if (!strstr(text, want))
@@ -256,7 +268,7 @@ static void test_pages_past_file_end(void **state)
 {
     (void)state;
     char text[2048];
-    assert_int_equal(cli(text, sizeof text, 0, "restore", "-n", "-f", good, NULL), 0);
+    dry_ok(cli(text, sizeof text, 0, "restore", "-n", "-f", good, NULL), text);
 
     char *p = copy0();
     struct crs_img_vma *v = vma_at(p, len0, filemap);
@@ -310,8 +322,7 @@ static void test_descriptor_count(void **state)
     int can = rl.rlim_max >= up.rlim_max || setrlimit(RLIMIT_NOFILE, &up) == 0;
     setrlimit(RLIMIT_NOFILE, &rl);
     if (can) {
-        if (rc)
-            fail_msg("restore -n of %u descriptors: %s", CRS_IMG_MAX_FDS, text);
+        dry_ok(rc, text);
     } else {
         assert_int_equal(rc, 1);
         expect_text(text, "RLIMIT_NOFILE");
@@ -339,9 +350,9 @@ static void test_descriptor_rlimit(void **state)
     crs_test_spit(bad, p, n);
     free(p);
     assert_int_equal(cli(text, sizeof text, 0, "verify", bad, NULL), 0);
-    assert_int_equal(cli(text, sizeof text, 8192, "restore", "-n", "-f", bad, NULL), 0);
+    dry_ok(cli(text, sizeof text, 8192, "restore", "-n", "-f", bad, NULL), text);
     /* the restorer keeps 16 descriptors of its own above the highest saved one */
-    assert_int_equal(cli(text, sizeof text, 5000 + 17, "restore", "-n", "-f", bad, NULL), 0);
+    dry_ok(cli(text, sizeof text, 5000 + 17, "restore", "-n", "-f", bad, NULL), text);
     assert_int_equal(cli(text, sizeof text, 5000 + 16, "restore", "-n", "-f", bad, NULL), 1);
     expect_text(text, "descriptor 5000; this process may only open descriptors below 5016 "
                 "(RLIMIT_NOFILE hard limit");
@@ -374,9 +385,13 @@ static void test_thread_count(void **state)
         assert_int_equal(open_bad(err, sizeof err), 0);     /* info can still show it */
         int want = count > CRS_PLAN_MAX_THREADS;
         assert_int_equal(cli(text, sizeof text, 0, "verify", bad, NULL), want);
-        assert_int_equal(cli(text, sizeof text, 0, "restore", "-n", "-f", bad, NULL), want);
-        if (want)
+        int rc = cli(text, sizeof text, 0, "restore", "-n", "-f", bad, NULL);
+        if (want) {
+            assert_int_equal(rc, 1);
             expect_text(text, "513 threads (1 to 512 can be restored)");
+        } else {
+            dry_ok(rc, text);
+        }
     }
 }
 
