@@ -38,7 +38,7 @@
 #define CHUNK_PAGES 256u
 #define CHUNK_BYTES ((size_t)CHUNK_PAGES * CRS_IMG_PAGE_SIZE)
 #define BATCH 4096u                    /* pages looked up per pagemap read */
-#define MAX_FDS 65536u
+#define MAX_FDS CRS_IMG_MAX_FDS
 #define WORK_SIZE (1u << 20)
 #define LINE_SIZE (64u << 10)
 #define SCRATCH_SIZE (16u << 20)

@@ -170,6 +170,7 @@ enum crs_img_vma_kind {
 #define CRS_VMA_F_SAVED 0x2u    /* some of its pages are in the PAGES section */
 #define CRS_VMA_F_GROWSDOWN 0x4u
 #define CRS_VMA_F_DELETED 0x8u  /* the backing file was deleted: its pages are all saved */
+#define CRS_VMA_F_NORESERVE 0x10u /* mapped with MAP_NORESERVE (smaps VmFlags "nr"): no commit */
 
 struct crs_img_vma {
     uint64_t start, end;
@@ -245,6 +246,10 @@ struct crs_img_epoll_tfd { int32_t fd; uint32_t events; uint64_t data; };
 #define CRS_SOCK_F_DIAG  0x1u   /* the kernel's sock_diag answered: peer_ino and NAMED valid */
 #define CRS_SOCK_F_NAMED 0x2u   /* bound to a path or an abstract name */
 #define CRS_SOCK_F_PAIR  0x4u   /* AF_UNIX, unnamed, and so is its peer, open in the process */
+
+/* Descriptor records an image may hold: the snapshot child records at most this many (a
+ * process with more fails its checkpoint), readers and the restorer accept as many. */
+#define CRS_IMG_MAX_FDS 65536u
 
 struct crs_img_fd {
     int32_t fd;

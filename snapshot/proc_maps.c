@@ -138,6 +138,64 @@ static int parse_line(char *line, size_t len, struct crs_img_vma *v, struct crs_
     return 0;
 }
 
+/* One smaps line: a region's header sets *cur to its start; its VmFlags line marks the region
+ * that starts there (vmas are in address order, *k walks them once). */
+static void smaps_line(const char *line, size_t len, struct crs_img_vma *vmas, size_t n,
+                       size_t *k, uint64_t *cur)
+{
+    const char *s = line;
+
+    if (len && ((line[0] >= '0' && line[0] <= '9') || (line[0] >= 'a' && line[0] <= 'f'))) {
+        if (crs_parse_hex(&s, cur))
+            *cur = UINT64_MAX;
+        return;
+    }
+    if (len < 8 || memcmp(line, "VmFlags:", 8) || *cur == UINT64_MAX)
+        return;
+    while (*k < n && vmas[*k].start < *cur)
+        (*k)++;
+    if (*k == n || vmas[*k].start != *cur)
+        return;
+    for (size_t i = 8; i + 2 <= len; i++)          /* two-letter names, space-separated */
+        if (line[i - 1] == ' ' && line[i] == 'n' && line[i + 1] == 'r' &&
+            (i + 2 == len || line[i + 2] == ' '))
+            vmas[*k].flags |= CRS_VMA_F_NORESERVE;
+}
+
+/* Which regions were mapped with MAP_NORESERVE: only smaps shows it ("nr" in VmFlags). A
+ * restore maps them so again, else a large sparse region would need its whole size in commit.
+ * Best effort: without smaps the regions are restored with a reservation, which `crsnap
+ * restore -n` checks. */
+static void mark_noreserve(struct crs_img_vma *vmas, size_t n, char *line, size_t linecap)
+{
+    int fd = open("/proc/self/smaps", O_RDONLY | O_CLOEXEC);
+    size_t fill = 0, k = 0;
+    uint64_t cur = UINT64_MAX;
+
+    if (fd < 0)
+        return;
+    for (;;) {
+        ssize_t got = read(fd, line + fill, linecap - 1 - fill);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            break;
+        fill += (size_t)got;
+        size_t start = 0;
+        for (size_t i = 0; i < fill; i++) {
+            if (line[i] != '\n')
+                continue;
+            smaps_line(line + start, i - start, vmas, n, &k, &cur);
+            start = i + 1;
+        }
+        memmove(line, line + start, fill - start);
+        fill -= start;
+        if (got == 0 || fill == linecap - 1)
+            break;
+    }
+    close(fd);
+}
+
 long crs_proc_maps(struct crs_img_vma *vmas, size_t max, struct crs_strtab *st, char *line,
                    size_t linecap)
 {
@@ -185,5 +243,7 @@ long crs_proc_maps(struct crs_img_vma *vmas, size_t max, struct crs_strtab *st, 
     }
 out:
     close(fd);
+    if (!r)
+        mark_noreserve(vmas, n, line, linecap);
     return r ? r : (long)n;
 }

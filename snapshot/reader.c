@@ -278,6 +278,17 @@ static int check_vmas(const struct crs_image *img, char *err, size_t errlen)
             seterr(err, errlen, "damaged region %u: bad protection %#x", i, v->prot);
             return -EBADMSG;
         }
+        /* mmap takes a page-aligned offset, and refuses (EOVERFLOW) a range that runs past
+         * the largest file offset: such a region could never be mapped again. */
+        if ((v->kind == CRS_VMA_FILE_PRIVATE || v->kind == CRS_VMA_FILE_SHARED) &&
+            !(v->flags & CRS_VMA_F_DELETED) &&
+            (v->file_offset % CRS_IMG_PAGE_SIZE ||
+             v->file_offset > (uint64_t)INT64_MAX - (v->end - v->start))) {
+            seterr(err, errlen, "damaged region %u: file offset %#llx for %llu bytes is out of "
+                   "bounds", i, (unsigned long long)v->file_offset,
+                   (unsigned long long)(v->end - v->start));
+            return -EBADMSG;
+        }
         int r = check_str(img, v->path, "a region", err, errlen);
         if (r)
             return r;
@@ -306,6 +317,11 @@ static int check_threads(const struct crs_image *img, char *err, size_t errlen)
 
 static int check_fds(const struct crs_image *img, char *err, size_t errlen)
 {
+    if (img->nfds > CRS_IMG_MAX_FDS) {
+        seterr(err, errlen, "the image holds %u descriptors, more than the %u a checkpoint "
+               "records and a restore brings back", img->nfds, CRS_IMG_MAX_FDS);
+        return -E2BIG;
+    }
     for (uint32_t i = 0; i < img->nfds; i++) {
         const struct crs_img_fd *f = &img->fds[i];
         if (f->fd < 0 || f->kind < CRS_FD_FILE || f->kind > CRS_FD_INTERNAL ||

@@ -63,27 +63,6 @@ int crs_restore_build_plan(const struct crs_image *img, struct crs_restart_plan 
     return 0;
 }
 
-/* The restart entry, its stack and its plan area must be in saved memory of the right kind. */
-static int check_restart(const struct crs_image *img, char *err, size_t errlen)
-{
-    const struct crs_img_restart *rs = &img->process.restart;
-    const struct crs_img_vma *e = crs_image_find_vma(img, rs->entry);
-    const struct crs_img_vma *s = crs_image_find_vma(img, rs->stack_top - 16);
-    const struct crs_img_vma *p = crs_image_find_vma(img, rs->plan_addr);
-
-    if (!rs->entry) {
-        seterr(err, errlen, "the image records no restart entry");
-        return -EBADMSG;
-    }
-    if (!e || !(e->prot & PROT_EXEC) || !s || !(s->prot & PROT_WRITE) || !p ||
-        !(p->prot & PROT_WRITE) || p->end - rs->plan_addr < sizeof(struct crs_restart_plan) ||
-        rs->plan_size < sizeof(struct crs_restart_plan) || rs->stack_top % 16) {
-        seterr(err, errlen, "the image's restart entry, stack or plan area is not usable");
-        return -EBADMSG;
-    }
-    return 0;
-}
-
 struct progress {
     struct timespec t0;
     int shown;
@@ -156,9 +135,13 @@ int crs_restore_run(struct crs_image *img, const struct crs_restore_opts *o, cha
     r->img = img;
     r->opts = *o;
     r->errfd = 2;
-    if ((rc = crs_restore_check_host(img, err, errlen)) ||
-        (rc = check_restart(img, err, errlen)) ||
+    /* Every check of restore_check.c's list, before anything changes: a dry run makes the
+     * same ones and stops where a restore would start to change its address space. */
+    if ((rc = crs_restore_check_image(img, err, errlen)) ||
+        (rc = crs_restore_check_host(img, err, errlen)) ||
         (rc = crs_restore_build_plan(img, r->plan, err, errlen)) ||
+        (rc = crs_restore_check_fd_limit(img, err, errlen)) ||
+        (o->same_pid && o->dry_run && (rc = crs_restore_check_pid(img, err, errlen))) ||
         (rc = crs_restore_check_files(img, o, err, errlen)))
         goto fail;
     /* The restored process runs with the restorer's credentials, not the saved ones. */
@@ -177,11 +160,19 @@ int crs_restore_run(struct crs_image *img, const struct crs_restore_opts *o, cha
         seterr(err, errlen, "%s: %s", img->path, why);
         goto fail;
     }
+    if ((rc = crs_restore_memory_try(r, err, errlen)))
+        goto fail;
     if ((rc = crs_restore_memory_prepare(r, err, errlen)))
         goto fail;
+    if (!(r->fd_done = calloc(img->nfds ? img->nfds : 1, 1))) {
+        seterr(err, errlen, "out of memory");
+        rc = -ENOMEM;
+        goto fail;
+    }
     /* Every allocation the restore needs is made; the layout seen now is the one that stays. */
     if ((rc = crs_restore_read_maps(r, err, errlen)) ||
-        (rc = crs_restore_check_layout(r, err, errlen)))
+        (rc = crs_restore_check_layout(r, err, errlen)) ||
+        (rc = crs_restore_check_vdso(r, err, errlen)))
         goto fail;
     n = crs_restore_unmap_list(r, r->plan->unmap, CRS_PLAN_MAX_UNMAP);
     if (n < 0) {
@@ -192,6 +183,7 @@ int crs_restore_run(struct crs_image *img, const struct crs_restore_opts *o, cha
     r->plan->nunmap = (uint32_t)n;
     if (o->dry_run) {
         crs_restore_memory_release(r);
+        free(r->fd_done);
         free(r->plan);
         free(r);
         return 0;
@@ -242,6 +234,7 @@ fail:
     if (r->errfd != 2)
         die(r, err);
     crs_restore_memory_release(r);
+    free(r->fd_done);
     free(r->plan);
     free(r);
     return rc;

@@ -37,6 +37,7 @@ struct crs_restore {
     int stdfd[3];               /* copies of the restorer's stdin/stdout/stderr */
     int fd_floor;               /* restorer descriptors live at or above this number */
     struct crs_restart_plan *plan; /* a staging copy, written at plan_addr at the end */
+    uint8_t *fd_done;           /* one flag per saved descriptor, made before the layout check */
     /* Decompression on two threads: both decompressors and the second thread's stack are made
      * before the layout check (crs_restore_memory_prepare), so they are in the unmap list. */
     int nthreads;               /* 1 or 2 */
@@ -51,6 +52,14 @@ struct crs_restore {
 int crs_restore_check_host(const struct crs_image *img, char *err, size_t errlen);
 int crs_restore_check_files(const struct crs_image *img, const struct crs_restore_opts *o,
                             char *err, size_t errlen);
+/* What the image alone must satisfy to be restored anywhere (restart entry, thread count,
+ * timer values): also run by `crsnap verify`. */
+int crs_restore_check_image(const struct crs_image *img, char *err, size_t errlen);
+/* Every saved descriptor number fits below RLIMIT_NOFILE's hard limit here (raised when the
+ * process may). */
+int crs_restore_check_fd_limit(const struct crs_image *img, char *err, size_t errlen);
+/* For --same-pid: the privilege is there and the saved pid is free. */
+int crs_restore_check_pid(const struct crs_image *img, char *err, size_t errlen);
 
 /* restore_layout.c: reads the restorer's own mappings and checks that none overlaps a saved
  * region (or the place the vDSO block must go). -EADDRINUSE when a fresh layout may help. */
@@ -60,6 +69,12 @@ int crs_restore_check_layout(const struct crs_restore *r, char *err, size_t errl
  * across gaps that hold no saved region. Returns the count or -E2BIG. */
 int crs_restore_unmap_list(const struct crs_restore *r, struct crs_restart_range *out, int max);
 
+/* restore_mem.c: maps every region the restore will map, with the same flags, protections
+ * and files, at addresses the kernel chooses, all at once, then unmaps them: what the kernel
+ * refuses here (commit, map count, access) it would refuse after the point of no return. */
+int crs_restore_memory_try(const struct crs_restore *r, char *err, size_t errlen);
+/* The host's [vdso] and [vvar] blocks are there, of the saved sizes (after read_maps). */
+int crs_restore_check_vdso(const struct crs_restore *r, char *err, size_t errlen);
 /* restore_mem.c: what crs_restore_memory needs besides the image (decompressors, a second
  * thread's stack when there are 2+ CPUs and CRSNAP_RESTORE_THREADS is not 1), made before the
  * layout check; release frees it when the restore stops early. 0 or -ENOMEM with err. */

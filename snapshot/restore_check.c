@@ -1,6 +1,42 @@
 /* snapshot/restore_check.c - the restorer's checks that need no change to the process: is this
- * host the one the image expects (kernel, libc, CPU state features), and are the files the image
- * maps or holds open still there, unchanged.
+ * host the one the image expects, can the image's limits be met here, are the files the image
+ * maps or holds open still there, unchanged and long enough.
+ *
+ * The rule: whatever a restore can fail on after its point of no return (the first change to
+ * its own address space, crs_restore_memory) is checked before it, and the dry run
+ * (`crsnap restore -n`) runs the very same checks; what is a property of the image alone is
+ * also checked by `crsnap verify`. Each failure, and where it is checked:
+ *
+ *   damaged structure, sizes, a region's file offset not page-aligned or offset + length past
+ *   the largest file offset (EOVERFLOW), more than CRS_IMG_MAX_FDS descriptors
+ *                                        crs_image_open (reader.c): verify, -n, restore
+ *   a checksum, a chunk that does not decompress
+ *                                        crs_image_verify: verify, -n; crs_image_check: restore
+ *   no usable restart entry, stack or plan area; 0 or more than CRS_PLAN_MAX_THREADS threads;
+ *   an interval timer the kernel refuses
+ *                                        crs_restore_check_image: verify, -n, restore
+ *   another kernel, libc, CPU features, page size
+ *                                        crs_restore_check_host: -n, restore
+ *   a descriptor number at or above what RLIMIT_NOFILE's hard limit allows here (the restorer
+ *   moves its own descriptors above the highest saved one)
+ *                                        crs_restore_check_fd_limit: -n, restore
+ *   --same-pid without CAP_CHECKPOINT_RESTORE or with the pid taken
+ *                                        crs_restore_check_pid: -n (restore: fails before)
+ *   a mapped file missing, changed, or shorter than the part the mapping covered (a touch past
+ *   the end is SIGBUS, in the restorer itself when it writes saved pages there); saved pages of
+ *   a private file mapping past the file's current end; an open file missing
+ *                                        crs_restore_check_files: -n, restore
+ *   a region the kernel will not map here: commit limit (cumulative with
+ *   vm.overcommit_memory=2), vm.max_map_count, a file that cannot be opened with the access the
+ *   mapping needs, a noexec mount, a file that cannot be mapped
+ *                                        crs_restore_memory_try (restore_mem.c): -n, restore
+ *   the restorer's layout in the way   crs_restore_check_layout: -n, restore (re-executes)
+ *   no [vdso]/[vvar] block of the saved sizes here
+ *                                        crs_restore_check_vdso (restore_mem.c): -n, restore
+ *
+ * What fails after the point of no return is only reported (a descriptor that cannot be
+ * reopened stays closed, a limit or the personality that cannot be set back), or is a race
+ * with the host (a file removed between the check and the restore).
  */
 #define _GNU_SOURCE
 #include "restore.h"
@@ -14,6 +50,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <linux/capability.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -80,6 +120,19 @@ static int64_t mtime_ns(const struct stat *st)
     return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 }
 
+/* Bytes of region v that a file of size bytes backs: the pages from its offset up to the
+ * file's last page; a touch beyond is SIGBUS. */
+static uint64_t covered(const struct crs_img_vma *v, uint64_t size)
+{
+    uint64_t pages = size > UINT64_MAX - CRS_IMG_PAGE_SIZE ? UINT64_MAX - CRS_IMG_PAGE_SIZE + 1
+                     : (size + CRS_IMG_PAGE_SIZE - 1) & ~(uint64_t)(CRS_IMG_PAGE_SIZE - 1);
+    uint64_t len = v->end - v->start;
+
+    if (pages <= v->file_offset)
+        return 0;
+    return pages - v->file_offset < len ? pages - v->file_offset : len;
+}
+
 /* A mapped file must be the very file: same size and mtime (inode numbers change when a file
  * is copied back, which is fine; a library rebuilt in place is not). */
 static int check_mapped(const struct crs_image *img, const struct crs_img_vma *v,
@@ -94,6 +147,15 @@ static int check_mapped(const struct crs_image *img, const struct crs_img_vma *v
         seterr(err, errlen, "%s is missing (mapped at %#llx at the checkpoint)", path,
                (unsigned long long)v->start);
         return o->force ? 1 : -ENOENT;
+    }
+    /* A touch of a mapped page past the file's end is SIGBUS: the file must still cover
+     * what it covered at the checkpoint, --force or not. */
+    if (covered(v, (uint64_t)st.st_size) < covered(v, v->file_size)) {
+        seterr(err, errlen, "%s is shorter than at the checkpoint (%llu bytes, was %llu): the "
+               "region mapped from offset %#llx at %#llx would fault past its end", path,
+               (unsigned long long)st.st_size, (unsigned long long)v->file_size,
+               (unsigned long long)v->file_offset, (unsigned long long)v->start);
+        return -ESTALE;
     }
     /* A writable shared mapping is the process's own output: the file holds its contents and
      * the process (or its run after the checkpoint) changes it in place, as the JVM does with
@@ -154,6 +216,42 @@ static int check_fd(const struct crs_image *img, const struct crs_img_fd *f,
     return 0;
 }
 
+/* The restorer writes a private file mapping's saved pages into the mapping: a page past the
+ * file's end there would kill it with SIGBUS, after the point of no return. A real image has
+ * none (truncating a file drops the pages past its end from every mapping); a crafted one, or
+ * one whose file is shorter now, is refused. Reads the chunk headers only. */
+static int check_pages_in_files(const struct crs_image *img, char *err, size_t errlen)
+{
+    const struct crs_img_vma *last = NULL;
+    uint64_t limit = 0;
+    struct crs_chunk_iter it;
+    int r;
+
+    crs_image_chunk_begin(img, &it);
+    while ((r = crs_image_next_chunk(img, &it, err, errlen)) > 0) {
+        const struct crs_img_vma *v = crs_image_find_vma(img, it.chunk.addr);
+        const char *path = v ? crs_image_string(img, v->path) : NULL;
+        uint64_t end = it.chunk.addr + (uint64_t)it.chunk.npages * CRS_IMG_PAGE_SIZE;
+        struct stat st;
+
+        if (!v || v->kind != CRS_VMA_FILE_PRIVATE || (v->flags & CRS_VMA_F_DELETED) || !path ||
+            path[0] != '/')
+            continue;
+        if (v != last) {
+            last = v;
+            limit = stat(path, &st) == 0 ? v->start + covered(v, (uint64_t)st.st_size) : v->end;
+        }
+        if (end > limit) {
+            seterr(err, errlen, "saved pages %#llx-%#llx lie past the end of %s (mapped from "
+                   "offset %#llx at %#llx)", (unsigned long long)it.chunk.addr,
+                   (unsigned long long)end, path, (unsigned long long)v->file_offset,
+                   (unsigned long long)v->start);
+            return -ESTALE;
+        }
+    }
+    return r;
+}
+
 int crs_restore_check_files(const struct crs_image *img, const struct crs_restore_opts *o,
                             char *err, size_t errlen)
 {
@@ -178,6 +276,8 @@ int crs_restore_check_files(const struct crs_image *img, const struct crs_restor
         if (r > 0)
             fprintf(stderr, "crsnap restore: warning: %s\n", err);
     }
+    if ((r = check_pages_in_files(img, err, errlen)) < 0)
+        return r;
     for (uint32_t i = 0; i < img->nfds; i++) {
         if ((r = check_fd(img, &img->fds[i], o, err, errlen)) < 0)
             return r;
@@ -185,5 +285,104 @@ int crs_restore_check_files(const struct crs_image *img, const struct crs_restor
             fprintf(stderr, "crsnap restore: warning: %s\n", err);
     }
     err[0] = '\0';
+    return 0;
+}
+
+/* The restart entry, its stack and its plan area must be in saved memory of the right kind. */
+static int check_restart(const struct crs_image *img, char *err, size_t errlen)
+{
+    const struct crs_img_restart *rs = &img->process.restart;
+    const struct crs_img_vma *e = crs_image_find_vma(img, rs->entry);
+    const struct crs_img_vma *s = crs_image_find_vma(img, rs->stack_top - 16);
+    const struct crs_img_vma *p = crs_image_find_vma(img, rs->plan_addr);
+
+    if (!rs->entry) {
+        seterr(err, errlen, "the image records no restart entry");
+        return -EBADMSG;
+    }
+    if (!e || !(e->prot & PROT_EXEC) || !s || !(s->prot & PROT_WRITE) || !p ||
+        !(p->prot & PROT_WRITE) || p->end - rs->plan_addr < sizeof(struct crs_restart_plan) ||
+        rs->plan_size < sizeof(struct crs_restart_plan) || rs->stack_top % 16) {
+        seterr(err, errlen, "the image's restart entry, stack or plan area is not usable");
+        return -EBADMSG;
+    }
+    return 0;
+}
+
+static int bad_timeval(const struct crs_img_timeval *t)
+{
+    return t->sec < 0 || t->usec < 0 || t->usec >= 1000000;
+}
+
+int crs_restore_check_image(const struct crs_image *img, char *err, size_t errlen)
+{
+    int r;
+
+    if ((r = check_restart(img, err, errlen)))
+        return r;
+    if (img->nthreads == 0 || img->nthreads > CRS_PLAN_MAX_THREADS) {
+        seterr(err, errlen, "the image holds %u threads (1 to %u can be restored)", img->nthreads,
+               CRS_PLAN_MAX_THREADS);
+        return -E2BIG;
+    }
+    /* setitimer refuses these, and it runs after the point of no return */
+    for (int i = 0; i < 3; i++) {
+        const struct crs_img_itimer *t = &img->process.itimers[i];
+        if (bad_timeval(&t->interval) || bad_timeval(&t->value)) {
+            seterr(err, errlen, "damaged process section: interval timer %d is not a valid "
+                   "time", i);
+            return -EBADMSG;
+        }
+    }
+    return 0;
+}
+
+/* Descriptors the restorer holds above the highest saved number while it rebuilds them (its
+ * standard streams, the image, the program file, a pipe's two ends being lifted...). */
+#define FD_ROOM 16
+
+int crs_restore_check_fd_limit(const struct crs_image *img, char *err, size_t errlen)
+{
+    struct rlimit rl;
+    rlim_t need = 3 + FD_ROOM;
+
+    for (uint32_t i = 0; i < img->nfds; i++)
+        if (img->fds[i].kind != CRS_FD_INTERNAL && (rlim_t)img->fds[i].fd + 1 + FD_ROOM > need)
+            need = (rlim_t)img->fds[i].fd + 1 + FD_ROOM;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return -errno;
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
+        /* privileged (CAP_SYS_RESOURCE), the hard limit can be raised, up to fs.nr_open */
+        struct rlimit up = { rl.rlim_cur, need };
+        if (setrlimit(RLIMIT_NOFILE, &up) < 0) {
+            seterr(err, errlen, "the image has descriptor %llu; this process may only open "
+                   "descriptors below %llu (RLIMIT_NOFILE hard limit; needs %llu: raise it, "
+                   "e.g. ulimit -Hn, as root)", (unsigned long long)(need - 1 - FD_ROOM),
+                   (unsigned long long)rl.rlim_max, (unsigned long long)need);
+            return -EMFILE;
+        }
+    }
+    return 0;
+}
+
+int crs_restore_check_pid(const struct crs_image *img, char *err, size_t errlen)
+{
+    pid_t want = (pid_t)img->process.pid;
+    struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+    struct __user_cap_data_struct d[2];
+    int cap = 40; /* CAP_CHECKPOINT_RESTORE; CAP_SYS_ADMIN (21) serves as well */
+
+    if (getpid() == want)
+        return 0;
+    if (syscall(SYS_capget, &h, d) < 0 ||
+        (!(d[cap / 32].effective & (1u << (cap % 32))) && !(d[0].effective & (1u << 21)))) {
+        seterr(err, errlen, "cannot restore under pid %d: needs CAP_CHECKPOINT_RESTORE",
+               (int)want);
+        return -EPERM;
+    }
+    if (kill(want, 0) == 0 || errno != ESRCH) {
+        seterr(err, errlen, "cannot restore under pid %d: a process has it", (int)want);
+        return -EEXIST;
+    }
     return 0;
 }

@@ -436,14 +436,13 @@ static void rebuild_epoll_set(struct crs_restore *r, const struct crs_img_fd *f)
 int crs_restore_fds(struct crs_restore *r, char *err, size_t errlen)
 {
     const struct crs_image *img = r->img;
-    uint8_t done[4096];
+    uint8_t *done = r->fd_done;
     int e;
 
-    if (img->nfds > sizeof done) {
-        seterr(err, errlen, "too many descriptors in the image (%u)", img->nfds);
-        return -E2BIG;
+    if (!done) {
+        seterr(err, errlen, "internal error: no room to track the descriptors");
+        return -EINVAL;
     }
-    memset(done, 0, sizeof done);
     for (uint32_t i = 0; i < img->nfds; i++) {
         const struct crs_img_fd *f = &img->fds[i];
         const char *path = crs_image_string(img, f->path);

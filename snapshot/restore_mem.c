@@ -46,60 +46,161 @@ static int takes_pages(const struct crs_img_vma *v)
     return v->kind != CRS_VMA_FILE_SHARED || (v->flags & CRS_VMA_F_DELETED);
 }
 
-static int map_region(struct crs_restore *r, const struct crs_img_vma *v, char *err,
-                      size_t errlen)
+/* How a region is mapped: protections and flags (without the address), and the file to map
+ * with the access it is opened with (*path NULL: none). 0 when the region is not mapped at all
+ * (the vDSO block is moved, not mapped). */
+struct how {
+    int prot, flags, oflags;
+    const char *path;
+};
+
+static int region_how(const struct crs_image *img, const struct crs_img_vma *v, struct how *h)
 {
-    const char *path = crs_image_string(r->img, v->path);
-    int prot = takes_pages(v) ? PROT_READ | PROT_WRITE : (int)v->prot;
-    int flags = MAP_FIXED_NOREPLACE | (v->flags & CRS_VMA_F_GROWSDOWN ? MAP_GROWSDOWN : 0);
-    int fd = -1;
+    const char *path = crs_image_string(img, v->path);
     int file = (v->kind == CRS_VMA_FILE_PRIVATE || v->kind == CRS_VMA_FILE_SHARED) &&
                !(v->flags & CRS_VMA_F_DELETED) && path && path[0] == '/';
-    void *p;
 
+    h->prot = takes_pages(v) ? PROT_READ | PROT_WRITE : (int)v->prot;
+    h->flags = v->flags & CRS_VMA_F_NORESERVE ? MAP_NORESERVE : 0;
+    h->path = file ? path : NULL;
+    h->oflags = v->kind == CRS_VMA_FILE_SHARED && (v->prot & PROT_WRITE) ? O_RDWR : O_RDONLY;
     switch (v->kind) {
     case CRS_VMA_VDSO:
     case CRS_VMA_VVAR:
     case CRS_VMA_VSYSCALL:
         return 0;
     case CRS_VMA_ANON_SHARED:
-        flags |= MAP_SHARED | MAP_ANONYMOUS;
+        h->flags |= MAP_SHARED | MAP_ANONYMOUS;
         break;
     case CRS_VMA_FILE_SHARED:
-        flags |= file ? MAP_SHARED : MAP_SHARED | MAP_ANONYMOUS;
+        h->flags |= file ? MAP_SHARED : MAP_SHARED | MAP_ANONYMOUS;
         break;
     case CRS_VMA_FILE_PRIVATE:
-        flags |= file ? MAP_PRIVATE : MAP_PRIVATE | MAP_ANONYMOUS;
+        h->flags |= file ? MAP_PRIVATE : MAP_PRIVATE | MAP_ANONYMOUS;
         break;
     default:
-        flags |= MAP_PRIVATE | MAP_ANONYMOUS;
+        h->flags |= MAP_PRIVATE | MAP_ANONYMOUS;
         break;
     }
-    if (file) {
-        int shared_rw = v->kind == CRS_VMA_FILE_SHARED && (v->prot & PROT_WRITE);
-        fd = open(path, (shared_rw ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-        if (fd < 0) {
-            int e = errno;
-            seterr(err, errlen, "cannot open %s to map it at %#" PRIx64 ": %s", path, v->start,
-                   strerror(e));
-            return -e;
-        }
+    return 1;
+}
+
+static int open_for(const struct crs_img_vma *v, const struct how *h, char *err, size_t errlen)
+{
+    int fd = open(h->path, h->oflags | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        seterr(err, errlen, "cannot open %s to map it at %#" PRIx64 ": %s", h->path, v->start,
+               strerror(e));
+        return -e;
     }
-    p = mmap((void *)(uintptr_t)v->start, v->end - v->start, prot, flags, fd,
-             file ? (off_t)v->file_offset : 0);
+    return fd;
+}
+
+static void map_failed(const struct crs_image *img, const struct crs_img_vma *v, int e,
+                       char *err, size_t errlen)
+{
+    const char *path = crs_image_string(img, v->path);
+    seterr(err, errlen, "cannot map the saved region %#" PRIx64 "-%#" PRIx64 " (%s%s%s%s): %s",
+           v->start, v->end, crs_image_vma_kind_name(v->kind), path && path[0] ? " " : "",
+           path ? path : "", v->flags & CRS_VMA_F_NORESERVE ? ", no reserve" : "", strerror(e));
+}
+
+static int map_region(struct crs_restore *r, const struct crs_img_vma *v, char *err,
+                      size_t errlen)
+{
+    struct how h;
+    int fd = -1;
+    void *p;
+
+    if (!region_how(r->img, v, &h))
+        return 0;
+    if (h.path && (fd = open_for(v, &h, err, errlen)) < 0)
+        return fd;
+    p = mmap((void *)(uintptr_t)v->start, v->end - v->start, h.prot,
+             h.flags | MAP_FIXED_NOREPLACE | (v->flags & CRS_VMA_F_GROWSDOWN ? MAP_GROWSDOWN : 0),
+             fd, h.path ? (off_t)v->file_offset : 0);
     if (fd >= 0)
         close(fd);
     if (p == MAP_FAILED) {
         int e = errno;
-        seterr(err, errlen, "cannot map the saved region %#" PRIx64 "-%#" PRIx64 " (%s%s%s): %s",
-               v->start, v->end, crs_image_vma_kind_name(v->kind), path && path[0] ? " " : "",
-               path ? path : "", strerror(e));
+        map_failed(r->img, v, e, err, errlen);
         return e == EEXIST ? -EADDRINUSE : -e;
     }
     if ((uint64_t)(uintptr_t)p != v->start) {
         munmap(p, v->end - v->start);
         seterr(err, errlen, "the kernel placed the region %#" PRIx64 " elsewhere", v->start);
         return -EADDRINUSE;
+    }
+    return 0;
+}
+
+int crs_restore_memory_try(const struct crs_restore *r, char *err, size_t errlen)
+{
+    const struct crs_image *img = r->img;
+    void **made = calloc(img->nvmas ? img->nvmas : 1, sizeof *made);
+    int rc = 0;
+
+    if (!made) {
+        seterr(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    /* All of them held at once: with vm.overcommit_memory=2 the commit charge adds up. Saved
+     * protections are added, so that a noexec mount refuses here as mprotect would later. */
+    for (uint32_t i = 0; i < img->nvmas && !rc; i++) {
+        const struct crs_img_vma *v = &img->vmas[i];
+        struct how h;
+        int fd = -1;
+        void *p;
+
+        if (!region_how(img, v, &h))
+            continue;
+        if (h.path && (fd = open_for(v, &h, err, errlen)) < 0) {
+            rc = fd;
+            break;
+        }
+        p = mmap(NULL, v->end - v->start, h.prot | (int)v->prot, h.flags, fd,
+                 h.path ? (off_t)v->file_offset : 0);
+        if (fd >= 0)
+            close(fd);
+        if (p == MAP_FAILED) {
+            rc = -errno;
+            map_failed(img, v, -rc, err, errlen);
+        } else {
+            made[i] = p;
+        }
+    }
+    for (uint32_t i = 0; i < img->nvmas; i++)
+        if (made[i])
+            munmap(made[i], img->vmas[i].end - img->vmas[i].start);
+    free(made);
+    return rc;
+}
+
+/* The host's mapping of the vDSO block that region v (a [vdso] or [vvar] region) is moved
+ * from, or NULL when there is none of v's size. */
+static const struct crs_restore_map *vdso_source(const struct crs_restore *r,
+                                                 const struct crs_img_vma *v)
+{
+    const char *name = crs_image_string(r->img, v->path);
+    const struct crs_restore_map *m = NULL;
+
+    for (uint32_t j = 0; j < r->nmaps && name; j++)
+        if (!strcmp(r->maps[j].name, name))
+            m = &r->maps[j];
+    return m && m->end - m->start == v->end - v->start ? m : NULL;
+}
+
+int crs_restore_check_vdso(const struct crs_restore *r, char *err, size_t errlen)
+{
+    for (uint32_t i = 0; i < r->img->nvmas; i++) {
+        const struct crs_img_vma *v = &r->img->vmas[i];
+        const char *name = crs_image_string(r->img, v->path);
+        if ((v->kind == CRS_VMA_VDSO || v->kind == CRS_VMA_VVAR) && !vdso_source(r, v)) {
+            seterr(err, errlen, "incompatible host: no %s of %" PRIu64 " bytes here",
+                   name && name[0] ? name : "vdso", v->end - v->start);
+            return -ENOEXEC;
+        }
     }
     return 0;
 }
@@ -262,29 +363,24 @@ int crs_restore_memory(struct crs_restore *r, char *err, size_t errlen)
 int crs_restore_vdso(struct crs_restore *r, char *err, size_t errlen)
 {
     const struct crs_image *img = r->img;
+    int rc;
 
+    if ((rc = crs_restore_check_vdso(r, err, errlen)))
+        return rc;
     for (uint32_t i = 0; i < img->nvmas; i++) {
         const struct crs_img_vma *v = &img->vmas[i];
-        const char *name = crs_image_string(img, v->path);
-        const struct crs_restore_map *m = NULL;
+        const struct crs_restore_map *m;
         if (v->kind != CRS_VMA_VDSO && v->kind != CRS_VMA_VVAR)
             continue;
-        for (uint32_t j = 0; j < r->nmaps && name; j++)
-            if (!strcmp(r->maps[j].name, name))
-                m = &r->maps[j];
-        if (!m || m->end - m->start != v->end - v->start) {
-            seterr(err, errlen, "incompatible host: no %s of %" PRIu64 " bytes here",
-                   name ? name : "vdso", v->end - v->start);
-            return -ENOEXEC;
-        }
+        m = vdso_source(r, v);
         if (m->start == v->start)
             continue;
         void *p = mremap((void *)(uintptr_t)m->start, m->end - m->start, v->end - v->start,
                          MREMAP_MAYMOVE | MREMAP_FIXED, (void *)(uintptr_t)v->start);
         if (p == MAP_FAILED) {
             int e = errno;
-            seterr(err, errlen, "cannot move %s to %#" PRIx64 ": %s", name, v->start,
-                   strerror(e));
+            seterr(err, errlen, "cannot move %s to %#" PRIx64 ": %s",
+                   crs_image_string(img, v->path), v->start, strerror(e));
             return -e;
         }
     }

@@ -16,6 +16,12 @@ crs_image_unit(test_image_roundtrip)
 crs_image_unit(test_image_failures)
 crs_image_unit(test_image_damage)
 crs_image_unit(test_image_release)
+crs_image_unit(test_image_limits)
+# it runs `crsnap restore -n` some forty times, on images of up to 56 MiB of descriptors
+set_tests_properties(test_image_limits PROPERTIES TIMEOUT 180)
+if(CRSNAP_SANITIZE)
+  set_property(TEST test_image_limits APPEND PROPERTY ENVIRONMENT "CRSNAP_SANITIZED=1")
+endif()
 
 add_executable(image_make ${CRS_IMAGE_TESTS}/make_image.c ${CRS_IMAGE_TESTS}/image_test.c
                $<TARGET_OBJECTS:crsnap_image>)

@@ -74,9 +74,15 @@ crs_restore_test(restore_api_static api.sh $<TARGET_FILE:restore_api_static>)
 crs_restore_test(restore_tty tty.sh ${CRS_RESTORE_TESTS}/chain.py)
 crs_restore_test(restore_same_pid samepid.sh ${CRS_RESTORE_TESTS}/pid.py $<TARGET_FILE:restore_tids>)
 crs_restore_test(restore_failures failures.sh $<TARGET_FILE:restore_mapfile>)
+# a dozen restores, each reading the whole image: slow on a loaded machine
+set_tests_properties(restore_failures PROPERTIES TIMEOUT 120)
 add_executable(restore_sharedmap_prog ${CRS_RESTORE_TESTS}/sharedmap.c)
 crs_restore_test(restore_sharedmap sharedmap.sh $<TARGET_FILE:restore_sharedmap_prog>)
 # The pages decompressed on one thread (CRSNAP_RESTORE_THREADS=1) as well as on two (default).
 crs_restore_test(restore_python_one_thread program.sh python1 /usr/bin/python3
                  ${CRS_RESTORE_TESTS}/chain.py 8000000 @PROGRESS@)
 set_property(TEST restore_python_one_thread APPEND PROPERTY ENVIRONMENT CRSNAP_RESTORE_THREADS=1)
+# At the restorer's limits: restore -n answers as the restore does.
+add_executable(restore_limits_prog ${CRS_RESTORE_TESTS}/limits.c)
+crs_restore_test(restore_limit_fds limits.sh $<TARGET_FILE:restore_limits_prog> fds)
+crs_restore_test(restore_limit_noreserve limits.sh $<TARGET_FILE:restore_limits_prog> noreserve)

@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "image_fmt.h"
 #include "snapshot/reader.h"
+#include "snapshot/restore.h"
 
 struct progress {
     struct timespec start;
@@ -42,7 +43,9 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: crsnap verify IMAGE\n\n"
                  "Check an image completely: header, trailer, table of contents, every section\n"
-                 "and chunk checksum, and decompress every chunk.\n\n"
+                 "and chunk checksum, and decompress every chunk; and what the image alone\n"
+                 "must satisfy to be restored anywhere (limits, offsets). `crsnap restore -n`\n"
+                 "checks this host as well.\n\n"
                  "  -q, --quiet  print nothing when the image is sound\n"
                  "  -h, --help   show this help\n\n"
                  "Exit status: 0 sound, 1 damaged, incomplete or unreadable, 2 wrong usage.\n");
@@ -64,7 +67,10 @@ int crs_cmd_verify(int argc, char **argv)
         return CRS_EXIT_FAIL;
     }
     clock_gettime(CLOCK_MONOTONIC, &prog.start);
-    r = crs_image_verify(img, isatty(2) ? show : NULL, &prog, err, sizeof err);
+    /* what no restore on any host could get past: the same checks as restore's */
+    r = crs_restore_check_image(img, err, sizeof err);
+    if (!r)
+        r = crs_image_verify(img, isatty(2) ? show : NULL, &prog, err, sizeof err);
     if (prog.shown)
         fprintf(stderr, "\r\033[K");
     if (r) {

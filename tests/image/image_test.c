@@ -1,6 +1,7 @@
 /* tests/image/image_test.c - helpers shared by the image tests (see image_test.h). */
 #define _GNU_SOURCE
 #include "image_test.h"
+#include "snapshot/restart.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -58,6 +59,12 @@ struct crs_test_req *crs_test_req_new(const char *path, const char *dir, uint64_
     t->thread.tid = getpid();
     t->thread.flags = CRS_THREAD_F_MAIN;
     snprintf(t->thread.name, sizeof t->thread.name, "main");
+    /* Where a restore would go on: enough for `crsnap restore -n` and verify to accept the
+     * image (these images are never restored for real). */
+    t->thread.fs_base = crs_arch_thread_pointer();
+    t->thread.ctx.rsp = (uint64_t)(uintptr_t)__builtin_frame_address(0);
+    t->thread.ctx.rip = (uint64_t)(uintptr_t)&crs_test_req_new;
+    crs_restart_describe(&t->req.restart);
     t->req.threads = &t->thread;
     t->req.nthreads = 1;
     if (pipe2(t->report, O_CLOEXEC) || pipe2(t->pause, O_CLOEXEC))

@@ -1,7 +1,7 @@
 # failures.sh MAPFILE - every check that comes before a restore changes anything: a damaged or
-# truncated image, a missing or changed mapped file, a missing open file, another kernel or
-# libc; each gets its one-line message and exit status 1, and the image still restores once
-# the cause is gone (through forced re-executions, and from its directory).
+# truncated image, a missing, changed or truncated mapped file, a missing open file, another
+# kernel or libc; each gets its one-line message and exit status 1, and the image still
+# restores once the cause is gone (through forced re-executions, and from its directory).
 RESTORE_CHECKS_ONLY=1
 . "$(dirname "$0")/lib.sh"
 prog=$1
@@ -48,6 +48,16 @@ expect_fail "changed file" "$T/data changed since the checkpoint (size/mtime dif
 mv "$T/data" "$T/data.away"
 expect_fail "missing file" "$T/data is missing" "$IMG"
 mv "$T/data.away" "$T/data"
+# A mapped file cut short after the checkpoint: a touch past its new end would be SIGBUS (in
+# the restorer itself, which writes the saved dirty page there), so even --force refuses, and
+# the dry run says so first.
+cp -p "$T/data" "$T/data.keep"
+truncate -s 4096 "$T/data"
+expect_fail "truncated file, dry run" \
+    "$T/data is shorter than at the checkpoint (4096 bytes, was 300000)" -n "$IMG"
+expect_fail "truncated file" "$T/data is shorter than at the checkpoint" "$IMG"
+expect_fail "truncated file, --force" "$T/data is shorter than at the checkpoint" --force "$IMG"
+mv "$T/data.keep" "$T/data"
 if [ -n "${CRSNAP_SANITIZED:-}" ]; then
     echo "failures: every check reported (restoring itself needs an unsanitized build)"
     exit 0
