@@ -42,6 +42,7 @@ crs_tools_test(tools_checkpoint_errors checkpoint_errors.sh $<TARGET_FILE:tools_
 crs_tools_test(tools_checkpoint_protocol checkpoint_protocol.sh $<TARGET_FILE:tools_fake_control>)
 crs_tools_test(tools_checkpoint_live checkpoint_live.sh $<TARGET_FILE:tools_probe>)
 crs_tools_test(tools_run_live run_live.sh $<TARGET_FILE:tools_probe>)
+crs_tools_test(tools_trust_read trust_read.sh $<TARGET_FILE:tools_probe> $<TARGET_FILE:image_make>)
 crs_tools_test(tools_trust_users trust_users.sh $<TARGET_FILE:tools_probe>)
 
 # The examples, when the project builds them.
