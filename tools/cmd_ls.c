@@ -179,7 +179,8 @@ int crs_cmd_ls(int argc, char **argv)
         ents[n++] = e;
     }
     closedir(d);
-    qsort(ents, n, sizeof *ents, newest_first);
+    if (n)
+        qsort(ents, n, sizeof *ents, newest_first);
     if (n)
         printf("%6s  %-23s  %-16s  %9s  %9s  %6s  %8s  %s\n", "SEQ", "TIME", "PROGRAM", "MEMORY",
                "IMAGE", "RATIO", "PAUSE", "FILE");

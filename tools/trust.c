@@ -224,7 +224,8 @@ static int pick(int dfd, const char *arg, unsigned flags, FILE *notes, struct cr
         strcpy(c[n++].name, de->d_name);
     }
     closedir(d);
-    qsort(c, n, sizeof *c, newest_first);
+    if (n)
+        qsort(c, n, sizeof *c, newest_first);
     crs_escape_str(e, sizeof e, arg);
     for (size_t i = 0; i < n; i++) {
         struct stat st;
@@ -256,6 +257,7 @@ static int pick(int dfd, const char *arg, unsigned flags, FILE *notes, struct cr
             note(notes, "passing over %s: %s", c[i].name, why);
             continue;
         }
+        note(notes, "using %s", crs_escape_str(first, sizeof first, path));
         free(c);
         return 0;
     }

@@ -31,7 +31,8 @@
 
 /* Opens the image that `crsnap restore ARG` means: ARG itself, or, for a directory, the image
  * with the highest sequence number in its name (ckpt-NNNNNN.crsnap) among those that are
- * trusted and open cleanly; the ones passed over on the way are named on notes (NULL: quiet).
+ * trusted and open cleanly; the ones passed over on the way, and the one chosen, are named on
+ * notes (NULL: quiet).
  * Returns 0 with *out set; -EPERM when the ownership rule refuses it (err says why, and
  * CRS_TRUST_ANY would accept it); -EXDEV when the symlink rule refuses it (err says what to
  * name instead); another -errno when there is no such file, no complete image, or the file is

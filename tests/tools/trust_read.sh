@@ -27,6 +27,23 @@ checkpoint() {
     done
     [ -f "$IMG" ] || fail "checkpoint printed '$IMG'"
 }
+# dry_ok WANT ARGS...: `crsnap restore -n ARGS` accepts and checks WANT ("WANT: can be
+# restored"; for a DIR, "using WANT" too). Under the sanitizers, whose shadow memory overlaps
+# any image's layout, a dry run ends at that layout check (status 1, "overlaps"), after the
+# choice and the trust checks this test is about.
+dry_ok() {
+    want=$1; shift
+    timeout 30 "$B" restore -n "$@" >"$T/out" 2>"$T/err"
+    got=$?
+    for last; do :; done
+    if [ -d "$last" ]; then has "$T/err" "using $want"; fi
+    if [ -n "${CRSNAP_SANITIZED:-}" ] && [ "$got" = 1 ] &&
+        grep -q "overlaps the saved region" "$T/err"; then
+        return 0
+    fi
+    [ "$got" = 0 ] || fail "'crsnap restore -n $*' exited $got, expected 0"
+    has_line "$T/out" "$want: can be restored"
+}
 checkpoint; IMG1=$IMG
 checkpoint; IMG2=$IMG
 kill -KILL "$pid"
@@ -36,13 +53,11 @@ N1=$(basename "$IMG1")
 N2=$(basename "$IMG2")
 
 # the newest by name is restorable
-run_cmd 0 "$B" restore -n "$D"
-has_line "$T/out" "$D/$N2: can be restored"
+dry_ok "$D/$N2" "$D"
 
 # by the name, not by the sequence number in the header: image 1 under a higher name wins
 cp -p "$IMG1" "$D/ckpt-000050.crsnap"
-run_cmd 0 "$B" restore -n "$D"
-has_line "$T/out" "$D/ckpt-000050.crsnap: can be restored"
+dry_ok "$D/ckpt-000050.crsnap" "$D"
 rm "$D/ckpt-000050.crsnap"
 
 # damaged, FIFO and symlink images with higher numbers are passed over, said so, never hang
@@ -50,8 +65,7 @@ head -c 5000 "$IMG2" >"$D/ckpt-000060.crsnap"
 chmod 600 "$D/ckpt-000060.crsnap"
 mkfifo -m 600 "$D/ckpt-999999.crsnap"
 ln -s "$N1" "$D/ckpt-999998.crsnap"
-run_cmd 0 timeout 10 "$B" restore -n "$D"
-has_line "$T/out" "$D/$N2: can be restored"
+dry_ok "$D/$N2" "$D"
 has "$T/err" "passing over ckpt-999999.crsnap: not a regular file"
 has "$T/err" "passing over ckpt-999998.crsnap: a symbolic link, not an image"
 has "$T/err" "passing over ckpt-000060.crsnap: truncated"
@@ -64,7 +78,7 @@ run_cmd 1 timeout 10 "$B" verify "$D/ckpt-999999.crsnap"
 run_cmd 1 timeout 10 "$B" restore -n "$D/ckpt-999999.crsnap"
 has "$T/err" "not a regular file (a FIFO)"
 # named, the user's own symlink to a name beside it is followed, as `latest` is
-run_cmd 0 timeout 10 "$B" restore -n "$D/ckpt-999998.crsnap"
+dry_ok "$D/ckpt-999998.crsnap" "$D/ckpt-999998.crsnap"
 ln -s loop-b "$T/loop-a"
 ln -s loop-a "$T/loop-b"
 for c in info verify ls "restore -n"; do
@@ -81,7 +95,7 @@ run_cmd 4 "$B" restore -n "$T/link/"
 
 # `latest` as the writer makes it is followed; one that leads out of the directory is not
 [ -L "$D/latest" ] || fail "the writer made no latest link"
-run_cmd 0 "$B" restore -n "$D/latest"
+dry_ok "$D/latest" "$D/latest"
 ln -sfn "../imgs/$N1" "$D/latest"
 run_cmd 4 "$B" restore -n "$D/latest"
 has "$T/err" "not to an image in the same directory: name the image itself"
@@ -99,14 +113,13 @@ has "$T/err" "directory $D is writable by its group and others (and not sticky)"
 has "$T/err" "--trust-image"
 run_cmd 4 "$B" restore -n "$D"
 run_cmd 4 "$B" restore "$D"
-run_cmd 0 "$B" restore -n --trust-image "$IMG2"
-has_line "$T/out" "$IMG2: can be restored"
+dry_ok "$IMG2" --trust-image "$IMG2"
 chmod 775 "$D"
 run_cmd 4 "$B" restore -n "$IMG2"
 has "$T/err" "writable by its group"
 # ... unless it is sticky (as /tmp): the user's own image there is theirs alone
 chmod 1777 "$D"
-run_cmd 0 "$B" restore -n "$IMG2"
+dry_ok "$IMG2" "$IMG2"
 chmod 755 "$D"
 # a directory higher up that others can write is as bad
 chmod 757 "$T"
@@ -117,8 +130,7 @@ chmod 755 "$T"
 chmod 606 "$IMG2"
 run_cmd 4 "$B" restore -n "$IMG2"
 has "$T/err" "it is writable by others"
-run_cmd 0 "$B" restore -n "$D"
-has_line "$T/out" "$IMG1: can be restored"
+dry_ok "$IMG1" "$D"
 has "$T/err" "passing over $N2: it is writable by others"
 run_cmd 0 "$B" ls "$D"
 has "$T/out" "$N2  (not trusted: it is writable by others)"

@@ -30,24 +30,38 @@ done
 [ -f "$IMG" ] || fail "checkpoint printed '$IMG'"
 kill -KILL "$pid"
 wait "$pid" 2>/dev/null
-as_user "$U1" "$C" restore -n "$IMG" >"$T/out" 2>"$T/err" || fail "U1's own image: $(cat "$T/err")"
 
-# u1 CMD...: as U1, output in $T/out and $T/err, status checked as run_cmd does
+# u1 STATUS ARGS...: `crsnap ARGS` as U1, output in $T/out and $T/err, status checked; killed
+# after 30 s (a hang is a failure, not a stuck suite)
 u1() {
     want=$1; shift
-    as_user "$U1" "$C" "$@" >"$T/out" 2>"$T/err"
-    got=$?
-    [ "$got" = "$want" ] || fail "U1: 'crsnap $*' exited $got, expected $want"
-}
-# u1t: the same, killed after 10 s (a hang is a failure, not a stuck suite)
-u1t() {
-    want=$1; shift
-    timeout 10 setpriv --reuid="$U1" --regid="$U1" --init-groups --reset-env \
+    timeout 30 setpriv --reuid="$U1" --regid="$U1" --init-groups --reset-env \
         env -i PATH=/usr/bin:/bin ${ASAN_OPTIONS:+ASAN_OPTIONS=$ASAN_OPTIONS} \
         "$C" "$@" >"$T/out" 2>"$T/err"
     got=$?
     [ "$got" = "$want" ] || fail "U1: 'crsnap $*' exited $got, expected $want"
 }
+# u1_dry WANT ARGS...: U1's `crsnap restore -n ARGS` accepts and checks WANT ("WANT: can be
+# restored"; for a DIR, "using WANT" too). Under the sanitizers, whose shadow memory overlaps
+# any image's layout, a dry run ends at that layout check (status 1, "overlaps"), after the
+# trust checks this test is about.
+u1_dry() {
+    want=$1; shift
+    timeout 30 setpriv --reuid="$U1" --regid="$U1" --init-groups --reset-env \
+        env -i PATH=/usr/bin:/bin ${ASAN_OPTIONS:+ASAN_OPTIONS=$ASAN_OPTIONS} \
+        "$C" restore -n "$@" >"$T/out" 2>"$T/err"
+    got=$?
+    for last; do :; done
+    if [ -d "$last" ]; then has "$T/err" "using $want"; fi
+    if [ -n "${CRSNAP_SANITIZED:-}" ] && [ "$got" = 1 ] &&
+        grep -q "overlaps the saved region" "$T/err"; then
+        return 0
+    fi
+    [ "$got" = 0 ] || fail "U1: 'crsnap restore -n $*' exited $got, expected 0"
+    has_line "$T/out" "$want: can be restored"
+}
+u1_dry "$IMG" "$IMG"
+
 # plant FILE: a copy of U1's image that U2 owns (and made readable, as a planter would)
 plant() {
     cp "$IMG" "$1" && chown "$U2:$U2" "$1" && chmod 644 "$1" || fail "cannot plant $1"
@@ -65,33 +79,30 @@ for img in "$W/ckpt-000009.crsnap" "$W/ckpt-000001.crsnap" "$W"; do
     [ -s "$T/out" ] && fail "a refused dry run printed '$(cat "$T/out")'"
 done
 u1 4 restore "$W/ckpt-000009.crsnap"
-u1 0 restore -n --trust-image "$W/ckpt-000009.crsnap"
-has "$T/out" "$W/ckpt-000009.crsnap: can be restored"
+u1_dry "$W/ckpt-000009.crsnap" --trust-image "$W/ckpt-000009.crsnap"
 has "$T/err" "warning: trusting"
 # with the option, a DIR restores its newest image, whoever made it
-u1 0 restore -n --trust-image "$W"
-has "$T/out" "$W/ckpt-000009.crsnap: can be restored"
+u1_dry "$W/ckpt-000009.crsnap" --trust-image "$W"
 
 # (b) a sticky directory: U1's own image is trusted, U2's planted one is not
 S=$U_DIR/sticky
 mkdir -m 1777 "$S"
 as_user "$U1" cp "$IMG" "$S/ckpt-000001.crsnap" || fail "U1 cannot copy into $S"
 plant "$S/ckpt-000005.crsnap"
-u1 0 restore -n "$S/ckpt-000001.crsnap"
+u1_dry "$S/ckpt-000001.crsnap" "$S/ckpt-000001.crsnap"
 u1 4 restore -n "$S/ckpt-000005.crsnap"
 has "$T/err" "refusing $S/ckpt-000005.crsnap: it is owned by user $U2 (uid $(id -u "$U2")), not by you"
 
 # (c) restore DIR picks U1's newest own image, passing over U2's higher-numbered one, and a
 # FIFO U2 made (e) hangs nothing
 as_user "$U2" mkfifo -m 666 "$S/ckpt-999999.crsnap" || fail "U2 cannot make a FIFO in $S"
-u1t 0 restore -n "$S"
-has "$T/out" "$S/ckpt-000001.crsnap: can be restored"
+u1_dry "$S/ckpt-000001.crsnap" "$S"
 has "$T/err" "passing over ckpt-000005.crsnap: it is owned by user $U2"
-u1t 0 ls "$S"
+u1 0 ls "$S"
 has "$T/out" "ckpt-000005.crsnap  (not trusted: it is owned by user $U2"
 grep "ckpt-000001.crsnap" "$T/out" | grep -q "not trusted" && fail "ls: U1's own image marked"
-u1t 1 info "$S/ckpt-999999.crsnap"
-u1t 1 verify "$S/ckpt-999999.crsnap"
+u1 1 info "$S/ckpt-999999.crsnap"
+u1 1 verify "$S/ckpt-999999.crsnap"
 rm "$S/ckpt-000001.crsnap"
 u1 4 restore -n "$S"
 has "$T/err" "none of its images is yours: ckpt-000005.crsnap: it is owned by user $U2"
@@ -104,7 +115,7 @@ as_user "$U1" cp "$IMG" "$S/ckpt-000002.crsnap"
 as_user "$U2" ln -s ckpt-000002.crsnap "$S/latest" || fail "U2 cannot make a link in $S"
 u1 4 restore -n "$S/latest"
 has "$T/err" "is a symbolic link owned by user $U2"
-u1 0 restore -n "$S/ckpt-000002.crsnap"
+u1_dry "$S/ckpt-000002.crsnap" "$S/ckpt-000002.crsnap"
 
 # (f) root does not restore U1's image either
 run_cmd 4 "$C" restore -n "$IMG"
