@@ -48,11 +48,11 @@ static void usage(FILE *out)
             "                 you know\n"
             "  -v, --verbose  report every descriptor and limit that is not restored\n"
             "  -h, --help     this text\n\n"
-            "An image is trusted only when it is yours (root: root's), not writable by others,\n"
-            "and every directory above it is root's or yours and not writable by others\n"
-            "(unless sticky, as /tmp). A DIR restores the newest such image, by the number in\n"
-            "its name; a symlink to a directory is not followed, a symlink to an image only\n"
-            "when it is yours and names a file beside it (as DIR/latest does).\n\n"
+            "An image is trusted only when it is yours (root: root's) and not writable by\n"
+            "others, and every directory above it is root's or yours and not writable by\n"
+            "others (unless sticky, as /tmp). A DIR restores the newest such image, by the\n"
+            "number in its name; a symlink to a directory is not followed, a symlink to an\n"
+            "image only when it is yours and names a file beside it (as DIR/latest does).\n\n"
             "Exit status: the restored program's own; before it runs, 1 the image or host\n"
             "does not allow a restore, 2 wrong usage, 4 the image is not trusted.\n");
 }
