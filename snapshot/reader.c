@@ -675,21 +675,36 @@ static int load_all(struct crs_image *img, char *err, size_t errlen)
 
 int crs_image_open(const char *path, struct crs_image **out, char *err, size_t errlen)
 {
+    /* O_NONBLOCK: a FIFO named like an image must not hang the reader in open(); it is
+     * refused below as not a regular file. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        int r = -errno;
+        if (err && errlen)
+            seterr(err, errlen, "%s", strerror(-r));
+        return r;
+    }
+    return crs_image_open_fd(fd, path, out, err, errlen);
+}
+
+int crs_image_open_fd(int fd, const char *path, struct crs_image **out, char *err, size_t errlen)
+{
     struct crs_image *img = calloc(1, sizeof *img);
     struct stat st;
-    int r;
+    int r, fl;
 
     if (err && errlen)
         err[0] = '\0';
     if (!img) {
+        close(fd);
         seterr(err, errlen, "out of memory");
         return -ENOMEM;
     }
-    img->fd = open(path, O_RDONLY | O_CLOEXEC);
+    img->fd = fd;
     img->path = strdup(path);
-    if (img->fd < 0) {
-        r = -errno;
-        seterr(err, errlen, "%s", strerror(-r));
+    if (!img->path) {
+        r = -ENOMEM;
+        seterr(err, errlen, "out of memory");
         goto fail;
     }
     if (fstat(img->fd, &st) < 0) {
@@ -699,9 +714,12 @@ int crs_image_open(const char *path, struct crs_image **out, char *err, size_t e
     }
     if (!S_ISREG(st.st_mode)) {
         r = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
-        seterr(err, errlen, "not a regular file");
+        seterr(err, errlen, "not a regular file%s", S_ISFIFO(st.st_mode) ? " (a FIFO)" : "");
         goto fail;
     }
+    /* the image is a regular file: reads block as usual from here on */
+    if ((fl = fcntl(img->fd, F_GETFL)) >= 0 && (fl & O_NONBLOCK))
+        fcntl(img->fd, F_SETFL, fl & ~O_NONBLOCK);
     img->file_size = (uint64_t)st.st_size;
     if (img->file_size < sizeof img->header) {
         r = -EBADMSG;

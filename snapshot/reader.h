@@ -88,6 +88,11 @@ struct crs_image {
  * -ENOENT...) and writes a one-line reason into err, e.g. "truncated: trailer missing (file is
  * 1234 bytes)". *out is set only on success. */
 int crs_image_open(const char *path, struct crs_image **out, char *err, size_t errlen);
+/* The same on a descriptor the caller opened (e.g. with openat and O_NOFOLLOW, after checking
+ * who owns it); it is the image's from here on, closed on failure too. path is what messages
+ * and img->path show. */
+int crs_image_open_fd(int fd, const char *path, struct crs_image **out, char *err,
+                      size_t errlen);
 void crs_image_close(struct crs_image *img);
 
 /* A string from the STRINGS section; "" for offset 0, NULL when out of range. */

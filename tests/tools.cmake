@@ -29,6 +29,12 @@ function(crs_tools_test name script)
                        SKIP_RETURN_CODE 77)
 endfunction()
 
+# The escaping of image strings, on its own.
+add_executable(tools_test_escape ${CRS_TOOLS_TESTS}/test_escape.c ${CMAKE_SOURCE_DIR}/tools/escape.c)
+target_include_directories(tools_test_escape PRIVATE ${CMAKE_SOURCE_DIR}/tools)
+target_link_libraries(tools_test_escape PRIVATE PkgConfig::CMOCKA)
+add_test(NAME tools_escape COMMAND tools_test_escape)
+
 crs_tools_test(tools_help help.sh)
 crs_tools_test(tools_run_status run_status.sh $<TARGET_FILE:tools_probe>)
 crs_tools_test(tools_run_errors run_errors.sh $<TARGET_FILE:tools_probe> ${CRS_STATIC_PROGRAM})
@@ -40,6 +46,8 @@ crs_tools_test(tools_run_live run_live.sh $<TARGET_FILE:tools_probe>)
 # without root).
 crs_tools_test(tools_imgdir_trust imgdir_trust.sh $<TARGET_FILE:tools_probe>)
 set_tests_properties(tools_imgdir_trust PROPERTIES TIMEOUT 300)
+crs_tools_test(tools_trust_read trust_read.sh $<TARGET_FILE:tools_probe> $<TARGET_FILE:image_make>)
+crs_tools_test(tools_trust_users trust_users.sh $<TARGET_FILE:tools_probe>)
 
 # The examples, when the project builds them.
 foreach(ex comm_layer simulation sigdump)

@@ -8,6 +8,7 @@
 #include <xxhash.h>
 
 #include "commands.h"
+#include "escape.h"
 #include "image_fmt.h"
 #include "snapshot/reader.h"
 
@@ -81,19 +82,20 @@ static double ratio(const struct crs_image *img, const struct summary *s)
     return s->stored ? (double)img->process.memory_saved / (double)s->stored : 0.0;
 }
 
-/* An argument on one line: control characters shown as escapes, so that a hostile or odd
- * argument cannot break the layout or drive the terminal. */
-static void print_arg(const char *a)
+/* Every string below comes from the image, which may be someone else's: escaped, so that it
+ * can neither break the layout nor drive the terminal. */
+static void str(const char *s)
 {
-    putchar(' ');
-    for (const unsigned char *p = (const unsigned char *)a; *p; p++) {
-        if (*p == '\n')
-            fputs("\\n", stdout);
-        else if (*p < 0x20 || *p == 0x7f)
-            printf("\\x%02x", *p);
-        else
-            putchar(*p);
-    }
+    crs_print_escaped_str(stdout, s);
+}
+
+/* A thread's name: 16 bytes, NUL-terminated unless it fills them. */
+static size_t name_len(const char name[16])
+{
+    size_t n = 0;
+    while (n < 16 && name[n])
+        n++;
+    return n;
 }
 
 /* Bytes the image holds for f: those waiting in its pipe or socket (-1: none recorded) and,
@@ -118,27 +120,39 @@ static void print_text(const struct crs_image *img, const struct summary *s)
     const struct crs_img_process *p = &img->process;
     char a[64], b[64], c[64];
 
-    printf("image      %s\n", img->path);
-    printf("program    %s (%s), pid %u, ppid %u\n", crs_image_string(img, p->exe),
-           crs_image_string(img, p->comm), p->pid, p->ppid);
+    printf("image      ");
+    str(img->path);
+    printf("\nprogram    ");
+    str(crs_image_string(img, p->exe));
+    printf(" (");
+    str(crs_image_string(img, p->comm));
+    printf("), pid %u, ppid %u\n", p->pid, p->ppid);
     printf("command   ");
-    for (uint32_t i = 0; i < img->argc; i++)
-        print_arg(img->argv[i]);
+    for (uint32_t i = 0; i < img->argc; i++) {
+        putchar(' ');
+        str(img->argv[i]);
+    }
+    printf("\ncwd        ");
+    str(crs_image_string(img, p->cwd));
     printf("\n");
-    printf("cwd        %s\n", crs_image_string(img, p->cwd));
     printf("taken      %s, sequence %llu%s\n", crs_fmt_time(a, sizeof a, img->header.created_ns),
            (unsigned long long)img->header.seq,
            (img->header.flags & CRS_IMG_F_KILLED) ? ", process exited after it" : "");
-    printf("host       %s %s %s, glibc %s, xfeatures %#llx\n", img->host.sysname,
-           img->host.release, img->host.machine, img->host.libc_version,
-           (unsigned long long)img->host.xfeatures);
+    printf("host       ");
+    str(img->host.sysname);
+    putchar(' ');
+    str(img->host.release);
+    putchar(' ');
+    str(img->host.machine);
+    printf(", glibc ");
+    str(img->host.libc_version);
+    printf(", xfeatures %#llx\n", (unsigned long long)img->host.xfeatures);
     printf("threads    %u\n", img->nthreads);
     for (uint32_t i = 0; i < img->nthreads; i++) {
         const struct crs_img_thread *t = &img->threads[i];
-        char name[17];
-        memcpy(name, t->name, 16);
-        name[16] = '\0';
-        printf("  tid %-8d %-16s%s%s\n", t->tid, name,
+        printf("  tid %-8d ", t->tid);
+        crs_print_escaped(stdout, t->name, name_len(t->name));
+        printf("%*s%s%s\n", (int)(16 - name_len(t->name)), "",
                (t->flags & CRS_THREAD_F_MAIN) ? " main" : "",
                (t->flags & CRS_THREAD_F_COORDINATOR) ? " coordinator" : "");
     }
@@ -168,8 +182,9 @@ static void print_text(const struct crs_image *img, const struct summary *s)
         long long q = queued_of(img, f), d = deleted_of(img, f);
         if (f->kind == CRS_FD_INTERNAL)
             continue;
-        printf("  %-4d %-9s %s%s", f->fd, crs_image_fd_kind_name(f->kind),
-               crs_image_string(img, f->path), is_pair(f) ? " (socketpair, restored)" : "");
+        printf("  %-4d %-9s ", f->fd, crs_image_fd_kind_name(f->kind));
+        str(crs_image_string(img, f->path));
+        printf("%s", is_pair(f) ? " (socketpair, restored)" : "");
         if (q >= 0)
             printf(" (%lld bytes waiting)", q);
         if (d >= 0)
@@ -182,39 +197,37 @@ static void print_json(const struct crs_image *img, const struct summary *s)
 {
     const struct crs_img_process *p = &img->process;
     printf("{\"path\":");
-    crs_json_str(stdout, img->path);
+    crs_json_string_str(stdout, img->path);
     printf(",\"version\":%u,\"seq\":%llu,\"created_ns\":%llu,\"killed\":%s", img->header.version,
            (unsigned long long)img->header.seq, (unsigned long long)img->header.created_ns,
            (img->header.flags & CRS_IMG_F_KILLED) ? "true" : "false");
     printf(",\"pid\":%u,\"ppid\":%u,\"exe\":", p->pid, p->ppid);
-    crs_json_str(stdout, crs_image_string(img, p->exe));
+    crs_json_string_str(stdout, crs_image_string(img, p->exe));
     printf(",\"comm\":");
-    crs_json_str(stdout, crs_image_string(img, p->comm));
+    crs_json_string_str(stdout, crs_image_string(img, p->comm));
     printf(",\"cwd\":");
-    crs_json_str(stdout, crs_image_string(img, p->cwd));
+    crs_json_string_str(stdout, crs_image_string(img, p->cwd));
     printf(",\"argv\":[");
     for (uint32_t i = 0; i < img->argc; i++) {
         if (i)
             printf(",");
-        crs_json_str(stdout, img->argv[i]);
+        crs_json_string_str(stdout, img->argv[i]);
     }
     printf("],\"host\":{\"sysname\":");
-    crs_json_str(stdout, img->host.sysname);
+    crs_json_string_str(stdout, img->host.sysname);
     printf(",\"release\":");
-    crs_json_str(stdout, img->host.release);
+    crs_json_string_str(stdout, img->host.release);
     printf(",\"machine\":");
-    crs_json_str(stdout, img->host.machine);
+    crs_json_string_str(stdout, img->host.machine);
     printf(",\"libc\":");
-    crs_json_str(stdout, img->host.libc_version);
+    crs_json_string_str(stdout, img->host.libc_version);
     printf(",\"xfeatures\":%llu}", (unsigned long long)img->host.xfeatures);
     printf(",\"threads\":[");
     for (uint32_t i = 0; i < img->nthreads; i++) {
-        char name[17];
-        memcpy(name, img->threads[i].name, 16);
-        name[16] = '\0';
-        printf("%s{\"tid\":%d,\"main\":%s,\"name\":", i ? "," : "", img->threads[i].tid,
-               (img->threads[i].flags & CRS_THREAD_F_MAIN) ? "true" : "false");
-        crs_json_str(stdout, name);
+        const struct crs_img_thread *t = &img->threads[i];
+        printf("%s{\"tid\":%d,\"main\":%s,\"name\":", i ? "," : "", t->tid,
+               (t->flags & CRS_THREAD_F_MAIN) ? "true" : "false");
+        crs_json_string(stdout, t->name, name_len(t->name));
         printf("}");
     }
     printf("],\"regions\":%u,\"regions_by_kind\":{", img->nvmas);
@@ -245,7 +258,7 @@ static void print_json(const struct crs_image *img, const struct summary *s)
         const struct crs_img_fd *f = &img->fds[i];
         printf("%s{\"fd\":%d,\"kind\":\"%s\",\"path\":", sep, f->fd,
                crs_image_fd_kind_name(f->kind));
-        crs_json_str(stdout, crs_image_string(img, f->path));
+        crs_json_string_str(stdout, crs_image_string(img, f->path));
         if (f->kind == CRS_FD_SOCKET)
             printf(",\"socketpair\":%s", is_pair(f) ? "true" : "false");
         if (queued_of(img, f) >= 0)
@@ -270,7 +283,11 @@ int crs_cmd_info(int argc, char **argv)
     char err[512];
     if (crs_image_open(path, &img, err, sizeof err) ||
         (summarise(img, &s, err, sizeof err) < 0 && (crs_image_close(img), 1))) {
-        fprintf(stderr, "crsnap info: %s: %s\n", path, err);
+        fprintf(stderr, "crsnap info: ");
+        crs_print_escaped_str(stderr, path);
+        fprintf(stderr, ": ");
+        crs_print_escaped_str(stderr, err);
+        fputc('\n', stderr);
         return CRS_EXIT_FAIL;
     }
     if (json)

@@ -5,14 +5,18 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "commands.h"
+#include "escape.h"
 #include "image_fmt.h"
+#include "trust.h"
 #include "snapshot/reader.h"
 #include "snapshot/snapshot.h"
 
@@ -27,7 +31,8 @@ static void usage(FILE *out)
     fprintf(out, "usage: crsnap ls DIR\n\n"
                  "List the checkpoint images in DIR, newest first: sequence, time, program,\n"
                  "memory covered, image size, compression ratio, pause. Damaged images and\n"
-                 "unfinished writes are listed as such.\n\n"
+                 "unfinished writes are listed as such, and images that 'crsnap restore' would\n"
+                 "not trust (another user's, writable by others) are marked so.\n\n"
                  "  -h, --help  show this help\n\n"
                  "Exit status: 0 listed, 1 DIR unreadable, 2 wrong usage.\n");
 }
@@ -64,15 +69,17 @@ static int newest_first(const void *a, const void *b)
     return strcmp(x->name, y->name);
 }
 
-static void print_one(const char *dir, const struct entry *e)
+/* Everything an image says is escaped: the directory may hold another user's images. */
+static void print_one(int dfd, const char *dir, const struct entry *e)
 {
-    char path[4096 + 256], err[512], t[64], m[32], s[32], p[32];
+    char path[4096 + 256], err[512], t[64], m[32], s[32], p[32], why[256];
     struct crs_image *img;
     struct stat st;
+    int fd;
 
     snprintf(path, sizeof path, "%s/%s", dir, e->name);
     if (e->temp) {
-        if (stat(path, &st) == 0)
+        if (fstatat(dfd, e->name, &st, AT_SYMLINK_NOFOLLOW) == 0)
             crs_fmt_bytes(s, sizeof s, (uint64_t)st.st_size);
         else
             snprintf(s, sizeof s, "?");
@@ -80,23 +87,41 @@ static void print_one(const char *dir, const struct entry *e)
                (unsigned long long)e->seq, "-", "-", "-", s, "-", "-", e->name);
         return;
     }
-    if (crs_image_open(path, &img, err, sizeof err)) {
-        printf("%6llu  %-23s  %-16s  %9s  %9s  %6s  %8s  damaged: %s: %s\n",
-               (unsigned long long)e->seq, "-", "-", "-", "-", "-", "-", e->name, err);
-        return;
+    /* never through a symlink, and a FIFO named like an image must not block the listing */
+    fd = openat(dfd, e->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, sizeof err, "%s", errno == ELOOP ? "a symbolic link" : strerror(errno));
+    } else if (fstat(fd, &st) < 0) {
+        snprintf(err, sizeof err, "%s", strerror(errno));
+        close(fd);
+        fd = -1;
+    } else {
+        why[0] = '\0';
+        if (crs_trust_file(&st, geteuid(), err, sizeof err) < 0)
+            snprintf(why, sizeof why, "  (not trusted: %.200s)", err);
+        if (crs_image_open_fd(fd, path, &img, err, sizeof err) == 0)
+            goto opened;
     }
+    printf("%6llu  %-23s  %-16s  %9s  %9s  %6s  %8s  damaged: %s: ",
+           (unsigned long long)e->seq, "-", "-", "-", "-", "-", "-", e->name);
+    crs_print_escaped_str(stdout, err);
+    putchar('\n');
+    return;
+opened:;
     /* ratio over page data: memory saved / bytes stored for it */
     uint64_t stored = 0;
     for (uint32_t i = 0; i < img->ntoc; i++)
         if (img->toc[i].type == CRS_SEC_PAGES)
             stored = img->toc[i].length;
     const char *prog = crs_image_string(img, img->process.comm);
-    printf("%6llu  %-23s  %-16s  %9s  %9s  %5.1fx  %8s  %s\n",
+    char prog_e[80];
+    crs_escape_str(prog_e, sizeof prog_e, prog && *prog ? prog : "?");
+    printf("%6llu  %-23s  %-16s  %9s  %9s  %5.1fx  %8s  %s%s\n",
            (unsigned long long)img->header.seq, crs_fmt_time(t, sizeof t, img->header.created_ns),
-           prog && *prog ? prog : "?", crs_fmt_bytes(m, sizeof m, img->process.memory_covered),
+           prog_e, crs_fmt_bytes(m, sizeof m, img->process.memory_covered),
            crs_fmt_bytes(s, sizeof s, img->file_size),
            stored ? (double)img->process.memory_saved / (double)stored : 0.0,
-           crs_fmt_duration(p, sizeof p, img->trailer.pause_ns), e->name);
+           crs_fmt_duration(p, sizeof p, img->trailer.pause_ns), e->name, why);
     crs_image_close(img);
 }
 
@@ -121,9 +146,14 @@ int crs_cmd_ls(int argc, char **argv)
         return CRS_EXIT_USAGE;
     }
     const char *dir = argv[optind];
-    DIR *d = opendir(dir);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = dfd >= 0 ? fdopendir(dup(dfd)) : NULL;
     if (!d) {
-        fprintf(stderr, "crsnap ls: %s: %s\n", dir, strerror(errno));
+        fprintf(stderr, "crsnap ls: ");
+        crs_print_escaped_str(stderr, dir);
+        fprintf(stderr, ": %s\n", strerror(errno));
+        if (dfd >= 0)
+            close(dfd);
         return CRS_EXIT_FAIL;
     }
     struct entry *ents = NULL;
@@ -141,6 +171,7 @@ int crs_cmd_ls(int argc, char **argv)
                 fprintf(stderr, "crsnap ls: out of memory\n");
                 free(ents);
                 closedir(d);
+                close(dfd);
                 return CRS_EXIT_FAIL;
             }
             ents = ne;
@@ -148,12 +179,14 @@ int crs_cmd_ls(int argc, char **argv)
         ents[n++] = e;
     }
     closedir(d);
-    qsort(ents, n, sizeof *ents, newest_first);
+    if (n)
+        qsort(ents, n, sizeof *ents, newest_first);
     if (n)
         printf("%6s  %-23s  %-16s  %9s  %9s  %6s  %8s  %s\n", "SEQ", "TIME", "PROGRAM", "MEMORY",
                "IMAGE", "RATIO", "PAUSE", "FILE");
     for (size_t i = 0; i < n; i++)
-        print_one(dir, &ents[i]);
+        print_one(dfd, dir, &ents[i]);
     free(ents);
+    close(dfd);
     return fflush(stdout) == 0 ? CRS_EXIT_OK : CRS_EXIT_FAIL;
 }

@@ -15,11 +15,14 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "escape.h"
+#include "trust.h"
 #include "snapshot/reader.h"
 #include "snapshot/restore.h"
 
 #define REEXEC_ENV "CRSNAP_RESTORE_TRY"
 #define REEXEC_MAX 8
+#define CRS_EXIT_UNTRUSTED 4    /* the image is not trusted (trust.h) */
 
 static void usage(FILE *out)
 {
@@ -40,8 +43,19 @@ static void usage(FILE *out)
             "                 CAP_CHECKPOINT_RESTORE and that pid free); crsnap restore then\n"
             "                 waits for it, passes signals on and exits with its status\n"
             "  -q, --quiet    no progress line\n"
+            "  --trust-image  restore an image although it is not yours, or sits in a\n"
+            "                 directory others can write. DANGEROUS: the image is code, and\n"
+            "                 it runs with your rights; use it only for an image whose origin\n"
+            "                 you know\n"
             "  -v, --verbose  report every descriptor and limit that is not restored\n"
-            "  -h, --help     this text\n");
+            "  -h, --help     this text\n\n"
+            "An image is trusted only when it is yours (root: root's) and not writable by\n"
+            "others, and every directory above it is root's or yours and not writable by\n"
+            "others (unless sticky, as /tmp). A DIR restores the newest such image, by the\n"
+            "number in its name; a symlink to a directory is not followed, a symlink to an\n"
+            "image only when it is yours and names a file beside it (as DIR/latest does).\n\n"
+            "Exit status: the restored program's own; before it runs, 1 the image or host\n"
+            "does not allow a restore, 2 wrong usage, 4 the image is not trusted.\n");
 }
 
 /* The restorer's layout collided with the image: run again, ASLR gives another one. argv is
@@ -73,12 +87,13 @@ int crs_cmd_restore(int argc, char **argv)
         {"dry-run", no_argument, 0, 'n'}, {"quiet", no_argument, 0, 'q'},
         {"same-pid", no_argument, 0, 'p'},
         {"verbose", no_argument, 0, 'v'}, {"help", no_argument, 0, 'h'},
+        {"trust-image", no_argument, 0, 'T'},
         {0, 0, 0, 0},
     };
     struct crs_restore_opts o = { 0 };
     struct crs_image *img = NULL;
-    char path[PATH_MAX], err[512];
-    struct stat st;
+    char path[PATH_MAX], err[PATH_MAX + 1024];
+    unsigned trust = 0;
     int quiet = 0, c, rc;
 
     while ((c = getopt_long(argc, argv, "+fnpqvh", longopts, NULL)) != -1) {
@@ -88,6 +103,7 @@ int crs_cmd_restore(int argc, char **argv)
         case 'p': o.same_pid = 1; break;
         case 'q': quiet = 1; break;
         case 'v': o.verbose = 1; break;
+        case 'T': trust |= CRS_TRUST_ANY; break;
         case 'h': usage(stdout); return CRS_EXIT_OK;
         default:
             fprintf(stderr, "crsnap restore: try 'crsnap restore --help'\n");
@@ -105,18 +121,22 @@ int crs_cmd_restore(int argc, char **argv)
     for (int fd = 0; fd < 3; fd++)
         if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", fd ? O_WRONLY : O_RDONLY) < 0)
             return CRS_EXIT_FAIL;
-    snprintf(path, sizeof path, "%s", argv[optind]);
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-        if (crs_image_find_latest(argv[optind], path, sizeof path)) {
-            fprintf(stderr, "crsnap restore: %s: no complete image in this directory\n",
-                    argv[optind]);
+    if ((rc = crs_trust_open(argv[optind], trust, quiet ? NULL : stderr, &img, err,
+                             sizeof err)) < 0) {
+        if (rc != -EPERM && rc != -EXDEV) {
+            fprintf(stderr, "crsnap restore: %s\n", err);
             return CRS_EXIT_FAIL;
         }
+        fprintf(stderr, "crsnap restore: refusing ");
+        crs_print_escaped_str(stderr, argv[optind]);
+        fprintf(stderr, ": %s\n", err);
+        if (rc == -EPERM)
+            fprintf(stderr, "crsnap restore: an image runs as code with your rights: restore "
+                            "your own images, kept where no one else can write; if you know "
+                            "where this one comes from, --trust-image restores it anyway\n");
+        return CRS_EXIT_UNTRUSTED;
     }
-    if ((rc = crs_image_open(path, &img, err, sizeof err))) {
-        fprintf(stderr, "crsnap restore: %s: %s\n", path, err);
-        return CRS_EXIT_FAIL;
-    }
+    snprintf(path, sizeof path, "%s", img->path);
     /* Test hook: behave as if the layout collided this many times. */
     const char *force = getenv("CRSNAP_TEST_FORCE_REEXEC");
     const char *tries = getenv(REEXEC_ENV);
@@ -126,13 +146,17 @@ int crs_cmd_restore(int argc, char **argv)
     }
     rc = crs_restore_run(img, &o, err, sizeof err);
     if (rc == 0 && o.dry_run) {
-        printf("%s: can be restored\n", path);
+        crs_print_escaped_str(stdout, path);
+        printf(": can be restored\n");
         crs_image_close(img);
         return CRS_EXIT_OK;
     }
     crs_image_close(img);
     if (rc == -EADDRINUSE)
         return reexec(argv, err);
-    fprintf(stderr, "crsnap restore: %s\n", err);
+    /* the reason may quote the image's strings (paths of its files) */
+    fprintf(stderr, "crsnap restore: ");
+    crs_print_escaped_str(stderr, err);
+    fputc('\n', stderr);
     return CRS_EXIT_FAIL;
 }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "escape.h"
 #include "image_fmt.h"
 #include "snapshot/reader.h"
 #include "snapshot/restore.h"
@@ -39,6 +40,16 @@ static void show(uint64_t done, uint64_t total, void *arg)
             crs_fmt_bytes(c, sizeof c, el > 0 ? (uint64_t)((double)done / el) : 0));
 }
 
+/* "crsnap verify: PATH: ERR", the path and the reason escaped (both may come from the image). */
+static void complain(const char *path, const char *err)
+{
+    fprintf(stderr, "crsnap verify: ");
+    crs_print_escaped_str(stderr, path);
+    fprintf(stderr, ": ");
+    crs_print_escaped_str(stderr, err);
+    fputc('\n', stderr);
+}
+
 static void usage(FILE *out)
 {
     fprintf(out, "usage: crsnap verify IMAGE\n\n"
@@ -63,7 +74,7 @@ int crs_cmd_verify(int argc, char **argv)
     char err[512];
     int r = crs_image_open(path, &img, err, sizeof err);
     if (r) {
-        fprintf(stderr, "crsnap verify: %s: %s\n", path, err);
+        complain(path, err);
         return CRS_EXIT_FAIL;
     }
     clock_gettime(CLOCK_MONOTONIC, &prog.start);
@@ -74,13 +85,14 @@ int crs_cmd_verify(int argc, char **argv)
     if (prog.shown)
         fprintf(stderr, "\r\033[K");
     if (r) {
-        fprintf(stderr, "crsnap verify: %s: %s\n", path, err);
+        complain(path, err);
         crs_image_close(img);
         return CRS_EXIT_FAIL;
     }
     if (!quiet) {
         char a[32], b[32];
-        printf("%s: ok, %u regions, %s of pages in %u chunks, %s file\n", path, img->nvmas,
+        crs_print_escaped_str(stdout, path);
+        printf(": ok, %u regions, %s of pages in %u chunks, %s file\n", img->nvmas,
                crs_fmt_bytes(a, sizeof a, img->process.memory_saved), img->nchunks,
                crs_fmt_bytes(b, sizeof b, img->file_size));
     }

@@ -1,5 +1,5 @@
-/* tools/image_fmt.c - sizes, times and JSON strings for the image commands, and their
- * command-line parsing. */
+/* tools/image_fmt.c - sizes, times and durations for the image commands, and their
+ * command-line parsing (strings from images are escaped by escape.c). */
 #include "image_fmt.h"
 
 #include <getopt.h>
@@ -79,18 +79,4 @@ const char *crs_fmt_duration(char *buf, size_t cap, uint64_t ns)
     else
         snprintf(buf, cap, "%.1f s", (double)ns / 1e9);
     return buf;
-}
-
-void crs_json_str(FILE *out, const char *s)
-{
-    fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(out, "\\%c", *p);
-        else if (*p < 0x20 || *p == 0x7f)
-            fprintf(out, "\\u%04x", *p);
-        else
-            fputc(*p, out);
-    }
-    fputc('"', out);
 }

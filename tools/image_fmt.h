@@ -1,5 +1,5 @@
 /* tools/image_fmt.h - what the image commands (info, verify, ls) share: the formatting of
- * sizes, times, durations and JSON strings, so that they all print the same way, and the
+ * sizes, times and durations, so that they all print the same way, and the
  * parsing of their one-image command line. */
 #ifndef CRS_TOOL_IMAGE_FMT_H
 #define CRS_TOOL_IMAGE_FMT_H
@@ -14,8 +14,6 @@ const char *crs_fmt_bytes(char *buf, size_t cap, uint64_t n);
 const char *crs_fmt_time(char *buf, size_t cap, uint64_t ns);
 /* "850 us", "1.23 ms", "2.5 s" */
 const char *crs_fmt_duration(char *buf, size_t cap, uint64_t ns);
-/* A JSON string literal, quotes included. */
-void crs_json_str(FILE *out, const char *s);
 
 /* The command line "[--FLAG] [--help] IMAGE": FLAG is long name flag_name (short letter
  * flag_short, or 0 for none) and sets *flag. Returns -1 with *path set when the command goes

@@ -4,6 +4,8 @@
 set -u
 : "${CRSNAP_BIN:?CRSNAP_BIN is not set}"
 : "${CRSNAP_TEST_TMP:?CRSNAP_TEST_TMP is not set}"
+# Scratch directories no one else can write, or crsnap restore rightly refuses their images.
+umask 022
 # The test runner may leave descriptors of its own open (ctest: its log, which other tests
 # write to meanwhile). Programs started here would inherit them into their images, and a
 # restore would then warn that the file changed: close them.

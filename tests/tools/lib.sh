@@ -3,6 +3,8 @@
 set -u
 : "${CRSNAP_BIN:?CRSNAP_BIN is not set}"
 : "${CRSNAP_TEST_TMP:?CRSNAP_TEST_TMP is not set}"
+# Scratch directories no one else can write, or crsnap restore rightly refuses their images.
+umask 022
 # Descriptors the test runner left open (ctest's log) are not the programs' to inherit.
 exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-
 T="$CRSNAP_TEST_TMP/tools-$(basename "$0" .sh)-$$"
