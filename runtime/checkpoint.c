@@ -168,6 +168,7 @@ static void fill_request(struct crs_snap_request *req)
     req->level = crs_state.cfg.level;
     req->force_pwrite = crs_state.cfg.force_pwrite;
     req->killed = c->kill;
+    req->parent = crs_state.pid;
     crs_restart_describe(&req->restart);
     req->restart.state_addr = (uint64_t)(uintptr_t)&crs_state;
     if (crs_state.tid_offset)           /* confirmed on two threads at init */

@@ -37,6 +37,7 @@ crs_tools_test(tools_checkpoint_protocol checkpoint_protocol.sh $<TARGET_FILE:to
 crs_tools_test(tools_checkpoint_live checkpoint_live.sh $<TARGET_FILE:tools_probe>)
 crs_tools_test(tools_run_live run_live.sh $<TARGET_FILE:tools_probe>)
 crs_tools_test(tools_run_startup run_startup.sh $<TARGET_FILE:tools_probe>)
+crs_tools_test(tools_run_exit_race run_exit_race.sh $<TARGET_FILE:tools_probe>)
 set_tests_properties(tools_run_startup PROPERTIES TIMEOUT 180)
 
 # The examples, when the project builds them.
