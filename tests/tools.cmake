@@ -39,7 +39,7 @@ crs_tools_test(tools_run_live run_live.sh $<TARGET_FILE:tools_probe>)
 crs_tools_test(tools_run_startup run_startup.sh $<TARGET_FILE:tools_probe>)
 crs_tools_test(tools_run_exit_race run_exit_race.sh $<TARGET_FILE:tools_probe>)
 crs_tools_test(tools_run_closed_fds run_closed_fds.sh)
-set_tests_properties(tools_run_closed_fds PROPERTIES TIMEOUT 150)
+set_tests_properties(tools_run_closed_fds PROPERTIES TIMEOUT 300)
 set_tests_properties(tools_run_startup PROPERTIES TIMEOUT 180)
 
 # The examples, when the project builds them.

@@ -83,6 +83,7 @@ os.execv(sys.argv[1], sys.argv[1:])' "$CRSNAP_BIN" run -d "$T/own" "$PROBE" slee
     pid=$!
     CLEANUP_PIDS="$CLEANUP_PIDS $pid"
     wait_for "$CRSNAP_SOCKET_DIR/$pid.sock"
+    sleep 0.5
     blocked $pid 10 || fail "a SIGUSR1 the caller blocked was unblocked in the program"
     kill -TERM $pid
     wait $pid
@@ -92,6 +93,9 @@ fi
 pid=$!
 CLEANUP_PIDS="$CLEANUP_PIDS $pid"
 wait_for "$CRSNAP_SOCKET_DIR/$pid.sock"
+# (the library blocks everything for a moment while it starts its thread, after the socket)
+n=100
+while blocked $pid 10 && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
 blocked $pid 10 && fail "with -s none the program has SIGUSR1 blocked"
 kill -USR1 $pid
 wait $pid
