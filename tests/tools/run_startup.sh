@@ -20,6 +20,11 @@ blocked() {
     [ -n "$m" ] && [ $(( 0x$m >> ($2 - 1) & 1 )) = 1 ]
 }
 
+# sleeping PID: PID is in nanosleep or clock_nanosleep.
+sleeping() {
+    read -r nr rest <"/proc/$1/syscall" 2>/dev/null || return 1
+    [ "$nr" = 35 ] || [ "$nr" = 230 ]
+}
 BIN=$(readlink -f "$CRSNAP_BIN")
 i=0
 while [ $i -lt $RUNS ]; do
@@ -32,12 +37,14 @@ while [ $i -lt $RUNS ]; do
     CLEANUP_PIDS="$CLEANUP_PIDS $pid"
     # The shell's forked child before it execs crsnap has the default action: not ours.
     if [ $delay -gt 0 ]; then
-        # crsnap run is running and holds the exec back: send it there
-        n=200
-        while [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" != "$BIN" ] && [ $n -gt 0 ]; do
+        # crsnap run holds the exec back (it sleeps in the test hook, after its own startup,
+        # which takes long under a sanitizer): send it there
+        n=1000
+        while ! { [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$BIN" ] && sleeping $pid; } &&
+            [ $n -gt 0 ]; do
             sleep 0.01; n=$((n - 1))
         done
-        sleep 0.05
+        [ $n -gt 0 ] || fail "run $i: crsnap run was never seen holding the exec back"
     else
         # as soon as crsnap run holds it (or, if the poll missed that, once the runtime listens)
         n=20000
