@@ -191,6 +191,7 @@ static void fill_request(struct crs_snap_request *req)
     req->level = crs_state.cfg.level;
     req->force_pwrite = crs_state.cfg.force_pwrite;
     req->killed = c->kill;
+    req->parent = crs_state.pid;
     crs_restart_describe(&req->restart);
     req->restart.state_addr = (uint64_t)(uintptr_t)&crs_state;
     if (crs_state.tid_offset)           /* confirmed on two threads at init */
@@ -221,6 +222,8 @@ static void wait_child_serving(void)
         uint64_t v;
 
         if (poll(pf, 4, -1) < 0)
+            continue;
+        if (crs_ownfds_check(0))        /* closed by the program: what poll said is void */
             continue;
         if (pf[1].revents && read(pf[1].fd, &v, sizeof v) < 0) {
             /* nothing to drain */
@@ -270,6 +273,15 @@ static void collect_child(struct crs_result *res)
             snprintf(res->path, sizeof res->path, "%s",
                      rep.path[0] ? rep.path : crs_state.req.path);
         }
+        return;
+    }
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+        /* The child exits 0 only once the image is published; its report was lost, the
+         * program having closed the pipe meanwhile (see ownfds.c). */
+        struct stat sb;
+        snprintf(res->path, sizeof res->path, "%s", crs_state.req.path);
+        if (stat(res->path, &sb) == 0)
+            res->bytes_written = (uint64_t)sb.st_size;
         return;
     }
     if (WIFSIGNALED(st)) {
@@ -335,6 +347,16 @@ static int attempt(struct crs_result *res)
     c->pidfd = -1;
     c->crashed = 0;
     crs_state.err[0] = 0;
+    /* the program may have closed the library's descriptors: a pipe made now would take one
+     * of their numbers, and wake-ups would go into it */
+    crs_ownfds_check(1);
+    if ((r = crs_state.own_broken) < 0) {
+        res->error = r;
+        snprintf(res->message, sizeof res->message, "checkpoints are off: the program closed "
+                 "the library's descriptors and they cannot be made again (%s)",
+                 strerrordesc_np(-r) ? strerrordesc_np(-r) : "?");
+        return 0;
+    }
     if (open_dir(req, res) < 0)
         return 0;
     if ((r = make_pipe(c->report_pipe)) < 0 || (r = make_pipe(c->pause_pipe)) < 0) {

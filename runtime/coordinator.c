@@ -78,17 +78,23 @@ static void *coordinator_main(void *arg)
             crs_checkpoint_run(-1);
             continue;
         }
-        /* Rebuilt each time: after a restart the descriptors are new ones. */
+        /* Rebuilt each time: after a restart, or after the program closed them (see ownfds.c),
+         * the descriptors are new ones. */
         pf[n++] = (struct pollfd){ .fd = atomic_load(&crs_state.eventfd), .events = POLLIN };
         pf[n++] = (struct pollfd){ .fd = crs_state.timerfd, .events = POLLIN };
         pf[n++] = (struct pollfd){ .fd = crs_state.listen_fd, .events = POLLIN };
         if (poll(pf, (nfds_t)n, -1) < 0)
             continue;
+        /* closed by the program (POLLNVAL, or a number that names its file now): what poll
+         * said of them is void; the quiesce signal also ends up here (EINTR above) */
+        if (crs_ownfds_check(0))
+            continue;
         if (pf[0].revents)
             drain(pf[0].fd);
         if (pf[1].revents) {
             drain(pf[1].fd);
-            atomic_fetch_add(&crs_state.req_seq, 1);
+            if (!crs_state.own_broken)  /* no failure per tick while checkpoints are off */
+                atomic_fetch_add(&crs_state.req_seq, 1);
         }
         if (pf[2].revents)
             crs_control_accept();
@@ -145,6 +151,8 @@ void crs_restarted(void)
         c->report_pipe[i] = c->pause_pipe[i] = -1;
     if (crs_state.cfg.control_socket && (r = crs_control_open()) < 0)
         crs_log(CRS_LOG_ERROR, "no control socket after restart: %s", strerror(-r));
+    crs_state.own_want = 0;
+    crs_ownfds_record();
 
     crs_quiesce_release(CRS_RESTART);
     crs_registry_resume(&crs_state.frozen, CRS_ASYNC, 0, CRS_RESTART);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "held_signal.h"
 #include "runtime.h"
 #include "io/imgdir.h"
 
@@ -137,6 +139,7 @@ static int setup(const struct crs_config *cfg)
     }
     if (crs_state.cfg.control_socket && crs_control_open() < 0)
         crs_log(CRS_LOG_ERROR, "running without a control socket");
+    crs_ownfds_record();
     if ((r = crs_coordinator_start()) < 0) {
         crs_log(CRS_LOG_ERROR, "cannot start the coordinator: %s", strerror(-r));
         return r;
@@ -173,6 +176,31 @@ int crs_init(const struct crs_config *cfg)
     return 0;
 }
 
+/* The trigger signal that `crsnap run` blocked before the exec (see held_signal.h), now that
+ * init is over, in the calling thread (the main thread: a preload constructor runs before main,
+ * so the program has no other thread yet that shares its mask). With the handler installed, a
+ * trigger that arrived meanwhile is delivered on the way out of sigprocmask: a checkpoint. When
+ * the runtime did not start, or does not take that signal, a pending one would act with the
+ * program's disposition instead, the default one ending it: it is dropped, with a line. */
+static void release_held_signal(int sig, int ours)
+{
+    struct sigaction ign = { .sa_handler = SIG_IGN }, old;
+    sigset_t one, pending;
+
+    if (sig <= 0 || sig >= NSIG)
+        return;
+    sigemptyset(&one);
+    sigaddset(&one, sig);
+    if (!ours && sigpending(&pending) == 0 && sigismember(&pending, sig) &&
+        sigaction(sig, &ign, &old) == 0) {
+        /* setting SIG_IGN discards a pending signal; the program's disposition comes back */
+        sigaction(sig, &old, NULL);
+        crs_log(CRS_LOG_ERROR, "signal %d arrived before the runtime was ready and it did not "
+                "start: dropped", sig);
+    }
+    pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+}
+
 /* Preloaded by `crsnap run` (or by hand): start from the environment. A library that is merely
  * linked waits for the program's own crs_init(). CRSNAP_PID, when set, names the one process
  * meant to be checkpointed: the program's own children inherit LD_PRELOAD but stay out, so
@@ -181,14 +209,22 @@ __attribute__((constructor)) static void preload_init(void)
 {
     const char *p = getenv("LD_PRELOAD");
     const char *only = getenv("CRSNAP_PID");
+    const char *held = getenv(CRS_HELD_SIGNAL_ENV);
+    int sig = held ? atoi(held) : 0;
     int r;
 
-    if (!p || !strstr(p, "libcrsnap"))
+    /* The hold is this process's alone: its children must not take it as theirs. */
+    if (held)
+        unsetenv(CRS_HELD_SIGNAL_ENV);
+    if (!p || !strstr(p, "libcrsnap") || (only && *only && atoi(only) != (int)getpid())) {
+        release_held_signal(sig, 0);
         return;
-    if (only && *only && atoi(only) != (int)getpid())
-        return;
+    }
     r = crs_init(NULL);
     if (r < 0 && r != -EALREADY)
         crs_log(CRS_LOG_ERROR, "not started (%s): the program runs without checkpoints",
                 strerror(-r));
+    release_held_signal(sig, (r == 0 || r == -EALREADY) &&
+                                 __atomic_load_n(&crs_state.initialized, __ATOMIC_ACQUIRE) == 1 &&
+                                 crs_state.cfg.signal == sig);
 }

@@ -65,6 +65,14 @@ int crs_trigger_install(void);
 int crs_timer_create(void);
 void crs_wake_coordinator(void);
 
+/* ownfds.c: the library's descriptors that the program may have closed */
+void crs_ownfds_record(void);       /* after making any of them */
+/* Coordinator: makes the lost ones again (retry: also those that could not be made before).
+ * 1 when any was lost (descriptors polled before are void), else 0; crs_state.own_broken is
+ * -errno while some cannot be made (checkpoints are off). */
+int crs_ownfds_check(int retry);
+int crs_ownfds_wake_ok(void);       /* signal-safe: the eventfd is still ours */
+
 /* control.c */
 int crs_control_open(void);
 void crs_control_accept(void);

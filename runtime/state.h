@@ -30,6 +30,7 @@
 #define CRS_RESULT_RING 16          /* outcomes remembered for crs_checkpoint() callers */
 #define CRS_INTERNAL_FD_MIN 1000    /* internal descriptors live at or above this number */
 #define CRS_MAX_INTERNAL_FDS (12 + CRS_MAX_WAITERS)
+#define CRS_OWN_FDS 5               /* long-lived descriptors watched by ownfds.c */
 
 /* The resolved configuration (struct crs_config with defaults and environment applied). */
 struct crs_settings {
@@ -169,6 +170,10 @@ struct crs_state {
     int listen_fd;
     char sock_path[CRS_PATH_MAX];
     char err[256];                  /* message of the checkpoint being taken */
+    uint64_t own_ids[CRS_OWN_FDS][2]; /* (st_dev, st_ino) of eventfd, timerfd, listen_fd, tee
+                                     * pipe ends, to tell when the program closed them */
+    unsigned own_want;              /* which of them are in use */
+    int own_broken;                 /* -errno: they could not be made again, no checkpoints */
 
     /* MADV_DONTFORK regions, lifted around the snapshot clone (dontfork.c) */
     _Atomic int saw_dontfork;       /* the program asked for MADV_DONTFORK at least once */

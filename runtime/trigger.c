@@ -11,13 +11,19 @@
 
 #include "runtime.h"
 
+/* Also called in the trigger signal handler. When the program has closed the eventfd (or its
+ * number now names a file of the program's), the coordinator is woken by the quiesce signal
+ * instead, which it does not block: its poll ends with EINTR, and it makes a new eventfd. */
 void crs_wake_coordinator(void)
 {
     uint64_t one = 1;
     int fd = atomic_load(&crs_state.eventfd);
+    int tid = atomic_load(&crs_state.coord_tid);
 
-    if (fd >= 0)
+    if (fd >= 0 && crs_ownfds_wake_ok())
         crs_sys3(SYS_write, fd, (long)&one, sizeof one);
+    else if (tid > 0 && crs_state.quiesce_signal > 0)
+        crs_sys3(SYS_tgkill, crs_state.pid, tid, crs_state.quiesce_signal);
 }
 
 /* Signal handler. In a forked copy of the process the eventfd is shared with the original:

@@ -215,6 +215,14 @@ __attribute__((noreturn)) static void fail(struct child *c, int err, uint64_t t0
     finish(c, err, NULL, t0);
 }
 
+/* Whether the process this child copies has ended: the child was reparented (to a subreaper
+ * or init), and /proc/PARENT would name another process, or none. What the child read before
+ * a check that passes was read from its parent, alive. */
+static int parent_gone(const struct crs_snap_request *req)
+{
+    return req->parent > 0 && crs_sys0(SYS_getppid) != req->parent;
+}
+
 static void ignore_signal(int sig)
 {
     struct crs_img_sigaction sa;
@@ -1316,10 +1324,16 @@ void crs_snapshot_child(const struct crs_snap_request *req)
         finish(&c, (int)c.nfds, NULL, t0);
     }
     apply_eventfds(&c);
-    r = crs_proc_process(&c.proc, &c.st, getppid(), c.work, WORK_SIZE);
+    r = crs_proc_process(&c.proc, &c.st, req->parent > 0 ? req->parent : getppid(), c.work,
+                         WORK_SIZE);
     if (r) {
         c.stage = "reading the process state for";
         finish(&c, r, NULL, t0);
+    }
+    /* its pid and name come from /proc/PARENT: only good if the parent was alive throughout */
+    if (parent_gone(req)) {
+        c.stage = "the process ended before its state was read for";
+        finish(&c, -ESRCH, NULL, t0);
     }
 
     plan_release(&c);
@@ -1366,6 +1380,12 @@ void crs_snapshot_child(const struct crs_snap_request *req)
     }
     if ((r = write_image(&c)))
         fail(&c, r, t0);
+    /* a process that ended meanwhile gets no image: its successor as `latest` would be an
+     * image of a process that is gone, which nobody asked for any more */
+    if (parent_gone(req)) {
+        c.stage = "the process ended while writing";
+        fail(&c, -ESRCH, t0);
+    }
     crs_writer_end(&c.w);
     c.stage = "publishing";
     if ((r = publish(&c, base)))

@@ -52,6 +52,9 @@ struct crs_snap_request {
     int level;                      /* zstd level */
     int force_pwrite;               /* 1 = skip io_uring (tests, benchmarks) */
     int killed;                     /* the process exits after this snapshot: flag in header */
+    int32_t parent;                 /* pid of the process checkpointed (the child's parent): the
+                                     * child reads its pid and name, and publishes nothing once
+                                     * that process has ended (getppid() then names another) */
     const struct crs_img_thread *threads;
     uint32_t nthreads;
     struct crs_img_restart restart;

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "commands.h"
+#include "../runtime/held_signal.h"
 
 #define RUN_EXIT_CANNOT_EXEC 126  /* found but not executable, as a shell reports it */
 #define RUN_EXIT_NOT_FOUND 127
@@ -420,6 +421,28 @@ static int prepare_dir(const char *dir, char *out, size_t size)
     return 0;
 }
 
+/* Blocks the trigger signal sig for the program (0: none), on top of the mask crsnap run was
+ * started with (orig), and tells the library so through the environment: the mask survives the
+ * exec, and the library unblocks sig once its handler is installed, so a trigger that lands
+ * meanwhile stays pending and becomes a checkpoint. A signal the caller had blocked already
+ * stays the caller's business. Returns 0 or -errno. */
+static int hold_trigger(int sig, const sigset_t *orig)
+{
+    sigset_t mask = *orig;
+    char num[16];
+
+    unsetenv(CRS_HELD_SIGNAL_ENV);
+    if (sig > 0 && !sigismember(orig, sig)) {
+        snprintf(num, sizeof num, "%d", sig);
+        if (setenv(CRS_HELD_SIGNAL_ENV, num, 1) < 0)
+            return -errno;
+        sigaddset(&mask, sig);
+    }
+    /* Signals blocked since the start of run and not the trigger are unblocked here: one that
+     * arrived meanwhile acts now, as it would have on the program. */
+    return sigprocmask(SIG_SETMASK, &mask, NULL) < 0 ? -errno : 0;
+}
+
 int crs_cmd_run(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -434,6 +457,16 @@ int crs_cmd_run(int argc, char **argv)
     double interval = -1;
     int keep = -1, sig = SIGUSR1, sig_given = 0, c, r;
     char lib[PATH_MAX], prog[PATH_MAX], dirbuf[PATH_MAX], num[64];
+    sigset_t orig, early;
+
+    /* `crsnap run ... & kill -USR1 $!`: the trigger may come before the options are read. Hold
+     * the default one and the one the environment names from the start; hold_trigger() keeps
+     * only the one that is the trigger in the end. */
+    sigemptyset(&early);
+    sigaddset(&early, SIGUSR1);
+    if (getenv("CRSNAP_SIGNAL") && (c = parse_signal(getenv("CRSNAP_SIGNAL"))) > 0)
+        sigaddset(&early, c);
+    sigprocmask(SIG_BLOCK, &early, &orig);
 
     opterr = 0;
     optind = 1;
@@ -524,9 +557,20 @@ int crs_cmd_run(int argc, char **argv)
         return CRS_EXIT_FAIL;
     }
 
+    r = hold_trigger(parse_signal(getenv("CRSNAP_SIGNAL")), &orig);
+    if (r < 0) {
+        fprintf(stderr, "crsnap run: cannot hold the trigger signal: %s\n", strerror(-r));
+        return CRS_EXIT_FAIL;
+    }
+    /* test hook: a pause between holding the trigger and the exec, to send it there */
+    const char *pause_ms = getenv("CRSNAP_TEST_RUN_EXEC_DELAY_MS");
+    if (pause_ms && atoi(pause_ms) > 0)
+        usleep((useconds_t)atoi(pause_ms) * 1000);
+
     fflush(NULL);
     execv(prog, argv + optind);
     r = errno;
+    sigprocmask(SIG_SETMASK, &orig, NULL);
     fprintf(stderr, "crsnap run: cannot execute %s: %s\n", argv[optind], strerror(r));
     return r == ENOENT ? RUN_EXIT_NOT_FOUND : RUN_EXIT_CANNOT_EXEC;
 }
