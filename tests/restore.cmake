@@ -80,3 +80,7 @@ crs_restore_test(restore_sharedmap sharedmap.sh $<TARGET_FILE:restore_sharedmap_
 crs_restore_test(restore_python_one_thread program.sh python1 /usr/bin/python3
                  ${CRS_RESTORE_TESTS}/chain.py 8000000 @PROGRESS@)
 set_property(TEST restore_python_one_thread APPEND PROPERTY ENVIRONMENT CRSNAP_RESTORE_THREADS=1)
+
+# What a checkpoint cannot bring back is logged, listed by info and said by restore.
+crs_restore_test(restore_unsaved unsaved.sh)
+crs_restore_test(restore_unsaved_bash unsaved_bash.sh)

@@ -39,7 +39,8 @@ static void usage(FILE *out)
             "                 CAP_CHECKPOINT_RESTORE and that pid free); crsnap restore then\n"
             "                 waits for it, passes signals on and exits with its status\n"
             "  -q, --quiet    no progress line\n"
-            "  -v, --verbose  report every descriptor and limit that is not restored\n"
+            "  -v, --verbose  list every descriptor and child that is not restored (without\n"
+            "                 it: the first five, and how many more), and every limit\n"
             "  -h, --help     this text\n");
 }
 
@@ -125,6 +126,7 @@ int crs_cmd_restore(int argc, char **argv)
     }
     rc = crs_restore_run(img, &o, err, sizeof err);
     if (rc == 0 && o.dry_run) {
+        crs_restore_say_unsaved(img, 2, o.verbose, NULL, 0);
         printf("%s: can be restored\n", path);
         crs_image_close(img);
         return CRS_EXIT_OK;
