@@ -81,6 +81,8 @@ crs_restore_test(restore_python_one_thread program.sh python1 /usr/bin/python3
                  ${CRS_RESTORE_TESTS}/chain.py 8000000 @PROGRESS@)
 set_property(TEST restore_python_one_thread APPEND PROPERTY ENVIRONMENT CRSNAP_RESTORE_THREADS=1)
 
-# What a checkpoint cannot bring back is logged, listed by info and said by restore.
+# What a checkpoint cannot bring back is logged, listed by info and said by restore; output
+# files the restored program rewrites get no warning, files it reads do.
 crs_restore_test(restore_unsaved unsaved.sh)
 crs_restore_test(restore_unsaved_bash unsaved_bash.sh)
+crs_restore_test(restore_changed_output changed.sh)
