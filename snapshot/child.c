@@ -197,7 +197,11 @@ __attribute__((noreturn)) static void finish(struct child *c, int err, const cha
             crs_sb_u64(&b, (uint64_t)u->fd);
             crs_sb_str(&b, ": ");
         }
-        crs_sb_str(&b, c->st.buf + u->what);
+        /* one line each: a name with a newline or escape in it must not make more */
+        for (const char *t = c->st.buf + u->what; *t; t++) {
+            char one[2] = {(unsigned char)*t < 0x20 || *t == 0x7f ? '?' : *t, '\0'};
+            crs_sb_str(&b, one);
+        }
         crs_sb_str(&b, "\n");
         if (b.full) {               /* no half line: the count says the rest */
             b.len = before;

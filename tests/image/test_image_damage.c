@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -50,10 +51,22 @@ static int setup(void **state)
     lsock = socket(AF_INET, SOCK_STREAM, 0);
     if (lsock < 0 || bind(lsock, (struct sockaddr *)&a, sizeof a) || listen(lsock, 1))
         return -1;
+    /* the child's name has a newline: the report's lines must stay one per object */
+    int ready[2];
+    char b;
+    if (pipe(ready))
+        return -1;
     if ((kid = fork()) == 0) {
+        prctl(PR_SET_NAME, "kid\nline");
+        if (write(ready[1], "r", 1) != 1)
+            _exit(1);
         pause();
         _exit(0);
     }
+    close(ready[1]);
+    if (read(ready[0], &b, 1) != 1)
+        return -1;
+    close(ready[0]);
     if (crs_test_run_child(t, &rep, NULL) != 0 || rep.error)
         return -1;
     rep0 = rep;
@@ -166,7 +179,7 @@ static void test_good_image(void **state)
             have_sock = 1;
         }
         if (u->kind == CRS_UNSAVED_CHILD && u->pid == (uint32_t)kid) {
-            snprintf(want, sizeof want, "child process %d (", (int)kid);
+            snprintf(want, sizeof want, "child process %d (kid\nline)", (int)kid);
             assert_int_equal(strncmp(line, want, strlen(want)), 0);
             have_kid = 1;
         }
@@ -177,6 +190,12 @@ static void test_good_image(void **state)
     assert_int_equal(rep0.nunsaved, img->nunsaved);
     assert_true(rep0.unsaved_shown >= 1 && rep0.unsaved_shown <= 5);
     assert_non_null(strstr(rep0.unsaved, "socket listening on 127.0.0.1:"));
+    if (rep0.nunsaved <= 5)            /* the child comes after the descriptors */
+        assert_non_null(strstr(rep0.unsaved, "(kid?line)\n"));
+    uint32_t lines = 0;
+    for (const char *c = rep0.unsaved; *c; c++)
+        lines += *c == '\n';
+    assert_int_equal(lines, rep0.unsaved_shown);
     crs_image_close(img);
     assert_int_equal(crs_image_open(good, &img, err, sizeof err), 0);
     assert_int_equal(crs_image_check(img, NULL, NULL, err, sizeof err), 0);
