@@ -66,16 +66,16 @@ if missing:
     sys.exit("missing %s in %s" % (missing, got))
 PYEOF
 
+if [ -n "${CRSNAP_SANITIZED:-}" ]; then
+    echo "logged and listed (restore -n needs an unsanitized build: the sanitizers' shadow is in the way)"
+    exit 0
+fi
 # the dry run says them too
 restore dry -n "$IMG"
 [ "$RC" = 0 ] || fail "restore -n exited $RC"
 said "$T/dry.err" "restore -n"
 
 kill_now "$PID" run
-if [ -n "${CRSNAP_SANITIZED:-}" ]; then
-    echo "unsaved: logged, listed and said by restore -n (restoring itself needs an unsanitized build)"
-    exit 0
-fi
 # the restore, in the background (the restored program waits forever); its stderr is checked
 # once it has said what it left out
 "$CRSNAP_BIN" restore -q "$IMG" >"$T/restored.out" 2>"$T/restored.err" &

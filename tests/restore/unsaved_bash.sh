@@ -24,6 +24,10 @@ grep -qE "^crsnap\[$PID\]: warning: not restorable: fd [0-9]+: pipe from child p
     fail "log: no pipe from the subshell $sub in: $(cat "$T/run.err")"
 grep -qxF "crsnap[$PID]: warning: not restorable: child process $sub (bash)" "$T/run.err" ||
     fail "log: no child $sub in: $(cat "$T/run.err")"
+if [ -n "${CRSNAP_SANITIZED:-}" ]; then
+    echo "logged and listed (restore -n needs an unsanitized build: the sanitizers' shadow is in the way)"
+    exit 0
+fi
 restore dry -n "$IMG"
 [ "$RC" = 0 ] || fail "restore -n exited $RC"
 grep -qxF "crsnap restore: not restored: child process $sub (bash)" "$T/dry.err" &&
