@@ -237,6 +237,27 @@ static void wait_child_serving(void)
     }
 }
 
+/* What a restore of this image will not bring back, as the child found it: said at every
+ * checkpoint, whatever CRSNAP_LOG, since the program's user would not learn it otherwise. */
+static void log_unsaved(struct crs_snap_report *rep)
+{
+    char *line = rep->unsaved;
+
+    rep->unsaved[sizeof rep->unsaved - 1] = 0;
+    for (uint32_t i = 0; i < rep->unsaved_shown && *line; i++) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = 0;
+        crs_log(CRS_LOG_ERROR, "warning: not restorable: %s", line);
+        if (!nl)
+            break;
+        line = nl + 1;
+    }
+    if (rep->nunsaved > rep->unsaved_shown)
+        crs_log(CRS_LOG_ERROR, "warning: not restorable: and %u more (crsnap info %s lists "
+                "them)", rep->nunsaved - rep->unsaved_shown, rep->path);
+}
+
 /* The child's outcome, from its report and its exit status. */
 static void collect_child(struct crs_result *res)
 {
@@ -272,6 +293,7 @@ static void collect_child(struct crs_result *res)
         } else {
             snprintf(res->path, sizeof res->path, "%s",
                      rep.path[0] ? rep.path : crs_state.req.path);
+            log_unsaved(&rep);
         }
         return;
     }

@@ -42,7 +42,9 @@
 #define WORK_SIZE (1u << 20)
 #define LINE_SIZE (64u << 10)
 #define SCRATCH_SIZE (16u << 20)
-#define NSECTIONS 12
+#define NSECTIONS 13
+#define MAX_UNSAVED (MAX_FDS + 256u)  /* descriptors and children a restore leaves out */
+#define UNSAVED_SHOWN 5                /* of which the report to the parent names the first */
 #define NKEEP 12
 #define PUBLISH_TRIES 64                /* numbers taken by others before giving up */
 /* Written memory is given back in steps of this much, aligned, so that a transparent huge page
@@ -125,6 +127,8 @@ struct child {
     struct crs_strtab st;
     struct crs_img_fd *fds;
     long nfds;
+    struct crs_img_unsaved *unsaved;   /* what a restore will not bring back */
+    long nunsaved;
     struct crs_img_process proc;
     struct crs_img_sigaction sig[64];
     struct pool pool;
@@ -186,6 +190,30 @@ __attribute__((noreturn)) static void finish(struct child *c, int err, const cha
         crs_sb_str(&b, c->fault[0] ? c->fault : crs_errno_text(err));
     } else if (note) {
         crs_sb_str(&b, note);
+    }
+    /* the parent logs these: say the first few, it says how many more */
+    rep.nunsaved = c->unsaved ? (uint32_t)c->nunsaved : 0;
+    crs_sb_init(&b, rep.unsaved, sizeof rep.unsaved);
+    for (uint32_t i = 0; i < rep.nunsaved && i < UNSAVED_SHOWN; i++) {
+        const struct crs_img_unsaved *u = &c->unsaved[i];
+        size_t before = b.len;
+        if (u->kind == CRS_UNSAVED_FD) {
+            crs_sb_str(&b, "fd ");
+            crs_sb_u64(&b, (uint64_t)u->fd);
+            crs_sb_str(&b, ": ");
+        }
+        /* one line each: a name with a newline or escape in it must not make more */
+        for (const char *t = c->st.buf + u->what; *t; t++) {
+            char one[2] = {(unsigned char)*t < 0x20 || *t == 0x7f ? '?' : *t, '\0'};
+            crs_sb_str(&b, one);
+        }
+        crs_sb_str(&b, "\n");
+        if (b.full) {               /* no half line: the count says the rest */
+            b.len = before;
+            b.p[before] = '\0';
+            break;
+        }
+        rep.unsaved_shown++;
     }
     if (req->report_fd >= 0) {
         const char *p = (const char *)&rep;
@@ -1077,6 +1105,10 @@ static int write_image(struct child *c)
         return r;
     if (req->ndeleted && req->deleted_memfd >= 0 && (r = write_deleted(c)))
         return r;
+    if (c->nunsaved &&
+        (r = put_section(c, CRS_SEC_UNSAVED, (uint32_t)c->nunsaved, c->unsaved,
+                         (size_t)c->nunsaved * sizeof *c->unsaved, NULL, 0)))
+        return r;
     /* the pages section header, now that its length is known */
     if ((r = crs_writer_write_at(&c->w, &sh, sizeof sh, pages_off)))
         return r;
@@ -1236,7 +1268,8 @@ void crs_snapshot_child(const struct crs_snap_request *req)
         level = ZSTD_maxCLevel();
     ZSTD_compressionParameters cp = ZSTD_getCParams(level, CHUNK_BYTES, 0);
     size_t zws = (ZSTD_estimateCCtxSize_usingCParams(cp) + 63) & ~(size_t)63;
-    size_t fdbytes = MAX_FDS * sizeof(struct crs_img_fd);
+    size_t fdbytes = MAX_FDS * sizeof(struct crs_img_fd) +
+                     MAX_UNSAVED * sizeof(struct crs_img_unsaved);
     size_t jobbytes = NJOBS * (JOB_STAGE + ((JOB_OUT + 63) & ~(size_t)63));
     size_t total = CRS_WRITER_MEM + jobbytes + 2 * zws + HELPER_STACK + FAULT_STACK + BATCH * 8 + BATCH +
                    fdbytes + WORK_SIZE;
@@ -1271,7 +1304,8 @@ void crs_snapshot_child(const struct crs_snap_request *req)
     c.pm = (uint64_t *)at;
     c.mc = (unsigned char *)(c.pm + BATCH);
     c.fds = (struct crs_img_fd *)(((uintptr_t)(c.mc + BATCH) + 63) & ~(uintptr_t)63);
-    c.work = (char *)(c.fds + MAX_FDS);
+    c.unsaved = (struct crs_img_unsaved *)(c.fds + MAX_FDS);
+    c.work = (char *)(c.unsaved + MAX_UNSAVED);
     /* Bind zstd's and XXH3's calls now, in this thread: memory is released as the walk goes,
      * and a lazily bound call would have the dynamic linker read its bookkeeping. */
     memset(c.pool.jobs[0].stage, 0, CRS_IMG_PAGE_SIZE);
@@ -1335,6 +1369,9 @@ void crs_snapshot_child(const struct crs_snap_request *req)
         c.stage = "the process ended before its state was read for";
         finish(&c, -ESRCH, NULL, t0);
     }
+    c.nunsaved = crs_proc_unsaved(c.unsaved, MAX_UNSAVED, &c.st, c.fds, (size_t)c.nfds,
+                                  req->deleted, req->deleted_memfd >= 0 ? req->ndeleted : 0,
+                                  req->parent);
 
     plan_release(&c);
 

@@ -58,6 +58,26 @@ enum crs_img_section_type {
                           * (struct crs_img_queued + bytes, padded to 8); count = records */
     CRS_SEC_DELETED = 12, /* optional: contents of open files deleted from their directory, as
                            * records (struct crs_img_deleted + bytes, padded to 8) */
+    CRS_SEC_UNSAVED = 13, /* optional: struct crs_img_unsaved[], what a restore cannot bring
+                           * back; absent in images written before it existed */
+};
+
+/* Something the process had at the snapshot that a restore will not bring back: a descriptor
+ * the restore leaves closed (a listening or connected socket, a pipe whose other end is in
+ * another process...) or a child process. Only a report for people and scripts: the restore
+ * decides what it rebuilds from the FDS section alone. */
+enum crs_img_unsaved_kind {
+    CRS_UNSAVED_FD = 1,         /* fd: a descriptor of the FDS section */
+    CRS_UNSAVED_CHILD = 2,      /* pid: a child process (children are not in the image) */
+};
+
+struct crs_img_unsaved {
+    uint32_t kind;              /* enum crs_img_unsaved_kind; readers show unknown kinds by
+                                 * their text alone */
+    int32_t fd;                 /* CRS_UNSAVED_FD: the descriptor; else -1 */
+    uint32_t pid;               /* CRS_UNSAVED_CHILD: the child's pid; else 0 */
+    uint32_t what;              /* string offset: what it is, for a person ("socket listening
+                                 * on 127.0.0.1:8000 (TCP)", "child process 1234 (sleep)") */
 };
 
 /* An open regular file that had been deleted (or never linked, O_TMPFILE): it cannot be opened

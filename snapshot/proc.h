@@ -40,6 +40,14 @@ long crs_proc_fds(struct crs_img_fd *fds, size_t max, struct crs_strtab *st,
 int crs_proc_process(struct crs_img_process *p, struct crs_strtab *st, int pid, char *work,
                      size_t workcap);
 
+/* What a restore will not bring back (proc_unsaved.c): the descriptors of fds[] it leaves
+ * closed, described from the child's copies of them, and the children of process pid. del[]
+ * are the deleted files whose contents the image holds. Descriptions go into st (a full table
+ * leaves them empty). Returns the count of records put in out[] (at most max). */
+long crs_proc_unsaved(struct crs_img_unsaved *out, size_t max, struct crs_strtab *st,
+                      const struct crs_img_fd *fds, size_t nfds,
+                      const struct crs_snap_deleted *del, uint32_t ndel, int pid);
+
 /* Linux dev_t encoding of major:minor, as stat reports it. */
 uint64_t crs_makedev(uint64_t major, uint64_t minor);
 

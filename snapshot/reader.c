@@ -39,7 +39,7 @@ static const char *section_name(uint32_t type)
 {
     static const char *const names[] = {
         "?", "host", "process", "strings", "regions", "pages",
-        "threads", "signals", "fds", "argv", "auxv", "queued", "deleted",
+        "threads", "signals", "fds", "argv", "auxv", "queued", "deleted", "not-restored",
     };
     return type < sizeof names / sizeof names[0] ? names[type] : "unknown";
 }
@@ -512,6 +512,54 @@ static int load_deleted(struct crs_image *img, const struct crs_img_toc_entry *e
     return 0;
 }
 
+/* UNSAVED: every record's text is a string of the image, every descriptor one of its own. */
+static int load_unsaved(struct crs_image *img, const struct crs_img_toc_entry *e, char *err,
+                        size_t errlen)
+{
+    struct crs_img_unsaved *u;
+    int r;
+
+    if ((r = need_count(e, sizeof *u, err, errlen)) ||
+        (r = load_section(img, e, (void **)&u, err, errlen)))
+        return r;
+    keep(img, u);
+    for (uint32_t i = 0; i < e->count; i++) {
+        int known = 0;
+        if (!crs_image_string(img, u[i].what)) {
+            seterr(err, errlen, "damaged not-restored section: record %u has no text", i);
+            return -EBADMSG;
+        }
+        if (u[i].kind == CRS_UNSAVED_FD)
+            for (uint32_t k = 0; k < img->nfds; k++)
+                known |= img->fds[k].fd == u[i].fd && img->fds[k].kind != CRS_FD_INTERNAL;
+        if (u[i].kind == CRS_UNSAVED_FD && !known) {
+            seterr(err, errlen, "damaged not-restored section: record %u is for descriptor %d, "
+                   "which the image does not have", i, u[i].fd);
+            return -EBADMSG;
+        }
+        if (u[i].kind == CRS_UNSAVED_CHILD && (u[i].pid == 0 || u[i].pid > 0x7fffffffu)) {
+            seterr(err, errlen, "damaged not-restored section: record %u is for pid %u", i,
+                   u[i].pid);
+            return -EBADMSG;
+        }
+    }
+    img->unsaved = u;
+    img->nunsaved = e->count;
+    return 0;
+}
+
+int crs_image_unsaved_line(const struct crs_image *img, uint32_t i, char *buf, size_t len)
+{
+    const struct crs_img_unsaved *u = &img->unsaved[i];
+    const char *what = crs_image_string(img, u->what);
+
+    if (!what || !*what)
+        what = u->kind == CRS_UNSAVED_CHILD ? "child process" : "cannot be rebuilt";
+    if (u->kind == CRS_UNSAVED_FD)
+        return snprintf(buf, len, "fd %d: %s", u->fd, what);
+    return snprintf(buf, len, "%s", what);
+}
+
 const struct crs_image_deleted *crs_image_deleted_for(const struct crs_image *img,
                                                       const struct crs_img_fd *f)
 {
@@ -532,7 +580,7 @@ const struct crs_image_deleted *crs_image_deleted_for(const struct crs_image *im
 
 static int load_all(struct crs_image *img, char *err, size_t errlen)
 {
-    const struct crs_img_toc_entry *seen[CRS_SEC_DELETED + 1] = {0};
+    const struct crs_img_toc_entry *seen[CRS_SEC_UNSAVED + 1] = {0};
     uint64_t body = img->trailer.toc_offset;
     int r;
 
@@ -546,7 +594,7 @@ static int load_all(struct crs_image *img, char *err, size_t errlen)
                    (unsigned long long)e->length);
             return -EBADMSG;
         }
-        if (e->type < CRS_SEC_HOST || e->type > CRS_SEC_DELETED)
+        if (e->type < CRS_SEC_HOST || e->type > CRS_SEC_UNSAVED)
             continue; /* a section this version does not know: ignored */
         if (seen[e->type]) {
             seterr(err, errlen, "damaged table of contents: two %s sections",
@@ -555,7 +603,7 @@ static int load_all(struct crs_image *img, char *err, size_t errlen)
         }
         seen[e->type] = e;
     }
-    for (uint32_t t = CRS_SEC_HOST; t <= CRS_SEC_AUXV; t++) /* QUEUED, DELETED: optional */
+    for (uint32_t t = CRS_SEC_HOST; t <= CRS_SEC_AUXV; t++) /* those after AUXV: optional */
         if (!seen[t]) {
             seterr(err, errlen, "damaged: no %s section", section_name(t));
             return -EBADMSG;
@@ -646,6 +694,8 @@ static int load_all(struct crs_image *img, char *err, size_t errlen)
     if ((e = seen[CRS_SEC_QUEUED]) && (r = load_queued(img, e, err, errlen)))
         return r;
     if ((e = seen[CRS_SEC_DELETED]) && (r = load_deleted(img, e, err, errlen)))
+        return r;
+    if ((e = seen[CRS_SEC_UNSAVED]) && (r = load_unsaved(img, e, err, errlen)))
         return r;
 
     e = seen[CRS_SEC_PAGES];

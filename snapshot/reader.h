@@ -69,13 +69,15 @@ struct crs_image {
     uint32_t nqueued;
     struct crs_image_deleted *deleted; /* open files deleted from their directory (DELETED) */
     uint32_t ndeleted;
+    const struct crs_img_unsaved *unsaved; /* what a restore will not bring back (UNSAVED); */
+    uint32_t nunsaved;              /*   none in images written before the section existed */
 
     uint64_t pages_offset;          /* file offset of the first chunk header */
     uint64_t pages_length;          /* PAGES payload bytes */
     uint32_t nchunks;               /* chunks the table of contents announces */
 
     /* Internal: payload buffers, the decompression context and its input buffer. */
-    void *bufs[12];
+    void *bufs[16];
     void *dctx;
     void *cbuf;
     size_t cbuf_size;
@@ -105,6 +107,11 @@ const char *crs_image_fd_kind_name(uint32_t kind);
 /* The saved contents of the file with no name that descriptor f is open on, or NULL. */
 const struct crs_image_deleted *crs_image_deleted_for(const struct crs_image *img,
                                                       const struct crs_img_fd *f);
+
+/* Record i of the UNSAVED section as one line for a person: "fd 3: socket listening on
+ * 0.0.0.0:8000 (TCP)", "child process 1234 (sleep)". The text is the image's, unescaped.
+ * Returns what snprintf returns. */
+int crs_image_unsaved_line(const struct crs_image *img, uint32_t i, char *buf, size_t len);
 
 /* The region containing addr, or NULL. */
 const struct crs_img_vma *crs_image_find_vma(const struct crs_image *img, uint64_t addr);

@@ -91,6 +91,11 @@ int crs_restore_mm(struct crs_restore *r, char *err, size_t errlen);
  * saved ones. Unrestored descriptors are listed in r->plan. */
 int crs_restore_move_own_fds(struct crs_restore *r, char *err, size_t errlen);
 int crs_restore_fds(struct crs_restore *r, char *err, size_t errlen);
+/* Prints "crsnap restore: not restored: ..." to out for each record of the image's UNSAVED
+ * section, then for the image descriptors at indexes extra[] (left closed, not in the section);
+ * all: every one, else the first five and how many more. */
+void crs_restore_say_unsaved(const struct crs_image *img, int out, int all,
+                             const uint32_t *extra, uint32_t nextra);
 
 /* restore_proc.c: signal dispositions, cwd, umask, rlimits, personality; itimers last. */
 int crs_restore_proc(struct crs_restore *r, char *err, size_t errlen);

@@ -175,9 +175,21 @@ static int check_mapped(const struct crs_image *img, const struct crs_img_vma *v
     return 0;
 }
 
+/* Is f the process's own output: its standard output or error, a file it appends to, or one
+ * it can only write? It never reads such a file back, so a change since the checkpoint is what
+ * its own run after the checkpoint wrote (or another writer appended), and the restored run
+ * writes from the saved offset on again: nothing to warn about (docs/crsnap.1, "Changed
+ * files"). The one hazard left is a file now shorter than the saved offset, which the restored
+ * run's writes would continue after a hole of zeros; with O_APPEND they go to the end anyway. */
+static int is_output(const struct crs_img_fd *f)
+{
+    return f->fd == 1 || f->fd == 2 || (f->flags & O_APPEND) ||
+           (f->flags & O_ACCMODE) == O_WRONLY;
+}
+
 /* Open regular files and devices are reopened by name: a missing one is an error (--force:
- * the descriptor stays closed); a changed one only a warning, since a program that writes a
- * file after its checkpoint changes it. */
+ * the descriptor stays closed); a changed one that the process reads only a warning, since a
+ * program that writes a file after its checkpoint changes it. */
 static int check_fd(const struct crs_image *img, const struct crs_img_fd *f,
                     const struct crs_restore_opts *o, char *err, size_t errlen)
 {
@@ -203,6 +215,14 @@ static int check_fd(const struct crs_image *img, const struct crs_img_fd *f,
         seterr(err, errlen, "%s is missing (open as descriptor %d at the checkpoint)", path,
                f->fd);
         return o->force ? 1 : -ENOENT;
+    }
+    if (f->kind == CRS_FD_FILE && S_ISREG(st.st_mode) && S_ISREG(f->mode) && is_output(f)) {
+        if ((f->flags & O_APPEND) || (uint64_t)st.st_size >= f->pos)
+            return 0;
+        seterr(err, errlen, "%s is shorter than the offset descriptor %d writes at (%llu bytes, "
+               "offset %llu): the restored process's output will have a hole of zeros", path,
+               f->fd, (unsigned long long)st.st_size, (unsigned long long)f->pos);
+        return 1;
     }
     if (f->kind == CRS_FD_FILE && S_ISREG(st.st_mode) &&
         ((uint64_t)st.st_size != f->size || mtime_ns(&st) != f->mtime_ns)) {

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -433,10 +434,44 @@ static void rebuild_epoll_set(struct crs_restore *r, const struct crs_img_fd *f)
     }
 }
 
+#define SAY_FIRST 5                     /* lines before "and N more", without -v */
+
+static int listed_unsaved(const struct crs_image *img, int fd)
+{
+    for (uint32_t i = 0; i < img->nunsaved; i++)
+        if (img->unsaved[i].kind == CRS_UNSAVED_FD && img->unsaved[i].fd == fd)
+            return 1;
+    return 0;
+}
+
+void crs_restore_say_unsaved(const struct crs_image *img, int out, int all,
+                             const uint32_t *extra, uint32_t nextra)
+{
+    uint32_t total = img->nunsaved + nextra, said = 0;
+    char line[600];
+
+    for (uint32_t i = 0; i < total && (all || said < SAY_FIRST); i++, said++) {
+        if (i < img->nunsaved) {
+            crs_image_unsaved_line(img, i, line, sizeof line);
+        } else {
+            const struct crs_img_fd *f = &img->fds[extra[i - img->nunsaved]];
+            const char *path = crs_image_string(img, f->path);
+            snprintf(line, sizeof line, "fd %d: %s %s", f->fd, crs_image_fd_kind_name(f->kind),
+                     path ? path : "");
+        }
+        dprintf(out, "crsnap restore: not restored: %s\n", line);
+    }
+    if (said < total)
+        dprintf(out, "crsnap restore: not restored: and %u more (-v lists them all)\n",
+                total - said);
+}
+
 int crs_restore_fds(struct crs_restore *r, char *err, size_t errlen)
 {
     const struct crs_image *img = r->img;
     uint8_t *done = r->fd_done;
+    /* left closed, and the image does not say so */
+    uint32_t *extra, nextra = 0;
     int e;
 
     if (!done) {
@@ -486,12 +521,17 @@ int crs_restore_fds(struct crs_restore *r, char *err, size_t errlen)
         done[i] = 1;
         if (e) {
             unrestored(r, f->fd);
-            if (e != -ENOTSUP || r->opts.verbose)
+            if (e != -ENOTSUP)
                 warn(r, "descriptor %d (%s %s) not restored: %s", f->fd,
-                     crs_image_fd_kind_name(f->kind), path ? path : "",
-                     e == -ENOTSUP ? "cannot be rebuilt" : strerror(-e));
+                     crs_image_fd_kind_name(f->kind), path ? path : "", strerror(-e));
+            else if (!listed_unsaved(img, f->fd) && extra)
+                extra[nextra++] = i;    /* an older image, or a kind the checkpoint missed */
         }
     }
+    /* said by default: a socket or pipe that silently stays closed leaves a program spinning
+     * on it or waiting forever, and nothing else would tell */
+    crs_restore_say_unsaved(img, r->errfd, r->opts.verbose, extra, nextra);
+    free(extra);
     for (uint32_t i = 0; i < img->nfds; i++)
         if (img->fds[i].kind == CRS_FD_EPOLL && fcntl(img->fds[i].fd, F_GETFD) >= 0)
             rebuild_epoll_set(r, &img->fds[i]);

@@ -91,6 +91,9 @@ struct crs_snap_report {
     uint64_t seq;                   /* the sequence number the image was published under */
     char path[CRS_PATH_MAX];
     char message[256];
+    uint32_t nunsaved;              /* what a restore will not bring back (UNSAVED section) */
+    uint32_t unsaved_shown;         /* of which the first ones, one per line, in unsaved */
+    char unsaved[1024];
 };
 
 /* Runs in the snapshot child. Writes req->path atomically (temp name, fsync, rename, directory

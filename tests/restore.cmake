@@ -86,3 +86,9 @@ set_property(TEST restore_python_one_thread APPEND PROPERTY ENVIRONMENT CRSNAP_R
 add_executable(restore_limits_prog ${CRS_RESTORE_TESTS}/limits.c)
 crs_restore_test(restore_limit_fds limits.sh $<TARGET_FILE:restore_limits_prog> fds)
 crs_restore_test(restore_limit_noreserve limits.sh $<TARGET_FILE:restore_limits_prog> noreserve)
+
+# What a checkpoint cannot bring back is logged, listed by info and said by restore; output
+# files the restored program rewrites get no warning, files it reads do.
+crs_restore_test(restore_unsaved unsaved.sh)
+crs_restore_test(restore_unsaved_bash unsaved_bash.sh)
+crs_restore_test(restore_changed_output changed.sh)

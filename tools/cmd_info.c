@@ -33,7 +33,8 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: crsnap info [--json] IMAGE\n\n"
                  "Describe a checkpoint image: program, time, host, threads, memory regions,\n"
-                 "page data and compression, pause, file descriptors.\n\n"
+                 "page data and compression, pause, file descriptors, and what a restore will\n"
+                 "not bring back (sockets, pipes to other processes, children).\n\n"
                  "  --json      print one JSON object instead of text\n"
                  "  -h, --help  show this help\n\n"
                  "Exit status: 0 described, 1 unreadable or damaged image, 2 wrong usage.\n");
@@ -115,6 +116,47 @@ static long long deleted_of(const struct crs_image *img, const struct crs_img_fd
     return d ? (long long)d->size : -1;
 }
 
+/* Text that comes from the image (what a restore leaves out), on the terminal: one place to
+ * make it safe to print. */
+static void put_image_text(const char *t)
+{
+    fputs(t, stdout);
+}
+
+static void print_unsaved_text(const struct crs_image *img)
+{
+    char line[600];
+
+    if (!img->nunsaved)
+        return;
+    printf("not restored %u\n", img->nunsaved);
+    for (uint32_t i = 0; i < img->nunsaved; i++) {
+        crs_image_unsaved_line(img, i, line, sizeof line);
+        fputs("  ", stdout);
+        put_image_text(line);
+        putchar('\n');
+    }
+}
+
+static void print_unsaved_json(const struct crs_image *img)
+{
+    printf(",\"not_restored\":[");
+    for (uint32_t i = 0; i < img->nunsaved; i++) {
+        const struct crs_img_unsaved *u = &img->unsaved[i];
+        const char *what = crs_image_string(img, u->what);
+        if (u->kind == CRS_UNSAVED_FD)
+            printf("%s{\"kind\":\"fd\",\"fd\":%d", i ? "," : "", u->fd);
+        else if (u->kind == CRS_UNSAVED_CHILD)
+            printf("%s{\"kind\":\"child\",\"pid\":%u", i ? "," : "", u->pid);
+        else
+            printf("%s{\"kind\":\"other\"", i ? "," : "");
+        printf(",\"what\":");
+        crs_json_str(stdout, what ? what : "");
+        printf("}");
+    }
+    printf("]");
+}
+
 static void print_text(const struct crs_image *img, const struct summary *s)
 {
     const struct crs_img_process *p = &img->process;
@@ -191,6 +233,7 @@ static void print_text(const struct crs_image *img, const struct summary *s)
             printf(" (contents saved: %s)", crs_fmt_bytes(a, sizeof a, (uint64_t)d));
         printf("\n");
     }
+    print_unsaved_text(img);
 }
 
 static void print_json(const struct crs_image *img, const struct summary *s)
@@ -268,7 +311,9 @@ static void print_json(const struct crs_image *img, const struct summary *s)
         printf("}");
         sep = ",";
     }
-    printf("]}\n");
+    printf("]");
+    print_unsaved_json(img);
+    printf("}\n");
 }
 
 int crs_cmd_info(int argc, char **argv)

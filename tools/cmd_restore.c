@@ -47,7 +47,8 @@ static void usage(FILE *out)
             "                 directory others can write. DANGEROUS: the image is code, and\n"
             "                 it runs with your rights; use it only for an image whose origin\n"
             "                 you know\n"
-            "  -v, --verbose  report every descriptor and limit that is not restored\n"
+            "  -v, --verbose  list every descriptor and child that is not restored (without\n"
+            "                 it: the first five, and how many more), and every limit\n"
             "  -h, --help     this text\n\n"
             "An image is trusted only when it is yours (root: root's) and not writable by\n"
             "others, and every directory above it is root's or yours and not writable by\n"
@@ -146,6 +147,7 @@ int crs_cmd_restore(int argc, char **argv)
     }
     rc = crs_restore_run(img, &o, err, sizeof err);
     if (rc == 0 && o.dry_run) {
+        crs_restore_say_unsaved(img, 2, o.verbose, NULL, 0);
         crs_print_escaped_str(stdout, path);
         printf(": can be restored\n");
         crs_image_close(img);

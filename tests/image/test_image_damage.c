@@ -13,7 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -28,6 +33,9 @@ static size_t len0;
 
 static int qpipe[2];                   /* its bytes are in the good image's QUEUED section */
 static int gone_fd = -1;               /* its contents are in the DELETED section */
+static int lsock = -1;                  /* a listening socket: in the UNSAVED section */
+static pid_t kid = -1;                  /* a child: in the UNSAVED section */
+static struct crs_snap_report rep0;     /* the good image's report */
 
 static int setup(void **state)
 {
@@ -39,8 +47,29 @@ static int setup(void **state)
     struct crs_test_req *t = crs_test_req_new(good, dir, 1);
     qpipe[0] = crs_test_queue_pipe(t, "waiting");
     gone_fd = crs_test_delete_file(t, dir, "no name");
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    lsock = socket(AF_INET, SOCK_STREAM, 0);
+    if (lsock < 0 || bind(lsock, (struct sockaddr *)&a, sizeof a) || listen(lsock, 1))
+        return -1;
+    /* the child's name has a newline: the report's lines must stay one per object */
+    int ready[2];
+    char b;
+    if (pipe(ready))
+        return -1;
+    if ((kid = fork()) == 0) {
+        prctl(PR_SET_NAME, "kid\nline");
+        if (write(ready[1], "r", 1) != 1)
+            _exit(1);
+        pause();
+        _exit(0);
+    }
+    close(ready[1]);
+    if (read(ready[0], &b, 1) != 1)
+        return -1;
+    close(ready[0]);
     if (crs_test_run_child(t, &rep, NULL) != 0 || rep.error)
         return -1;
+    rep0 = rep;
     crs_test_req_free(t);
     img0 = crs_test_slurp(good, &len0);
     return img0 ? 0 : -1;
@@ -50,6 +79,10 @@ static int teardown(void **state)
 {
     (void)state;
     free(img0);
+    if (kid > 0) {
+        kill(kid, SIGKILL);
+        waitpid(kid, NULL, 0);
+    }
     return 0;
 }
 
@@ -134,6 +167,35 @@ static void test_good_image(void **state)
     assert_int_equal(img->deleted[0].fd, gone_fd);
     assert_int_equal(img->deleted[0].size, 7);
     assert_memory_equal(img->deleted[0].data, "no name", 7);
+    /* what a restore leaves out: the listening socket and the child, nothing else of ours */
+    int have_sock = 0, have_kid = 0;
+    char line[600], want[64];
+    for (uint32_t i = 0; i < img->nunsaved; i++) {
+        const struct crs_img_unsaved *u = &img->unsaved[i];
+        crs_image_unsaved_line(img, i, line, sizeof line);
+        if (u->kind == CRS_UNSAVED_FD && u->fd == lsock) {
+            snprintf(want, sizeof want, "fd %d: socket listening on 127.0.0.1:", lsock);
+            assert_int_equal(strncmp(line, want, strlen(want)), 0);
+            have_sock = 1;
+        }
+        if (u->kind == CRS_UNSAVED_CHILD && u->pid == (uint32_t)kid) {
+            snprintf(want, sizeof want, "child process %d (kid\nline)", (int)kid);
+            assert_int_equal(strncmp(line, want, strlen(want)), 0);
+            have_kid = 1;
+        }
+        assert_true(u->kind != CRS_UNSAVED_FD || (u->fd != qpipe[0] && u->fd != gone_fd));
+    }
+    assert_true(have_sock && have_kid);
+    /* the report to the parent names them, for its log */
+    assert_int_equal(rep0.nunsaved, img->nunsaved);
+    assert_true(rep0.unsaved_shown >= 1 && rep0.unsaved_shown <= 5);
+    assert_non_null(strstr(rep0.unsaved, "socket listening on 127.0.0.1:"));
+    if (rep0.nunsaved <= 5)            /* the child comes after the descriptors */
+        assert_non_null(strstr(rep0.unsaved, "(kid?line)\n"));
+    uint32_t lines = 0;
+    for (const char *c = rep0.unsaved; *c; c++)
+        lines += *c == '\n';
+    assert_int_equal(lines, rep0.unsaved_shown);
     crs_image_close(img);
     assert_int_equal(crs_image_open(good, &img, err, sizeof err), 0);
     assert_int_equal(crs_image_check(img, NULL, NULL, err, sizeof err), 0);
@@ -373,6 +435,41 @@ static void deleted_not_a_file(char *p, size_t n)
     d->fd = qpipe[0];                   /* a pipe, not a regular file */
     e->checksum = XXH3_64bits(d, e->length);
 }
+static struct crs_img_unsaved *unsaved_record(char *p, size_t n, struct crs_img_toc_entry **e)
+{
+    *e = entry(p, n, CRS_SEC_UNSAVED);
+    assert_non_null(*e);
+    return (void *)(p + (*e)->offset + 16);
+}
+static void unsaved_text_outside(char *p, size_t n)
+{
+    struct crs_img_toc_entry *e;
+    struct crs_img_unsaved *u = unsaved_record(p, n, &e);
+    u->what = 0x7fffffff;
+    e->checksum = XXH3_64bits(u, e->length);
+}
+static void unsaved_no_such_fd(char *p, size_t n)
+{
+    struct crs_img_toc_entry *e;
+    struct crs_img_unsaved *u = unsaved_record(p, n, &e);
+    u->kind = CRS_UNSAVED_FD;
+    u->fd = 99999;
+    e->checksum = XXH3_64bits(u, e->length);
+}
+static void unsaved_pid_zero(char *p, size_t n)
+{
+    struct crs_img_toc_entry *e;
+    struct crs_img_unsaved *u = unsaved_record(p, n, &e);
+    u->kind = CRS_UNSAVED_CHILD;
+    u->pid = 0;
+    e->checksum = XXH3_64bits(u, e->length);
+}
+static void unsaved_count(char *p, size_t n)
+{
+    struct crs_img_toc_entry *e;
+    (void)unsaved_record(p, n, &e);
+    e->count += 1;
+}
 static void argc_too_big(char *p, size_t n)
 {
     entry(p, n, CRS_SEC_ARGV)->count = 0x7fffffff;
@@ -407,6 +504,10 @@ static void test_hostile(void **state)
     hostile(queued_count, "queued record count");
     hostile(deleted_size_past, "deleted file past the section");
     hostile(deleted_not_a_file, "deleted file for no file");
+    hostile(unsaved_text_outside, "not-restored text outside the strings");
+    hostile(unsaved_no_such_fd, "not-restored record for no descriptor");
+    hostile(unsaved_pid_zero, "not-restored child with pid 0");
+    hostile(unsaved_count, "not-restored record count");
     hostile(wrong_version, "version");
     char *p = malloc(len0);
     memcpy(p, img0, len0);
