@@ -1371,7 +1371,7 @@ void crs_snapshot_child(const struct crs_snap_request *req)
     }
     c.nunsaved = crs_proc_unsaved(c.unsaved, MAX_UNSAVED, &c.st, c.fds, (size_t)c.nfds,
                                   req->deleted, req->deleted_memfd >= 0 ? req->ndeleted : 0,
-                                  req->parent);
+                                  req->parent > 0 ? req->parent : getppid());
 
     plan_release(&c);
 

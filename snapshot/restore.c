@@ -20,6 +20,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "escape.h"
+
+void crs_restore_say(int fd, const char *kind, const char *msg)
+{
+    char safe[2048];
+    crs_escape_str(safe, sizeof safe, msg);
+    dprintf(fd, "crsnap restore: %s%s\n", kind, safe);
+}
+
 static void seterr(char *err, size_t len, const char *fmt, ...)
 {
     va_list ap;
@@ -89,7 +98,7 @@ static void show_progress(uint64_t done, uint64_t total, void *arg)
 /* After the point of no return: say why on the restorer's stderr and exit. */
 static __attribute__((noreturn)) void die(struct crs_restore *r, const char *err)
 {
-    dprintf(r->errfd, "crsnap restore: %s\n", err);
+    crs_restore_say(r->errfd, "", err);
     _exit(1);
 }
 
@@ -207,7 +216,7 @@ int crs_restore_run(struct crs_image *img, const struct crs_restore_opts *o, cha
         die(r, err);
     if (crs_restore_mm(r, err, errlen)) {
         if (o->verbose)
-            dprintf(r->errfd, "crsnap restore: warning: %s\n", err);
+            crs_restore_say(r->errfd, "warning: ", err);
     } else {
         r->plan->exe_fd = open_exe(r);
     }

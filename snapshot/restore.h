@@ -94,6 +94,9 @@ int crs_restore_fds(struct crs_restore *r, char *err, size_t errlen);
 /* Prints "crsnap restore: not restored: ..." to out for each record of the image's UNSAVED
  * section, then for the image descriptors at indexes extra[] (left closed, not in the section);
  * all: every one, else the first five and how many more. */
+/* One line on fd, "crsnap restore: " KIND MSG: MSG may hold strings from the image (paths,
+ * names), so it is escaped as crsnap info escapes them (snapshot/escape.h). */
+void crs_restore_say(int fd, const char *kind, const char *msg);
 void crs_restore_say_unsaved(const struct crs_image *img, int out, int all,
                              const uint32_t *extra, uint32_t nextra);
 

@@ -294,7 +294,7 @@ int crs_restore_check_files(const struct crs_image *img, const struct crs_restor
         if ((r = check_mapped(img, v, is_entry ? &strict : o, err, errlen)) < 0)
             return r;
         if (r > 0)
-            fprintf(stderr, "crsnap restore: warning: %s\n", err);
+            crs_restore_say(2, "warning: ", err);
     }
     if ((r = check_pages_in_files(img, err, errlen)) < 0)
         return r;
@@ -302,7 +302,7 @@ int crs_restore_check_files(const struct crs_image *img, const struct crs_restor
         if ((r = check_fd(img, &img->fds[i], o, err, errlen)) < 0)
             return r;
         if (r > 0)
-            fprintf(stderr, "crsnap restore: warning: %s\n", err);
+            crs_restore_say(2, "warning: ", err);
     }
     err[0] = '\0';
     return 0;

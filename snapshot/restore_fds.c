@@ -38,7 +38,7 @@ static void warn(struct crs_restore *r, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    dprintf(r->errfd, "crsnap restore: warning: %s\n", buf);
+    crs_restore_say(r->errfd, "warning: ", buf);
 }
 
 int crs_restore_move_own_fds(struct crs_restore *r, char *err, size_t errlen)
@@ -459,7 +459,7 @@ void crs_restore_say_unsaved(const struct crs_image *img, int out, int all,
             snprintf(line, sizeof line, "fd %d: %s %s", f->fd, crs_image_fd_kind_name(f->kind),
                      path ? path : "");
         }
-        dprintf(out, "crsnap restore: not restored: %s\n", line);
+        crs_restore_say(out, "not restored: ", line);
     }
     if (said < total)
         dprintf(out, "crsnap restore: not restored: and %u more (-v lists them all)\n",
@@ -478,6 +478,7 @@ int crs_restore_fds(struct crs_restore *r, char *err, size_t errlen)
         seterr(err, errlen, "internal error: no room to track the descriptors");
         return -EINVAL;
     }
+    extra = calloc(img->nfds ? img->nfds : 1, sizeof *extra);
     for (uint32_t i = 0; i < img->nfds; i++) {
         const struct crs_img_fd *f = &img->fds[i];
         const char *path = crs_image_string(img, f->path);

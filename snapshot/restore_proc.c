@@ -42,9 +42,11 @@ int crs_restore_proc(struct crs_restore *r, char *err, size_t errlen)
             return -e;
         }
     }
-    if (cwd && cwd[0] && chdir(cwd) < 0)
-        dprintf(r->errfd, "crsnap restore: warning: cannot return to the directory %s: %s\n",
-                cwd, strerror(errno));
+    if (cwd && cwd[0] && chdir(cwd) < 0) {
+        char msg[4096 + 128];
+        snprintf(msg, sizeof msg, "cannot return to the directory %s: %s", cwd, strerror(errno));
+        crs_restore_say(r->errfd, "warning: ", msg);
+    }
     umask((mode_t)p->umask);
     for (int i = 0; i < 16 && i < RLIM_NLIMITS; i++) {
         struct rlimit rl = { (rlim_t)p->rlimits[i].cur, (rlim_t)p->rlimits[i].max };

@@ -8,7 +8,7 @@
 #include <xxhash.h>
 
 #include "commands.h"
-#include "escape.h"
+#include "snapshot/escape.h"
 #include "image_fmt.h"
 #include "snapshot/reader.h"
 
@@ -120,7 +120,7 @@ static long long deleted_of(const struct crs_image *img, const struct crs_img_fd
  * make it safe to print. */
 static void put_image_text(const char *t)
 {
-    fputs(t, stdout);
+    crs_print_escaped_str(stdout, t);
 }
 
 static void print_unsaved_text(const struct crs_image *img)
@@ -151,7 +151,7 @@ static void print_unsaved_json(const struct crs_image *img)
         else
             printf("%s{\"kind\":\"other\"", i ? "," : "");
         printf(",\"what\":");
-        crs_json_str(stdout, what ? what : "");
+        crs_json_string_str(stdout, what ? what : "");
         printf("}");
     }
     printf("]");

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "commands.h"
-#include "escape.h"
+#include "snapshot/escape.h"
 #include "image_fmt.h"
 #include "trust.h"
 #include "snapshot/reader.h"

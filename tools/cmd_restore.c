@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "commands.h"
-#include "escape.h"
+#include "snapshot/escape.h"
 #include "trust.h"
 #include "snapshot/reader.h"
 #include "snapshot/restore.h"

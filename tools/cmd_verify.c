@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "commands.h"
-#include "escape.h"
+#include "snapshot/escape.h"
 #include "image_fmt.h"
 #include "snapshot/reader.h"
 #include "snapshot/restore.h"

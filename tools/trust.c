@@ -20,7 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "escape.h"
+#include "snapshot/escape.h"
 #include "snapshot/snapshot.h"
 
 #define IMG_OPEN_FLAGS (O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
