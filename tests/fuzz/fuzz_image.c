@@ -1279,6 +1279,12 @@ int main(int argc, char **argv)
                 fprintf(stderr, "fuzz_image: cannot run %s: %s\n", crsnap, strerror(errno));
                 return 2;
             }
+            if (WIFEXITED(r.status) && (WEXITSTATUS(r.status) == 120 ||
+                                        WEXITSTATUS(r.status) == 121)) {
+                fprintf(stderr, "fuzz_image: cannot execute %s (or open its output files)\n",
+                        crsnap);
+                return 2;
+            }
             const char *bad = judge(&r, c == 1, strict, why, sizeof why);
             if (!bad && WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0)
                 accepted[c]++;
