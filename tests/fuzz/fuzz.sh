@@ -2,7 +2,7 @@
 # tests/fuzz/fuzz.sh - makes seed images (a program under `crsnap run` that holds every kind of
 # section, checkpointed; and the image tests' hand-made image) and runs the image fuzzer on them.
 #   fuzz.sh SEED_PROG IMAGE_MAKE FUZZ_IMAGE
-# Environment: FUZZ_ITERATIONS (default 300), FUZZ_SEED (default 1), FUZZ_TIMEOUT (seconds per
+# Environment: FUZZ_ITERATIONS (default 200), FUZZ_SEED (default 1), FUZZ_TIMEOUT (seconds per
 # command, default 10), FUZZ_STRICT=1 for --strict-text, FUZZ_KEEP=DIR to keep the seed images
 # (and the files they refer to) for reproducing a failure by hand. Failing mutants go to
 # $CRSNAP_TEST_TMP/fuzz-failures. A long run by hand is described in fuzz_image.c.
@@ -53,6 +53,6 @@ fi
 
 strict=
 [ "${FUZZ_STRICT:-}" = 1 ] && strict=--strict-text
-"$FUZZ" --seed "${FUZZ_SEED:-1}" --iterations "${FUZZ_ITERATIONS:-300}" \
+"$FUZZ" --seed "${FUZZ_SEED:-1}" --iterations "${FUZZ_ITERATIONS:-200}" \
     --timeout "${FUZZ_TIMEOUT:-10}" --out "$OUT" $strict "$CRSNAP_BIN" \
     "$T/seeds/real.crsnap" "$T/seeds/made.crsnap"

@@ -18,7 +18,7 @@
  *   fuzz_image [--seed N] [--iterations N] [--only I] [--timeout SEC] [--out DIR]
  *              [--strict-text] [--quiet] CRSNAP SEED_IMAGE...
  *
- * The suite runs 300 mutants through tests/fuzz/fuzz.sh, which also makes the seed images.
+ * The suite runs 200 mutants through tests/fuzz/fuzz.sh, which also makes the seed images.
  * A long run by hand: make the seeds once with the ordinary build (the images of a sanitized
  * program hold the sanitizer's shadow, where a sanitized restorer has its own, so their dry runs
  * stop early), then fuzz the sanitizer build (cmake -DCRSNAP_SANITIZE=ON) with them:
