@@ -3,8 +3,9 @@
 # tests/fuzz/fuzz_image.c.
 set(CRS_FUZZ_TESTS ${CMAKE_CURRENT_LIST_DIR})
 
-add_executable(fuzz_image ${CRS_FUZZ_TESTS}/fuzz_image.c)
-target_link_libraries(fuzz_image PRIVATE PkgConfig::XXHASH)
+add_executable(fuzz_image ${CRS_FUZZ_TESTS}/fuzz_image.c $<TARGET_OBJECTS:crsnap_image>)
+target_link_libraries(fuzz_image PRIVATE PkgConfig::URING PkgConfig::ZSTD PkgConfig::XXHASH
+                      Threads::Threads)
 add_executable(fuzz_seed_prog ${CRS_FUZZ_TESTS}/seed_prog.c)
 target_link_libraries(fuzz_seed_prog PRIVATE Threads::Threads)
 
