@@ -1207,6 +1207,14 @@ static int reader_pass(const char *path)
 
 /* ---- the driver ---- */
 
+static volatile sig_atomic_t stop;      /* SIGINT/SIGTERM: finish this mutant, then summarise */
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
+
 static void usage(void)
 {
     fprintf(stderr, "usage: fuzz_image [--seed N] [--iterations N] [--only I] [--timeout SEC] "
@@ -1291,6 +1299,8 @@ int main(int argc, char **argv)
         setenv("UBSAN_OPTIONS", "print_stacktrace=1", 0);
     }
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGINT, on_stop);
+    signal(SIGTERM, on_stop);
 
     printf("fuzz_image: seed %llu, %llu mutants of %d seed images, time limit %.1f s\n",
            (unsigned long long)seed, (unsigned long long)iterations, nseeds, timeout);
@@ -1298,7 +1308,7 @@ int main(int argc, char **argv)
     struct buf b = {0};
     uint64_t failures = 0, ran = 0, accepted[3] = {0};
     time_t t0 = time(NULL);
-    for (uint64_t it = 0; it < iterations; it++) {
+    for (uint64_t it = 0; it < iterations && !stop; it++) {
         if (only != UINT64_MAX && it != only)
             continue;
         rng_state = seed * 0x100000001b3ull ^ (it + 1) * 0xd6e8feb86659fd93ull;
@@ -1315,7 +1325,7 @@ int main(int argc, char **argv)
             __sanitizer_set_death_callback(on_death);
 #endif
             accepted[2] += (uint64_t)reader_pass(mutant);
-            if (!quiet && ran % 10000 == 0) {
+            if (!quiet && ran % 5000 == 0) {
                 printf("fuzz_image: %llu mutants, %lld s\n", (unsigned long long)ran,
                        (long long)(time(NULL) - t0));
                 fflush(stdout);
@@ -1373,7 +1383,7 @@ int main(int argc, char **argv)
             free(r.out);
             free(r.err);
         }
-        if (!quiet && ran % 500 == 0) {
+        if (!quiet && ran % 100 == 0) {
             printf("fuzz_image: %llu mutants, %llu failures, %lld s\n",
                    (unsigned long long)ran, (unsigned long long)failures,
                    (long long)(time(NULL) - t0));
