@@ -416,7 +416,9 @@ static int record_header(struct rec_walk *w, uint32_t i, void *hdr_out, char *er
 static int record_bytes(struct rec_walk *w, uint32_t i, uint64_t n, const unsigned char **data,
                         char *err, size_t errlen)
 {
-    if (n > w->len - w->at - w->hdr) {
+    uint64_t room = w->len - w->at - w->hdr;
+    /* the padding too: a walk that stepped past the payload would read beyond it next */
+    if (n > room || ((n + 7) & ~7ull) > room) {
         seterr(err, errlen, "damaged %s section: record %u holds %llu bytes, past its end",
                w->name, i, (unsigned long long)n);
         return -EBADMSG;

@@ -415,6 +415,18 @@ static void queued_count(char *p, size_t n)
     (void)queued_record(p, n, &e);
     e->count = 2;
 }
+/* The last record's bytes end inside the section but their padding does not, and the count
+ * asks for one more record: the walk must stop at the first, not read past the payload. */
+static void queued_padding_past(char *p, size_t n)
+{
+    struct crs_img_toc_entry *e;
+    struct crs_img_queued *q = queued_record(p, n, &e);
+    struct crs_img_section *sh = (void *)(p + e->offset);
+    e->length = sh->length = sizeof *q + 17;     /* unpadded: 33 bytes */
+    e->count = 2;                                /* 2 headers fit in 33 bytes */
+    q->len = 17;
+    e->checksum = XXH3_64bits(q, e->length);
+}
 static struct crs_img_deleted *deleted_record(char *p, size_t n, struct crs_img_toc_entry **e)
 {
     *e = entry(p, n, CRS_SEC_DELETED);
@@ -502,6 +514,14 @@ static void test_hostile(void **state)
     hostile(queued_len_past, "queued bytes past the section");
     hostile(queued_not_a_pipe, "queued bytes for no pipe");
     hostile(queued_count, "queued record count");
+    hostile(queued_padding_past, "queued record padded past the section");
+    char *q = malloc(len0);
+    memcpy(q, img0, len0);
+    queued_padding_past(q, len0);
+    fix_sums(q, len0);
+    write_bad(q, len0);
+    rejects("queued record padded past the section", "record 0 holds 17 bytes, past its end");
+    free(q);
     hostile(deleted_size_past, "deleted file past the section");
     hostile(deleted_not_a_file, "deleted file for no file");
     hostile(unsaved_text_outside, "not-restored text outside the strings");
