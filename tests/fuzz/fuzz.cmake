@@ -12,7 +12,7 @@ target_link_libraries(fuzz_seed_prog PRIVATE Threads::Threads)
 add_test(NAME fuzz_image COMMAND sh ${CRS_FUZZ_TESTS}/fuzz.sh $<TARGET_FILE:fuzz_seed_prog>
          $<TARGET_FILE:image_make> $<TARGET_FILE:fuzz_image>)
 set_tests_properties(fuzz_image PROPERTIES TIMEOUT 300 ENVIRONMENT
-  "${CRS_TEST_ENV};FUZZ_ITERATIONS=200;ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0")
+  "${CRS_TEST_ENV};FUZZ_ITERATIONS=200;FUZZ_STRICT=1;ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0")
 # Under the sanitizers every command starts their runtime: fewer mutants, same checks.
 if(CRSNAP_SANITIZE)
   set_property(TEST fuzz_image APPEND PROPERTY ENVIRONMENT "CRSNAP_SANITIZED=1"

@@ -37,7 +37,8 @@ wait "$PID" 2>/dev/null
 PID=
 cp "$IMG" "$T/seeds/real.crsnap" || exit 1
 # 2. the image tests' own image: the test process, with a pipe's bytes and a file with no name
-"$IMAGE_MAKE" "$T/seeds/made.crsnap" "$T/data" 1 || fail "image_make"
+"$IMAGE_MAKE" "$T/data/ckpt-000001.crsnap" "$T/data" 1 || fail "image_make"
+cp "$T/data/ckpt-000001.crsnap" "$T/seeds/made.crsnap" || exit 1
 
 # The seeds must be sound, or the fuzzer would only ever mutate a refused image.
 for s in "$T/seeds/real.crsnap" "$T/seeds/made.crsnap"; do
