@@ -1,12 +1,15 @@
 /* runtime/control.c - the control socket that `crsnap checkpoint PID` talks to (protocol in
- * control_proto.h): a private directory (0700), a socket (0600) named after the pid, and a
- * peer credential check, so only the same user can ask. Served by the coordinator; a request
- * that waits for a result keeps its connection in crs_state.waiters until the result is known.
+ * control_proto.h), in the private directory io/control_dir.c picks: the socket (0600) named
+ * after the pid, and a peer credential check, so only the same user can ask. Served by the
+ * coordinator; a request that waits for a result keeps its connection in crs_state.waiters
+ * until the result is known. Sockets that ended processes left in the directory go at start.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -15,43 +18,61 @@
 #include <unistd.h>
 
 #include "control_proto.h"
+#include "io/control_dir.h"
 #include "runtime.h"
 
 #define CLIENT_TIMEOUT_S 2          /* a client that sends nothing cannot hold the coordinator */
 
-static int private_dir(const char *dir)
+/* Sockets in dir left by processes that ended (killed, or dead of a signal: only a normal exit
+ * removes its own). Read with getdents64 into a stack buffer: this also runs in a restored
+ * process, where a parked thread may hold the malloc lock. */
+static void reap_stale(const char *dir)
 {
-    struct stat st;
+    char buf[4096];
+    unsigned removed = 0;
+    long n;
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
-    if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-        return -errno;
-    if (lstat(dir, &st) < 0)
-        return -errno;
-    if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid())
-        return -EPERM;
-    if ((st.st_mode & 077) && chmod(dir, 0700) < 0)
-        return -errno;
-    return 0;
+    if (dfd < 0)
+        return;
+    while ((n = getdents64(dfd, buf, sizeof buf)) > 0) {
+        for (long off = 0; off < n;) {
+            struct dirent64 *d = (struct dirent64 *)(buf + off);
+            char *end;
+            long pid;
+
+            off += d->d_reclen;
+            if (d->d_name[0] < '0' || d->d_name[0] > '9')
+                continue;
+            pid = strtol(d->d_name, &end, 10);
+            if (pid <= 0 || pid == crs_state.pid ||
+                (strcmp(end, ".sock") && strcmp(end, ".sock" CRS_CTLDIR_TMP_SUFFIX)))
+                continue;
+            removed += (unsigned)crs_ctldir_reap(dir, d->d_name, (int)pid, (unsigned)geteuid());
+        }
+    }
+    close(dfd);
+    if (removed)
+        crs_log(CRS_LOG_INFO, "removed %u control sockets left in %s by processes that ended",
+                removed, dir);
 }
 
 int crs_control_open(void)
 {
     struct sockaddr_un sa;
-    char dir[CRS_PATH_MAX], final[sizeof sa.sun_path];
+    char dir[CRS_PATH_MAX], why[CRS_CTLDIR_WHY_MAX], final[sizeof sa.sun_path];
     int fd, r;
 
-    if (crs_state.cfg.socket_dir[0])
-        snprintf(dir, sizeof dir, "%s", crs_state.cfg.socket_dir);
-    else
-        snprintf(dir, sizeof dir, CRS_CONTROL_DIR_FMT, (unsigned)geteuid());
-    if ((r = private_dir(dir)) < 0) {
-        crs_log(CRS_LOG_ERROR, "control socket directory %s: %s", dir, strerror(-r));
+    r = crs_ctldir_pick(crs_state.cfg.socket_dir, getenv(CRS_CTLDIR_XDG_ENV),
+                        (unsigned)geteuid(), 1, dir, sizeof dir, why, sizeof why);
+    if (r < 0) {
+        crs_log(CRS_LOG_ERROR, "control socket directory: %s", why);
         return r;
     }
     memset(&sa, 0, sizeof sa);
     sa.sun_family = AF_UNIX;
-    if (snprintf(sa.sun_path, sizeof sa.sun_path, CRS_CONTROL_SOCK_FMT, dir, (int)getpid()) >=
-        (int)sizeof sa.sun_path) {
+    if (crs_ctldir_sock(dir, (int)getpid(), final, sizeof final) < 0 ||
+        strlen(final) + strlen(CRS_CTLDIR_TMP_SUFFIX) >= sizeof sa.sun_path) {
         crs_log(CRS_LOG_ERROR, "control socket path in %s is too long", dir);
         return -ENAMETOOLONG;
     }
@@ -60,12 +81,7 @@ int crs_control_open(void)
         return -errno;
     /* Bound under a temporary name and renamed once it listens, with its final mode: a
      * client that sees the name can connect. */
-    snprintf(final, sizeof final, "%s", sa.sun_path);
-    if (strlen(final) + 4 >= sizeof sa.sun_path) {
-        close(fd);
-        return -ENAMETOOLONG;
-    }
-    strcat(sa.sun_path, ".tmp");
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s%s", final, CRS_CTLDIR_TMP_SUFFIX);
     unlink(sa.sun_path);                /* left by an earlier process with this pid */
     if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || chmod(sa.sun_path, 0600) < 0 ||
         listen(fd, 16) < 0 || rename(sa.sun_path, final) < 0) {
@@ -78,6 +94,7 @@ int crs_control_open(void)
     crs_state.listen_fd = crs_fd_high(fd);
     snprintf(crs_state.sock_path, sizeof crs_state.sock_path, "%s", final);
     crs_log(CRS_LOG_INFO, "control socket %s", crs_state.sock_path);
+    reap_stale(dir);
     return 0;
 }
 

@@ -36,6 +36,11 @@ crs_tools_test(tools_checkpoint_errors checkpoint_errors.sh $<TARGET_FILE:tools_
 crs_tools_test(tools_checkpoint_protocol checkpoint_protocol.sh $<TARGET_FILE:tools_fake_control>)
 crs_tools_test(tools_checkpoint_live checkpoint_live.sh $<TARGET_FILE:tools_probe>)
 crs_tools_test(tools_run_live run_live.sh $<TARGET_FILE:tools_probe>)
+# The control channel: no squatting its directory, no impostor, no stalling, no leftovers.
+crs_tools_test(tools_control_stale control_stale.sh $<TARGET_FILE:tools_probe>)
+crs_tools_test(tools_control_dir control_dir.sh $<TARGET_FILE:tools_probe>)
+crs_tools_test(tools_control_squat control_squat.sh $<TARGET_FILE:tools_probe>
+               $<TARGET_FILE:tools_fake_control>)
 
 # The examples, when the project builds them.
 foreach(ex comm_layer simulation sigdump)
