@@ -1,19 +1,20 @@
 /* runtime/control.c - the control socket that `crsnap checkpoint PID` talks to (protocol in
  * control_proto.h), in the private directory io/control_dir.c picks: the socket (0600) named
- * after the pid, and a peer credential check, so only the same user can ask. Served by the
- * coordinator; a request that waits for a result keeps its connection in crs_state.waiters
- * until the result is known. Sockets that ended processes left in the directory go at start.
+ * after the pid, the peer's uid checked as soon as a connection is accepted, and requests read
+ * without blocking from the coordinator's poll set, each within a deadline, so that no client
+ * holds the coordinator. A request that waits for a result keeps its connection in
+ * crs_state.waiters until the result is known.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -21,7 +22,10 @@
 #include "io/control_dir.h"
 #include "runtime.h"
 
-#define CLIENT_TIMEOUT_S 2          /* a client that sends nothing cannot hold the coordinator */
+_Static_assert(sizeof(((struct crs_ctl_client *)0)->buf) == CRS_CONTROL_REQUEST_MAX,
+               "a client's buffer holds the longest request");
+
+#define DEADLINE_NS ((uint64_t)CRS_CONTROL_DEADLINE_MS * 1000000ull)
 
 /* Sockets in dir left by processes that ended (killed, or dead of a signal: only a normal exit
  * removes its own). Read with getdents64 into a stack buffer: this also runs in a restored
@@ -127,25 +131,6 @@ void crs_control_reply(int fd, int error, uint64_t seq, const char *path, const 
     }
 }
 
-static int read_line(int fd, char *buf, size_t size)
-{
-    size_t n = 0;
-
-    while (n + 1 < size) {
-        ssize_t r = read(fd, buf + n, size - 1 - n);
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-        if (memchr(buf, '\n', n))
-            break;
-    }
-    buf[n] = 0;
-    char *nl = strchr(buf, '\n');
-    if (nl)
-        *nl = 0;
-    return nl || n ? 0 : -EIO;
-}
-
 static void reply_status(int fd)
 {
     struct crs_result r;
@@ -185,31 +170,143 @@ static int serve(int fd, const char *line)
     return 0;
 }
 
-void crs_control_accept(void)
+/* One line from a client: answered, or kept as a waiter (then its descriptor is not ours to
+ * close any more). */
+static void handle_line(struct crs_ctl_client *cl)
+{
+    char *nl = memchr(cl->buf, '\n', cl->len);
+
+    if (nl)
+        *nl = 0;
+    cl->buf[cl->len < sizeof cl->buf ? cl->len : sizeof cl->buf - 1] = 0;
+    crs_log(CRS_LOG_DEBUG, "control request \"%s\"", cl->buf);
+    if (!serve(cl->fd, cl->buf))
+        close(cl->fd);
+    cl->fd = -1;
+}
+
+/* Reads what a client sent so far, without blocking. */
+static void read_client(struct crs_ctl_client *cl)
 {
     for (;;) {
-        struct timeval tv = { CLIENT_TIMEOUT_S, 0 };
+        ssize_t r = read(cl->fd, cl->buf + cl->len, sizeof cl->buf - 1 - cl->len);
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 && errno == EAGAIN)
+            return;
+        if (r <= 0) {                   /* end of its requests, or an error */
+            if (r == 0 && cl->len)
+                handle_line(cl);        /* a last line without its newline */
+            else {
+                close(cl->fd);
+                cl->fd = -1;
+            }
+            return;
+        }
+        cl->len += (unsigned)r;
+        if (memchr(cl->buf, '\n', cl->len)) {
+            handle_line(cl);
+            return;
+        }
+        if (cl->len >= sizeof cl->buf - 1) {
+            crs_control_reply(cl->fd, EINVAL, 0, NULL, "request too long");
+            close(cl->fd);
+            cl->fd = -1;
+            return;
+        }
+    }
+}
+
+/* New connections: the peer's credentials are checked before anything is read from it, and a
+ * stranger's is refused at once; the others wait in the poll set for their request. */
+static void accept_clients(uint64_t now)
+{
+    for (;;) {
         struct ucred cred;
         socklen_t len = sizeof cred;
-        char line[CRS_CONTROL_LINE_MAX];
-        int fd = accept4(crs_state.listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        int fd = accept4(crs_state.listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
         if (fd < 0)
             return;                     /* EAGAIN: nobody else waiting */
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-        /* The request is read first even from a stranger, so that the refusal reaches it. */
-        if (read_line(fd, line, sizeof line) < 0) {
-            close(fd);
-            continue;
-        }
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != geteuid()) {
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+            cred.uid != geteuid()) {
+            crs_log(CRS_LOG_DEBUG, "control connection from uid %u (pid %d) refused",
+                    (unsigned)cred.uid, (int)cred.pid);
             crs_control_reply(fd, EACCES, 0, NULL, "permission denied");
             close(fd);
             continue;
         }
-        crs_log(CRS_LOG_DEBUG, "control request \"%s\" from pid %d", line, (int)cred.pid);
-        if (!serve(fd, line))
+        if (crs_state.nclients >= CRS_MAX_CTL_CLIENTS) {
+            crs_control_reply(fd, EBUSY, 0, NULL, "too many control connections at once");
             close(fd);
+            continue;
+        }
+        struct crs_ctl_client *cl = &crs_state.clients[crs_state.nclients++];
+        cl->fd = crs_fd_high(fd);
+        cl->len = 0;
+        cl->deadline_ns = now + DEADLINE_NS;
     }
+}
+
+unsigned crs_control_pollfds(struct pollfd *pf)
+{
+    unsigned n = 0;
+
+    pf[n++] = (struct pollfd){ .fd = crs_state.listen_fd, .events = POLLIN };
+    for (unsigned i = 0; i < crs_state.nclients; i++)
+        pf[n++] = (struct pollfd){ .fd = crs_state.clients[i].fd, .events = POLLIN };
+    return n;
+}
+
+int crs_control_timeout(void)
+{
+    uint64_t now, first = UINT64_MAX;
+
+    if (!crs_state.nclients)
+        return -1;
+    for (unsigned i = 0; i < crs_state.nclients; i++)
+        if (crs_state.clients[i].deadline_ns < first)
+            first = crs_state.clients[i].deadline_ns;
+    now = crs_now_ns(CLOCK_MONOTONIC);
+    return first <= now ? 0 : (int)((first - now + 999999) / 1000000);
+}
+
+void crs_control_serve(const struct pollfd *pf, unsigned n)
+{
+    uint64_t now;
+    unsigned keep = 0;
+
+    /* pf is what crs_control_pollfds() gave: the listener, then clients[0..n-1). What came
+     * is read before any deadline is applied, so a request that arrived while a checkpoint
+     * kept the coordinator busy is still served. */
+    for (unsigned i = 1; i < n && i - 1 < crs_state.nclients; i++)
+        if (pf[i].revents)
+            read_client(&crs_state.clients[i - 1]);
+    now = crs_now_ns(CLOCK_MONOTONIC);
+    for (unsigned i = 0; i < crs_state.nclients; i++) {
+        struct crs_ctl_client *cl = &crs_state.clients[i];
+        if (cl->fd < 0)
+            continue;
+        if (now >= cl->deadline_ns) {
+            crs_control_reply(cl->fd, ETIMEDOUT, 0, NULL, "no complete request in time");
+            close(cl->fd);
+            continue;
+        }
+        crs_state.clients[keep++] = *cl;
+    }
+    crs_state.nclients = keep;
+    if (n && pf[0].revents)
+        accept_clients(now);
+}
+
+unsigned crs_control_fds(int *out, unsigned room)
+{
+    unsigned n = 0;
+
+    for (unsigned i = 0; i < crs_state.nwaiters && n < room; i++)
+        out[n++] = crs_state.waiters[i].fd;
+    for (unsigned i = 0; i < crs_state.nclients && n < room; i++)
+        out[n++] = crs_state.clients[i].fd;
+    return n;
 }

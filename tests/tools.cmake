@@ -37,6 +37,8 @@ crs_tools_test(tools_checkpoint_protocol checkpoint_protocol.sh $<TARGET_FILE:to
 crs_tools_test(tools_checkpoint_live checkpoint_live.sh $<TARGET_FILE:tools_probe>)
 crs_tools_test(tools_run_live run_live.sh $<TARGET_FILE:tools_probe>)
 # The control channel: no squatting its directory, no impostor, no stalling, no leftovers.
+crs_tools_test(tools_control_slow control_slow.sh $<TARGET_FILE:tools_probe>)
+set_tests_properties(tools_control_slow PROPERTIES TIMEOUT 120)
 crs_tools_test(tools_control_stale control_stale.sh $<TARGET_FILE:tools_probe>)
 crs_tools_test(tools_control_dir control_dir.sh $<TARGET_FILE:tools_probe>)
 crs_tools_test(tools_control_squat control_squat.sh $<TARGET_FILE:tools_probe>
