@@ -85,7 +85,8 @@ int crs_control_open(void)
         return -errno;
     /* Bound under a temporary name and renamed once it listens, with its final mode: a
      * client that sees the name can connect. */
-    snprintf(sa.sun_path, sizeof sa.sun_path, "%s%s", final, CRS_CTLDIR_TMP_SUFFIX);
+    memcpy(sa.sun_path, final, strlen(final));      /* both fit: checked above */
+    memcpy(sa.sun_path + strlen(final), CRS_CTLDIR_TMP_SUFFIX, sizeof CRS_CTLDIR_TMP_SUFFIX);
     unlink(sa.sun_path);                /* left by an earlier process with this pid */
     if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || chmod(sa.sun_path, 0600) < 0 ||
         listen(fd, 16) < 0 || rename(sa.sun_path, final) < 0) {
