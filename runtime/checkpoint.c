@@ -139,8 +139,7 @@ static void list_internal_fds(struct crs_snap_request *req)
     for (unsigned i = 0; i < sizeof fds / sizeof fds[0]; i++)
         if (fds[i] >= 0)
             crs_state.internal_fds[n++] = fds[i];
-    for (unsigned i = 0; i < crs_state.nwaiters && n < CRS_MAX_INTERNAL_FDS; i++)
-        crs_state.internal_fds[n++] = crs_state.waiters[i].fd;
+    n += crs_control_fds(crs_state.internal_fds + n, CRS_MAX_INTERNAL_FDS - n);
     req->internal_fds = crs_state.internal_fds;
     req->ninternal = n;
 }
@@ -213,15 +212,15 @@ static void wait_child_serving(void)
     struct crs_current *c = &crs_state.cur;
 
     while (c->pidfd >= 0) {
-        struct pollfd pf[4] = {
+        struct pollfd pf[3 + CRS_CONTROL_POLLFDS] = {
             { .fd = c->pidfd, .events = POLLIN },
             { .fd = atomic_load(&crs_state.eventfd), .events = POLLIN },
             { .fd = crs_state.timerfd, .events = POLLIN },
-            { .fd = crs_state.listen_fd, .events = POLLIN },
         };
+        unsigned n = 3 + crs_control_pollfds(pf + 3);
         uint64_t v;
 
-        if (poll(pf, 4, -1) < 0)
+        if (poll(pf, n, crs_control_timeout()) < 0)
             continue;
         if (crs_ownfds_check(0))        /* closed by the program: what poll said is void */
             continue;
@@ -230,8 +229,7 @@ static void wait_child_serving(void)
         }
         if (pf[2].revents && read(pf[2].fd, &v, sizeof v) > 0)
             atomic_fetch_add(&crs_state.req_seq, 1);
-        if (pf[3].revents)
-            crs_control_accept();
+        crs_control_serve(pf + 3, n - 3);
         if (pf[0].revents)
             return;                     /* exited: waitpid will not block */
     }

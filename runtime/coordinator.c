@@ -1,7 +1,8 @@
 /* runtime/coordinator.c - the coordinator thread ("crsnap-coord"): waits on the eventfd (API
  * and signal requests), the timerfd and the control socket, and runs checkpoints one at a
  * time. Requests that arrive before a snapshot is taken are served by it; those that arrive
- * after it are served together by the next one. Also the restart path: a restored process
+ * after it are served together by the next one. Control clients are served from the same poll
+ * set (control.c), never with a blocking read. Also the restart path: a restored process
  * resumes here (crs_restarted) with a new pid and without its internal descriptors.
  */
 #define _GNU_SOURCE
@@ -67,8 +68,8 @@ static void *coordinator_main(void *arg)
     crs_futex_wake(&crs_state.coord_started);
 
     for (;;) {
-        struct pollfd pf[3];
-        int n = 0;
+        struct pollfd pf[2 + CRS_CONTROL_POLLFDS];
+        unsigned n = 0;
 
         if (crs_state.kill_pending >= 0) {
             crs_checkpoint_run(crs_state.kill_pending);
@@ -79,11 +80,12 @@ static void *coordinator_main(void *arg)
             continue;
         }
         /* Rebuilt each time: after a restart, or after the program closed them (see ownfds.c),
-         * the descriptors are new ones. */
+         * the descriptors are new ones. Control clients are in the set, each read as its bytes
+         * come, so none can keep the coordinator from the timer and the requests. */
         pf[n++] = (struct pollfd){ .fd = atomic_load(&crs_state.eventfd), .events = POLLIN };
         pf[n++] = (struct pollfd){ .fd = crs_state.timerfd, .events = POLLIN };
-        pf[n++] = (struct pollfd){ .fd = crs_state.listen_fd, .events = POLLIN };
-        if (poll(pf, (nfds_t)n, -1) < 0)
+        n += crs_control_pollfds(pf + n);
+        if (poll(pf, (nfds_t)n, crs_control_timeout()) < 0)
             continue;
         /* closed by the program (POLLNVAL, or a number that names its file now): what poll
          * said of them is void; the quiesce signal also ends up here (EINTR above) */
@@ -96,8 +98,7 @@ static void *coordinator_main(void *arg)
             if (!crs_state.own_broken)  /* no failure per tick while checkpoints are off */
                 atomic_fetch_add(&crs_state.req_seq, 1);
         }
-        if (pf[2].revents)
-            crs_control_accept();
+        crs_control_serve(pf + 2, n - 2);
     }
     return NULL;
 }
@@ -146,6 +147,7 @@ void crs_restarted(void)
     crs_state.listen_fd = -1;
     crs_state.sock_path[0] = 0;
     crs_state.nwaiters = 0;             /* their connections are gone */
+    crs_state.nclients = 0;
     crs_state.kill_pending = -1;
     for (int i = 0; i < 2; i++)
         c->report_pipe[i] = c->pause_pipe[i] = -1;

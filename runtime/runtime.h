@@ -75,7 +75,17 @@ int crs_ownfds_wake_ok(void);       /* signal-safe: the eventfd is still ours */
 
 /* control.c */
 int crs_control_open(void);
-void crs_control_accept(void);
+#define CRS_CONTROL_POLLFDS (1 + CRS_MAX_CTL_CLIENTS)
+struct pollfd;
+/* The listening socket and the connections whose request is still coming, into pf (room for
+ * CRS_CONTROL_POLLFDS); returns how many. After poll(), crs_control_serve() takes the same
+ * entries: it reads what came, answers, drops clients past their deadline, accepts new ones.
+ * crs_control_timeout() is the poll timeout that the nearest deadline asks for (-1: none). */
+unsigned crs_control_pollfds(struct pollfd *pf);
+void crs_control_serve(const struct pollfd *pf, unsigned n);
+int crs_control_timeout(void);
+/* The connections held (waiters, clients) into out: internal descriptors, not the program's. */
+unsigned crs_control_fds(int *out, unsigned room);
 void crs_control_reply(int fd, int error, uint64_t seq, const char *path, const char *msg);
 void crs_control_unlink(void);
 

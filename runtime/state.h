@@ -27,9 +27,10 @@
 #define CRS_MAX_FDPOS 1024          /* regular-file descriptors whose offsets a checkpoint pins */
 #define CRS_MAX_DONTFORK 4096       /* MADV_DONTFORK regions a checkpoint can lift */
 #define CRS_MAX_WAITERS 16          /* control clients waiting for a checkpoint at once */
+#define CRS_MAX_CTL_CLIENTS 16      /* control connections whose request is still coming */
 #define CRS_RESULT_RING 16          /* outcomes remembered for crs_checkpoint() callers */
 #define CRS_INTERNAL_FD_MIN 1000    /* internal descriptors live at or above this number */
-#define CRS_MAX_INTERNAL_FDS (12 + CRS_MAX_WAITERS)
+#define CRS_MAX_INTERNAL_FDS (12 + CRS_MAX_WAITERS + CRS_MAX_CTL_CLIENTS)
 #define CRS_OWN_FDS 5               /* long-lived descriptors watched by ownfds.c */
 
 /* The resolved configuration (struct crs_config with defaults and environment applied). */
@@ -79,6 +80,15 @@ struct crs_outcome { uint64_t lo, hi; int outcome; };
 
 /* A control client waiting for the result of a checkpoint. */
 struct crs_waiter { int fd; uint64_t ticket; };
+
+/* A control connection accepted from the same user, its request not complete yet: read as it
+ * comes, without blocking, and dropped at its deadline. */
+struct crs_ctl_client {
+    int fd;
+    unsigned len;
+    uint64_t deadline_ns;           /* monotonic */
+    char buf[64];                   /* CRS_CONTROL_REQUEST_MAX */
+};
 
 /* The checkpoint being taken. Written by the coordinator before the snapshot, so that it is
  * intact when the coordinator comes back from crs_arch_save_context() in a restored process. */
@@ -169,6 +179,8 @@ struct crs_state {
     int timerfd;
     int listen_fd;
     char sock_path[CRS_PATH_MAX];
+    struct crs_ctl_client clients[CRS_MAX_CTL_CLIENTS];
+    unsigned nclients;
     char err[256];                  /* message of the checkpoint being taken */
     uint64_t own_ids[CRS_OWN_FDS][2]; /* (st_dev, st_ino) of eventfd, timerfd, listen_fd, tee
                                      * pipe ends, to tell when the program closed them */

@@ -53,6 +53,13 @@ crs_tools_test(tools_run_exit_race run_exit_race.sh $<TARGET_FILE:tools_probe>)
 crs_tools_test(tools_run_closed_fds run_closed_fds.sh)
 set_tests_properties(tools_run_closed_fds PROPERTIES TIMEOUT 300)
 set_tests_properties(tools_run_startup PROPERTIES TIMEOUT 180)
+# The control channel: no squatting its directory, no impostor, no stalling, no leftovers.
+crs_tools_test(tools_control_slow control_slow.sh $<TARGET_FILE:tools_probe>)
+set_tests_properties(tools_control_slow PROPERTIES TIMEOUT 120)
+crs_tools_test(tools_control_stale control_stale.sh $<TARGET_FILE:tools_probe>)
+crs_tools_test(tools_control_dir control_dir.sh $<TARGET_FILE:tools_probe>)
+crs_tools_test(tools_control_squat control_squat.sh $<TARGET_FILE:tools_probe>
+               $<TARGET_FILE:tools_fake_control>)
 
 # The examples, when the project builds them.
 foreach(ex comm_layer simulation sigdump)

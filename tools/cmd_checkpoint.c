@@ -1,9 +1,12 @@
 /* tools/cmd_checkpoint.c - `crsnap checkpoint PID`: asks the crsnap runtime inside process PID
  * for a checkpoint through its control socket (runtime/control_proto.h): one request line, one
- * reply line. Every way of not reaching the process gets its own message and exit status.
+ * reply line. The socket's directory is checked as the runtime checks it (io/control_dir.c) and
+ * the server must be process PID itself before anything is sent or believed. Every way of not
+ * reaching the process gets its own message and exit status.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
@@ -17,11 +20,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include "commands.h"
+#include "io/control_dir.h"
 #include "runtime/control_proto.h"
 
 /* Exit statuses beyond the common 0/1/2, documented in crsnap(1). */
 #define CKPT_EXIT_NO_PROCESS 3  /* no such process, or it does not run crsnap */
 #define CKPT_EXIT_DENIED 4      /* the process belongs to another user */
+#define CKPT_EXIT_UNTRUSTED 5   /* its control socket is not the process's own */
 
 /* How long --kill waits for the process to be gone after its image is durable. */
 #define KILL_EXIT_WAIT_MS 10000
@@ -38,16 +43,22 @@ static const char checkpoint_usage[] =
     "  -h, --help    show this help\n"
     "\n"
     "Without -w the request is queued and nothing is printed.\n"
-    "The control socket is $CRSNAP_SOCKET_DIR/PID.sock, by default /tmp/crsnap-UID/PID.sock;\n"
-    "only the process's own user may use it.\n"
+    "The control socket is PID.sock in $CRSNAP_SOCKET_DIR if set, else in\n"
+    "$XDG_RUNTIME_DIR/crsnap (when that is a directory of yours, mode 0700), else in\n"
+    "/tmp/crsnap-UID. The directory must be yours, not a symbolic link, and closed to others;\n"
+    "the socket must be served by process PID itself, as your user. Anything else is refused\n"
+    "and nothing from it is believed. Only the process's own user may ask.\n"
     "\n"
     "exit status: 0 done; 1 the checkpoint failed; 2 wrong usage; 3 no such process, or it\n"
-    "does not run with crsnap; 4 permission denied (the process belongs to another user).\n";
+    "does not run with crsnap; 4 permission denied (the process belongs to another user);\n"
+    "5 the control socket cannot be trusted (its directory is another user's, a symbolic link\n"
+    "or open to others, or another process serves it).\n";
 
-/* The uids of process pid from /proc/PID/status (real, effective). Returns 0 or -errno. */
-static int process_uids(int pid, unsigned *ruid, unsigned *euid)
+/* The effective uid of process pid, from /proc/PID/status. Returns 0 or -errno. */
+static int process_euid(int pid, unsigned *euid)
 {
     char path[64], line[256];
+    unsigned ruid;
     FILE *f;
     int r = -ENOENT;
 
@@ -56,7 +67,7 @@ static int process_uids(int pid, unsigned *ruid, unsigned *euid)
     if (!f)
         return -errno;
     while (fgets(line, sizeof line, f))
-        if (sscanf(line, "Uid: %u %u", ruid, euid) == 2) {
+        if (sscanf(line, "Uid: %u %u", &ruid, euid) == 2) {
             r = 0;
             break;
         }
@@ -64,70 +75,104 @@ static int process_uids(int pid, unsigned *ruid, unsigned *euid)
     return r;
 }
 
-/* Where the socket of pid is. With $CRSNAP_SOCKET_DIR there is one answer; otherwise the
- * directory is named after the process's user, which for a root caller may not be the caller:
- * try the caller's, then the process's real and effective uids, and keep the first that exists
- * (or the first candidate, for the message). Returns 0, or -EACCES when a candidate directory
- * exists but cannot be searched. */
-static int socket_path(int pid, char *out, size_t size)
+/* The value of name in the environment process pid started with, into out ("" when it is
+ * not there or cannot be read: another user's process, or one that is gone). */
+static void process_env(int pid, const char *name, char *out, size_t size)
+{
+    char path[64], buf[1 << 16];
+    size_t len = strlen(name), n = 0;
+    ssize_t r;
+    int fd;
+
+    out[0] = 0;
+    snprintf(path, sizeof path, "/proc/%d/environ", pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    while (n < sizeof buf - 1 && (r = read(fd, buf + n, sizeof buf - 1 - n)) > 0)
+        n += (size_t)r;
+    close(fd);
+    buf[n] = 0;
+    for (size_t i = 0; i < n; i += strlen(buf + i) + 1)
+        if (!strncmp(buf + i, name, len) && buf[i + len] == '=') {
+            snprintf(out, size, "%s", buf + i + len + 1);
+            return;
+        }
+}
+
+/* Where the socket of pid (owned by uid) is, chosen as the process itself chose it, by
+ * crs_ctldir_pick(): with $CRSNAP_SOCKET_DIR set here, there alone; otherwise from the
+ * environment the process started with, then from ours (its runtime directory may not be
+ * ours). A directory that fails the checks is never looked into.
+ * Returns 0 with dir and sock set; -ENOENT when there is no socket (sock names the likeliest
+ * place); another -errno when a candidate directory cannot be trusted (why says which and
+ * why). */
+static int locate(int pid, unsigned uid, char *dir, size_t dsize, char *sock, size_t ssize,
+                  char *why, size_t wsize)
 {
     const char *env = getenv(CRS_CONTROL_DIR_ENV);
-    unsigned uids[3] = {getuid(), getuid(), getuid()};
-    char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
-    int denied = 0;
+    char t_dir[PATH_MAX], t_xdg[PATH_MAX], d[PATH_MAX], w[CRS_CTLDIR_WHY_MAX];
+    char s[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    const char *cand[2][2];
+    int nc = 0, untrusted = 0;
     struct stat st;
 
     if (env && *env) {
-        snprintf(out, size, CRS_CONTROL_SOCK_FMT, env, pid);
-        return 0;
+        cand[nc][0] = env, cand[nc++][1] = NULL;
+    } else {
+        process_env(pid, CRS_CONTROL_DIR_ENV, t_dir, sizeof t_dir);
+        process_env(pid, CRS_CTLDIR_XDG_ENV, t_xdg, sizeof t_xdg);
+        cand[nc][0] = t_dir[0] == '/' ? t_dir : NULL, cand[nc++][1] = t_xdg;
+        cand[nc][0] = NULL, cand[nc++][1] = getenv(CRS_CTLDIR_XDG_ENV);
     }
-    process_uids(pid, &uids[1], &uids[2]);
-    for (int i = 2; i >= 0; i--) {
-        snprintf(dir, sizeof dir, CRS_CONTROL_DIR_FMT, uids[i]);
-        snprintf(out, size, CRS_CONTROL_SOCK_FMT, dir, pid);
-        if (lstat(out, &st) == 0)
+    sock[0] = 0;
+    for (int i = 0; i < nc; i++) {
+        int r = crs_ctldir_pick(cand[i][0], cand[i][1], uid, 0, d, sizeof d, w, sizeof w);
+        if (r < 0 && r != -ENOENT) {
+            if (!untrusted)
+                snprintf(why, wsize, "%s", w);
+            untrusted = untrusted ? untrusted : r;
+            continue;
+        }
+        if (crs_ctldir_sock(d, pid, s, sizeof s) < 0) {
+            if (!untrusted)
+                snprintf(why, wsize, "the control socket path in %.400s is too long", d);
+            untrusted = untrusted ? untrusted : -ENAMETOOLONG;
+            continue;
+        }
+        if (r == 0 && lstat(s, &st) == 0) {
+            snprintf(dir, dsize, "%s", d);
+            snprintf(sock, ssize, "%s", s);
             return 0;
-        if (errno == EACCES)
-            denied = 1;
+        }
+        if (!sock[0]) {
+            snprintf(dir, dsize, "%s", d);
+            snprintf(sock, ssize, "%s", s);
+        }
     }
-    /* Not found anywhere: name the likeliest place, the process owner's. */
-    snprintf(dir, sizeof dir, CRS_CONTROL_DIR_FMT, uids[1]);
-    snprintf(out, size, CRS_CONTROL_SOCK_FMT, dir, pid);
-    return denied ? -EACCES : 0;
+    return untrusted ? untrusted : -ENOENT;
 }
 
 /* A process killed with SIGKILL leaves its control socket behind. Once the pid is known to be
- * gone, a socket there that nobody listens on is removed (a new process that gets the pid
- * would replace it anyway). Returns 1 when one was removed. */
+ * gone, a socket there that nobody listens on is removed. Returns 1 when one was removed. */
 static int remove_stale(int pid)
 {
-    char path[PATH_MAX];
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
-    struct stat st;
-    int fd, stale;
+    char dir[PATH_MAX], sock[PATH_MAX], why[CRS_CTLDIR_WHY_MAX];
 
-    if (socket_path(pid, path, sizeof path) < 0 || strlen(path) >= sizeof addr.sun_path ||
-        lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
+    if (locate(pid, (unsigned)geteuid(), dir, sizeof dir, sock, sizeof sock, why,
+               sizeof why) < 0)
         return 0;
-    memcpy(addr.sun_path, path, strlen(path) + 1);
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return 0;
-    stale = connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0 && errno == ECONNREFUSED;
-    close(fd);
-    return stale && unlink(path) == 0;
+    return crs_ctldir_reap(dir, strrchr(sock, '/') + 1, pid, (unsigned)geteuid());
 }
 
-static int denied_message(int pid, const char *path)
+static int denied_message(int pid, int known, unsigned euid)
 {
-    unsigned ruid = 0, euid = 0;
-
-    if (process_uids(pid, &ruid, &euid) == 0 && ruid != getuid())
+    if (known)
         fprintf(stderr, "crsnap checkpoint: permission denied: process %d belongs to uid %u, not"
-                        " to you (uid %u); run this as that user\n", pid, ruid, getuid());
+                        " to you (uid %u); run this as that user\n", pid, euid, geteuid());
     else
-        fprintf(stderr, "crsnap checkpoint: permission denied on the control socket %s of"
-                        " process %d; run this as the user that started it\n", path, pid);
+        fprintf(stderr, "crsnap checkpoint: permission denied: process %d belongs to another"
+                        " user; run this as that user\n", pid);
     return CKPT_EXIT_DENIED;
 }
 
@@ -136,6 +181,57 @@ static int not_crsnap_message(int pid, const char *path, const char *why)
     fprintf(stderr, "crsnap checkpoint: process %d is not running with crsnap (%s %s); start it"
                     " with 'crsnap run'\n", pid, why, path);
     return CKPT_EXIT_NO_PROCESS;
+}
+
+/* Bytes from the server on stderr: control characters shown as escapes, so that a reply
+ * cannot drive the terminal. */
+static void put_escaped(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            fprintf(stderr, "\\x%02x", *p);
+        else
+            fputc(*p, stderr);
+    }
+}
+
+/* An image path as the runtime sends it: absolute, printable (it is printed for scripts to
+ * use, one per line). */
+static int image_path_ok(const char *p)
+{
+    if (p[0] != '/')
+        return 0;
+    for (; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return 0;
+    return 1;
+}
+
+/* The server must be process pid itself, running as uid: a socket in the right place served
+ * by anyone else (a process that outlived its parent's pid, a planted server) is not
+ * believed. Returns 0, or the exit status after saying why. */
+static int check_server(int fd, int pid, unsigned uid, const char *path)
+{
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+        fprintf(stderr, "crsnap checkpoint: cannot tell who serves the control socket %s: %s\n",
+                path, strerror(errno));
+        return CKPT_EXIT_UNTRUSTED;
+    }
+    if (cred.pid != pid) {
+        fprintf(stderr, "crsnap checkpoint: the control socket for %d is served by pid %d, not"
+                        " %d: refusing it (%s)\n", pid, (int)cred.pid, pid, path);
+        return CKPT_EXIT_UNTRUSTED;
+    }
+    if (cred.uid != uid) {
+        fprintf(stderr, "crsnap checkpoint: the control socket for %d is served by uid %u, not"
+                        " by uid %u, the owner of process %d: refusing it (%s)\n", pid,
+                (unsigned)cred.uid, uid, pid, path);
+        return CKPT_EXIT_UNTRUSTED;
+    }
+    return 0;
 }
 
 /* Reads one reply line; the server closes after it. Returns its length or -errno. */
@@ -186,9 +282,11 @@ int crs_cmd_checkpoint(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    char path[sizeof addr.sun_path + 64], reply[CRS_CONTROL_LINE_MAX];
+    char path[sizeof addr.sun_path], dir[PATH_MAX], why[CRS_CTLDIR_WHY_MAX];
+    char reply[CRS_CONTROL_LINE_MAX];
     const char *request;
-    int wait = 0, killit = 0, c, fd, pid;
+    int wait = 0, killit = 0, c, fd, pid, r;
+    unsigned uid = 0;
     long v;
     char *end;
     ssize_t n;
@@ -228,16 +326,33 @@ int crs_cmd_checkpoint(int argc, char **argv)
     }
     pid = (int)v;
 
-    if (kill(pid, 0) < 0 && errno == ESRCH) {
+    if (kill(pid, 0) < 0) {
+        if (errno == EPERM)
+            return denied_message(pid, process_euid(pid, &uid) == 0, uid);
         fprintf(stderr, "crsnap checkpoint: no process with pid %d%s\n", pid,
                 remove_stale(pid) ? " (its stale control socket is removed)" : "");
         return CKPT_EXIT_NO_PROCESS;
     }
-    if (socket_path(pid, path, sizeof path) == -EACCES)
-        return denied_message(pid, path);
-    if (strlen(path) >= sizeof addr.sun_path) {
-        fprintf(stderr, "crsnap checkpoint: control socket path too long: %s\n", path);
+    if ((r = process_euid(pid, &uid)) < 0) {
+        if (r == -ENOENT) {
+            fprintf(stderr, "crsnap checkpoint: no process with pid %d\n", pid);
+            return CKPT_EXIT_NO_PROCESS;
+        }
+        return denied_message(pid, 0, 0);
+    }
+    /* The runtime serves its own user alone (root included): say so before connecting. */
+    if (uid != (unsigned)geteuid())
+        return denied_message(pid, 1, uid);
+    r = locate(pid, uid, dir, sizeof dir, path, sizeof path, why, sizeof why);
+    if (r == -ENOENT)
+        return not_crsnap_message(pid, path, "no control socket at");
+    if (r == -ENAMETOOLONG) {
+        fprintf(stderr, "crsnap checkpoint: %s\n", why);
         return CRS_EXIT_FAIL;
+    }
+    if (r < 0) {
+        fprintf(stderr, "crsnap checkpoint: refusing the control socket directory: %s\n", why);
+        return CKPT_EXIT_UNTRUSTED;
     }
     memcpy(addr.sun_path, path, strlen(path) + 1);
 
@@ -250,13 +365,17 @@ int crs_cmd_checkpoint(int argc, char **argv)
         int e = errno;
         close(fd);
         if (e == EACCES || e == EPERM)
-            return denied_message(pid, path);
+            return denied_message(pid, 1, uid);
         if (e == ENOENT || e == ENOTDIR)
             return not_crsnap_message(pid, path, "no control socket at");
         if (e == ECONNREFUSED)
             return not_crsnap_message(pid, path, "nobody listens on the stale control socket");
         fprintf(stderr, "crsnap checkpoint: cannot connect to %s: %s\n", path, strerror(e));
         return CRS_EXIT_FAIL;
+    }
+    if ((r = check_server(fd, pid, uid, path)) != 0) {
+        close(fd);
+        return r;
     }
 
     request = killit ? "checkpoint kill\n" : wait ? "checkpoint wait\n" : "checkpoint\n";
@@ -291,11 +410,18 @@ int crs_cmd_checkpoint(int argc, char **argv)
         char *p = reply + 3, *image;
         strtoull(p, &image, 10);
         if (image == p || *image != ' ' || !image[1]) {
-            fprintf(stderr, "crsnap checkpoint: process %d sent a malformed reply: %s\n", pid,
-                    reply);
+            fprintf(stderr, "crsnap checkpoint: process %d sent a malformed reply: ", pid);
+            put_escaped(reply);
+            fputc('\n', stderr);
             return CRS_EXIT_FAIL;
         }
         image++;
+        if ((wait || killit || strcmp(image, "-")) && !image_path_ok(image)) {
+            fprintf(stderr, "crsnap checkpoint: process %d sent an invalid image path: ", pid);
+            put_escaped(image);
+            fputc('\n', stderr);
+            return CRS_EXIT_FAIL;
+        }
         if (wait || killit)
             printf("%s\n", image);
         if (fflush(stdout) == EOF) {
@@ -312,18 +438,24 @@ int crs_cmd_checkpoint(int argc, char **argv)
         long e = strtol(reply + 6, &msg, 10);
         msg += strspn(msg, " ");
         if (e == EPERM || e == EACCES) {
-            unsigned ruid = 0, euid = 0;
-            fprintf(stderr, "crsnap checkpoint: process %d refused the request: %s", pid,
-                    *msg ? msg : strerror((int)e));
-            if (process_uids(pid, &ruid, &euid) == 0 && euid != geteuid())
-                fprintf(stderr, " (it belongs to uid %u; run this as that user)", euid);
+            fprintf(stderr, "crsnap checkpoint: process %d refused the request: ", pid);
+            if (*msg)
+                put_escaped(msg);
+            else
+                fputs(strerror((int)e), stderr);
             fputc('\n', stderr);
             return CKPT_EXIT_DENIED;
         }
-        fprintf(stderr, "crsnap checkpoint: the checkpoint of process %d failed: %s\n", pid,
-                *msg ? msg : e > 0 ? strerror((int)e) : "unknown error");
+        fprintf(stderr, "crsnap checkpoint: the checkpoint of process %d failed: ", pid);
+        if (*msg)
+            put_escaped(msg);
+        else
+            fputs(e > 0 && e < 4096 ? strerror((int)e) : "unknown error", stderr);
+        fputc('\n', stderr);
         return CRS_EXIT_FAIL;
     }
-    fprintf(stderr, "crsnap checkpoint: process %d sent a malformed reply: %s\n", pid, reply);
+    fprintf(stderr, "crsnap checkpoint: process %d sent a malformed reply: ", pid);
+    put_escaped(reply);
+    fputc('\n', stderr);
     return CRS_EXIT_FAIL;
 }

@@ -1,8 +1,9 @@
 /* tests/tools/fake_control.c - a stand-in for the runtime's control socket, so the client side
  * of `crsnap checkpoint` is tested on its own: it listens at $CRSNAP_SOCKET_DIR/PID.sock,
  * answers each connection with the reply given on its command line (or closes without one for
- * "-"), prints each request it got on stdout, and exits after COUNT connections.
- *   usage: fake_control READYFILE COUNT REPLY
+ * "-"), prints each request it got on stdout, and exits after COUNT connections. With PID, it
+ * plays an impostor: the socket is named after that other process (and anyone may connect).
+ *   usage: fake_control READYFILE COUNT REPLY [PID]
  * A REPLY starting with '!' is sent at once, before reading the request, as a server that
  * refuses a peer does.
  */
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -18,18 +20,20 @@ int main(int argc, char **argv)
 {
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
     const char *dir = getenv("CRSNAP_SOCKET_DIR");
-    int fd, count;
+    int fd, count, pid;
     FILE *ready;
 
-    if (argc != 4 || !dir) {
-        fprintf(stderr, "usage: CRSNAP_SOCKET_DIR=DIR fake_control READYFILE COUNT REPLY\n");
+    if ((argc != 4 && argc != 5) || !dir) {
+        fprintf(stderr, "usage: CRSNAP_SOCKET_DIR=DIR fake_control READYFILE COUNT REPLY [PID]\n");
         return 2;
     }
     count = atoi(argv[2]);
-    snprintf(addr.sun_path, sizeof addr.sun_path, "%s/%d.sock", dir, (int)getpid());
+    pid = argc == 5 ? atoi(argv[4]) : (int)getpid();
+    snprintf(addr.sun_path, sizeof addr.sun_path, "%s/%d.sock", dir, pid);
     unlink(addr.sun_path);
     fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(fd, 4) < 0) {
+    if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 ||
+        chmod(addr.sun_path, 0666) < 0 || listen(fd, 4) < 0) {
         fprintf(stderr, "fake_control: %s: %s\n", addr.sun_path, strerror(errno));
         return 1;
     }
