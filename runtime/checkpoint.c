@@ -414,6 +414,8 @@ static int attempt(struct crs_result *res)
         if (!res->error) {
             for (unsigned i = 0; i < crs_state.nwaiters; i++)
                 crs_control_reply(crs_state.waiters[i].fd, 0, res->seq, res->path, NULL);
+            if (c->kill_sig)
+                crs_exit_on_done(res);
             crs_log(CRS_LOG_INFO, "checkpoint %s written, exiting as asked", res->path);
             crs_control_unlink();
             crs_sys1(SYS_exit_group, 0);
@@ -432,7 +434,7 @@ void crs_checkpoint_run(int kill_fd)
     memset(&res, 0, sizeof res);
     memset(req, 0, sizeof *req);
     c->active = 1;
-    c->kill = kill_fd >= 0;
+    c->kill = kill_fd >= 0 || c->kill_sig;
 
     pthread_mutex_lock(&crs_state.lock);
     c->explicit_path = !c->kill && crs_state.path_pending;

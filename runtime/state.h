@@ -84,6 +84,7 @@ struct crs_waiter { int fd; uint64_t ticket; };
 struct crs_current {
     int active;
     int kill;                       /* exit after a successful snapshot */
+    int kill_sig;                   /* kill mode for an exit-on signal (exit_on.c), 0 = no */
     int explicit_path;              /* a crs_checkpoint(path) request */
     uint64_t covered;               /* dir requests up to this ticket are served by it */
     uint64_t covered_lo;
@@ -143,6 +144,8 @@ struct crs_state {
     struct crs_result last;
     uint64_t next_seq;              /* lowest sequence number not yet used in cfg.dir */
     _Atomic int restart_count;
+    uint64_t exit_on_mask;          /* bit N-1: signal N checkpoints and ends (exit_on.c) */
+    _Atomic int exit_on_sig;        /* such a signal arrived and is not served yet, or 0 */
 
     /* quiesce */
     _Atomic unsigned quiesce_gen;   /* checkpoint number, tags the slots */
