@@ -4,6 +4,7 @@ set(CRS_TOOLS_TESTS ${CMAKE_CURRENT_SOURCE_DIR}/tools)
 
 add_executable(tools_probe ${CRS_TOOLS_TESTS}/probe.c)
 add_executable(tools_fake_control ${CRS_TOOLS_TESTS}/fake_control.c)
+add_executable(tools_steps ${CRS_TOOLS_TESTS}/steps.c)
 
 # A statically linked program, which `crsnap run` must refuse, if this system has libc.a.
 include(CheckCSourceCompiles)
@@ -36,6 +37,7 @@ crs_tools_test(tools_checkpoint_errors checkpoint_errors.sh $<TARGET_FILE:tools_
 crs_tools_test(tools_checkpoint_protocol checkpoint_protocol.sh $<TARGET_FILE:tools_fake_control>)
 crs_tools_test(tools_checkpoint_live checkpoint_live.sh $<TARGET_FILE:tools_probe>)
 crs_tools_test(tools_run_live run_live.sh $<TARGET_FILE:tools_probe>)
+crs_tools_test(tools_run_resume run_resume.sh $<TARGET_FILE:tools_steps>)
 
 # The examples, when the project builds them.
 foreach(ex comm_layer simulation sigdump)
