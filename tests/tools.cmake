@@ -38,6 +38,10 @@ crs_tools_test(tools_checkpoint_protocol checkpoint_protocol.sh $<TARGET_FILE:to
 crs_tools_test(tools_checkpoint_live checkpoint_live.sh $<TARGET_FILE:tools_probe>)
 crs_tools_test(tools_run_live run_live.sh $<TARGET_FILE:tools_probe>)
 crs_tools_test(tools_run_resume run_resume.sh $<TARGET_FILE:tools_steps>)
+# A real one-node Slurm cluster, started and stopped by the test (root only; skipped otherwise).
+crs_tools_test(tools_slurm_requeue slurm_requeue.sh $<TARGET_FILE:tools_steps>
+               ${CMAKE_SOURCE_DIR}/examples/slurm/crsnap-job.sbatch)
+set_tests_properties(tools_slurm_requeue PROPERTIES TIMEOUT 300)
 
 # The examples, when the project builds them.
 foreach(ex comm_layer simulation sigdump)
