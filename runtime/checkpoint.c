@@ -238,6 +238,7 @@ static void collect_child(struct crs_result *res)
         res->memory_covered = rep.memory_covered;
         res->memory_saved = rep.memory_saved;
         res->write_ns = rep.write_ns;
+        crs_write_path_note(&rep);
         if (rep.error) {
             snprintf(res->message, sizeof res->message, "%s",
                      rep.message[0] ? rep.message : "the snapshot child failed");

@@ -77,6 +77,9 @@ int crs_exit_on_pending(void);
 void crs_exit_on_serve(void);
 __attribute__((noreturn)) void crs_exit_on_done(const struct crs_result *res);
 
+/* writepath.c: says once how images are written, and any fallback the file system forced */
+void crs_write_path_note(const struct crs_snap_report *rep);
+
 /* coordinator.c / checkpoint.c */
 int crs_coordinator_start(void);
 int crs_fd_high(int fd);            /* move fd to >= CRS_INTERNAL_FD_MIN, close-on-exec */

@@ -144,6 +144,7 @@ struct crs_state {
     struct crs_result last;
     uint64_t next_seq;              /* lowest sequence number not yet used in cfg.dir */
     _Atomic int restart_count;
+    unsigned write_path_said;       /* what writepath.c has said already (its bits) */
     uint64_t exit_on_mask;          /* bit N-1: signal N checkpoints and ends (exit_on.c) */
     _Atomic int exit_on_sig;        /* such a signal arrived and is not served yet, or 0 */
 

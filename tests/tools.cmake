@@ -38,6 +38,7 @@ crs_tools_test(tools_checkpoint_protocol checkpoint_protocol.sh $<TARGET_FILE:to
 crs_tools_test(tools_checkpoint_live checkpoint_live.sh $<TARGET_FILE:tools_probe>)
 crs_tools_test(tools_run_live run_live.sh $<TARGET_FILE:tools_probe>)
 crs_tools_test(tools_run_resume run_resume.sh $<TARGET_FILE:tools_steps>)
+crs_tools_test(tools_writer_fs writer_fs.sh $<TARGET_FILE:tools_steps>)
 # A real one-node Slurm cluster, started and stopped by the test (root only; skipped otherwise).
 crs_tools_test(tools_slurm_requeue slurm_requeue.sh $<TARGET_FILE:tools_steps>
                ${CMAKE_SOURCE_DIR}/examples/slurm/crsnap-job.sbatch)

@@ -3,7 +3,8 @@
  * prints "step I SUM" after each (flushed: a resumed run continues the lines where the image
  * left them) and "result SUM" at the end. The output of an uninterrupted run is the reference.
  * Each step also appends its number to $STEPS_LOG when set, opened afresh each time, so the
- * test can count the steps done twice (work redone after a resume).
+ * test can count the steps done twice (work redone after a resume). $STEPS_BALLAST_MB adds that
+ * many MiB of incompressible memory, for images of some size.
  */
 #include <fcntl.h>
 #include <stdint.h>
@@ -26,6 +27,20 @@ int main(int argc, char **argv)
     long ms = argc > 2 ? atol(argv[2]) : 20;
     const char *log = getenv("STEPS_LOG");
     uint64_t sum = 1469598103934665603ull;
+    const char *ballast = getenv("STEPS_BALLAST_MB");
+
+    if (ballast && atol(ballast) > 0) {
+        size_t len = (size_t)atol(ballast) << 20;
+        uint64_t *b = malloc(len), x = 88172645463325252ull;
+        if (!b)
+            return 1;
+        for (size_t i = 0; i < len / 8; i++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            b[i] = x;
+        }
+    }
 
     for (long i = 1; i <= n; i++) {
         /* The result depends on the step, not on the time spent: time only paces the loop. */
