@@ -4,7 +4,8 @@
 # user. It is preempted (`scontrol requeue`: Slurm sends SIGTERM) and, in a second job, warned
 # before its time limit (--signal=B:USR1@N); each time crsnap checkpoints and ends it, the job
 # is requeued and resumes from its image. Each job finishes with the output of an uninterrupted
-# run, every step done exactly once (no work redone, none restarted from scratch).
+# run, every step done exactly once (no work redone, none restarted from scratch). A job the
+# user cancels is checkpointed but stays cancelled.
 # usage: slurm_requeue.sh STEPS SBATCH_SCRIPT
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/../lib/unpriv.sh"
@@ -88,4 +89,20 @@ wait_job "$JOB" JobState COMPLETED 120 || job_fail "$JOB" "did not complete" lim
 grep -q "crsnap run: resuming from $JOBS/lim.img/ckpt-" "$JOBS/lim.err" ||
     job_fail "$JOB" "the second run did not resume" lim
 check lim 1000 50
+
+# 3. The user cancels the job: checkpointed on the SIGTERM, but not requeued.
+submit can 3000 20
+wait_lines "$JOBS/can.out" 30
+U_ENV="SLURM_CONF=$SLURM_CONF" as_user "$U1" scancel "$JOB" || fail "scancel $JOB failed"
+wait_job "$JOB" JobState CANCELLED 60 || job_fail "$JOB" "not cancelled" can
+n=100
+while ! grep -q "ending the program with status 85" "$JOBS/can.err" && [ $n -gt 0 ]; do
+    sleep 0.1; n=$((n - 1))
+done
+grep -q "SIGTERM: checkpoint .* written; ending the program with status 85" "$JOBS/can.err" ||
+    job_fail "$JOB" "no checkpoint on scancel" can
+sleep 2
+[ "$(job_field "$JOB" Restarts)" = 0 ] && [ "$(job_field "$JOB" JobState)" = CANCELLED ] ||
+    job_fail "$JOB" "a cancelled job was requeued" can
+echo "can: cancelled, checkpointed, not requeued"
 exit 0
