@@ -25,14 +25,21 @@ static const char *sig_name(int sig, char *buf, size_t size)
     return buf;
 }
 
-/* Signal handler: async-signal-safe. In a forked copy of the process the eventfd is shared
- * with the original: stay quiet there. The first signal wins; later ones join it. */
+/* Signal handler: async-signal-safe. The first signal wins; later ones join it. A process the
+ * program forked inherits the handler but not the runtime: there the signal does what it would
+ * have done without crsnap (Slurm's SIGTERM must still end the program's helpers). */
 static void exit_on_handler(int sig)
 {
     int none = 0;
 
-    if (crs_sys0(SYS_getpid) != crs_state.pid)
+    if (crs_sys0(SYS_getpid) != crs_state.pid) {
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        sigaction(sig, &dfl, NULL);
+        crs_sys2(SYS_kill, crs_sys0(SYS_getpid), sig);  /* delivered when the handler returns */
         return;
+    }
     atomic_compare_exchange_strong(&crs_state.exit_on_sig, &none, sig);
     crs_wake_coordinator();
 }

@@ -121,7 +121,22 @@ same_file "$T/dmg4.out" "$T/ref.out"
 has "$T/other.err" "is an image of another program or arguments"
 [ "$(first_step "$T/other.out")" = 1 ] || fail "another job resumed an image not its own"
 
-# 7. Usage errors.
+# 7. A process the program forked keeps the signal's usual meaning (SIGTERM ends it).
+if command -v python3 >/dev/null 2>&1; then
+    "$CRSNAP_BIN" run --exit-on TERM -d "$T/fork" python3 -c '
+import os, signal, time
+pid = os.fork()
+if pid == 0:
+    time.sleep(5)
+    os._exit(0)
+os.kill(pid, signal.SIGTERM)
+_, st = os.waitpid(pid, 0)
+print("child", os.WTERMSIG(st) if os.WIFSIGNALED(st) else "exit %d" % os.WEXITSTATUS(st))
+' >"$T/fork.out" 2>"$T/fork.err" || fail "the forking program failed: $(cat "$T/fork.err")"
+    has "$T/fork.out" "child 15"
+fi
+
+# 8. Usage errors.
 run_cmd 2 "$CRSNAP_BIN" run --exit-on KILL "$STEPS" 1
 has "$T/err" "'KILL' is not a usable signal"
 run_cmd 2 "$CRSNAP_BIN" run -s TERM --exit-on USR1,TERM "$STEPS" 1
