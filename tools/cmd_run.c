@@ -561,13 +561,19 @@ int crs_cmd_run(int argc, char **argv)
     }
     /* The default trigger gives way to an --exit-on signal: USR1 then ends the program (a
      * checkpoint is still one `crsnap checkpoint PID` away). */
-    if (exit_on[0] && !sig_given && exit_on_has(exit_on, sig)) {
-        sig = 0;
-        sig_given = 1;
+    if (exit_on[0] && !sig_given) {
+        const char *env = getenv("CRSNAP_SIGNAL");
+        if (env && *env)
+            sig = parse_signal(env);    /* the trigger the library will use */
+        else if (exit_on_has(exit_on, sig)) {
+            sig = 0;
+            sig_given = 1;
+        }
     }
     if (exit_on[0] && exit_on_has(exit_on, sig)) {
-        fprintf(stderr, "crsnap run: signal %d is the checkpoint trigger (-s); it cannot also"
-                        " be an --exit-on signal (give -s another one, or -s none)\n", sig);
+        fprintf(stderr, "crsnap run: signal %d is the checkpoint trigger (-s or $CRSNAP_SIGNAL);"
+                        " it cannot also be an --exit-on signal (give -s another one, or -s"
+                        " none)\n", sig);
         return CRS_EXIT_USAGE;
     }
 

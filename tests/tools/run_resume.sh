@@ -148,5 +148,7 @@ run_cmd 2 "$CRSNAP_BIN" run --exit-on KILL "$STEPS" 1
 has "$T/err" "'KILL' is not a usable signal"
 run_cmd 2 "$CRSNAP_BIN" run -s TERM --exit-on USR1,TERM "$STEPS" 1
 has "$T/err" "it cannot also be an --exit-on signal"
+run_cmd 2 env CRSNAP_SIGNAL=TERM "$CRSNAP_BIN" run --exit-on USR1,TERM "$STEPS" 1
+has "$T/err" "it cannot also be an --exit-on signal"
 run_cmd 2 "$CRSNAP_BIN" run --fresh-if-unrestorable "$STEPS" 1
 exit 0
