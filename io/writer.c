@@ -52,12 +52,15 @@ void crs_writer_set_direct(struct crs_writer *w, int dfd)
     w->dfd = dfd;
 }
 
-/* Direct writes refused: close the direct descriptor, write buffered from now on. */
-static void drop_direct(struct crs_writer *w)
+/* Direct writes refused (why: -errno, 0 at the end): close the direct descriptor, write
+ * buffered from now on. */
+static void drop_direct(struct crs_writer *w, int why)
 {
     if (w->dfd >= 0)
         close(w->dfd);
     w->dfd = -1;
+    if (why)
+        w->direct_err = why;
 }
 
 /* Waits for one completion and frees its slot. */
@@ -78,7 +81,7 @@ static int reap_one(struct crs_writer *w)
     uint32_t len = w->slot_len[s];
     w->slot_len[s] = 0;
     if (w->slot_direct[s] && (res == -EINVAL || res == -EOPNOTSUPP || res == -ENOTSUP)) {
-        drop_direct(w);
+        drop_direct(w, res);
         return pwrite_all(w->fd, w->slot[s], len, w->slot_off[s]);
     }
     if (res == -EINVAL || res == -EOPNOTSUPP || res == -ENOTSUP || res == -ENOSYS) {
@@ -90,6 +93,8 @@ static int reap_one(struct crs_writer *w)
     }
     if (res < 0)
         return res;
+    if (w->slot_direct[s])
+        w->direct_used = 1;
     if ((uint32_t)res < len)
         return pwrite_all(w->fd, w->slot[s] + res, len - (uint32_t)res, w->slot_off[s] + (uint64_t)res);
     return 0;
@@ -125,8 +130,10 @@ static int submit_slot(struct crs_writer *w)
     if (!w->uring) {
         int r = pwrite_all(direct ? w->dfd : w->fd, w->slot[s], w->fill, w->base);
         if (direct && (r == -EINVAL || r == -EOPNOTSUPP || r == -ENOTSUP)) {
-            drop_direct(w);
+            drop_direct(w, r);
             r = pwrite_all(w->fd, w->slot[s], w->fill, w->base);
+        } else if (direct && !r) {
+            w->direct_used = 1;
         }
         if (r)
             return r;
@@ -238,5 +245,5 @@ void crs_writer_end(struct crs_writer *w)
         io_uring_queue_exit(&w->ring);
         w->uring = 0;
     }
-    drop_direct(w);
+    drop_direct(w, 0);
 }

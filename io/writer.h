@@ -30,6 +30,8 @@ struct crs_writer {
     int dfd;                        /* the same file opened with O_DIRECT, or -1 */
     int slot_direct[CRS_WRITER_SLOTS]; /* that slot's write in flight went through dfd */
     uint32_t test_rw_flags;         /* test hook: RWF_* flags put on every ring write */
+    int direct_used;                /* at least one slot went to the disk with O_DIRECT */
+    int direct_err;                 /* why direct writes were given up (-errno), or 0 */
 };
 
 /* mem must hold CRS_WRITER_MEM bytes. force_pwrite skips io_uring. Returns 0 or -errno.

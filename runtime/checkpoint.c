@@ -285,6 +285,7 @@ static void collect_child(struct crs_result *res)
         res->write_ns = rep.write_ns;
         if (rep.seq)                    /* another process took the planned number */
             res->seq = rep.seq;
+        crs_write_path_note(&rep);
         if (rep.error) {
             snprintf(res->message, sizeof res->message, "%s",
                      rep.message[0] ? rep.message : "the snapshot child failed");
@@ -484,6 +485,8 @@ static int attempt(struct crs_result *res)
         if (!res->error) {
             for (unsigned i = 0; i < crs_state.nwaiters; i++)
                 crs_control_reply(crs_state.waiters[i].fd, 0, res->seq, res->path, NULL);
+            if (c->kill_sig)
+                crs_exit_on_done(res);
             crs_log(CRS_LOG_INFO, "checkpoint %s written, exiting as asked", res->path);
             crs_control_unlink();
             crs_sys1(SYS_exit_group, 0);
@@ -502,7 +505,7 @@ void crs_checkpoint_run(int kill_fd)
     memset(&res, 0, sizeof res);
     memset(req, 0, sizeof *req);
     c->active = 1;
-    c->kill = kill_fd >= 0;
+    c->kill = kill_fd >= 0 || c->kill_sig;
 
     pthread_mutex_lock(&crs_state.lock);
     c->explicit_path = !c->kill && crs_state.path_pending;

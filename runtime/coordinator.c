@@ -71,6 +71,10 @@ static void *coordinator_main(void *arg)
         struct pollfd pf[2 + CRS_CONTROL_POLLFDS];
         unsigned n = 0;
 
+        if (crs_exit_on_pending()) {
+            crs_exit_on_serve();
+            continue;
+        }
         if (crs_state.kill_pending >= 0) {
             crs_checkpoint_run(crs_state.kill_pending);
             continue;
@@ -172,6 +176,7 @@ void crs_restarted(void)
     pthread_mutex_unlock(&crs_state.lock);
     c->active = 0;
     c->kill = 0;
+    c->kill_sig = 0;                    /* tells crs_exit_on_serve() it restarted */
     crs_log(CRS_LOG_INFO, "restarted from %s (restart %d)", res.path,
             atomic_load(&crs_state.restart_count));
     crs_post_outcome(CRS_RESTART, &res);

@@ -133,7 +133,8 @@ static int setup(const struct crs_config *cfg)
         return r;
     }
     crs_state.timerfd = r;
-    if ((r = crs_quiesce_install()) < 0 || (r = crs_trigger_install()) < 0) {
+    if ((r = crs_quiesce_install()) < 0 || (r = crs_trigger_install()) < 0 ||
+        (r = crs_exit_on_install()) < 0) {
         crs_log(CRS_LOG_ERROR, "cannot install a signal handler: %s", strerror(-r));
         return r;
     }

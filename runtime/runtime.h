@@ -89,6 +89,15 @@ unsigned crs_control_fds(int *out, unsigned room);
 void crs_control_reply(int fd, int error, uint64_t seq, const char *path, const char *msg);
 void crs_control_unlink(void);
 
+/* exit_on.c: CRSNAP_EXIT_ON's signals (installed at init; the coordinator serves them) */
+int crs_exit_on_install(void);
+int crs_exit_on_pending(void);
+void crs_exit_on_serve(void);
+__attribute__((noreturn)) void crs_exit_on_done(const struct crs_result *res);
+
+/* writepath.c: says once how images are written, and any fallback the file system forced */
+void crs_write_path_note(const struct crs_snap_report *rep);
+
 /* coordinator.c / checkpoint.c */
 int crs_coordinator_start(void);
 int crs_fd_high(int fd);            /* move fd to >= CRS_INTERNAL_FD_MIN, close-on-exec */

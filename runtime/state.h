@@ -95,6 +95,7 @@ struct crs_ctl_client {
 struct crs_current {
     int active;
     int kill;                       /* exit after a successful snapshot */
+    int kill_sig;                   /* kill mode for an exit-on signal (exit_on.c), 0 = no */
     int explicit_path;              /* a crs_checkpoint(path) request */
     uint64_t covered;               /* dir requests up to this ticket are served by it */
     uint64_t covered_lo;
@@ -156,6 +157,9 @@ struct crs_state {
     uint8_t job_id[CRS_IMG_JOB_ID_SIZE]; /* random, chosen at init, kept by a restore (it is in
                                      * memory): the images of this job carry it */
     _Atomic int restart_count;
+    unsigned write_path_said;       /* what writepath.c has said already (its bits) */
+    uint64_t exit_on_mask;          /* bit N-1: signal N checkpoints and ends (exit_on.c) */
+    _Atomic int exit_on_sig;        /* such a signal arrived and is not served yet, or 0 */
 
     /* quiesce */
     _Atomic unsigned quiesce_gen;   /* checkpoint number, tags the slots */

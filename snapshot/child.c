@@ -118,6 +118,7 @@ struct pool {
 struct child {
     const struct crs_snap_request *req;
     struct crs_writer w;
+    int no_direct;                  /* CRSNAP_NO_DIRECT: every write buffered */
     int out_fd, pagemap_fd;
     char temp[CRS_PATH_MAX];           /* base name in req->dir_fd, "" once published */
     char final[CRS_PATH_MAX];          /* the path published (its number may be above req's) */
@@ -182,6 +183,10 @@ __attribute__((noreturn)) static void finish(struct child *c, int err, const cha
     crs_sb_init(&b, rep.message, sizeof rep.message);
     rep.released = c->released;
     rep.crashed = c->fault[0] != 0;
+    rep.uring = c->w.uring_err == 0 && !req->force_pwrite;
+    rep.uring_err = c->w.uring_err;
+    rep.direct = c->no_direct ? -1 : c->w.direct_used;
+    rep.direct_err = c->w.direct_err;
     if (err) {
         crs_sb_str(&b, c->stage ? c->stage : "writing");
         crs_sb_str(&b, " ");
@@ -1402,6 +1407,10 @@ void crs_snapshot_child(const struct crs_snap_request *req)
         int dfd = openat(req->dir_fd, c.temp, O_WRONLY | O_DIRECT | O_NOFOLLOW | O_CLOEXEC);
         if (dfd >= 0)
             crs_writer_set_direct(&c.w, dfd);
+        else
+            c.w.direct_err = -errno;
+    } else {
+        c.no_direct = 1;
     }
     const char *rwf = getenv("CRSNAP_TEST_URING_RWF"); /* test hook: writes the ring refuses */
     uint64_t rwfv;

@@ -1129,7 +1129,28 @@ static int is_image_name(const char *name)
            !strcmp(name + n - ls, CRS_IMG_SUFFIX);
 }
 
+/* The sequence number a file name carries ("ckpt-000012.crsnap" -> 12), for images too
+ * damaged to read it from; UINT64_MAX when the name has none. */
+static uint64_t name_seq(const char *name)
+{
+    const char *p = name + strlen(CRS_IMG_PREFIX);
+    char *end;
+    unsigned long long v;
+
+    if (*p < '0' || *p > '9')
+        return UINT64_MAX;
+    errno = 0;
+    v = strtoull(p, &end, 10);
+    return errno || strcmp(end, CRS_IMG_SUFFIX) ? UINT64_MAX : (uint64_t)v;
+}
+
 int crs_image_find_latest(const char *dir, char *path, size_t len)
+{
+    return crs_image_find_below(dir, UINT64_MAX, NULL, NULL, path, len, NULL);
+}
+
+int crs_image_find_below(const char *dir, uint64_t below, crs_image_skip_fn skip, void *arg,
+                         char *path, size_t len, uint64_t *seq_out)
 {
     DIR *d = opendir(dir);
     struct dirent *de;
@@ -1145,10 +1166,16 @@ int crs_image_find_latest(const char *dir, char *path, size_t len)
             continue;
         if ((size_t)snprintf(p, sizeof p, "%s/%s", dir, de->d_name) >= sizeof p)
             continue;
-        if (crs_image_open(p, &img, err, sizeof err))
+        if (crs_image_open(p, &img, err, sizeof err)) {
+            uint64_t ns = name_seq(de->d_name);
+            if (skip && ns < below)
+                skip(p, ns, err, arg);
             continue;
+        }
         uint64_t seq = img->header.seq, t = img->header.created_ns;
         crs_image_close(img);
+        if (seq >= below)
+            continue;
         if (!found || seq > best_seq || (seq == best_seq && t > best_time)) {
             if ((size_t)snprintf(path, len, "%s", p) >= len)
                 continue;
@@ -1158,5 +1185,7 @@ int crs_image_find_latest(const char *dir, char *path, size_t len)
         }
     }
     closedir(d);
+    if (found && seq_out)
+        *seq_out = best_seq;
     return found ? 0 : -ENOENT;
 }

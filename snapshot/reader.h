@@ -171,4 +171,12 @@ int crs_image_check(struct crs_image *img, crs_progress_fn fn, void *arg,
  * cleanly; temp files and damaged images are skipped). Writes its path; 0 or -ENOENT. */
 int crs_image_find_latest(const char *dir, char *path, size_t len);
 
+/* The same choice among images whose sequence number is below `below` (what the next older
+ * image is, when the newest would not do); *seq_out gets its number. Images that do not open
+ * cleanly, with a number in their name below `below`, are passed to skip (when given) with
+ * that number (UINT64_MAX if the name has none) and the reason. 0, -ENOENT or -errno. */
+typedef void (*crs_image_skip_fn)(const char *path, uint64_t seq, const char *why, void *arg);
+int crs_image_find_below(const char *dir, uint64_t below, crs_image_skip_fn skip, void *arg,
+                         char *path, size_t len, uint64_t *seq_out);
+
 #endif

@@ -17,6 +17,8 @@ struct crs_restore_opts {
     int progress;               /* progress line on stderr */
     int verbose;                /* say what is not restored exactly */
     int same_pid;               /* restore under the saved pid (clone3 set_tid) */
+    int own_std;                /* descriptors 0-2 are this command's, whatever they were (a
+                                 * batch job resumed: its output goes to this run's file) */
 };
 
 /* One mapping of the restorer itself, from /proc/self/maps. */

@@ -198,6 +198,8 @@ static int check_fd(const struct crs_image *img, const struct crs_img_fd *f,
 
     if (f->kind != CRS_FD_FILE && f->kind != CRS_FD_CHR)
         return 0;
+    if (f->fd <= 2 && o->own_std)
+        return 0;                       /* replaced by the restorer's own */
     if (crs_image_deleted_for(img, f))
         return 0;                       /* no name to check: the image holds its contents */
     if (!path || path[0] != '/') {

@@ -484,6 +484,13 @@ int crs_restore_fds(struct crs_restore *r, char *err, size_t errlen)
         const char *path = crs_image_string(img, f->path);
         if (done[i])
             continue;
+        if (f->fd <= 2 && r->opts.own_std) {
+            e = attach_std(r, f);
+            done[i] = 1;
+            if (e)
+                unrestored(r, f->fd);
+            continue;
+        }
         switch (f->kind) {
         case CRS_FD_FILE:
         case CRS_FD_CHR:

@@ -89,6 +89,11 @@ struct crs_snap_report {
     uint64_t write_ns;
     uint64_t released;              /* bytes of the process the child had unmapped */
     uint64_t seq;                   /* the sequence number the image was published under */
+    /* How the image went to the file (said once by the runtime, runtime/writepath.c): */
+    int32_t uring;                  /* 1 io_uring throughout, 0 pwrite */
+    int32_t uring_err;              /* why not, or why it was left (-errno); 0 if forced */
+    int32_t direct;                 /* 1 some blocks with O_DIRECT, -1 not tried (disabled) */
+    int32_t direct_err;             /* the file system refused O_DIRECT (-errno), or 0 */
     char path[CRS_PATH_MAX];
     char message[256];
     uint32_t nunsaved;              /* what a restore will not bring back (UNSAVED section) */

@@ -4,6 +4,7 @@ set(CRS_TOOLS_TESTS ${CMAKE_CURRENT_SOURCE_DIR}/tools)
 
 add_executable(tools_probe ${CRS_TOOLS_TESTS}/probe.c)
 add_executable(tools_fake_control ${CRS_TOOLS_TESTS}/fake_control.c)
+add_executable(tools_steps ${CRS_TOOLS_TESTS}/steps.c)
 
 # A statically linked program, which `crsnap run` must refuse, if this system has libc.a.
 include(CheckCSourceCompiles)
@@ -60,6 +61,12 @@ crs_tools_test(tools_control_stale control_stale.sh $<TARGET_FILE:tools_probe>)
 crs_tools_test(tools_control_dir control_dir.sh $<TARGET_FILE:tools_probe>)
 crs_tools_test(tools_control_squat control_squat.sh $<TARGET_FILE:tools_probe>
                $<TARGET_FILE:tools_fake_control>)
+crs_tools_test(tools_run_resume run_resume.sh $<TARGET_FILE:tools_steps>)
+crs_tools_test(tools_writer_fs writer_fs.sh $<TARGET_FILE:tools_steps>)
+# A real one-node Slurm cluster, started and stopped by the test (root only; skipped otherwise).
+crs_tools_test(tools_slurm_requeue slurm_requeue.sh $<TARGET_FILE:tools_steps>
+               ${CMAKE_SOURCE_DIR}/examples/slurm/crsnap-job.sbatch)
+set_tests_properties(tools_slurm_requeue PROPERTIES TIMEOUT 300)
 
 # The examples, when the project builds them.
 foreach(ex comm_layer simulation sigdump)

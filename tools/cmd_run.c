@@ -19,12 +19,15 @@
 #include <unistd.h>
 #include "commands.h"
 #include "../runtime/held_signal.h"
+#include "resume.h"
+#include "runtime/exit_on.h"
 
 #define RUN_EXIT_CANNOT_EXEC 126  /* found but not executable, as a shell reports it */
 #define RUN_EXIT_NOT_FOUND 127
 
 static const char run_usage[] =
-    "usage: crsnap run [-d DIR] [-i SECONDS] [-k KEEP] [-s SIGNAL] [--] PROGRAM [ARG...]\n"
+    "usage: crsnap run [-r] [--exit-on SIG[,SIG...]] [-d DIR] [-i SECONDS] [-k KEEP] [-s SIGNAL]\n"
+    "                  [--] PROGRAM [ARG...]\n"
     "\n"
     "Start PROGRAM with checkpointing enabled: libcrsnap is preloaded into it and configured\n"
     "through the environment. PROGRAM replaces crsnap run (same pid), so its exit status and\n"
@@ -37,6 +40,16 @@ static const char run_usage[] =
     "  -k, --keep KEEP        keep the KEEP newest images in DIR (default 3; 0 = all)\n"
     "  -s, --signal SIGNAL    signal that triggers a checkpoint: a name (USR1, SIGUSR2,\n"
     "                         RTMIN+2) or a number, or 'none' (default USR1)\n"
+    "  -r, --resume           if DIR holds an image of this job (same PROGRAM, same ARGs),\n"
+    "                         restore the newest one instead of starting PROGRAM; one that\n"
+    "                         cannot be restored is reported and the next older one tried\n"
+    "      --fresh-if-unrestorable\n"
+    "                         with -r: start PROGRAM afresh when no image of it restores\n"
+    "                         (without it, that is an error, status 1)\n"
+    "      --exit-on SIG[,SIG...]\n"
+    "                         when one of these signals arrives: take a checkpoint, wait until\n"
+    "                         it is on disk, end the program with status 85 (86 and no new\n"
+    "                         image if the checkpoint failed); e.g. USR1,TERM under Slurm\n"
     "  -h, --help             show this help\n"
     "\n"
     "Then 'crsnap checkpoint PID' (or 'kill -USR1 PID') takes a checkpoint, and\n"
@@ -46,7 +59,11 @@ static const char run_usage[] =
     "A statically linked PROGRAM cannot be preloaded: link it with -lcrsnap and call crs_init().\n"
     "Set-user-ID programs are refused too (the loader would ignore the library).\n"
     "\n"
-    "exit status: PROGRAM's own; 128+N if it was killed by signal N; 1 if the library cannot\n"
+    "Under a batch scheduler, the same line starts the job and resumes it after a requeue:\n"
+    "  crsnap run -r --exit-on USR1,TERM -d DIR -i 600 PROGRAM ARG...\n"
+    "\n"
+    "exit status: 85 after an --exit-on signal with its image written; 86 when that image\n"
+    "failed; otherwise PROGRAM's own; 128+N if it was killed by signal N; 1 if the library cannot\n"
     "be found or DIR cannot be made; 2 for wrong usage or a program that cannot be preloaded;\n"
     "126 if PROGRAM cannot be executed; 127 if it is not found.\n";
 
@@ -120,6 +137,47 @@ static int parse_seconds(const char *s, double *out)
     if (errno || end == s || *end || !isfinite(v) || v < 0 || v > 1e8 || (v > 0 && v < 0.001))
         return -EINVAL;
     *out = v;
+    return 0;
+}
+
+/* "USR1,TERM" into "10,15" for CRSNAP_EXIT_ON. Prints why and returns -EINVAL when a name is
+ * not a signal that may end the program with a checkpoint. */
+static int parse_exit_on(const char *list, char *out, size_t size)
+{
+    char buf[256], *save = NULL, *tok;
+    size_t len = 0;
+
+    if (!*list || strlen(list) >= sizeof buf) {
+        fprintf(stderr, "crsnap run: --exit-on wants signals such as USR1,TERM\n");
+        return -EINVAL;
+    }
+    snprintf(buf, sizeof buf, "%s", list);
+    out[0] = 0;
+    for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        int sig = parse_signal(tok);
+        if (sig <= 0) {
+            fprintf(stderr, "crsnap run: --exit-on: '%s' is not a usable signal (try USR1, TERM,"
+                            " USR2, INT, a number)\n", tok);
+            return -EINVAL;
+        }
+        int n = snprintf(out + len, size - len, "%s%d", len ? "," : "", sig);
+        if (n < 0 || (size_t)n >= size - len)
+            return -EINVAL;
+        len += (size_t)n;
+    }
+    if (!len) {
+        fprintf(stderr, "crsnap run: --exit-on wants signals such as USR1,TERM\n");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* Is signal sig in the "10,15" list? */
+static int exit_on_has(const char *list, int sig)
+{
+    for (const char *p = list; *p; p++)
+        if ((p == list || p[-1] == ',') && atoi(p) == sig)
+            return 1;
     return 0;
 }
 
@@ -451,12 +509,16 @@ int crs_cmd_run(int argc, char **argv)
         {"keep", required_argument, NULL, 'k'},
         {"signal", required_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},
+        {"resume", no_argument, NULL, 'r'},
+        {"exit-on", required_argument, NULL, 'E'},
+        {"fresh-if-unrestorable", no_argument, NULL, 'F'},
         {NULL, 0, NULL, 0},
     };
     const char *dir = NULL;
     double interval = -1;
-    int keep = -1, sig = SIGUSR1, sig_given = 0, c, r;
-    char lib[PATH_MAX], prog[PATH_MAX], dirbuf[PATH_MAX], num[64];
+    int keep = -1, sig = SIGUSR1, sig_given = 0, resume = 0, fresh_ok = 0, c, r;
+    char lib[PATH_MAX], prog[PATH_MAX], dirbuf[PATH_MAX], num[64], job[32];
+    char exit_on[256] = "";
     sigset_t orig, early;
 
     /* `crsnap run ... & kill -USR1 $!`: the trigger may come before the options are read. Hold
@@ -471,7 +533,7 @@ int crs_cmd_run(int argc, char **argv)
     opterr = 0;
     optind = 1;
     /* '+': stop at PROGRAM, so its own options are left alone. */
-    while ((c = getopt_long(argc, argv, "+:d:i:k:s:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:d:i:k:s:hr", longopts, NULL)) != -1) {
         switch (c) {
         case 'd':
             dir = optarg;
@@ -499,6 +561,16 @@ int crs_cmd_run(int argc, char **argv)
                 return CRS_EXIT_USAGE;
             }
             break;
+        case 'r':
+            resume = 1;
+            break;
+        case 'F':
+            fresh_ok = 1;
+            break;
+        case 'E':
+            if (parse_exit_on(optarg, exit_on, sizeof exit_on) < 0)
+                return CRS_EXIT_USAGE;
+            break;
         case 'h':
             fputs(run_usage, stdout);
             return CRS_EXIT_OK;
@@ -514,6 +586,27 @@ int crs_cmd_run(int argc, char **argv)
     }
     if (optind >= argc) {
         fprintf(stderr, "crsnap run: no program given (try 'crsnap run --help')\n");
+        return CRS_EXIT_USAGE;
+    }
+    if (fresh_ok && !resume) {
+        fprintf(stderr, "crsnap run: --fresh-if-unrestorable goes with --resume\n");
+        return CRS_EXIT_USAGE;
+    }
+    /* The default trigger gives way to an --exit-on signal: USR1 then ends the program (a
+     * checkpoint is still one `crsnap checkpoint PID` away). */
+    if (exit_on[0] && !sig_given) {
+        const char *env = getenv("CRSNAP_SIGNAL");
+        if (env && *env)
+            sig = parse_signal(env);    /* the trigger the library will use */
+        else if (exit_on_has(exit_on, sig)) {
+            sig = 0;
+            sig_given = 1;
+        }
+    }
+    if (exit_on[0] && exit_on_has(exit_on, sig)) {
+        fprintf(stderr, "crsnap run: signal %d is the checkpoint trigger (-s or $CRSNAP_SIGNAL);"
+                        " it cannot also be an --exit-on signal (give -s another one, or -s"
+                        " none)\n", sig);
         return CRS_EXIT_USAGE;
     }
 
@@ -546,6 +639,28 @@ int crs_cmd_run(int argc, char **argv)
         else
             snprintf(num, sizeof num, "%d", sig);
         setenv("CRSNAP_SIGNAL", num, 1);
+    }
+    if (exit_on[0])
+        setenv(CRS_EXIT_ON_ENV, exit_on, 1);
+    /* Every image records the job it belongs to: `run -r` resumes only its own. */
+    if ((r = crs_job_id(prog, argv + optind, job, sizeof job)) < 0) {
+        fprintf(stderr, "crsnap run: %s: %s\n", prog, strerror(-r));
+        return CRS_EXIT_FAIL;
+    }
+    setenv(CRS_JOB_ENV, job, 1);
+    if (resume) {
+        const char *d = getenv("CRSNAP_DIR");
+        char where[PATH_MAX], abs[2 * PATH_MAX];
+        if (!d || !*d)
+            d = "crsnap-images";
+        if (d[0] != '/' && getcwd(where, sizeof where)) {
+            snprintf(abs, sizeof abs, "%s/%s", where, d);
+            d = abs;
+        }
+        /* Returns only when the program is to be started, or with an error status. */
+        r = crs_run_resume(argv - 1, d, job, fresh_ok);
+        if (r >= 0)
+            return r;
     }
     /* The program keeps this pid (exec in place). Its children inherit LD_PRELOAD, but only the
      * process CRSNAP_PID names starts the runtime: a child with its own timer and socket would

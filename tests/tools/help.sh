@@ -14,7 +14,10 @@ run_cmd 2 "$CRSNAP_BIN" frobnicate
 has "$T/err" "unknown command 'frobnicate'"
 
 run_cmd 0 "$CRSNAP_BIN" run --help
-has "$T/out" "usage: crsnap run [-d DIR] [-i SECONDS] [-k KEEP] [-s SIGNAL] [--] PROGRAM"
+has "$T/out" "usage: crsnap run [-r] [--exit-on SIG[,SIG...]] [-d DIR] [-i SECONDS] [-k KEEP] [-s SIGNAL]"
+has "$T/out" "  -r, --resume"
+has "$T/out" "      --exit-on SIG[,SIG...]"
+has "$T/out" "exit status: 85 after an --exit-on signal"
 has "$T/out" "exit status"
 run_cmd 0 "$CRSNAP_BIN" run -h
 has "$T/out" "usage: crsnap run"
