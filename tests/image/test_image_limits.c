@@ -293,12 +293,29 @@ static void test_pages_past_file_end(void **state)
 /* n eventfd records at descriptors first, first + 1, ... */
 static char *with_fds(uint32_t n, int first, size_t *outlen)
 {
-    struct crs_img_fd *f = calloc(n, sizeof *f);
+    /* The descriptors the good image lists as not restorable must stay in it, or the reader
+     * refuses the list: they are kept below the new ones (first is above them, or covers them). */
+    const struct crs_img_trailer *t0 = trailer(img0, len0);
+    const struct crs_img_toc_entry *toc = (const void *)(img0 + t0->toc_offset);
+    const struct crs_img_unsaved *u = NULL;
+    uint32_t nu = 0, extra = 0;
+    for (uint32_t i = 0; i < t0->toc_count; i++)
+        if (toc[i].type == CRS_SEC_UNSAVED) {
+            u = (const void *)(img0 + toc[i].offset + sizeof(struct crs_img_section));
+            nu = toc[i].count;
+        }
+    struct crs_img_fd *f = calloc(n + nu, sizeof *f);
     assert_non_null(f);
+    for (uint32_t i = 0; i < nu; i++)
+        if (u[i].kind == CRS_UNSAVED_FD && (u[i].fd < first || u[i].fd >= first + (int)n)) {
+            f[extra].fd = u[i].fd;
+            f[extra++].kind = CRS_FD_EVENTFD;
+        }
     for (uint32_t i = 0; i < n; i++) {
-        f[i].fd = first + (int)i;
-        f[i].kind = CRS_FD_EVENTFD;
+        f[extra + i].fd = first + (int)i;
+        f[extra + i].kind = CRS_FD_EVENTFD;
     }
+    n += extra;
     char *p = with_section(CRS_SEC_FDS, f, (uint64_t)n * sizeof *f, n, outlen);
     free(f);
     return p;
