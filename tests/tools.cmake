@@ -87,3 +87,5 @@ set_tests_properties(tools_demo PROPERTIES
 add_test(NAME tools_abi COMMAND sh ${CRS_TOOLS_TESTS}/abi.sh $<TARGET_FILE:crsnap_shared>
          ${CMAKE_SOURCE_DIR}/runtime/libcrsnap.map ${CMAKE_SOURCE_DIR}/include/crsnap.h)
 set_tests_properties(tools_abi PROPERTIES SKIP_RETURN_CODE 77)
+# crsnap run -r trusts images as crsnap restore does (two unprivileged users; skips without root).
+crs_tools_test(tools_resume_trust resume_trust.sh $<TARGET_FILE:tools_steps>)

@@ -22,7 +22,6 @@
 
 #define REEXEC_ENV "CRSNAP_RESTORE_TRY"
 #define REEXEC_MAX 8
-#define CRS_EXIT_UNTRUSTED 4    /* the image is not trusted (trust.h) */
 
 static void usage(FILE *out)
 {

@@ -14,5 +14,6 @@ int crs_cmd_ls(int argc, char **argv);
 #define CRS_EXIT_OK 0
 #define CRS_EXIT_FAIL 1
 #define CRS_EXIT_USAGE 2
+#define CRS_EXIT_UNTRUSTED 4    /* restore, run -r: the image or its directory is not trusted */
 
 #endif

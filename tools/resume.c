@@ -6,11 +6,13 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -18,6 +20,7 @@
 #include "resume.h"
 #include "snapshot/reader.h"
 #include "snapshot/restore.h"
+#include "trust.h"
 
 #define REEXEC_ENV "CRSNAP_RESTORE_TRY"  /* shared with crsnap restore: same restorer */
 #define REEXEC_MAX 8
@@ -142,6 +145,22 @@ int crs_run_resume(char **cmd_argv, const char *dir, const char *job, int fresh_
         return CRS_EXIT_FAIL;
     }
     sk->reported_below = UINT64_MAX;
+    /* An image is code: resume only from a directory no one else can write, and only images
+     * that are the user's own (the rule of crsnap restore, tools/trust.h). A directory that is
+     * not there yet has no image to resume. */
+    struct stat dst;
+    if (lstat(dir, &dst) == 0) {
+        if (S_ISLNK(dst.st_mode)) {
+            fprintf(stderr, "crsnap run: %s is a symbolic link: name the directory itself\n", dir);
+            free(sk);
+            return CRS_EXIT_UNTRUSTED;
+        }
+        if ((r = crs_trust_dir(dir, err, sizeof err)) == -EPERM) {
+            fprintf(stderr, "crsnap run: not resuming from %s: %s\n", dir, err);
+            free(sk);
+            return CRS_EXIT_UNTRUSTED;
+        }
+    }
     for (;;) {
         struct crs_image *img = NULL;
         struct crs_restore_opts o = { 0 };
@@ -160,7 +179,21 @@ int crs_run_resume(char **cmd_argv, const char *dir, const char *job, int fresh_
         }
         report_skips(sk, seq);
         below = seq;
-        if ((r = crs_image_open(path, &img, err, sizeof err))) {
+        int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        struct stat st;
+        if (fd >= 0 && fstat(fd, &st) == 0 && crs_trust_file(&st, geteuid(), err, sizeof err)) {
+            fprintf(stderr, "crsnap run: %s is not trusted (%s): ignored\n", path, err);
+            close(fd);
+            other++;
+            continue;
+        }
+        if (fd < 0) {
+            fprintf(stderr, "crsnap run: %s cannot be opened (%s): trying an older image\n",
+                    path, strerror(errno));
+            failed++;
+            continue;
+        }
+        if ((r = crs_image_open_fd(fd, path, &img, err, sizeof err))) {
             fprintf(stderr, "crsnap run: %s cannot be read (%s): trying an older image\n", path,
                     err);
             failed++;
