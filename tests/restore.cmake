@@ -39,7 +39,7 @@ if(CRSNAP_SANITIZE)
 endif()
 function(crs_restore_test name script)
   add_test(NAME ${name} COMMAND sh ${CRS_RESTORE_TESTS}/${script} ${ARGN})
-  set_tests_properties(${name} PROPERTIES ENVIRONMENT "${CRS_RESTORE_ENV}" TIMEOUT 60
+  set_tests_properties(${name} PROPERTIES ENVIRONMENT "${CRS_RESTORE_ENV}" TIMEOUT 120
                        SKIP_RETURN_CODE 77)
 endfunction()
 

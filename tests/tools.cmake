@@ -81,7 +81,7 @@ crs_tools_test(tools_install install.sh ${CMAKE_BINARY_DIR} $<TARGET_FILE:tools_
 add_test(NAME tools_demo COMMAND sh -c
   "[ -n \"$CRSNAP_SANITIZED\" ] && exit 77; exec ${CMAKE_SOURCE_DIR}/scripts/demo.sh ${CMAKE_BINARY_DIR}")
 set_tests_properties(tools_demo PROPERTIES
-  ENVIRONMENT "${CRS_TOOLS_ENV};CRSNAP_DEMO_ROUNDS=8000000" TIMEOUT 60 SKIP_RETURN_CODE 77)
+  ENVIRONMENT "${CRS_TOOLS_ENV};CRSNAP_DEMO_ROUNDS=8000000" TIMEOUT 120 SKIP_RETURN_CODE 77)
 
 # The library's binary interface: the API and nothing else.
 add_test(NAME tools_abi COMMAND sh ${CRS_TOOLS_TESTS}/abi.sh $<TARGET_FILE:crsnap_shared>
