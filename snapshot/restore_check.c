@@ -148,6 +148,12 @@ static int check_mapped(const struct crs_image *img, const struct crs_img_vma *v
                (unsigned long long)v->start);
         return o->force ? 1 : -ENOENT;
     }
+    /* Only a file or a device can be mapped; a FIFO put at the name would also block the open. */
+    if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode)) {
+        seterr(err, errlen, "%s is no longer a regular file (mapped at %#llx at the checkpoint)",
+               path, (unsigned long long)v->start);
+        return -ESTALE;
+    }
     /* A touch of a mapped page past the file's end is SIGBUS: the file must still cover
      * what it covered at the checkpoint, --force or not. */
     if (covered(v, (uint64_t)st.st_size) < covered(v, v->file_size)) {

@@ -87,7 +87,8 @@ static int region_how(const struct crs_image *img, const struct crs_img_vma *v, 
 
 static int open_for(const struct crs_img_vma *v, const struct how *h, char *err, size_t errlen)
 {
-    int fd = open(h->path, h->oflags | O_CLOEXEC);
+    /* never wait on what was put at the name since the check (a FIFO) */
+    int fd = open(h->path, h->oflags | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) {
         int e = errno;
         seterr(err, errlen, "cannot open %s to map it at %#" PRIx64 ": %s", h->path, v->start,

@@ -58,6 +58,13 @@ expect_fail "truncated file, dry run" \
 expect_fail "truncated file" "$T/data is shorter than at the checkpoint" "$IMG"
 expect_fail "truncated file, --force" "$T/data is shorter than at the checkpoint" --force "$IMG"
 mv "$T/data.keep" "$T/data"
+# A FIFO at the mapped file's name: refused, never waited on, even with --force.
+mv "$T/data" "$T/data.keep"
+mkfifo "$T/data"
+expect_fail "FIFO for a mapped file, dry run" "$T/data is no longer a regular file" -n "$IMG"
+expect_fail "FIFO for a mapped file, --force" "$T/data is no longer a regular file" --force "$IMG"
+rm "$T/data"
+mv "$T/data.keep" "$T/data"
 if [ -n "${CRSNAP_SANITIZED:-}" ]; then
     echo "failures: every check reported (restoring itself needs an unsanitized build)"
     exit 0
