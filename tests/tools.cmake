@@ -51,6 +51,7 @@ crs_tools_test(tools_trust_read trust_read.sh $<TARGET_FILE:tools_probe> $<TARGE
 crs_tools_test(tools_trust_users trust_users.sh $<TARGET_FILE:tools_probe>)
 crs_tools_test(tools_run_startup run_startup.sh $<TARGET_FILE:tools_probe>)
 crs_tools_test(tools_run_exit_race run_exit_race.sh $<TARGET_FILE:tools_probe>)
+set_tests_properties(tools_run_exit_race PROPERTIES TIMEOUT 180)
 crs_tools_test(tools_run_closed_fds run_closed_fds.sh)
 set_tests_properties(tools_run_closed_fds PROPERTIES TIMEOUT 300)
 set_tests_properties(tools_run_startup PROPERTIES TIMEOUT 180)

@@ -38,10 +38,14 @@ race() {
     [ -n "$kid" ] || fail "$1: no snapshot child seen"
     kill -KILL $pid
     wait $pid 2>/dev/null
-    # the orphaned child finishes (or fails) on its own
-    n=200
+    # the orphaned child finishes (or fails) on its own; where nothing reaps orphans it stays
+    # a zombie, which is finished too. A sanitized child on a loaded machine takes a while.
+    n=1200
     for k in $kid; do
-        while [ -e "/proc/$k" ] && [ $n -gt 0 ]; do sleep 0.05; n=$((n - 1)); done
+        while [ -e "/proc/$k" ] && [ "$(cut -d' ' -f3 "/proc/$k/stat" 2>/dev/null)" != Z ] &&
+              [ $n -gt 0 ]; do
+            sleep 0.05; n=$((n - 1))
+        done
     done
     for f in "$d"/ckpt-*.crsnap; do
         "$CRSNAP_BIN" info "$f" >"$T/info" 2>"$T/err" || fail "$1: crsnap info $f failed"
