@@ -42,7 +42,7 @@
 #define WORK_SIZE (1u << 20)
 #define LINE_SIZE (64u << 10)
 #define SCRATCH_SIZE (16u << 20)
-#define NSECTIONS 13
+#define NSECTIONS (CRS_SEC__END - 1) /* each known section at most once */
 #define MAX_UNSAVED (MAX_FDS + 256u)  /* descriptors and children a restore leaves out */
 #define UNSAVED_SHOWN 5                /* of which the report to the parent names the first */
 #define NKEEP 12

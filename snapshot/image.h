@@ -60,6 +60,8 @@ enum crs_img_section_type {
                            * records (struct crs_img_deleted + bytes, padded to 8) */
     CRS_SEC_UNSAVED = 13, /* optional: struct crs_img_unsaved[], what a restore cannot bring
                            * back; absent in images written before it existed */
+    CRS_SEC__END,         /* one past the last type this version knows: sizes the tables
+                           * indexed by type; never on disk (readers skip unknown types) */
 };
 
 /* Something the process had at the snapshot that a restore will not bring back: a descriptor
@@ -184,6 +186,7 @@ enum crs_img_vma_kind {
     CRS_VMA_VDSO = 7,           /* [vdso]: not saved, the host's is moved here */
     CRS_VMA_VVAR = 8,           /* [vvar], [vvar_vclock]: likewise */
     CRS_VMA_VSYSCALL = 9,       /* [vsyscall]: fixed by the kernel, skipped */
+    CRS_VMA__END,               /* one past the last kind: sizes tables; never on disk */
 };
 
 #define CRS_VMA_F_SHARED 0x1u   /* MAP_SHARED */
@@ -257,6 +260,7 @@ enum crs_img_fd_kind {
     CRS_FD_SOCKET = 9,          /* restored only as an in-process pair: CRS_SOCK_F_PAIR */
     CRS_FD_OTHER = 10,          /* not restored */
     CRS_FD_INTERNAL = 11,       /* crsnap's own (control socket...): not restored, not reported */
+    CRS_FD__END,                /* one past the last kind: sizes tables; never on disk */
 };
 
 struct crs_img_epoll_tfd { int32_t fd; uint32_t events; uint64_t data; };

@@ -41,6 +41,7 @@ static const char *section_name(uint32_t type)
         "?", "host", "process", "strings", "regions", "pages",
         "threads", "signals", "fds", "argv", "auxv", "queued", "deleted", "not-restored",
     };
+    _Static_assert(sizeof names / sizeof names[0] == CRS_SEC__END, "a name per section type");
     return type < sizeof names / sizeof names[0] ? names[type] : "unknown";
 }
 
@@ -50,6 +51,7 @@ const char *crs_image_vma_kind_name(uint32_t kind)
         "?", "anon", "anon-shared", "file-private", "file-shared",
         "heap", "stack", "vdso", "vvar", "vsyscall",
     };
+    _Static_assert(sizeof names / sizeof names[0] == CRS_VMA__END, "a name per region kind");
     return kind < sizeof names / sizeof names[0] ? names[kind] : "?";
 }
 
@@ -59,6 +61,7 @@ const char *crs_image_fd_kind_name(uint32_t kind)
         "?", "file", "tty", "chr", "pipe", "eventfd", "epoll",
         "timerfd", "signalfd", "socket", "other", "internal",
     };
+    _Static_assert(sizeof names / sizeof names[0] == CRS_FD__END, "a name per descriptor kind");
     return kind < sizeof names / sizeof names[0] ? names[kind] : "?";
 }
 
@@ -263,7 +266,7 @@ static int check_vmas(const struct crs_image *img, char *err, size_t errlen)
                    (unsigned long long)v->start, (unsigned long long)v->end);
             return -EBADMSG;
         }
-        if (v->kind < CRS_VMA_ANON || v->kind > CRS_VMA_VSYSCALL) {
+        if (v->kind < CRS_VMA_ANON || v->kind >= CRS_VMA__END) {
             seterr(err, errlen, "damaged region %u: unknown kind %u", i, v->kind);
             return -EBADMSG;
         }
@@ -324,7 +327,7 @@ static int check_fds(const struct crs_image *img, char *err, size_t errlen)
     }
     for (uint32_t i = 0; i < img->nfds; i++) {
         const struct crs_img_fd *f = &img->fds[i];
-        if (f->fd < 0 || f->kind < CRS_FD_FILE || f->kind > CRS_FD_INTERNAL ||
+        if (f->fd < 0 || f->kind < CRS_FD_FILE || f->kind >= CRS_FD__END ||
             (i && f->fd <= img->fds[i - 1].fd)) {
             seterr(err, errlen, "damaged fd record %u (fd %d, kind %u)", i, f->fd, f->kind);
             return -EBADMSG;
@@ -582,7 +585,7 @@ const struct crs_image_deleted *crs_image_deleted_for(const struct crs_image *im
 
 static int load_all(struct crs_image *img, char *err, size_t errlen)
 {
-    const struct crs_img_toc_entry *seen[CRS_SEC_UNSAVED + 1] = {0};
+    const struct crs_img_toc_entry *seen[CRS_SEC__END] = {0};
     uint64_t body = img->trailer.toc_offset;
     int r;
 
@@ -596,7 +599,7 @@ static int load_all(struct crs_image *img, char *err, size_t errlen)
                    (unsigned long long)e->length);
             return -EBADMSG;
         }
-        if (e->type < CRS_SEC_HOST || e->type > CRS_SEC_UNSAVED)
+        if (e->type < CRS_SEC_HOST || e->type >= CRS_SEC__END)
             continue; /* a section this version does not know: ignored */
         if (seen[e->type]) {
             seterr(err, errlen, "damaged table of contents: two %s sections",

@@ -77,7 +77,7 @@ struct crs_image {
     uint32_t nchunks;               /* chunks the table of contents announces */
 
     /* Internal: payload buffers, the decompression context and its input buffer. */
-    void *bufs[16];
+    void *bufs[CRS_SEC__END + 2];   /* a payload per section, and QUEUED and DELETED records */
     void *dctx;
     void *cbuf;
     size_t cbuf_size;
