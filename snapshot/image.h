@@ -49,7 +49,7 @@ enum crs_img_section_type {
     CRS_SEC_VMAS = 4,    /* struct crs_img_vma[] */
     CRS_SEC_PAGES = 5,   /* sequence of (struct crs_img_chunk + compressed bytes), 8-aligned */
     CRS_SEC_THREADS = 6, /* struct crs_img_thread[] */
-    CRS_SEC_SIGNALS = 7, /* struct crs_img_sigaction[64] for signals 1..64 */
+    CRS_SEC_SIGNALS = 7, /* struct crs_img_sigaction[CRS_IMG_NSIG] for signals 1..64 */
     CRS_SEC_FDS = 8,     /* struct crs_img_fd[] */
     CRS_SEC_ARGV = 9,    /* argv then envp: NUL-separated, as in /proc/self/cmdline; the TOC
                           * count is argc, the strings after the first argc are the environment */
@@ -207,6 +207,9 @@ struct crs_img_vma {
     uint32_t path;              /* string offset of the maps name, 0 = none */
 };
 
+/* Pages in one chunk (1 MiB): the writer fills chunks up to it, readers refuse more. */
+#define CRS_IMG_CHUNK_MAX_PAGES 256u
+
 /* A run of pages stored in the PAGES section. Pages not in any chunk are zero (anonymous) or
  * come from the file (file mappings). uncompressed size = npages * page_size. */
 struct crs_img_chunk {
@@ -239,6 +242,9 @@ struct crs_img_thread {
     char name[16];
     struct crs_arch_ctx ctx;    /* where it parked */
 };
+
+/* Signals 1..CRS_IMG_NSIG: the SIGNALS section holds one record for each. */
+#define CRS_IMG_NSIG 64
 
 /* The kernel's struct sigaction layout for rt_sigaction (x86-64). */
 struct crs_img_sigaction {

@@ -15,10 +15,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-void crs_proc_signals(struct crs_img_sigaction sig[64])
+void crs_proc_signals(struct crs_img_sigaction sig[CRS_IMG_NSIG])
 {
-    memset(sig, 0, 64 * sizeof *sig);
-    for (int s = 1; s <= 64; s++) {
+    memset(sig, 0, CRS_IMG_NSIG * sizeof *sig);
+    for (int s = 1; s <= CRS_IMG_NSIG; s++) {
         if (s == 9 || s == 19)
             continue;
         /* the kernel's layout, which is the image's: handler, flags, restorer, mask */

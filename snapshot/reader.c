@@ -662,7 +662,7 @@ static int load_all(struct crs_image *img, char *err, size_t errlen)
     e = seen[CRS_SEC_SIGNALS];
     if ((r = need_count(e, sizeof(struct crs_img_sigaction), err, errlen)))
         return r;
-    if (e->count != 64) {
+    if (e->count != CRS_IMG_NSIG) {
         seterr(err, errlen, "damaged signals section: %u entries", e->count);
         return -EBADMSG;
     }

@@ -31,7 +31,7 @@ int crs_restore_proc(struct crs_restore *r, char *err, size_t errlen)
     const struct crs_img_process *p = &img->process;
     const char *cwd = crs_image_string(img, p->cwd);
 
-    for (int sig = 1; sig <= 64; sig++) {
+    for (int sig = 1; sig <= CRS_IMG_NSIG; sig++) {
         const struct crs_img_sigaction *sa = &img->sigactions[sig - 1];
         if (sig == SIGKILL || sig == SIGSTOP)
             continue;
