@@ -3,6 +3,7 @@
  * directory, umask, resource limits, personality, and the interval timers, armed last.
  */
 #define _GNU_SOURCE
+#include "errmsg.h"
 #include "restore.h"
 
 #include <errno.h>
@@ -17,14 +18,6 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-static void seterr(char *err, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, len, fmt, ap);
-    va_end(ap);
-}
-
 int crs_restore_proc(struct crs_restore *r, char *err, size_t errlen)
 {
     const struct crs_image *img = r->img;
@@ -38,7 +31,7 @@ int crs_restore_proc(struct crs_restore *r, char *err, size_t errlen)
         /* The kernel's struct sigaction on x86-64 is exactly the saved record. */
         if (syscall(SYS_rt_sigaction, sig, sa, NULL, 8) < 0) {
             int e = errno;
-            seterr(err, errlen, "cannot restore the action of signal %d: %s", sig, strerror(e));
+            crs_seterr(err, errlen, "cannot restore the action of signal %d: %s", sig, strerror(e));
             return -e;
         }
     }
@@ -82,7 +75,7 @@ int crs_restore_itimers(struct crs_restore *r, char *err, size_t errlen)
             v.it_value.tv_usec = 1;
         if (setitimer(which[i], &v, NULL) < 0) {
             int e = errno;
-            seterr(err, errlen, "cannot restore interval timer %d: %s", i, strerror(e));
+            crs_seterr(err, errlen, "cannot restore interval timer %d: %s", i, strerror(e));
             return -e;
         }
     }
