@@ -157,6 +157,9 @@ struct crs_img_rlimit { uint64_t cur, max; };
 struct crs_img_timeval { int64_t sec, usec; };
 struct crs_img_itimer { struct crs_img_timeval interval, value; };
 
+/* Resource limits 0..CRS_IMG_NRLIMITS-1 (RLIMIT_CPU...RLIMIT_RTTIME), as prlimit64 numbers them. */
+#define CRS_IMG_NRLIMITS 16
+
 struct crs_img_process {
     uint32_t pid, ppid, uid, gid, euid, egid;
     uint32_t umask;
@@ -171,7 +174,7 @@ struct crs_img_process {
     uint64_t memory_covered;    /* sum of the saved regions' sizes */
     uint64_t memory_saved;      /* bytes of page data stored, before compression */
     uint64_t pages_zero;        /* populated pages elided because all zero */
-    struct crs_img_rlimit rlimits[16];
+    struct crs_img_rlimit rlimits[CRS_IMG_NRLIMITS];
     struct crs_img_itimer itimers[3]; /* ITIMER_REAL, _VIRTUAL, _PROF */
     struct crs_img_restart restart;
 };

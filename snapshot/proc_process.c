@@ -110,7 +110,7 @@ int crs_proc_process(struct crs_img_process *p, struct crs_strtab *st, int pid, 
     p->env_start = f[50];
     p->env_end = f[51];
     p->brk = (uint64_t)syscall(SYS_brk, 0);
-    for (int i = 0; i < 16; i++) {
+    for (int i = 0; i < CRS_IMG_NRLIMITS; i++) {
         struct rlimit64 rl;
         if (syscall(SYS_prlimit64, 0, i, NULL, &rl) == 0) {
             p->rlimits[i].cur = rl.rlim_cur;

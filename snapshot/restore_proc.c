@@ -41,7 +41,7 @@ int crs_restore_proc(struct crs_restore *r, char *err, size_t errlen)
         crs_restore_say(r->errfd, "warning: ", msg);
     }
     umask((mode_t)p->umask);
-    for (int i = 0; i < 16 && i < RLIM_NLIMITS; i++) {
+    for (int i = 0; i < CRS_IMG_NRLIMITS && i < RLIM_NLIMITS; i++) {
         struct rlimit rl = { (rlim_t)p->rlimits[i].cur, (rlim_t)p->rlimits[i].max };
         struct rlimit now;
         if (getrlimit((__rlimit_resource_t)i, &now) == 0 && now.rlim_cur == rl.rlim_cur &&
