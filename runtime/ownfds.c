@@ -21,7 +21,8 @@
 
 #include "runtime.h"
 
-enum { OWN_EVENTFD, OWN_TIMER, OWN_LISTEN, OWN_TEE_R, OWN_TEE_W };
+enum { OWN_EVENTFD, OWN_TIMER, OWN_LISTEN, OWN_TEE_R, OWN_TEE_W, OWN__END };
+_Static_assert(OWN__END == CRS_OWN_FDS, "the state keeps an identity per watched descriptor");
 
 static int own_fd(int which)
 {
@@ -34,9 +35,10 @@ static int own_fd(int which)
     }
 }
 
-static const char *const own_name[CRS_OWN_FDS] = {
+static const char *const own_name[] = {
     "wake-up eventfd", "timer", "control socket", "tee pipe", "tee pipe",
 };
+_Static_assert(sizeof own_name / sizeof own_name[0] == OWN__END, "a name per watched descriptor");
 
 /* Raw: also called from the signal handler. */
 static int same_file(int fd, const uint64_t id[2])

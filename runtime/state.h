@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "crsnap.h"
+#include "control_proto.h"
 #include "snapshot/restart.h"
 #include "snapshot/snapshot.h"
 
@@ -87,7 +88,7 @@ struct crs_ctl_client {
     int fd;
     unsigned len;
     uint64_t deadline_ns;           /* monotonic */
-    char buf[64];                   /* CRS_CONTROL_REQUEST_MAX */
+    char buf[CRS_CONTROL_REQUEST_MAX];
 };
 
 /* The checkpoint being taken. Written by the coordinator before the snapshot, so that it is

@@ -35,15 +35,16 @@
 #include <xxhash.h>
 #include <zstd.h>
 
-#define CHUNK_PAGES 256u
+#define CHUNK_PAGES CRS_IMG_CHUNK_MAX_PAGES
 #define CHUNK_BYTES ((size_t)CHUNK_PAGES * CRS_IMG_PAGE_SIZE)
 #define BATCH 4096u                    /* pages looked up per pagemap read */
 #define MAX_FDS CRS_IMG_MAX_FDS
 #define WORK_SIZE (1u << 20)
 #define LINE_SIZE (64u << 10)
 #define SCRATCH_SIZE (16u << 20)
-#define NSECTIONS 13
-#define MAX_UNSAVED (MAX_FDS + 256u)  /* descriptors and children a restore leaves out */
+#define NSECTIONS (CRS_SEC__END - 1) /* each known section at most once */
+#define MAX_UNSAVED (MAX_FDS + CRS_PROC_MAX_CHILDREN) /* descriptors and children a restore
+                                                      * leaves out */
 #define UNSAVED_SHOWN 5                /* of which the report to the parent names the first */
 #define NKEEP 12
 #define PUBLISH_TRIES 64                /* numbers taken by others before giving up */
@@ -131,7 +132,7 @@ struct child {
     struct crs_img_unsaved *unsaved;   /* what a restore will not bring back */
     long nunsaved;
     struct crs_img_process proc;
-    struct crs_img_sigaction sig[64];
+    struct crs_img_sigaction sig[CRS_IMG_NSIG];
     struct pool pool;
     uint64_t *pm;
     unsigned char *mc;
@@ -1097,7 +1098,7 @@ static int write_image(struct child *c)
                          c->nvmas * sizeof *c->vmas, NULL, 0)) ||
         (r = put_section(c, CRS_SEC_THREADS, req->nthreads, req->threads,
                          req->nthreads * sizeof *req->threads, NULL, 0)) ||
-        (r = put_section(c, CRS_SEC_SIGNALS, 64, c->sig, sizeof c->sig, NULL, 0)) ||
+        (r = put_section(c, CRS_SEC_SIGNALS, CRS_IMG_NSIG, c->sig, sizeof c->sig, NULL, 0)) ||
         (r = put_section(c, CRS_SEC_FDS, (uint32_t)c->nfds, c->fds,
                          (size_t)c->nfds * sizeof *c->fds, NULL, 0)) ||
         (r = write_argv(c)) || (r = write_auxv(c)) ||

@@ -49,7 +49,7 @@ enum crs_img_section_type {
     CRS_SEC_VMAS = 4,    /* struct crs_img_vma[] */
     CRS_SEC_PAGES = 5,   /* sequence of (struct crs_img_chunk + compressed bytes), 8-aligned */
     CRS_SEC_THREADS = 6, /* struct crs_img_thread[] */
-    CRS_SEC_SIGNALS = 7, /* struct crs_img_sigaction[64] for signals 1..64 */
+    CRS_SEC_SIGNALS = 7, /* struct crs_img_sigaction[CRS_IMG_NSIG] for signals 1..64 */
     CRS_SEC_FDS = 8,     /* struct crs_img_fd[] */
     CRS_SEC_ARGV = 9,    /* argv then envp: NUL-separated, as in /proc/self/cmdline; the TOC
                           * count is argc, the strings after the first argc are the environment */
@@ -60,6 +60,8 @@ enum crs_img_section_type {
                            * records (struct crs_img_deleted + bytes, padded to 8) */
     CRS_SEC_UNSAVED = 13, /* optional: struct crs_img_unsaved[], what a restore cannot bring
                            * back; absent in images written before it existed */
+    CRS_SEC__END,         /* one past the last type this version knows: sizes the tables
+                           * indexed by type; never on disk (readers skip unknown types) */
 };
 
 /* Something the process had at the snapshot that a restore will not bring back: a descriptor
@@ -155,6 +157,9 @@ struct crs_img_rlimit { uint64_t cur, max; };
 struct crs_img_timeval { int64_t sec, usec; };
 struct crs_img_itimer { struct crs_img_timeval interval, value; };
 
+/* Resource limits 0..CRS_IMG_NRLIMITS-1 (RLIMIT_CPU...RLIMIT_RTTIME), as prlimit64 numbers them. */
+#define CRS_IMG_NRLIMITS 16
+
 struct crs_img_process {
     uint32_t pid, ppid, uid, gid, euid, egid;
     uint32_t umask;
@@ -169,7 +174,7 @@ struct crs_img_process {
     uint64_t memory_covered;    /* sum of the saved regions' sizes */
     uint64_t memory_saved;      /* bytes of page data stored, before compression */
     uint64_t pages_zero;        /* populated pages elided because all zero */
-    struct crs_img_rlimit rlimits[16];
+    struct crs_img_rlimit rlimits[CRS_IMG_NRLIMITS];
     struct crs_img_itimer itimers[3]; /* ITIMER_REAL, _VIRTUAL, _PROF */
     struct crs_img_restart restart;
 };
@@ -184,6 +189,7 @@ enum crs_img_vma_kind {
     CRS_VMA_VDSO = 7,           /* [vdso]: not saved, the host's is moved here */
     CRS_VMA_VVAR = 8,           /* [vvar], [vvar_vclock]: likewise */
     CRS_VMA_VSYSCALL = 9,       /* [vsyscall]: fixed by the kernel, skipped */
+    CRS_VMA__END,               /* one past the last kind: sizes tables; never on disk */
 };
 
 #define CRS_VMA_F_SHARED 0x1u   /* MAP_SHARED */
@@ -203,6 +209,9 @@ struct crs_img_vma {
     uint32_t kind;              /* enum crs_img_vma_kind */
     uint32_t path;              /* string offset of the maps name, 0 = none */
 };
+
+/* Pages in one chunk (1 MiB): the writer fills chunks up to it, readers refuse more. */
+#define CRS_IMG_CHUNK_MAX_PAGES 256u
 
 /* A run of pages stored in the PAGES section. Pages not in any chunk are zero (anonymous) or
  * come from the file (file mappings). uncompressed size = npages * page_size. */
@@ -237,6 +246,9 @@ struct crs_img_thread {
     struct crs_arch_ctx ctx;    /* where it parked */
 };
 
+/* Signals 1..CRS_IMG_NSIG: the SIGNALS section holds one record for each. */
+#define CRS_IMG_NSIG 64
+
 /* The kernel's struct sigaction layout for rt_sigaction (x86-64). */
 struct crs_img_sigaction {
     uint64_t handler;
@@ -257,6 +269,7 @@ enum crs_img_fd_kind {
     CRS_FD_SOCKET = 9,          /* restored only as an in-process pair: CRS_SOCK_F_PAIR */
     CRS_FD_OTHER = 10,          /* not restored */
     CRS_FD_INTERNAL = 11,       /* crsnap's own (control socket...): not restored, not reported */
+    CRS_FD__END,                /* one past the last kind: sizes tables; never on disk */
 };
 
 struct crs_img_epoll_tfd { int32_t fd; uint32_t events; uint64_t data; };

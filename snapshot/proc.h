@@ -25,8 +25,8 @@ uint32_t crs_strtab_add(struct crs_strtab *t, const char *s);
 long crs_proc_maps(struct crs_img_vma *vmas, size_t max, struct crs_strtab *st, char *line,
                    size_t linecap);
 
-/* Reads the dispositions of signals 1..64 (SIGKILL and SIGSTOP left zero). */
-void crs_proc_signals(struct crs_img_sigaction sig[64]);
+/* Reads the dispositions of signals 1..CRS_IMG_NSIG (SIGKILL and SIGSTOP left zero). */
+void crs_proc_signals(struct crs_img_sigaction sig[CRS_IMG_NSIG]);
 
 /* Lists and describes every open descriptor except those in skip[]. work is a buffer of
  * workcap bytes for directory entries and fdinfo text. Returns the count or -errno. */
@@ -39,6 +39,9 @@ long crs_proc_fds(struct crs_img_fd *fds, size_t max, struct crs_strtab *st,
  * child's parent). work is a buffer of workcap bytes. Returns 0 or -errno. */
 int crs_proc_process(struct crs_img_process *p, struct crs_strtab *st, int pid, char *work,
                      size_t workcap);
+
+/* Children of the process that crs_proc_unsaved lists at most. */
+#define CRS_PROC_MAX_CHILDREN 256
 
 /* What a restore will not bring back (proc_unsaved.c): the descriptors of fds[] it leaves
  * closed, described from the child's copies of them, and the children of process pid. del[]

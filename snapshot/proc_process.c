@@ -15,10 +15,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-void crs_proc_signals(struct crs_img_sigaction sig[64])
+void crs_proc_signals(struct crs_img_sigaction sig[CRS_IMG_NSIG])
 {
-    memset(sig, 0, 64 * sizeof *sig);
-    for (int s = 1; s <= 64; s++) {
+    memset(sig, 0, CRS_IMG_NSIG * sizeof *sig);
+    for (int s = 1; s <= CRS_IMG_NSIG; s++) {
         if (s == 9 || s == 19)
             continue;
         /* the kernel's layout, which is the image's: handler, flags, restorer, mask */
@@ -110,7 +110,7 @@ int crs_proc_process(struct crs_img_process *p, struct crs_strtab *st, int pid, 
     p->env_start = f[50];
     p->env_end = f[51];
     p->brk = (uint64_t)syscall(SYS_brk, 0);
-    for (int i = 0; i < 16; i++) {
+    for (int i = 0; i < CRS_IMG_NRLIMITS; i++) {
         struct rlimit64 rl;
         if (syscall(SYS_prlimit64, 0, i, NULL, &rl) == 0) {
             p->rlimits[i].cur = rl.rlim_cur;

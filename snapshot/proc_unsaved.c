@@ -16,15 +16,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define MAX_CHILDREN 256
 #define MAX_OWNER_WALKS 64              /* children whose descriptors are searched for pipes */
 
 struct scan {
     struct crs_img_unsaved *out;
     size_t max, n;
     struct crs_strtab *st;
-    int children[MAX_CHILDREN];
-    char comms[MAX_CHILDREN][17];
+    int children[CRS_PROC_MAX_CHILDREN];
+    char comms[CRS_PROC_MAX_CHILDREN][17];
     int nchildren;
 };
 
@@ -232,7 +231,7 @@ static void find_children(struct scan *s, int pid)
     if (dfd < 0)
         return;
     crs_dirwalk_init(&w, dfd, dents, sizeof dents);
-    while (crs_dirwalk_next(&w, &name) > 0 && s->nchildren < MAX_CHILDREN) {
+    while (crs_dirwalk_next(&w, &name) > 0 && s->nchildren < CRS_PROC_MAX_CHILDREN) {
         int v = crs_dirent_num(name);
         if (v <= 0 || v == self || v == pid)
             continue;

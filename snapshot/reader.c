@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #define ZSTD_STATIC_LINKING_ONLY
+#include "errmsg.h"
 #include "reader.h"
 #include "snapshot.h"
 
@@ -25,22 +26,13 @@ _Static_assert(sizeof(struct crs_img_section) == 16, "section header is 16 bytes
 _Static_assert(sizeof(struct crs_img_toc_entry) == 32, "toc entry is 32 bytes");
 _Static_assert(sizeof(struct crs_img_chunk) == 32, "chunk header is 32 bytes");
 
-static void seterr(char *err, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-    if (!err || !len)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, len, fmt, ap);
-    va_end(ap);
-}
-
 static const char *section_name(uint32_t type)
 {
     static const char *const names[] = {
         "?", "host", "process", "strings", "regions", "pages",
         "threads", "signals", "fds", "argv", "auxv", "queued", "deleted", "not-restored",
     };
+    _Static_assert(sizeof names / sizeof names[0] == CRS_SEC__END, "a name per section type");
     return type < sizeof names / sizeof names[0] ? names[type] : "unknown";
 }
 
@@ -50,6 +42,7 @@ const char *crs_image_vma_kind_name(uint32_t kind)
         "?", "anon", "anon-shared", "file-private", "file-shared",
         "heap", "stack", "vdso", "vvar", "vsyscall",
     };
+    _Static_assert(sizeof names / sizeof names[0] == CRS_VMA__END, "a name per region kind");
     return kind < sizeof names / sizeof names[0] ? names[kind] : "?";
 }
 
@@ -59,6 +52,7 @@ const char *crs_image_fd_kind_name(uint32_t kind)
         "?", "file", "tty", "chr", "pipe", "eventfd", "epoll",
         "timerfd", "signalfd", "socket", "other", "internal",
     };
+    _Static_assert(sizeof names / sizeof names[0] == CRS_FD__END, "a name per descriptor kind");
     return kind < sizeof names / sizeof names[0] ? names[kind] : "?";
 }
 
@@ -95,24 +89,24 @@ static int check_header(struct crs_image *img, char *err, size_t errlen)
 {
     const struct crs_img_header *h = &img->header;
     if (memcmp(h->magic, CRS_IMG_MAGIC, 8)) {
-        seterr(err, errlen, "not a crsnap image (bad magic)");
+        crs_seterr(err, errlen, "not a crsnap image (bad magic)");
         return -EBADMSG;
     }
     if (h->version != CRS_IMG_VERSION) {
-        seterr(err, errlen, "unsupported image version %u (this crsnap reads version %u)",
-               h->version, CRS_IMG_VERSION);
+        crs_seterr(err, errlen, "unsupported image version %u (this crsnap reads version %u)",
+                   h->version, CRS_IMG_VERSION);
         return -EPROTO;
     }
     if (h->header_size != sizeof *h) {
-        seterr(err, errlen, "damaged header: header size %u", h->header_size);
+        crs_seterr(err, errlen, "damaged header: header size %u", h->header_size);
         return -EBADMSG;
     }
     if (h->arch != CRS_ARCH_ID) {
-        seterr(err, errlen, "image is for another architecture (id %u)", h->arch);
+        crs_seterr(err, errlen, "image is for another architecture (id %u)", h->arch);
         return -EPROTO;
     }
     if (h->page_size != CRS_IMG_PAGE_SIZE) {
-        seterr(err, errlen, "damaged header: page size %u", h->page_size);
+        crs_seterr(err, errlen, "damaged header: page size %u", h->page_size);
         return -EBADMSG;
     }
     return 0;
@@ -123,28 +117,28 @@ static int check_trailer(struct crs_image *img, char *err, size_t errlen)
     const struct crs_img_trailer *t = &img->trailer;
     uint64_t body = img->file_size - sizeof *t;
     if (memcmp(t->magic, CRS_IMG_TRAILER_MAGIC, 8)) {
-        seterr(err, errlen, "truncated: trailer missing (file is %llu bytes)",
-               (unsigned long long)img->file_size);
+        crs_seterr(err, errlen, "truncated: trailer missing (file is %llu bytes)",
+                   (unsigned long long)img->file_size);
         return -EBADMSG;
     }
     if (XXH3_64bits(t, offsetof(struct crs_img_trailer, checksum)) != t->checksum) {
-        seterr(err, errlen, "damaged trailer: checksum mismatch");
+        crs_seterr(err, errlen, "damaged trailer: checksum mismatch");
         return -EBADMSG;
     }
     if (XXH3_64bits(&img->header, sizeof img->header) != t->header_checksum) {
-        seterr(err, errlen, "damaged header: checksum mismatch");
+        crs_seterr(err, errlen, "damaged header: checksum mismatch");
         return -EBADMSG;
     }
     if (t->file_size != img->file_size) {
-        seterr(err, errlen, "damaged: trailer says %llu bytes, file is %llu",
-               (unsigned long long)t->file_size, (unsigned long long)img->file_size);
+        crs_seterr(err, errlen, "damaged: trailer says %llu bytes, file is %llu",
+                   (unsigned long long)t->file_size, (unsigned long long)img->file_size);
         return -EBADMSG;
     }
     if (t->toc_count == 0 || t->toc_count > CRS_IMG_MAX_SECTIONS ||
         t->toc_offset < sizeof img->header || t->toc_offset > body ||
         body - t->toc_offset != (uint64_t)t->toc_count * sizeof(struct crs_img_toc_entry)) {
-        seterr(err, errlen, "damaged trailer: table of contents at %llu with %u entries",
-               (unsigned long long)t->toc_offset, t->toc_count);
+        crs_seterr(err, errlen, "damaged trailer: table of contents at %llu with %u entries",
+                   (unsigned long long)t->toc_offset, t->toc_count);
         return -EBADMSG;
     }
     return 0;
@@ -158,21 +152,21 @@ static int load_section(struct crs_image *img, const struct crs_img_toc_entry *e
     const char *name = section_name(e->type);
     int r;
     if (e->length > CRS_IMG_MAX_SECTION) {
-        seterr(err, errlen, "damaged %s section: length %llu too large", name,
-               (unsigned long long)e->length);
+        crs_seterr(err, errlen, "damaged %s section: length %llu too large", name,
+                   (unsigned long long)e->length);
         return -EBADMSG;
     }
     r = read_at(img->fd, &sh, sizeof sh, e->offset);
     if (r)
         goto io;
     if (sh.type != e->type || sh.length != e->length) {
-        seterr(err, errlen, "damaged %s section: header does not match the table of contents",
-               name);
+        crs_seterr(err, errlen, "damaged %s section: header does not match the table of contents",
+                   name);
         return -EBADMSG;
     }
     void *buf = malloc(e->length ? e->length : 1);
     if (!buf) {
-        seterr(err, errlen, "out of memory reading the %s section", name);
+        crs_seterr(err, errlen, "out of memory reading the %s section", name);
         return -ENOMEM;
     }
     r = read_at(img->fd, buf, e->length, e->offset + sizeof sh);
@@ -182,21 +176,21 @@ static int load_section(struct crs_image *img, const struct crs_img_toc_entry *e
     }
     if (XXH3_64bits(buf, e->length) != e->checksum) {
         free(buf);
-        seterr(err, errlen, "damaged %s section: checksum mismatch", name);
+        crs_seterr(err, errlen, "damaged %s section: checksum mismatch", name);
         return -EBADMSG;
     }
     *out = buf;
     return 0;
 io:
-    seterr(err, errlen, "reading the %s section: %s", name, strerror(-r));
+    crs_seterr(err, errlen, "reading the %s section: %s", name, strerror(-r));
     return r;
 }
 
 static int need_count(const struct crs_img_toc_entry *e, size_t recsize, char *err, size_t errlen)
 {
     if ((uint64_t)e->count * recsize != e->length) {
-        seterr(err, errlen, "damaged %s section: %u records in %llu bytes",
-               section_name(e->type), e->count, (unsigned long long)e->length);
+        crs_seterr(err, errlen, "damaged %s section: %u records in %llu bytes",
+                   section_name(e->type), e->count, (unsigned long long)e->length);
         return -EBADMSG;
     }
     return 0;
@@ -206,8 +200,8 @@ static int check_str(const struct crs_image *img, uint32_t off, const char *what
                      size_t errlen)
 {
     if (off && off >= img->strings_len) {
-        seterr(err, errlen, "damaged: %s refers to string %u beyond the strings section", what,
-               off);
+        crs_seterr(err, errlen, "damaged: %s refers to string %u beyond the strings section", what,
+                   off);
         return -EBADMSG;
     }
     return 0;
@@ -222,18 +216,18 @@ static int split_argv(struct crs_image *img, char *p, uint64_t len, uint32_t arg
         if (p[i] == '\0')
             n++;
     if (len && p[len - 1] != '\0') {
-        seterr(err, errlen, "damaged argv section: not NUL-terminated");
+        crs_seterr(err, errlen, "damaged argv section: not NUL-terminated");
         return -EBADMSG;
     }
     if (argc > n) {
-        seterr(err, errlen, "damaged argv section: %u arguments in %llu strings", argc,
-               (unsigned long long)n);
+        crs_seterr(err, errlen, "damaged argv section: %u arguments in %llu strings", argc,
+                   (unsigned long long)n);
         return -EBADMSG;
     }
     img->argv = calloc(argc + 1, sizeof(char *));
     img->envp = calloc(n - argc + 1, sizeof(char *));
     if (!img->argv || !img->envp) {
-        seterr(err, errlen, "out of memory");
+        crs_seterr(err, errlen, "out of memory");
         return -ENOMEM;
     }
     uint64_t k = 0, start = 0;
@@ -259,23 +253,23 @@ static int check_vmas(const struct crs_image *img, char *err, size_t errlen)
         const struct crs_img_vma *v = &img->vmas[i];
         if (v->start >= v->end || (v->start | v->end) % CRS_IMG_PAGE_SIZE ||
             v->start < prev_end || v->end > (1ull << 57)) {
-            seterr(err, errlen, "damaged region %u: bad range %llx-%llx", i,
-                   (unsigned long long)v->start, (unsigned long long)v->end);
+            crs_seterr(err, errlen, "damaged region %u: bad range %llx-%llx", i,
+                       (unsigned long long)v->start, (unsigned long long)v->end);
             return -EBADMSG;
         }
-        if (v->kind < CRS_VMA_ANON || v->kind > CRS_VMA_VSYSCALL) {
-            seterr(err, errlen, "damaged region %u: unknown kind %u", i, v->kind);
+        if (v->kind < CRS_VMA_ANON || v->kind >= CRS_VMA__END) {
+            crs_seterr(err, errlen, "damaged region %u: unknown kind %u", i, v->kind);
             return -EBADMSG;
         }
         if ((v->flags & CRS_VMA_F_SAVED) &&
             (v->kind == CRS_VMA_VDSO || v->kind == CRS_VMA_VVAR || v->kind == CRS_VMA_VSYSCALL ||
              (v->kind == CRS_VMA_FILE_SHARED && !(v->flags & CRS_VMA_F_DELETED)))) {
-            seterr(err, errlen, "damaged region %u: a %s region cannot hold saved pages", i,
-                   crs_image_vma_kind_name(v->kind));
+            crs_seterr(err, errlen, "damaged region %u: a %s region cannot hold saved pages", i,
+                       crs_image_vma_kind_name(v->kind));
             return -EBADMSG;
         }
         if (v->prot & ~7u) {
-            seterr(err, errlen, "damaged region %u: bad protection %#x", i, v->prot);
+            crs_seterr(err, errlen, "damaged region %u: bad protection %#x", i, v->prot);
             return -EBADMSG;
         }
         /* mmap takes a page-aligned offset, and refuses (EOVERFLOW) a range that runs past
@@ -284,9 +278,9 @@ static int check_vmas(const struct crs_image *img, char *err, size_t errlen)
             !(v->flags & CRS_VMA_F_DELETED) &&
             (v->file_offset % CRS_IMG_PAGE_SIZE ||
              v->file_offset > (uint64_t)INT64_MAX - (v->end - v->start))) {
-            seterr(err, errlen, "damaged region %u: file offset %#llx for %llu bytes is out of "
-                   "bounds", i, (unsigned long long)v->file_offset,
-                   (unsigned long long)(v->end - v->start));
+            crs_seterr(err, errlen, "damaged region %u: file offset %#llx for %llu bytes is out of "
+                       "bounds", i, (unsigned long long)v->file_offset,
+                       (unsigned long long)(v->end - v->start));
             return -EBADMSG;
         }
         int r = check_str(img, v->path, "a region", err, errlen);
@@ -304,12 +298,13 @@ static int check_threads(const struct crs_image *img, char *err, size_t errlen)
         if (img->threads[i].flags & CRS_THREAD_F_MAIN)
             mains++;
     if (img->nthreads == 0 || mains != 1) {
-        seterr(err, errlen, "damaged threads section: %u threads, %u main", img->nthreads, mains);
+        crs_seterr(err, errlen,
+                   "damaged threads section: %u threads, %u main", img->nthreads, mains);
         return -EBADMSG;
     }
     if (img->process.nthreads != img->nthreads) {
-        seterr(err, errlen, "damaged: process says %u threads, threads section has %u",
-               img->process.nthreads, img->nthreads);
+        crs_seterr(err, errlen, "damaged: process says %u threads, threads section has %u",
+                   img->process.nthreads, img->nthreads);
         return -EBADMSG;
     }
     return 0;
@@ -318,19 +313,19 @@ static int check_threads(const struct crs_image *img, char *err, size_t errlen)
 static int check_fds(const struct crs_image *img, char *err, size_t errlen)
 {
     if (img->nfds > CRS_IMG_MAX_FDS) {
-        seterr(err, errlen, "the image holds %u descriptors, more than the %u a checkpoint "
-               "records and a restore brings back", img->nfds, CRS_IMG_MAX_FDS);
+        crs_seterr(err, errlen, "the image holds %u descriptors, more than the %u a checkpoint "
+                   "records and a restore brings back", img->nfds, CRS_IMG_MAX_FDS);
         return -E2BIG;
     }
     for (uint32_t i = 0; i < img->nfds; i++) {
         const struct crs_img_fd *f = &img->fds[i];
-        if (f->fd < 0 || f->kind < CRS_FD_FILE || f->kind > CRS_FD_INTERNAL ||
+        if (f->fd < 0 || f->kind < CRS_FD_FILE || f->kind >= CRS_FD__END ||
             (i && f->fd <= img->fds[i - 1].fd)) {
-            seterr(err, errlen, "damaged fd record %u (fd %d, kind %u)", i, f->fd, f->kind);
+            crs_seterr(err, errlen, "damaged fd record %u (fd %d, kind %u)", i, f->fd, f->kind);
             return -EBADMSG;
         }
         if (f->kind == CRS_FD_EPOLL && f->u.epoll.n > CRS_EPOLL_MAX) {
-            seterr(err, errlen, "damaged fd %d: %u epoll entries", f->fd, f->u.epoll.n);
+            crs_seterr(err, errlen, "damaged fd %d: %u epoll entries", f->fd, f->u.epoll.n);
             return -EBADMSG;
         }
         int r = check_str(img, f->path, "an fd", err, errlen);
@@ -349,7 +344,7 @@ static int check_process(const struct crs_image *img, char *err, size_t errlen)
         (r = check_str(img, p->comm, "the command name", err, errlen)))
         return r;
     if (p->memory_saved % CRS_IMG_PAGE_SIZE) {
-        seterr(err, errlen, "damaged process section: saved bytes not whole pages");
+        crs_seterr(err, errlen, "damaged process section: saved bytes not whole pages");
         return -EBADMSG;
     }
     return 0;
@@ -385,8 +380,8 @@ static int records_open(struct crs_image *img, const struct crs_img_toc_entry *e
     int r;
 
     if ((uint64_t)e->count * hdr > e->length) {
-        seterr(err, errlen, "damaged %s section: %u records in %llu bytes", name, e->count,
-               (unsigned long long)e->length);
+        crs_seterr(err, errlen, "damaged %s section: %u records in %llu bytes", name, e->count,
+                   (unsigned long long)e->length);
         return -EBADMSG;
     }
     if ((r = load_section(img, e, (void **)&p, err, errlen)))
@@ -394,7 +389,7 @@ static int records_open(struct crs_image *img, const struct crs_img_toc_entry *e
     keep(img, p);
     *array = keep(img, calloc(e->count ? e->count : 1, elem));
     if (!*array) {
-        seterr(err, errlen, "out of memory reading the %s section", name);
+        crs_seterr(err, errlen, "out of memory reading the %s section", name);
         return -ENOMEM;
     }
     *w = (struct rec_walk){name, p, e->length, 0, hdr};
@@ -406,7 +401,7 @@ static int record_header(struct rec_walk *w, uint32_t i, void *hdr_out, char *er
                          size_t errlen)
 {
     if (w->len - w->at < w->hdr) {
-        seterr(err, errlen, "damaged %s section: record %u is outside it", w->name, i);
+        crs_seterr(err, errlen, "damaged %s section: record %u is outside it", w->name, i);
         return -EBADMSG;
     }
     memcpy(hdr_out, w->p + w->at, w->hdr);
@@ -419,8 +414,8 @@ static int record_bytes(struct rec_walk *w, uint32_t i, uint64_t n, const unsign
     uint64_t room = w->len - w->at - w->hdr;
     /* the padding too: a walk that stepped past the payload would read beyond it next */
     if (n > room || ((n + 7) & ~7ull) > room) {
-        seterr(err, errlen, "damaged %s section: record %u holds %llu bytes, past its end",
-               w->name, i, (unsigned long long)n);
+        crs_seterr(err, errlen, "damaged %s section: record %u holds %llu bytes, past its end",
+                   w->name, i, (unsigned long long)n);
         return -EBADMSG;
     }
     *data = w->p + w->at + w->hdr;
@@ -431,8 +426,8 @@ static int record_bytes(struct rec_walk *w, uint32_t i, uint64_t n, const unsign
 static int records_close(struct rec_walk *w, uint32_t count, char *err, size_t errlen)
 {
     if (w->at != w->len) {
-        seterr(err, errlen, "damaged %s section: %llu bytes after its %u records", w->name,
-               (unsigned long long)(w->len - (w->at < w->len ? w->at : w->len)), count);
+        crs_seterr(err, errlen, "damaged %s section: %llu bytes after its %u records", w->name,
+                   (unsigned long long)(w->len - (w->at < w->len ? w->at : w->len)), count);
         return -EBADMSG;
     }
     return 0;
@@ -466,8 +461,8 @@ static int load_queued(struct crs_image *img, const struct crs_img_toc_entry *e,
             (r = record_bytes(&w, i, q.len, &out->data, err, errlen)))
             return r;
         if (!fd_of(img, q.fd, q.ino, CRS_FD_PIPE, CRS_FD_SOCKET)) {
-            seterr(err, errlen, "damaged queued section: record %u is for descriptor %d, which "
-                   "is no pipe or socket of the image", i, q.fd);
+            crs_seterr(err, errlen, "damaged queued section: record %u is for descriptor %d, which "
+                       "is no pipe or socket of the image", i, q.fd);
             return -EBADMSG;
         }
         out->fd = q.fd;
@@ -499,8 +494,8 @@ static int load_deleted(struct crs_image *img, const struct crs_img_toc_entry *e
             return r;
         f = fd_of(img, d.fd, d.ino, CRS_FD_FILE, CRS_FD_FILE);
         if (!f || !S_ISREG(f->mode)) {
-            seterr(err, errlen, "damaged deleted-files section: record %u is for descriptor "
-                   "%d, which is no regular file of the image", i, d.fd);
+            crs_seterr(err, errlen, "damaged deleted-files section: record %u is for descriptor "
+                       "%d, which is no regular file of the image", i, d.fd);
             return -EBADMSG;
         }
         out->fd = d.fd;
@@ -528,20 +523,20 @@ static int load_unsaved(struct crs_image *img, const struct crs_img_toc_entry *e
     for (uint32_t i = 0; i < e->count; i++) {
         int known = 0;
         if (!crs_image_string(img, u[i].what)) {
-            seterr(err, errlen, "damaged not-restored section: record %u has no text", i);
+            crs_seterr(err, errlen, "damaged not-restored section: record %u has no text", i);
             return -EBADMSG;
         }
         if (u[i].kind == CRS_UNSAVED_FD)
             for (uint32_t k = 0; k < img->nfds; k++)
                 known |= img->fds[k].fd == u[i].fd && img->fds[k].kind != CRS_FD_INTERNAL;
         if (u[i].kind == CRS_UNSAVED_FD && !known) {
-            seterr(err, errlen, "damaged not-restored section: record %u is for descriptor %d, "
-                   "which the image does not have", i, u[i].fd);
+            crs_seterr(err, errlen, "damaged not-restored section: record %u is for descriptor %d, "
+                       "which the image does not have", i, u[i].fd);
             return -EBADMSG;
         }
         if (u[i].kind == CRS_UNSAVED_CHILD && (u[i].pid == 0 || u[i].pid > 0x7fffffffu)) {
-            seterr(err, errlen, "damaged not-restored section: record %u is for pid %u", i,
-                   u[i].pid);
+            crs_seterr(err, errlen, "damaged not-restored section: record %u is for pid %u", i,
+                       u[i].pid);
             return -EBADMSG;
         }
     }
@@ -582,7 +577,7 @@ const struct crs_image_deleted *crs_image_deleted_for(const struct crs_image *im
 
 static int load_all(struct crs_image *img, char *err, size_t errlen)
 {
-    const struct crs_img_toc_entry *seen[CRS_SEC_UNSAVED + 1] = {0};
+    const struct crs_img_toc_entry *seen[CRS_SEC__END] = {0};
     uint64_t body = img->trailer.toc_offset;
     int r;
 
@@ -591,23 +586,23 @@ static int load_all(struct crs_image *img, char *err, size_t errlen)
         if (e->offset < sizeof img->header || e->offset % 8 || e->offset > body ||
             body - e->offset < sizeof(struct crs_img_section) ||
             body - e->offset - sizeof(struct crs_img_section) < e->length) {
-            seterr(err, errlen, "damaged table of contents: %s section at %llu+%llu is outside "
-                   "the file", section_name(e->type), (unsigned long long)e->offset,
-                   (unsigned long long)e->length);
+            crs_seterr(err, errlen, "damaged table of contents: %s section at %llu+%llu is outside "
+                       "the file", section_name(e->type), (unsigned long long)e->offset,
+                       (unsigned long long)e->length);
             return -EBADMSG;
         }
-        if (e->type < CRS_SEC_HOST || e->type > CRS_SEC_UNSAVED)
+        if (e->type < CRS_SEC_HOST || e->type >= CRS_SEC__END)
             continue; /* a section this version does not know: ignored */
         if (seen[e->type]) {
-            seterr(err, errlen, "damaged table of contents: two %s sections",
-                   section_name(e->type));
+            crs_seterr(err, errlen, "damaged table of contents: two %s sections",
+                       section_name(e->type));
             return -EBADMSG;
         }
         seen[e->type] = e;
     }
     for (uint32_t t = CRS_SEC_HOST; t <= CRS_SEC_AUXV; t++) /* those after AUXV: optional */
         if (!seen[t]) {
-            seterr(err, errlen, "damaged: no %s section", section_name(t));
+            crs_seterr(err, errlen, "damaged: no %s section", section_name(t));
             return -EBADMSG;
         }
 
@@ -616,7 +611,7 @@ static int load_all(struct crs_image *img, char *err, size_t errlen)
 
     e = seen[CRS_SEC_HOST];
     if ((r = need_count(e, sizeof img->host, err, errlen)) || e->count != 1)
-        return r ? r : (seterr(err, errlen, "damaged host section"), -EBADMSG);
+        return r ? r : (crs_seterr(err, errlen, "damaged host section"), -EBADMSG);
     if ((r = load_section(img, e, &p, err, errlen)))
         return r;
     memcpy(&img->host, p, sizeof img->host);
@@ -626,7 +621,7 @@ static int load_all(struct crs_image *img, char *err, size_t errlen)
 
     e = seen[CRS_SEC_PROCESS];
     if ((r = need_count(e, sizeof img->process, err, errlen)) || e->count != 1)
-        return r ? r : (seterr(err, errlen, "damaged process section"), -EBADMSG);
+        return r ? r : (crs_seterr(err, errlen, "damaged process section"), -EBADMSG);
     if ((r = load_section(img, e, &p, err, errlen)))
         return r;
     memcpy(&img->process, p, sizeof img->process);
@@ -638,7 +633,7 @@ static int load_all(struct crs_image *img, char *err, size_t errlen)
     img->strings = keep(img, p);
     img->strings_len = e->length;
     if (!e->length || img->strings[0] != '\0' || img->strings[e->length - 1] != '\0') {
-        seterr(err, errlen, "damaged strings section: not NUL-terminated");
+        crs_seterr(err, errlen, "damaged strings section: not NUL-terminated");
         return -EBADMSG;
     }
 
@@ -659,8 +654,8 @@ static int load_all(struct crs_image *img, char *err, size_t errlen)
     e = seen[CRS_SEC_SIGNALS];
     if ((r = need_count(e, sizeof(struct crs_img_sigaction), err, errlen)))
         return r;
-    if (e->count != 64) {
-        seterr(err, errlen, "damaged signals section: %u entries", e->count);
+    if (e->count != CRS_IMG_NSIG) {
+        crs_seterr(err, errlen, "damaged signals section: %u entries", e->count);
         return -EBADMSG;
     }
     if ((r = load_section(img, e, &p, err, errlen)))
@@ -677,8 +672,8 @@ static int load_all(struct crs_image *img, char *err, size_t errlen)
 
     e = seen[CRS_SEC_ARGV];
     if (e->length > CRS_IMG_MAX_ARGV) {
-        seterr(err, errlen, "damaged argv section: length %llu too large",
-               (unsigned long long)e->length);
+        crs_seterr(err, errlen, "damaged argv section: length %llu too large",
+                   (unsigned long long)e->length);
         return -EBADMSG;
     }
     if ((r = load_section(img, e, &p, err, errlen)))
@@ -703,19 +698,20 @@ static int load_all(struct crs_image *img, char *err, size_t errlen)
     e = seen[CRS_SEC_PAGES];
     struct crs_img_section sh;
     if ((r = read_at(img->fd, &sh, sizeof sh, e->offset))) {
-        seterr(err, errlen, "reading the pages section: %s", strerror(-r));
+        crs_seterr(err, errlen, "reading the pages section: %s", strerror(-r));
         return r;
     }
     if (sh.type != CRS_SEC_PAGES || sh.length != e->length) {
-        seterr(err, errlen, "damaged pages section: header does not match the table of contents");
+        crs_seterr(err, errlen,
+                   "damaged pages section: header does not match the table of contents");
         return -EBADMSG;
     }
     img->pages_offset = e->offset + sizeof sh;
     img->pages_length = e->length;
     img->nchunks = e->count;
     if ((uint64_t)e->count * sizeof(struct crs_img_chunk) > e->length) {
-        seterr(err, errlen, "damaged pages section: %u chunks in %llu bytes", e->count,
-               (unsigned long long)e->length);
+        crs_seterr(err, errlen, "damaged pages section: %u chunks in %llu bytes", e->count,
+                   (unsigned long long)e->length);
         return -EBADMSG;
     }
 
@@ -733,7 +729,7 @@ int crs_image_open(const char *path, struct crs_image **out, char *err, size_t e
     if (fd < 0) {
         int r = -errno;
         if (err && errlen)
-            seterr(err, errlen, "%s", strerror(-r));
+            crs_seterr(err, errlen, "%s", strerror(-r));
         return r;
     }
     return crs_image_open_fd(fd, path, out, err, errlen);
@@ -749,24 +745,24 @@ int crs_image_open_fd(int fd, const char *path, struct crs_image **out, char *er
         err[0] = '\0';
     if (!img) {
         close(fd);
-        seterr(err, errlen, "out of memory");
+        crs_seterr(err, errlen, "out of memory");
         return -ENOMEM;
     }
     img->fd = fd;
     img->path = strdup(path);
     if (!img->path) {
         r = -ENOMEM;
-        seterr(err, errlen, "out of memory");
+        crs_seterr(err, errlen, "out of memory");
         goto fail;
     }
     if (fstat(img->fd, &st) < 0) {
         r = -errno;
-        seterr(err, errlen, "%s", strerror(-r));
+        crs_seterr(err, errlen, "%s", strerror(-r));
         goto fail;
     }
     if (!S_ISREG(st.st_mode)) {
         r = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
-        seterr(err, errlen, "not a regular file%s", S_ISFIFO(st.st_mode) ? " (a FIFO)" : "");
+        crs_seterr(err, errlen, "not a regular file%s", S_ISFIFO(st.st_mode) ? " (a FIFO)" : "");
         goto fail;
     }
     /* the image is a regular file: reads block as usual from here on */
@@ -775,8 +771,8 @@ int crs_image_open_fd(int fd, const char *path, struct crs_image **out, char *er
     img->file_size = (uint64_t)st.st_size;
     if (img->file_size < sizeof img->header) {
         r = -EBADMSG;
-        seterr(err, errlen, "truncated: header missing (file is %llu bytes)",
-               (unsigned long long)img->file_size);
+        crs_seterr(err, errlen, "truncated: header missing (file is %llu bytes)",
+                   (unsigned long long)img->file_size);
         goto fail;
     }
     if ((r = read_at(img->fd, &img->header, sizeof img->header, 0)) ||
@@ -784,8 +780,8 @@ int crs_image_open_fd(int fd, const char *path, struct crs_image **out, char *er
         goto fail_io;
     if (img->file_size < sizeof img->header + sizeof img->trailer) {
         r = -EBADMSG;
-        seterr(err, errlen, "truncated: trailer missing (file is %llu bytes)",
-               (unsigned long long)img->file_size);
+        crs_seterr(err, errlen, "truncated: trailer missing (file is %llu bytes)",
+                   (unsigned long long)img->file_size);
         goto fail;
     }
     if ((r = read_at(img->fd, &img->trailer, sizeof img->trailer,
@@ -796,14 +792,14 @@ int crs_image_open_fd(int fd, const char *path, struct crs_image **out, char *er
     img->toc = calloc(img->ntoc, sizeof *img->toc);
     if (!img->toc) {
         r = -ENOMEM;
-        seterr(err, errlen, "out of memory");
+        crs_seterr(err, errlen, "out of memory");
         goto fail;
     }
     if ((r = read_at(img->fd, img->toc, img->ntoc * sizeof *img->toc, img->trailer.toc_offset)))
         goto fail_io;
     if (XXH3_64bits(img->toc, img->ntoc * sizeof *img->toc) != img->trailer.toc_checksum) {
         r = -EBADMSG;
-        seterr(err, errlen, "damaged table of contents: checksum mismatch");
+        crs_seterr(err, errlen, "damaged table of contents: checksum mismatch");
         goto fail;
     }
     if ((r = load_all(img, err, errlen)))
@@ -812,9 +808,10 @@ int crs_image_open_fd(int fd, const char *path, struct crs_image **out, char *er
     return 0;
 fail_io:
     if (r != -EBADMSG && r != -EPROTO && r != -ENOMEM)
-        seterr(err, errlen, "reading: %s", strerror(-r));
+        crs_seterr(err, errlen, "reading: %s", strerror(-r));
     else if (err && !err[0])
-        seterr(err, errlen, "truncated (file is %llu bytes)", (unsigned long long)img->file_size);
+        crs_seterr(err, errlen,
+                   "truncated (file is %llu bytes)", (unsigned long long)img->file_size);
 fail:
     crs_image_close(img);
     return r;
@@ -880,24 +877,24 @@ int crs_image_next_chunk(const struct crs_image *img, struct crs_chunk_iter *it,
 
     if (it->next == end) {
         if (it->index != img->nchunks) {
-            seterr(err, errlen, "damaged pages section: %u chunks, table of contents says %u",
-                   it->index, img->nchunks);
+            crs_seterr(err, errlen, "damaged pages section: %u chunks, table of contents says %u",
+                       it->index, img->nchunks);
             return -EBADMSG;
         }
         return 0;
     }
     if (it->next > end || end - it->next < sizeof *c) {
-        seterr(err, errlen, "damaged pages section: chunk %u runs past the section", it->index);
+        crs_seterr(err, errlen, "damaged pages section: chunk %u runs past the section", it->index);
         return -EBADMSG;
     }
     if ((r = read_at(img->fd, c, sizeof *c, it->next))) {
-        seterr(err, errlen, "reading chunk %u: %s", it->index,
-               r == -EBADMSG ? "truncated" : strerror(-r));
+        crs_seterr(err, errlen, "reading chunk %u: %s", it->index,
+                   r == -EBADMSG ? "truncated" : strerror(-r));
         return r;
     }
     if (c->magic != CRS_IMG_CHUNK_MAGIC) {
-        seterr(err, errlen, "damaged chunk %u at offset %llu: bad magic", it->index,
-               (unsigned long long)it->next);
+        crs_seterr(err, errlen, "damaged chunk %u at offset %llu: bad magic", it->index,
+                   (unsigned long long)it->next);
         return -EBADMSG;
     }
     uint64_t raw = (uint64_t)c->npages * CRS_IMG_PAGE_SIZE;
@@ -905,22 +902,22 @@ int crs_image_next_chunk(const struct crs_image *img, struct crs_chunk_iter *it,
         c->addr < it->last_end || c->addr > UINT64_MAX - raw || (c->flags & ~CRS_CHUNK_F_RAW) ||
         c->clen == 0 || c->clen > ZSTD_compressBound(raw) ||
         ((c->flags & CRS_CHUNK_F_RAW) && c->clen != raw)) {
-        seterr(err, errlen, "damaged chunk %u at offset %llu: bad header (%u pages at %llx, %u "
-               "bytes)", it->index, (unsigned long long)it->next, c->npages,
-               (unsigned long long)c->addr, c->clen);
+        crs_seterr(err, errlen, "damaged chunk %u at offset %llu: bad header (%u pages at %llx, %u "
+                   "bytes)", it->index, (unsigned long long)it->next, c->npages,
+                   (unsigned long long)c->addr, c->clen);
         return -EBADMSG;
     }
     const struct crs_img_vma *v = crs_image_find_vma(img, c->addr);
     if (!v || c->addr + raw > v->end || !(v->flags & CRS_VMA_F_SAVED)) {
-        seterr(err, errlen, "damaged chunk %u: pages %llx-%llx are not in a saved region",
-               it->index, (unsigned long long)c->addr, (unsigned long long)(c->addr + raw));
+        crs_seterr(err, errlen, "damaged chunk %u: pages %llx-%llx are not in a saved region",
+                   it->index, (unsigned long long)c->addr, (unsigned long long)(c->addr + raw));
         return -EBADMSG;
     }
     uint64_t data = it->next + sizeof *c;
     uint64_t padded = ((uint64_t)c->clen + 7) & ~7ull;
     if (end - data < padded) {
-        seterr(err, errlen, "damaged chunk %u: its %u bytes run past the pages section",
-               it->index, c->clen);
+        crs_seterr(err, errlen, "damaged chunk %u: its %u bytes run past the pages section",
+                   it->index, c->clen);
         return -EBADMSG;
     }
     it->data_offset = data;
@@ -943,22 +940,23 @@ static int decode_chunk(int fd, void *dctx, void *cbuf, const struct crs_chunk_i
     int r;
 
     if ((r = read_at(fd, buf, c->clen, it->data_offset))) {
-        seterr(err, errlen, "reading chunk %u: %s", it->index - 1,
-               r == -EBADMSG ? "truncated" : strerror(-r));
+        crs_seterr(err, errlen, "reading chunk %u: %s", it->index - 1,
+                   r == -EBADMSG ? "truncated" : strerror(-r));
         return r;
     }
     if (XXH3_64bits(buf, c->clen) != c->checksum) {
-        seterr(err, errlen, "damaged chunk %u (pages at %llx): checksum mismatch", it->index - 1,
-               (unsigned long long)c->addr);
+        crs_seterr(err, errlen,
+                   "damaged chunk %u (pages at %llx): checksum mismatch", it->index - 1,
+                   (unsigned long long)c->addr);
         return -EBADMSG;
     }
     *src = buf;
     if (dst && !(c->flags & CRS_CHUNK_F_RAW)) {
         size_t n = ZSTD_decompressDCtx(dctx, dst, raw, buf, c->clen);
         if (ZSTD_isError(n) || n != raw) {
-            seterr(err, errlen, "damaged chunk %u (pages at %llx): %s", it->index - 1,
-                   (unsigned long long)c->addr,
-                   ZSTD_isError(n) ? ZSTD_getErrorName(n) : "wrong decompressed size");
+            crs_seterr(err, errlen, "damaged chunk %u (pages at %llx): %s", it->index - 1,
+                       (unsigned long long)c->addr,
+                       ZSTD_isError(n) ? ZSTD_getErrorName(n) : "wrong decompressed size");
             return -EBADMSG;
         }
     }
@@ -972,7 +970,7 @@ static int load_buffers(struct crs_image *img, char *err, size_t errlen)
         img->cbuf = malloc(img->cbuf_size);
         img->dctx = ZSTD_createDCtx();
         if (!img->cbuf || !img->dctx) {
-            seterr(err, errlen, "out of memory");
+            crs_seterr(err, errlen, "out of memory");
             return -ENOMEM;
         }
     }
@@ -993,7 +991,7 @@ int crs_image_read_chunk(struct crs_image *img, const struct crs_chunk_iter *it,
     int r;
 
     if (dstlen < (size_t)it->chunk.npages * CRS_IMG_PAGE_SIZE) {
-        seterr(err, errlen, "chunk %u: buffer too small", it->index - 1);
+        crs_seterr(err, errlen, "chunk %u: buffer too small", it->index - 1);
         return -EINVAL;
     }
     if ((r = load_buffers(img, err, errlen)) ||
@@ -1029,7 +1027,7 @@ int crs_image_read_chunk_r(const struct crs_image *img, struct crs_chunk_reader 
     const void *src;
 
     if (dstlen < (size_t)it->chunk.npages * CRS_IMG_PAGE_SIZE) {
-        seterr(err, errlen, "chunk %u: buffer too small", it->index - 1);
+        crs_seterr(err, errlen, "chunk %u: buffer too small", it->index - 1);
         return -EINVAL;
     }
     return decode_chunk(img->fd, rd->dctx, rd->cbuf, it, dst, &src, err, errlen);
@@ -1052,8 +1050,9 @@ static int check_chunk(struct crs_image *img, const struct crs_chunk_iter *it, c
         size_t frame = ZSTD_findFrameCompressedSize(src, c->clen);
         if (size != (unsigned long long)c->npages * CRS_IMG_PAGE_SIZE || ZSTD_isError(frame) ||
             frame != c->clen) {
-            seterr(err, errlen, "damaged chunk %u (pages at %llx): not one zstd frame of %u pages",
-                   it->index - 1, (unsigned long long)c->addr, c->npages);
+            crs_seterr(err, errlen,
+                       "damaged chunk %u (pages at %llx): not one zstd frame of %u pages",
+                       it->index - 1, (unsigned long long)c->addr, c->npages);
             return -EBADMSG;
         }
     }
@@ -1075,7 +1074,7 @@ static int verify_pages(struct crs_image *img, int deep, crs_progress_fn fn, voi
     if ((deep && !buf) || !hs) {
         free(buf);
         XXH3_freeState(hs);
-        seterr(err, errlen, "out of memory");
+        crs_seterr(err, errlen, "out of memory");
         return -ENOMEM;
     }
     for (uint32_t i = 0; i < img->ntoc; i++)
@@ -1095,12 +1094,12 @@ static int verify_pages(struct crs_image *img, int deep, crs_progress_fn fn, voi
         total += (uint64_t)it.chunk.npages * CRS_IMG_PAGE_SIZE;
     }
     if (r == 0 && XXH3_64bits_digest(hs) != pages->checksum) {
-        seterr(err, errlen, "damaged pages section: chunk headers checksum mismatch");
+        crs_seterr(err, errlen, "damaged pages section: chunk headers checksum mismatch");
         r = -EBADMSG;
     }
     if (r == 0 && total != img->process.memory_saved) {
-        seterr(err, errlen, "damaged: chunks hold %llu bytes, process section says %llu",
-               (unsigned long long)total, (unsigned long long)img->process.memory_saved);
+        crs_seterr(err, errlen, "damaged: chunks hold %llu bytes, process section says %llu",
+                   (unsigned long long)total, (unsigned long long)img->process.memory_saved);
         r = -EBADMSG;
     }
     crs_image_set_progress(img, NULL, NULL);

@@ -14,7 +14,6 @@
 #define CRS_IMG_MAX_SECTIONS 64u
 #define CRS_IMG_MAX_SECTION (256u << 20)   /* bytes in any non-page section */
 #define CRS_IMG_MAX_ARGV (32u << 20)      /* bytes of arguments and environment */
-#define CRS_IMG_CHUNK_MAX_PAGES 256u       /* pages in one chunk (1 MiB) */
 
 /* Progress of a long read: bytes of page data done out of the total (uncompressed). */
 typedef void (*crs_progress_fn)(uint64_t done, uint64_t total, void *arg);
@@ -56,7 +55,7 @@ struct crs_image {
     uint32_t nvmas;
     struct crs_img_thread *threads;
     uint32_t nthreads;
-    struct crs_img_sigaction sigactions[64]; /* index = signal - 1 */
+    struct crs_img_sigaction sigactions[CRS_IMG_NSIG]; /* index = signal - 1 */
     struct crs_img_fd *fds;
     uint32_t nfds;
     char **argv;                    /* argc entries, NULL-terminated; point into the ARGV payload */
@@ -77,7 +76,7 @@ struct crs_image {
     uint32_t nchunks;               /* chunks the table of contents announces */
 
     /* Internal: payload buffers, the decompression context and its input buffer. */
-    void *bufs[16];
+    void *bufs[CRS_SEC__END + 2];   /* a payload per section, and QUEUED and DELETED records */
     void *dctx;
     void *cbuf;
     size_t cbuf_size;

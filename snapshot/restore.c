@@ -4,6 +4,7 @@
  * A failure before memory is touched returns; after that the process can only exit.
  */
 #define _GNU_SOURCE
+#include "errmsg.h"
 #include "restore.h"
 
 #include <errno.h>
@@ -29,14 +30,6 @@ void crs_restore_say(int fd, const char *kind, const char *msg)
     dprintf(fd, "crsnap restore: %s%s\n", kind, safe);
 }
 
-static void seterr(char *err, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, len, fmt, ap);
-    va_end(ap);
-}
-
 int crs_restore_build_plan(const struct crs_image *img, struct crs_restart_plan *plan, char *err,
                            size_t errlen)
 {
@@ -44,8 +37,9 @@ int crs_restore_build_plan(const struct crs_image *img, struct crs_restart_plan 
     int main_index = -1;
 
     if (img->nthreads == 0 || img->nthreads > CRS_PLAN_MAX_THREADS) {
-        seterr(err, errlen, "the image holds %u threads (1 to %u can be restored)", img->nthreads,
-               CRS_PLAN_MAX_THREADS);
+        crs_seterr(err, errlen,
+                   "the image holds %u threads (1 to %u can be restored)", img->nthreads,
+                   CRS_PLAN_MAX_THREADS);
         return -E2BIG;
     }
     memset(plan, 0, sizeof *plan);
@@ -60,12 +54,12 @@ int crs_restore_build_plan(const struct crs_image *img, struct crs_restart_plan 
         if (t->flags & CRS_THREAD_F_MAIN)
             main_index = (int)i;
         if (!t->fs_base || !t->ctx.rsp || !t->ctx.rip) {
-            seterr(err, errlen, "thread %d has no saved context", t->tid);
+            crs_seterr(err, errlen, "thread %d has no saved context", t->tid);
             return -EBADMSG;
         }
     }
     if (main_index < 0) {
-        seterr(err, errlen, "the image has no main thread");
+        crs_seterr(err, errlen, "the image has no main thread");
         return -EBADMSG;
     }
     plan->main_index = (uint32_t)main_index;
@@ -138,7 +132,7 @@ int crs_restore_run(struct crs_image *img, const struct crs_restore_opts *o, cha
 
     if (!r || !(r->plan = calloc(1, sizeof *r->plan))) {
         free(r);
-        seterr(err, errlen, "out of memory");
+        crs_seterr(err, errlen, "out of memory");
         return -ENOMEM;
     }
     r->img = img;
@@ -166,7 +160,7 @@ int crs_restore_run(struct crs_image *img, const struct crs_restore_opts *o, cha
              img, o->progress ? show_progress : NULL, &pr, err, errlen))) {
         char why[384];
         snprintf(why, sizeof why, "%s", err);
-        seterr(err, errlen, "%s: %s", img->path, why);
+        crs_seterr(err, errlen, "%s: %s", img->path, why);
         goto fail;
     }
     if ((rc = crs_restore_memory_try(r, err, errlen)))
@@ -174,7 +168,7 @@ int crs_restore_run(struct crs_image *img, const struct crs_restore_opts *o, cha
     if ((rc = crs_restore_memory_prepare(r, err, errlen)))
         goto fail;
     if (!(r->fd_done = calloc(img->nfds ? img->nfds : 1, 1))) {
-        seterr(err, errlen, "out of memory");
+        crs_seterr(err, errlen, "out of memory");
         rc = -ENOMEM;
         goto fail;
     }
@@ -185,7 +179,7 @@ int crs_restore_run(struct crs_image *img, const struct crs_restore_opts *o, cha
         goto fail;
     n = crs_restore_unmap_list(r, r->plan->unmap, CRS_PLAN_MAX_UNMAP);
     if (n < 0) {
-        seterr(err, errlen, "the restorer's mappings are too scattered to remove");
+        crs_seterr(err, errlen, "the restorer's mappings are too scattered to remove");
         rc = n;
         goto fail;
     }

@@ -39,6 +39,7 @@
  * with the host (a file removed between the check and the restore).
  */
 #define _GNU_SOURCE
+#include "errmsg.h"
 #include "restore.h"
 #include "snapshot.h"
 
@@ -58,14 +59,6 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-static void seterr(char *err, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, len, fmt, ap);
-    va_end(ap);
-}
-
 int crs_restore_check_host(const struct crs_image *img, char *err, size_t errlen)
 {
     const struct crs_img_host *h = &img->host;
@@ -74,8 +67,8 @@ int crs_restore_check_host(const struct crs_image *img, char *err, size_t errlen
     uint64_t xf;
 
     if (img->header.arch != CRS_ARCH_ID) {
-        seterr(err, errlen, "incompatible host: the image is for another architecture (id %u)",
-               img->header.arch);
+        crs_seterr(err, errlen, "incompatible host: the image is for another architecture (id %u)",
+                   img->header.arch);
         return -ENOEXEC;
     }
     if (uname(&u) < 0)
@@ -88,28 +81,28 @@ int crs_restore_check_host(const struct crs_image *img, char *err, size_t errlen
              ? strtoull(getenv("CRSNAP_TEST_FAKE_XFEATURES"), NULL, 0)
              : crs_arch_xfeatures();
     if (strncmp(h->machine, u.machine, sizeof h->machine)) {
-        seterr(err, errlen, "incompatible host: image taken on %.65s, this is %s", h->machine,
-               u.machine);
+        crs_seterr(err, errlen, "incompatible host: image taken on %.65s, this is %s", h->machine,
+                   u.machine);
         return -ENOEXEC;
     }
     if (strncmp(h->release, release, sizeof h->release)) {
-        seterr(err, errlen, "incompatible host: image taken on kernel %.65s, this is %s",
-               h->release, release);
+        crs_seterr(err, errlen, "incompatible host: image taken on kernel %.65s, this is %s",
+                   h->release, release);
         return -ENOEXEC;
     }
     if (strncmp(h->libc_version, libc, sizeof h->libc_version)) {
-        seterr(err, errlen, "incompatible host: image taken with glibc %.32s, this is %s",
-               h->libc_version, libc);
+        crs_seterr(err, errlen, "incompatible host: image taken with glibc %.32s, this is %s",
+                   h->libc_version, libc);
         return -ENOEXEC;
     }
     if (h->xfeatures != xf) {
-        seterr(err, errlen, "incompatible host: CPU state features (XCR0) %#llx in the image, "
-               "%#llx here", (unsigned long long)h->xfeatures, (unsigned long long)xf);
+        crs_seterr(err, errlen, "incompatible host: CPU state features (XCR0) %#llx in the image, "
+                   "%#llx here", (unsigned long long)h->xfeatures, (unsigned long long)xf);
         return -ENOEXEC;
     }
     if (h->page_size != (uint32_t)sysconf(_SC_PAGESIZE) ||
         img->header.page_size != CRS_IMG_PAGE_SIZE) {
-        seterr(err, errlen, "incompatible host: page size %u in the image", h->page_size);
+        crs_seterr(err, errlen, "incompatible host: page size %u in the image", h->page_size);
         return -ENOEXEC;
     }
     return 0;
@@ -144,23 +137,24 @@ static int check_mapped(const struct crs_image *img, const struct crs_img_vma *v
     if (!path || path[0] != '/')
         return 0;
     if (stat(path, &st) < 0) {
-        seterr(err, errlen, "%s is missing (mapped at %#llx at the checkpoint)", path,
-               (unsigned long long)v->start);
+        crs_seterr(err, errlen, "%s is missing (mapped at %#llx at the checkpoint)", path,
+                   (unsigned long long)v->start);
         return o->force ? 1 : -ENOENT;
     }
     /* Only a file or a device can be mapped; a FIFO put at the name would also block the open. */
     if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode)) {
-        seterr(err, errlen, "%s is no longer a regular file (mapped at %#llx at the checkpoint)",
-               path, (unsigned long long)v->start);
+        crs_seterr(err, errlen,
+                   "%s is no longer a regular file (mapped at %#llx at the checkpoint)",
+                   path, (unsigned long long)v->start);
         return -ESTALE;
     }
     /* A touch of a mapped page past the file's end is SIGBUS: the file must still cover
      * what it covered at the checkpoint, --force or not. */
     if (covered(v, (uint64_t)st.st_size) < covered(v, v->file_size)) {
-        seterr(err, errlen, "%s is shorter than at the checkpoint (%llu bytes, was %llu): the "
-               "region mapped from offset %#llx at %#llx would fault past its end", path,
-               (unsigned long long)st.st_size, (unsigned long long)v->file_size,
-               (unsigned long long)v->file_offset, (unsigned long long)v->start);
+        crs_seterr(err, errlen, "%s is shorter than at the checkpoint (%llu bytes, was %llu): the "
+                   "region mapped from offset %#llx at %#llx would fault past its end", path,
+                   (unsigned long long)st.st_size, (unsigned long long)v->file_size,
+                   (unsigned long long)v->file_offset, (unsigned long long)v->start);
         return -ESTALE;
     }
     /* A writable shared mapping is the process's own output: the file holds its contents and
@@ -170,12 +164,13 @@ static int check_mapped(const struct crs_image *img, const struct crs_img_vma *v
         (uint64_t)st.st_size >= v->file_size) {
         if ((uint64_t)st.st_size == v->file_size && mtime_ns(&st) == v->file_mtime_ns)
             return 0;
-        seterr(err, errlen, "%s changed since the checkpoint; it is mapped shared and writable, "
-               "so the restored process sees its current contents", path);
+        crs_seterr(err, errlen,
+                   "%s changed since the checkpoint; it is mapped shared and writable, "
+                   "so the restored process sees its current contents", path);
         return 1;
     }
     if ((uint64_t)st.st_size != v->file_size || mtime_ns(&st) != v->file_mtime_ns) {
-        seterr(err, errlen, "%s changed since the checkpoint (size/mtime differ)", path);
+        crs_seterr(err, errlen, "%s changed since the checkpoint (size/mtime differ)", path);
         return o->force ? 1 : -ESTALE;
     }
     return 0;
@@ -209,36 +204,38 @@ static int check_fd(const struct crs_image *img, const struct crs_img_fd *f,
     if (crs_image_deleted_for(img, f))
         return 0;                       /* no name to check: the image holds its contents */
     if (!path || path[0] != '/') {
-        seterr(err, errlen, "descriptor %d has no usable path", f->fd);
+        crs_seterr(err, errlen, "descriptor %d has no usable path", f->fd);
         return o->force ? 1 : -ENOENT;
     }
     size_t plen = strlen(path);
     if (f->kind == CRS_FD_FILE && plen > 10 && !strcmp(path + plen - 10, " (deleted)")) {
-        seterr(err, errlen, "descriptor %d was open on %s, and its contents are not in the "
-               "image (more than %u MiB of such files at the checkpoint)", f->fd, path,
-               CRS_SNAP_DELETED_MAX >> 20);
+        crs_seterr(err, errlen, "descriptor %d was open on %s, and its contents are not in the "
+                   "image (more than %u MiB of such files at the checkpoint)", f->fd, path,
+                   CRS_SNAP_DELETED_MAX >> 20);
         return o->force ? 1 : -ENOENT;
     }
     if (stat(path, &st) < 0) {
-        seterr(err, errlen, "%s is missing (open as descriptor %d at the checkpoint)", path,
-               f->fd);
+        crs_seterr(err, errlen, "%s is missing (open as descriptor %d at the checkpoint)", path,
+                   f->fd);
         return o->force ? 1 : -ENOENT;
     }
     if (f->kind == CRS_FD_FILE && S_ISREG(st.st_mode) && S_ISREG(f->mode) && is_output(f)) {
         if ((f->flags & O_APPEND) || (uint64_t)st.st_size >= f->pos)
             return 0;
-        seterr(err, errlen, "%s is shorter than the offset descriptor %d writes at (%llu bytes, "
-               "offset %llu): the restored process's output will have a hole of zeros", path,
-               f->fd, (unsigned long long)st.st_size, (unsigned long long)f->pos);
+        crs_seterr(err, errlen,
+                   "%s is shorter than the offset descriptor %d writes at (%llu bytes, "
+                   "offset %llu): the restored process's output will have a hole of zeros", path,
+                   f->fd, (unsigned long long)st.st_size, (unsigned long long)f->pos);
         return 1;
     }
     if (f->kind == CRS_FD_FILE && S_ISREG(st.st_mode) &&
         ((uint64_t)st.st_size != f->size || mtime_ns(&st) != f->mtime_ns)) {
-        seterr(err, errlen, "%s changed since the checkpoint (descriptor %d)", path, f->fd);
+        crs_seterr(err, errlen, "%s changed since the checkpoint (descriptor %d)", path, f->fd);
         return 1;
     }
     if ((st.st_mode & S_IFMT) != (f->mode & S_IFMT)) {
-        seterr(err, errlen, "%s is no longer the same kind of file (descriptor %d)", path, f->fd);
+        crs_seterr(err, errlen,
+                   "%s is no longer the same kind of file (descriptor %d)", path, f->fd);
         return o->force ? 1 : -ESTALE;
     }
     return 0;
@@ -270,10 +267,10 @@ static int check_pages_in_files(const struct crs_image *img, char *err, size_t e
             limit = stat(path, &st) == 0 ? v->start + covered(v, (uint64_t)st.st_size) : v->end;
         }
         if (end > limit) {
-            seterr(err, errlen, "saved pages %#llx-%#llx lie past the end of %s (mapped from "
-                   "offset %#llx at %#llx)", (unsigned long long)it.chunk.addr,
-                   (unsigned long long)end, path, (unsigned long long)v->file_offset,
-                   (unsigned long long)v->start);
+            crs_seterr(err, errlen, "saved pages %#llx-%#llx lie past the end of %s (mapped from "
+                       "offset %#llx at %#llx)", (unsigned long long)it.chunk.addr,
+                       (unsigned long long)end, path, (unsigned long long)v->file_offset,
+                       (unsigned long long)v->start);
             return -ESTALE;
         }
     }
@@ -325,13 +322,13 @@ static int check_restart(const struct crs_image *img, char *err, size_t errlen)
     const struct crs_img_vma *p = crs_image_find_vma(img, rs->plan_addr);
 
     if (!rs->entry) {
-        seterr(err, errlen, "the image records no restart entry");
+        crs_seterr(err, errlen, "the image records no restart entry");
         return -EBADMSG;
     }
     if (!e || !(e->prot & PROT_EXEC) || !s || !(s->prot & PROT_WRITE) || !p ||
         !(p->prot & PROT_WRITE) || p->end - rs->plan_addr < sizeof(struct crs_restart_plan) ||
         rs->plan_size < sizeof(struct crs_restart_plan) || rs->stack_top % 16) {
-        seterr(err, errlen, "the image's restart entry, stack or plan area is not usable");
+        crs_seterr(err, errlen, "the image's restart entry, stack or plan area is not usable");
         return -EBADMSG;
     }
     return 0;
@@ -349,16 +346,17 @@ int crs_restore_check_image(const struct crs_image *img, char *err, size_t errle
     if ((r = check_restart(img, err, errlen)))
         return r;
     if (img->nthreads == 0 || img->nthreads > CRS_PLAN_MAX_THREADS) {
-        seterr(err, errlen, "the image holds %u threads (1 to %u can be restored)", img->nthreads,
-               CRS_PLAN_MAX_THREADS);
+        crs_seterr(err, errlen,
+                   "the image holds %u threads (1 to %u can be restored)", img->nthreads,
+                   CRS_PLAN_MAX_THREADS);
         return -E2BIG;
     }
     /* setitimer refuses these, and it runs after the point of no return */
     for (int i = 0; i < 3; i++) {
         const struct crs_img_itimer *t = &img->process.itimers[i];
         if (bad_timeval(&t->interval) || bad_timeval(&t->value)) {
-            seterr(err, errlen, "damaged process section: interval timer %d is not a valid "
-                   "time", i);
+            crs_seterr(err, errlen, "damaged process section: interval timer %d is not a valid "
+                       "time", i);
             return -EBADMSG;
         }
     }
@@ -383,10 +381,10 @@ int crs_restore_check_fd_limit(const struct crs_image *img, char *err, size_t er
         /* privileged (CAP_SYS_RESOURCE), the hard limit can be raised, up to fs.nr_open */
         struct rlimit up = { rl.rlim_cur, need };
         if (setrlimit(RLIMIT_NOFILE, &up) < 0) {
-            seterr(err, errlen, "the image has descriptor %llu; this process may only open "
-                   "descriptors below %llu (RLIMIT_NOFILE hard limit; needs %llu: raise it, "
-                   "e.g. ulimit -Hn, as root)", (unsigned long long)(need - 1 - FD_ROOM),
-                   (unsigned long long)rl.rlim_max, (unsigned long long)need);
+            crs_seterr(err, errlen, "the image has descriptor %llu; this process may only open "
+                       "descriptors below %llu (RLIMIT_NOFILE hard limit; needs %llu: raise it, "
+                       "e.g. ulimit -Hn, as root)", (unsigned long long)(need - 1 - FD_ROOM),
+                       (unsigned long long)rl.rlim_max, (unsigned long long)need);
             return -EMFILE;
         }
     }
@@ -404,12 +402,12 @@ int crs_restore_check_pid(const struct crs_image *img, char *err, size_t errlen)
         return 0;
     if (syscall(SYS_capget, &h, d) < 0 ||
         (!(d[cap / 32].effective & (1u << (cap % 32))) && !(d[0].effective & (1u << 21)))) {
-        seterr(err, errlen, "cannot restore under pid %d: needs CAP_CHECKPOINT_RESTORE",
-               (int)want);
+        crs_seterr(err, errlen, "cannot restore under pid %d: needs CAP_CHECKPOINT_RESTORE",
+                   (int)want);
         return -EPERM;
     }
     if (kill(want, 0) == 0 || errno != ESRCH) {
-        seterr(err, errlen, "cannot restore under pid %d: a process has it", (int)want);
+        crs_seterr(err, errlen, "cannot restore under pid %d: a process has it", (int)want);
         return -EEXIST;
     }
     return 0;

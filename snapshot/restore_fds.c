@@ -5,6 +5,7 @@
  * sockets...) stays closed and is listed in the plan.
  */
 #define _GNU_SOURCE
+#include "errmsg.h"
 #include "restore.h"
 
 #include <errno.h>
@@ -22,14 +23,6 @@
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
-
-static void seterr(char *err, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, len, fmt, ap);
-    va_end(ap);
-}
 
 static void warn(struct crs_restore *r, const char *fmt, ...)
 {
@@ -65,7 +58,8 @@ int crs_restore_move_own_fds(struct crs_restore *r, char *err, size_t errlen)
     fd = fcntl(r->img->fd, F_DUPFD_CLOEXEC, floor);
     if (fd < 0) {
         int e = errno;
-        seterr(err, errlen, "cannot move the image descriptor above %d: %s", floor, strerror(e));
+        crs_seterr(err, errlen,
+                   "cannot move the image descriptor above %d: %s", floor, strerror(e));
         return -e;
     }
     close(r->img->fd);
@@ -475,7 +469,7 @@ int crs_restore_fds(struct crs_restore *r, char *err, size_t errlen)
     int e;
 
     if (!done) {
-        seterr(err, errlen, "internal error: no room to track the descriptors");
+        crs_seterr(err, errlen, "internal error: no room to track the descriptors");
         return -EINVAL;
     }
     extra = calloc(img->nfds ? img->nfds : 1, sizeof *extra);

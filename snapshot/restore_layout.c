@@ -3,6 +3,7 @@
  * they become the list of ranges that the restart entry unmaps once it runs.
  */
 #define _GNU_SOURCE
+#include "errmsg.h"
 #include "restore.h"
 
 #include <errno.h>
@@ -15,14 +16,6 @@
 #include <unistd.h>
 
 #define STACK_ROOM (4ull << 20)
-
-static void seterr(char *err, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, len, fmt, ap);
-    va_end(ap);
-}
 
 static int is_vdso_block(const char *name)
 {
@@ -41,7 +34,7 @@ int crs_restore_read_maps(struct crs_restore *r, char *err, size_t errlen)
         free(buf);
         if (fd >= 0)
             close(fd);
-        seterr(err, errlen, "reading /proc/self/maps: %s", strerror(e));
+        crs_seterr(err, errlen, "reading /proc/self/maps: %s", strerror(e));
         return -e;
     }
     while ((n = read(fd, buf + len, cap - 1 - len)) > 0)
@@ -58,7 +51,7 @@ int crs_restore_read_maps(struct crs_restore *r, char *err, size_t errlen)
         if (sscanf(line, "%llx-%llx %*s %*s %*s %*s %n", &s, &e, &name_at) >= 2) {
             if (r->nmaps == CRS_RESTORE_MAX_MAPS) {
                 free(buf);
-                seterr(err, errlen, "the restorer has too many mappings");
+                crs_seterr(err, errlen, "the restorer has too many mappings");
                 return -E2BIG;
             }
             struct crs_restore_map *m = &r->maps[r->nmaps++];
@@ -96,8 +89,8 @@ int crs_restore_check_layout(const struct crs_restore *r, char *err, size_t errl
             found |= name && !strcmp(r->maps[j].name, name) &&
                      r->maps[j].end - r->maps[j].start == v->end - v->start;
         if (!found) {
-            seterr(err, errlen, "incompatible host: no %s of %" PRIu64 " bytes here",
-                   name && name[0] ? name : "vdso", v->end - v->start);
+            crs_seterr(err, errlen, "incompatible host: no %s of %" PRIu64 " bytes here",
+                       name && name[0] ? name : "vdso", v->end - v->start);
             return -ENOEXEC;
         }
     }
@@ -114,9 +107,10 @@ int crs_restore_check_layout(const struct crs_restore *r, char *err, size_t errl
             if ((v->kind == CRS_VMA_VDSO || v->kind == CRS_VMA_VVAR) && is_vdso_block(m->name) &&
                 v->start == m->start && v->end == m->end)
                 continue;
-            seterr(err, errlen, "the restorer's own mapping %" PRIx64 "-%" PRIx64 " %s overlaps "
-                   "the saved region %" PRIx64 "-%" PRIx64, m->start, m->end, m->name, v->start,
-                   v->end);
+            crs_seterr(err, errlen,
+                       "the restorer's own mapping %" PRIx64 "-%" PRIx64 " %s overlaps "
+                       "the saved region %" PRIx64 "-%" PRIx64, m->start, m->end, m->name, v->start,
+                       v->end);
             return -EADDRINUSE;
         }
     }

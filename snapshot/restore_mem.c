@@ -4,6 +4,7 @@
  * expects it, and the kernel's idea of the program break and argument area.
  */
 #define _GNU_SOURCE
+#include "errmsg.h"
 #include "restore.h"
 
 #include <errno.h>
@@ -29,14 +30,6 @@
 /* Chunks go to the threads in turns of this many, so each reads the file in long runs. */
 #define BATCH_CHUNKS 16u
 #define WORKER_STACK (1u << 20)
-
-static void seterr(char *err, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, len, fmt, ap);
-    va_end(ap);
-}
 
 /* Regions whose saved pages are written into them, so they start writable. */
 static int takes_pages(const struct crs_img_vma *v)
@@ -91,8 +84,8 @@ static int open_for(const struct crs_img_vma *v, const struct how *h, char *err,
     int fd = open(h->path, h->oflags | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) {
         int e = errno;
-        seterr(err, errlen, "cannot open %s to map it at %#" PRIx64 ": %s", h->path, v->start,
-               strerror(e));
+        crs_seterr(err, errlen, "cannot open %s to map it at %#" PRIx64 ": %s", h->path, v->start,
+                   strerror(e));
         return -e;
     }
     return fd;
@@ -102,9 +95,9 @@ static void map_failed(const struct crs_image *img, const struct crs_img_vma *v,
                        char *err, size_t errlen)
 {
     const char *path = crs_image_string(img, v->path);
-    seterr(err, errlen, "cannot map the saved region %#" PRIx64 "-%#" PRIx64 " (%s%s%s%s): %s",
-           v->start, v->end, crs_image_vma_kind_name(v->kind), path && path[0] ? " " : "",
-           path ? path : "", v->flags & CRS_VMA_F_NORESERVE ? ", no reserve" : "", strerror(e));
+    crs_seterr(err, errlen, "cannot map the saved region %#" PRIx64 "-%#" PRIx64 " (%s%s%s%s): %s",
+               v->start, v->end, crs_image_vma_kind_name(v->kind), path && path[0] ? " " : "",
+               path ? path : "", v->flags & CRS_VMA_F_NORESERVE ? ", no reserve" : "", strerror(e));
 }
 
 static int map_region(struct crs_restore *r, const struct crs_img_vma *v, char *err,
@@ -130,7 +123,7 @@ static int map_region(struct crs_restore *r, const struct crs_img_vma *v, char *
     }
     if ((uint64_t)(uintptr_t)p != v->start) {
         munmap(p, v->end - v->start);
-        seterr(err, errlen, "the kernel placed the region %#" PRIx64 " elsewhere", v->start);
+        crs_seterr(err, errlen, "the kernel placed the region %#" PRIx64 " elsewhere", v->start);
         return -EADDRINUSE;
     }
     return 0;
@@ -143,7 +136,7 @@ int crs_restore_memory_try(const struct crs_restore *r, char *err, size_t errlen
     int rc = 0;
 
     if (!made) {
-        seterr(err, errlen, "out of memory");
+        crs_seterr(err, errlen, "out of memory");
         return -ENOMEM;
     }
     /* All of them held at once: with vm.overcommit_memory=2 the commit charge adds up. Saved
@@ -198,8 +191,8 @@ int crs_restore_check_vdso(const struct crs_restore *r, char *err, size_t errlen
         const struct crs_img_vma *v = &r->img->vmas[i];
         const char *name = crs_image_string(r->img, v->path);
         if ((v->kind == CRS_VMA_VDSO || v->kind == CRS_VMA_VVAR) && !vdso_source(r, v)) {
-            seterr(err, errlen, "incompatible host: no %s of %" PRIu64 " bytes here",
-                   name && name[0] ? name : "vdso", v->end - v->start);
+            crs_seterr(err, errlen, "incompatible host: no %s of %" PRIu64 " bytes here",
+                       name && name[0] ? name : "vdso", v->end - v->start);
             return -ENOEXEC;
         }
     }
@@ -214,7 +207,7 @@ int crs_restore_memory_prepare(struct crs_restore *r, char *err, size_t errlen)
     for (int i = 0; i < r->nthreads; i++) {
         if (crs_chunk_reader_init(&r->rd[i])) {
             crs_restore_memory_release(r);
-            seterr(err, errlen, "out of memory");
+            crs_seterr(err, errlen, "out of memory");
             return -ENOMEM;
         }
     }
@@ -224,7 +217,7 @@ int crs_restore_memory_prepare(struct crs_restore *r, char *err, size_t errlen)
         if (p == MAP_FAILED) {
             int e = errno;
             crs_restore_memory_release(r);
-            seterr(err, errlen, "cannot allocate a stack for decompression: %s", strerror(e));
+            crs_seterr(err, errlen, "cannot allocate a stack for decompression: %s", strerror(e));
             return -e;
         }
         r->wstack = p;
@@ -322,7 +315,7 @@ static int fill_pages(struct crs_restore *r, char *err, size_t errlen)
         pthread_join(worker, NULL);
     rc = s[0].rc ? s[0].rc : threaded ? s[1].rc : 0;
     if (rc) {
-        seterr(err, errlen, "%s", s[0].rc ? s[0].err : s[1].err);
+        crs_seterr(err, errlen, "%s", s[0].rc ? s[0].err : s[1].err);
         return rc;
     }
     img->progress_done = atomic_load(&done);
@@ -340,7 +333,7 @@ int crs_restore_memory(struct crs_restore *r, char *err, size_t errlen)
         if ((rc = map_region(r, &img->vmas[i], err, errlen)))
             return rc;
     if (!r->rd[0].dctx) {
-        seterr(err, errlen, "internal error: the decompressors were not made before the check");
+        crs_seterr(err, errlen, "internal error: the decompressors were not made before the check");
         return -EINVAL;
     }
     if ((rc = fill_pages(r, err, errlen)))
@@ -353,8 +346,9 @@ int crs_restore_memory(struct crs_restore *r, char *err, size_t errlen)
             continue;
         if (mprotect((void *)(uintptr_t)v->start, v->end - v->start, (int)v->prot) < 0) {
             int e = errno;
-            seterr(err, errlen, "cannot protect %#" PRIx64 "-%#" PRIx64 ": %s", v->start, v->end,
-                   strerror(e));
+            crs_seterr(err, errlen,
+                       "cannot protect %#" PRIx64 "-%#" PRIx64 ": %s", v->start, v->end,
+                       strerror(e));
             return -e;
         }
     }
@@ -380,8 +374,8 @@ int crs_restore_vdso(struct crs_restore *r, char *err, size_t errlen)
                          MREMAP_MAYMOVE | MREMAP_FIXED, (void *)(uintptr_t)v->start);
         if (p == MAP_FAILED) {
             int e = errno;
-            seterr(err, errlen, "cannot move %s to %#" PRIx64 ": %s",
-                   crs_image_string(img, v->path), v->start, strerror(e));
+            crs_seterr(err, errlen, "cannot move %s to %#" PRIx64 ": %s",
+                       crs_image_string(img, v->path), v->start, strerror(e));
             return -e;
         }
     }
@@ -408,7 +402,7 @@ int crs_restore_mm(struct crs_restore *r, char *err, size_t errlen)
     map.auxv = (__u64 *)auxv;
     map.auxv_size = (n + 1) * 2 * sizeof(uint64_t);
     if (!p->start_code || !p->start_brk) {
-        seterr(err, errlen, "the image does not record the program's layout");
+        crs_seterr(err, errlen, "the image does not record the program's layout");
         return -ENODATA;
     }
     /* The restart entry applies the same again, with the program file. */
@@ -420,7 +414,7 @@ int crs_restore_mm(struct crs_restore *r, char *err, size_t errlen)
     r->plan->mm_auxv_words = (n + 1) * 2;
     if (prctl(PR_SET_MM, PR_SET_MM_MAP, (unsigned long)&map, sizeof map, 0) < 0) {
         int e = errno;
-        seterr(err, errlen, "cannot set the program break and argument area: %s", strerror(e));
+        crs_seterr(err, errlen, "cannot set the program break and argument area: %s", strerror(e));
         return -e;
     }
     return 0;

@@ -3,6 +3,7 @@
  * directory, umask, resource limits, personality, and the interval timers, armed last.
  */
 #define _GNU_SOURCE
+#include "errmsg.h"
 #include "restore.h"
 
 #include <errno.h>
@@ -17,28 +18,20 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-static void seterr(char *err, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, len, fmt, ap);
-    va_end(ap);
-}
-
 int crs_restore_proc(struct crs_restore *r, char *err, size_t errlen)
 {
     const struct crs_image *img = r->img;
     const struct crs_img_process *p = &img->process;
     const char *cwd = crs_image_string(img, p->cwd);
 
-    for (int sig = 1; sig <= 64; sig++) {
+    for (int sig = 1; sig <= CRS_IMG_NSIG; sig++) {
         const struct crs_img_sigaction *sa = &img->sigactions[sig - 1];
         if (sig == SIGKILL || sig == SIGSTOP)
             continue;
         /* The kernel's struct sigaction on x86-64 is exactly the saved record. */
         if (syscall(SYS_rt_sigaction, sig, sa, NULL, 8) < 0) {
             int e = errno;
-            seterr(err, errlen, "cannot restore the action of signal %d: %s", sig, strerror(e));
+            crs_seterr(err, errlen, "cannot restore the action of signal %d: %s", sig, strerror(e));
             return -e;
         }
     }
@@ -48,7 +41,7 @@ int crs_restore_proc(struct crs_restore *r, char *err, size_t errlen)
         crs_restore_say(r->errfd, "warning: ", msg);
     }
     umask((mode_t)p->umask);
-    for (int i = 0; i < 16 && i < RLIM_NLIMITS; i++) {
+    for (int i = 0; i < CRS_IMG_NRLIMITS && i < RLIM_NLIMITS; i++) {
         struct rlimit rl = { (rlim_t)p->rlimits[i].cur, (rlim_t)p->rlimits[i].max };
         struct rlimit now;
         if (getrlimit((__rlimit_resource_t)i, &now) == 0 && now.rlim_cur == rl.rlim_cur &&
@@ -82,7 +75,7 @@ int crs_restore_itimers(struct crs_restore *r, char *err, size_t errlen)
             v.it_value.tv_usec = 1;
         if (setitimer(which[i], &v, NULL) < 0) {
             int e = errno;
-            seterr(err, errlen, "cannot restore interval timer %d: %s", i, strerror(e));
+            crs_seterr(err, errlen, "cannot restore interval timer %d: %s", i, strerror(e));
             return -e;
         }
     }

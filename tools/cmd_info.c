@@ -12,13 +12,11 @@
 #include "image_fmt.h"
 #include "snapshot/reader.h"
 
-#define NKINDS 12
-
 struct summary {
-    uint32_t vma_count[NKINDS];
-    uint64_t vma_bytes[NKINDS];
-    uint64_t vma_saved[NKINDS];
-    uint32_t fd_count[NKINDS];
+    uint32_t vma_count[CRS_VMA__END];   /* indexed by kind: the reader checked them */
+    uint64_t vma_bytes[CRS_VMA__END];
+    uint64_t vma_saved[CRS_VMA__END];
+    uint32_t fd_count[CRS_FD__END];
     uint32_t chunks;
     uint64_t stored;                /* page bytes as stored (compressed) */
 };
@@ -199,7 +197,7 @@ static void print_text(const struct crs_image *img, const struct summary *s)
                (t->flags & CRS_THREAD_F_COORDINATOR) ? " coordinator" : "");
     }
     printf("regions    %u\n", img->nvmas);
-    for (uint32_t k = 1; k < NKINDS; k++)
+    for (uint32_t k = 1; k < CRS_VMA__END; k++)
         if (s->vma_count[k])
             printf("  %-13s %5u  %10s  saved %s\n", crs_image_vma_kind_name(k), s->vma_count[k],
                    crs_fmt_bytes(a, sizeof a, s->vma_bytes[k]),
@@ -213,7 +211,7 @@ static void print_text(const struct crs_image *img, const struct summary *s)
     printf("pause      %s\n", crs_fmt_duration(a, sizeof a, img->trailer.pause_ns));
     printf("fds        %u", img->nfds);
     const char *sep = ": ";
-    for (uint32_t k = 1; k < NKINDS; k++)
+    for (uint32_t k = 1; k < CRS_FD__END; k++)
         if (s->fd_count[k]) {
             printf("%s%s %u", sep, crs_image_fd_kind_name(k), s->fd_count[k]);
             sep = ", ";
@@ -275,7 +273,7 @@ static void print_json(const struct crs_image *img, const struct summary *s)
     }
     printf("],\"regions\":%u,\"regions_by_kind\":{", img->nvmas);
     const char *sep = "";
-    for (uint32_t k = 1; k < NKINDS; k++)
+    for (uint32_t k = 1; k < CRS_VMA__END; k++)
         if (s->vma_count[k]) {
             printf("%s\"%s\":{\"count\":%u,\"bytes\":%llu,\"saved\":%llu}", sep,
                    crs_image_vma_kind_name(k), s->vma_count[k],
@@ -290,7 +288,7 @@ static void print_json(const struct crs_image *img, const struct summary *s)
            (unsigned long long)img->trailer.pause_ns);
     printf(",\"fds_by_kind\":{");
     sep = "";
-    for (uint32_t k = 1; k < NKINDS; k++)
+    for (uint32_t k = 1; k < CRS_FD__END; k++)
         if (s->fd_count[k]) {
             printf("%s\"%s\":%u", sep, crs_image_fd_kind_name(k), s->fd_count[k]);
             sep = ",";

@@ -15,13 +15,12 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "resume.h"
 #include "snapshot/escape.h"
 #include "trust.h"
 #include "snapshot/reader.h"
 #include "snapshot/restore.h"
 
-#define REEXEC_ENV "CRSNAP_RESTORE_TRY"
-#define REEXEC_MAX 8
 
 static void usage(FILE *out)
 {
@@ -62,17 +61,17 @@ static void usage(FILE *out)
  * the subcommand's vector, one past the program's own (crsnap.c passes argv + 1). */
 static int reexec(char **argv, char *err)
 {
-    const char *s = getenv(REEXEC_ENV);
+    const char *s = getenv(CRS_REEXEC_ENV);
     int tries = s ? atoi(s) : 0;
     char buf[16];
     sigset_t none;
 
-    if (tries >= REEXEC_MAX) {
+    if (tries >= CRS_REEXEC_MAX) {
         fprintf(stderr, "crsnap restore: %s (still after %d fresh layouts)\n", err, tries);
         return CRS_EXIT_FAIL;
     }
     snprintf(buf, sizeof buf, "%d", tries + 1);
-    setenv(REEXEC_ENV, buf, 1);
+    setenv(CRS_REEXEC_ENV, buf, 1);
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     execv("/proc/self/exe", argv - 1);
@@ -139,7 +138,7 @@ int crs_cmd_restore(int argc, char **argv)
     snprintf(path, sizeof path, "%s", img->path);
     /* Test hook: behave as if the layout collided this many times. */
     const char *force = getenv("CRSNAP_TEST_FORCE_REEXEC");
-    const char *tries = getenv(REEXEC_ENV);
+    const char *tries = getenv(CRS_REEXEC_ENV);
     if (force && (tries ? atoi(tries) : 0) < atoi(force)) {
         crs_image_close(img);
         return reexec(argv, "forced re-execution");

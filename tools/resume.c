@@ -22,8 +22,6 @@
 #include "snapshot/restore.h"
 #include "trust.h"
 
-#define REEXEC_ENV "CRSNAP_RESTORE_TRY"  /* shared with crsnap restore: same restorer */
-#define REEXEC_MAX 8
 
 int crs_job_id(const char *prog, char *const args[], char *out, size_t size)
 {
@@ -114,17 +112,17 @@ static void compare_settings(const struct crs_image *img)
 /* The restorer's layout collided with the image: run this command again for a fresh one. */
 static int reexec(char **cmd_argv, const char *err)
 {
-    const char *s = getenv(REEXEC_ENV);
+    const char *s = getenv(CRS_REEXEC_ENV);
     int tries = s ? atoi(s) : 0;
     char buf[16];
     sigset_t none;
 
-    if (tries >= REEXEC_MAX) {
+    if (tries >= CRS_REEXEC_MAX) {
         fprintf(stderr, "crsnap run: %s (still after %d fresh layouts)\n", err, tries);
         return -1;
     }
     snprintf(buf, sizeof buf, "%d", tries + 1);
-    setenv(REEXEC_ENV, buf, 1);
+    setenv(CRS_REEXEC_ENV, buf, 1);
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     fflush(NULL);
@@ -223,7 +221,7 @@ int crs_run_resume(char **cmd_argv, const char *dir, const char *job, int fresh_
     }
     failed += sk->damaged;
     free(sk);
-    unsetenv(REEXEC_ENV);
+    unsetenv(CRS_REEXEC_ENV);
     if (failed && !fresh_ok) {
         fprintf(stderr, "crsnap run: %d image%s in %s could not be restored, so the program is"
                 " not started afresh (--fresh-if-unrestorable would start it)\n", failed,

@@ -7,6 +7,7 @@
  * its place, holding their images, or the user's old ones under new names.
  */
 #define _GNU_SOURCE
+#include "snapshot/errmsg.h"
 #include "trust.h"
 
 #include <dirent.h>
@@ -25,11 +26,14 @@
 
 #define IMG_OPEN_FLAGS (O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
 
+/* crs_seterr, returning rc: most refusals here are one statement. */
+static int seterr(char *err, size_t len, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 static int seterr(char *err, size_t len, int rc, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err, len, fmt, ap);
+    crs_vseterr(err, len, fmt, ap);
     va_end(ap);
     return rc;
 }
