@@ -14,11 +14,11 @@ MS=15
 
 count() { ls "$1" 2>/dev/null | grep -c '^ckpt-.*\.crsnap$'; }
 # lines FILE: number of lines.
-lines() { wc -l <"$1" | tr -d ' '; }
+lines() { if [ -e "$1" ]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }
 # wait_lines FILE N: waits (20 s at most) until FILE has N lines.
 wait_lines() {
     n=200
-    while [ "$(lines "$1" 2>/dev/null || echo 0)" -lt "$2" ] && [ $n -gt 0 ]; do
+    while [ "$(lines "$1")" -lt "$2" ] && [ $n -gt 0 ]; do
         sleep 0.1; n=$((n - 1))
     done
     [ "$(lines "$1")" -ge "$2" ] || fail "$1 has $(lines "$1") lines, expected $2"
