@@ -14,6 +14,7 @@
 
 #include "control_proto.h"
 #include "runtime.h"
+#include "snapshot/snapshot.h"
 
 #define DEFAULT_DIR "./crsnap-images"
 #define DEFAULT_KEEP 3
@@ -254,6 +255,10 @@ static int apply_env_only(struct crs_settings *s, char *err, size_t errlen)
             return -EINVAL;
         snprintf(s->socket_dir, sizeof s->socket_dir, "%s", v);
     }
+    /* read here once and carried in each request: the snapshot child reads no environment */
+    s->no_release = crs_env_flag(getenv("CRSNAP_NO_RELEASE"));
+    s->no_direct = crs_env_flag(getenv("CRSNAP_NO_DIRECT"));
+    crs_snap_hooks_from_env(&s->hooks);
     return 0;
 }
 
