@@ -76,55 +76,6 @@ int crs_parse_interval(const char *s, double *out)
     return 0;
 }
 
-/* Which signals may trigger a checkpoint: not the unblockable ones, not the quiesce signal. */
-static int signal_usable(int sig)
-{
-    return sig > 0 && sig <= SIGRTMAX && sig != SIGKILL && sig != SIGSTOP &&
-           sig != SIGRTMAX - 2;
-}
-
-/* "USR1", "SIGUSR1", "usr1", "10", "RTMIN+3", "SIGRTMAX-5"; "none" or "0" = no signal. */
-int crs_parse_signal(const char *s, int *sig)
-{
-    long n;
-    const char *name = s;
-
-    if (!strcasecmp(s, "none") || !strcmp(s, "0")) {
-        *sig = 0;
-        return 0;
-    }
-    if (parse_long(s, 1, SIGRTMAX, &n) == 0) {
-        if (!signal_usable((int)n))
-            return -EINVAL;
-        *sig = (int)n;
-        return 0;
-    }
-    if (!strncasecmp(name, "SIG", 3))
-        name += 3;
-    if (!strncasecmp(name, "RTMIN", 5) || !strncasecmp(name, "RTMAX", 5)) {
-        int base = !strncasecmp(name, "RTMIN", 5) ? SIGRTMIN : SIGRTMAX;
-        long off = 0;
-        if (name[5] && (name[5] != (base == SIGRTMIN ? '+' : '-') ||
-                        parse_long(name + 6, 0, SIGRTMAX - SIGRTMIN, &off) < 0))
-            return -EINVAL;
-        n = base == SIGRTMIN ? base + off : base - off;
-        if (n < SIGRTMIN || n > SIGRTMAX || !signal_usable((int)n))
-            return -EINVAL;
-        *sig = (int)n;
-        return 0;
-    }
-    for (int i = 1; i < SIGRTMIN; i++) {
-        const char *abbrev = sigabbrev_np(i);
-        if (abbrev && !strcasecmp(abbrev, name)) {
-            if (!signal_usable(i))
-                return -EINVAL;
-            *sig = i;
-            return 0;
-        }
-    }
-    return -EINVAL;
-}
-
 static int parse_log(const char *s, int *out)
 {
     static const char *const names[] = { "error", "info", "debug" };
@@ -180,7 +131,7 @@ static int apply_config(struct crs_settings *s, const struct crs_config *c, char
         s->signal = 0;
     } else if (c->signal != 0) {
         snprintf(v, sizeof v, "%d", c->signal);
-        if (!signal_usable(c->signal))
+        if (!crs_signal_usable(c->signal))
             return bad(err, errlen, "signal", v, "not a signal that can trigger a checkpoint");
         s->signal = c->signal;
     }
