@@ -17,11 +17,18 @@
  *                      (tools/run_exit_race.sh, restore.cmake).
  *   URING_RWF=n        gives io_uring writes rw_flags it refuses, to test the pwrite fallback
  *                      mid-image (test_image_roundtrip, tools/writer_fs.sh).
- * The restorer's hooks are read by the restore command (tools/cmd_restore.c).
+ * The restorer's (read by the commands that restore, tools/cmd_restore.c and tools/resume.c,
+ * into struct crs_restore_opts):
+ *   FAKE_RELEASE=s     the kernel release the host check compares with the image's
+ *   FAKE_LIBC=s        the glibc version it compares
+ *   FAKE_XFEATURES=n   the XCR0 it compares (restore/failures.sh, restore_units)
+ * and a setting: CRSNAP_RESTORE_THREADS=1 decompresses on one thread (restore.cmake).
  */
 #define _GNU_SOURCE
 #include <stdlib.h>
+#include <string.h>
 
+#include "restore.h"
 #include "snapshot.h"
 #include "proc_util.h"
 
@@ -51,4 +58,16 @@ void crs_snap_hooks_from_env(struct crs_snap_hooks *h)
     h->write_delay_ms = env_num("CRSNAP_TEST_WRITE_DELAY_MS");
     h->fds_delay_ms = env_num("CRSNAP_TEST_FDS_DELAY_MS");
     h->uring_rw_flags = env_num("CRSNAP_TEST_URING_RWF");
+}
+
+void crs_restore_opts_from_env(struct crs_restore_opts *o)
+{
+    const char *v = getenv("CRSNAP_RESTORE_THREADS");
+
+    o->one_thread = v && !strcmp(v, "1");
+    o->hooks.fake_release = getenv("CRSNAP_TEST_FAKE_RELEASE");
+    o->hooks.fake_libc = getenv("CRSNAP_TEST_FAKE_LIBC");
+    v = getenv("CRSNAP_TEST_FAKE_XFEATURES");
+    o->hooks.has_fake_xfeatures = v != NULL;
+    o->hooks.fake_xfeatures = v ? strtoull(v, NULL, 0) : 0;
 }

@@ -96,6 +96,7 @@ int crs_cmd_restore(int argc, char **argv)
     unsigned trust = 0;
     int quiet = 0, c, rc;
 
+    crs_restore_opts_from_env(&o);
     while ((c = getopt_long(argc, argv, "+fnpqvh", longopts, NULL)) != -1) {
         switch (c) {
         case 'f': o.force = 1; break;
