@@ -2,12 +2,16 @@
  * (see settings.h). Plain libc: runs in the program at init and in the crsnap command.
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "settings.h"
+
 
 /* Which signals may trigger a checkpoint. Refused: those that cannot be caught (KILL, STOP);
  * those a fault or abort() raises (SEGV, BUS, FPE, ILL, TRAP, ABRT), whose handler would
@@ -70,5 +74,44 @@ int crs_parse_signal(const char *s, int *sig)
     if (!crs_signal_usable(n))
         return -EINVAL;
     *sig = n;
+    return 0;
+}
+
+int crs_parse_interval(const char *s, double *out)
+{
+    char *end;
+    double v;
+
+    while (isspace((unsigned char)*s))
+        s++;
+    if (!*s)
+        return -EINVAL;
+    errno = 0;
+    v = strtod(s, &end);
+    while (isspace((unsigned char)*end))
+        end++;
+    if (errno || *end || !isfinite(v) || v < 0 || v > CRS_MAX_INTERVAL ||
+        (v > 0 && v < CRS_MIN_INTERVAL))
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
+int crs_parse_keep(const char *s, int *out)
+{
+    char *end;
+    long v;
+
+    while (isspace((unsigned char)*s))
+        s++;
+    if (!*s)
+        return -EINVAL;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    while (isspace((unsigned char)*end))
+        end++;
+    if (errno || *end || v < 0 || v > CRS_MAX_KEEP)
+        return -EINVAL;
+    *out = (int)v;
     return 0;
 }

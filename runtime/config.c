@@ -20,8 +20,6 @@
 #define DEFAULT_KEEP 3
 #define DEFAULT_LEVEL (-1)         /* zstd --fast=1: about a fifth less CPU than level 1 for +1% size */
 #define DEFAULT_QUIESCE_MS 2000u
-#define MIN_INTERVAL 0.001          /* below this a timer would only ever checkpoint */
-#define MAX_INTERVAL 1e8
 #define MIN_LEVEL (-100)
 #define MAX_LEVEL 22
 #define NAME_ROOM 64                /* room for "/ckpt-NNNNNN.crsnap.tmp" after the directory */
@@ -51,26 +49,6 @@ static int parse_long(const char *s, long lo, long hi, long *out)
     while (isspace((unsigned char)*end))
         end++;
     if (errno || *end || v < lo || v > hi)
-        return -EINVAL;
-    *out = v;
-    return 0;
-}
-
-int crs_parse_interval(const char *s, double *out)
-{
-    char *end;
-    double v;
-
-    while (isspace((unsigned char)*s))
-        s++;
-    if (!*s)
-        return -EINVAL;
-    errno = 0;
-    v = strtod(s, &end);
-    while (isspace((unsigned char)*end))
-        end++;
-    if (errno || *end || !isfinite(v) || v < 0 || v > MAX_INTERVAL ||
-        (v > 0 && v < MIN_INTERVAL))
         return -EINVAL;
     *out = v;
     return 0;
@@ -119,7 +97,7 @@ static int apply_config(struct crs_settings *s, const struct crs_config *c, char
     }
     if (c->interval != 0) {
         snprintf(v, sizeof v, "%g", c->interval);
-        if (!isfinite(c->interval) || c->interval < MIN_INTERVAL || c->interval > MAX_INTERVAL)
+        if (!isfinite(c->interval) || c->interval < CRS_MIN_INTERVAL || c->interval > CRS_MAX_INTERVAL)
             return bad(err, errlen, "interval", v, "want seconds, 0.001 to 1e8, or 0 for none");
         s->interval = c->interval;
     }
@@ -166,11 +144,8 @@ static int apply_env(struct crs_settings *s, char *err, size_t errlen)
     if ((v = getenv("CRSNAP_INTERVAL")) != NULL && crs_parse_interval(v, &s->interval) < 0)
         return bad(err, errlen, "CRSNAP_INTERVAL", v,
                    "want seconds (fractions allowed), 0.001 to 1e8, or 0 for none");
-    if ((v = getenv("CRSNAP_KEEP")) != NULL) {
-        if (parse_long(v, 0, 1000000, &n) < 0)
-            return bad(err, errlen, "CRSNAP_KEEP", v, "want a count of images, 0 = keep all");
-        s->keep = (int)n;
-    }
+    if ((v = getenv("CRSNAP_KEEP")) != NULL && crs_parse_keep(v, &s->keep) < 0)
+        return bad(err, errlen, "CRSNAP_KEEP", v, "want a count of images, 0 = keep all");
     if ((v = getenv("CRSNAP_SIGNAL")) != NULL && crs_parse_signal(v, &s->signal) < 0)
         return bad(err, errlen, "CRSNAP_SIGNAL", v,
                    "want a signal name or number such as USR1, SIGUSR2, RTMIN+1 or none");

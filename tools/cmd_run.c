@@ -77,21 +77,6 @@ static int parse_signal(const char *s)
     return crs_parse_signal(s, &sig) < 0 ? -1 : sig;
 }
 
-/* A number of seconds: decimal, finite, 0 (none) or 0.001 to 1e8, as the runtime accepts.
- * Returns 0 or -EINVAL. */
-static int parse_seconds(const char *s, double *out)
-{
-    char *end;
-    double v;
-
-    errno = 0;
-    v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v) || v < 0 || v > 1e8 || (v > 0 && v < 0.001))
-        return -EINVAL;
-    *out = v;
-    return 0;
-}
-
 /* "USR1,TERM" into "10,15" for CRSNAP_EXIT_ON. Prints why and returns -EINVAL when a name is
  * not a signal that may end the program with a checkpoint. */
 static int parse_exit_on(const char *list, char *out, size_t size)
@@ -130,19 +115,6 @@ static int exit_on_has(const char *list, int sig)
     for (const char *p = list; *p; p++)
         if ((p == list || p[-1] == ',') && atoi(p) == sig)
             return 1;
-    return 0;
-}
-
-static int parse_keep(const char *s, int *out)
-{
-    char *end;
-    long v;
-
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < 0 || v > 1000000)
-        return -EINVAL;
-    *out = (int)v;
     return 0;
 }
 
@@ -491,14 +463,14 @@ int crs_cmd_run(int argc, char **argv)
             dir = optarg;
             break;
         case 'i':
-            if (parse_seconds(optarg, &interval) < 0) {
+            if (crs_parse_interval(optarg, &interval) < 0) {
                 fprintf(stderr, "crsnap run: -i wants seconds, 0.001 to 1e8 (0 = none),"
                                 " not '%s'\n", optarg);
                 return CRS_EXIT_USAGE;
             }
             break;
         case 'k':
-            if (parse_keep(optarg, &keep) < 0) {
+            if (crs_parse_keep(optarg, &keep) < 0) {
                 fprintf(stderr, "crsnap run: -k wants a whole number of images (0 = keep all),"
                                 " not '%s'\n", optarg);
                 return CRS_EXIT_USAGE;
