@@ -18,6 +18,8 @@ struct crs_restore_hooks {
     const char *fake_libc;      /* glibc version */
     int has_fake_xfeatures;
     uint64_t fake_xfeatures;    /* XCR0 */
+    int force_reexec;           /* crsnap restore re-executes itself this many times, as if
+                                 * the layout had collided */
 };
 
 struct crs_restore_opts {

@@ -22,7 +22,12 @@
  *   FAKE_RELEASE=s     the kernel release the host check compares with the image's
  *   FAKE_LIBC=s        the glibc version it compares
  *   FAKE_XFEATURES=n   the XCR0 it compares (restore/failures.sh, restore_units)
+ *   FORCE_REEXEC=n     crsnap restore re-executes itself n times before restoring, as if
+ *                      the layout had collided (restore/failures.sh)
  * and a setting: CRSNAP_RESTORE_THREADS=1 decompresses on one thread (restore.cmake).
+ * One hook stays where it acts, in crsnap run before the exec of the program:
+ *   RUN_EXEC_DELAY_MS=n  sleeps n ms between holding the trigger and the exec, so a test can
+ *                      send the trigger there (tools/run_startup.sh).
  */
 #define _GNU_SOURCE
 #include <stdlib.h>
@@ -70,4 +75,6 @@ void crs_restore_opts_from_env(struct crs_restore_opts *o)
     v = getenv("CRSNAP_TEST_FAKE_XFEATURES");
     o->hooks.has_fake_xfeatures = v != NULL;
     o->hooks.fake_xfeatures = v ? strtoull(v, NULL, 0) : 0;
+    v = getenv("CRSNAP_TEST_FORCE_REEXEC");
+    o->hooks.force_reexec = v ? atoi(v) : 0;
 }

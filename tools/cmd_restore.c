@@ -139,9 +139,8 @@ int crs_cmd_restore(int argc, char **argv)
     }
     snprintf(path, sizeof path, "%s", img->path);
     /* Test hook: behave as if the layout collided this many times. */
-    const char *force = getenv("CRSNAP_TEST_FORCE_REEXEC");
     const char *tries = getenv(REEXEC_ENV);
-    if (force && (tries ? atoi(tries) : 0) < atoi(force)) {
+    if (o.hooks.force_reexec && (tries ? atoi(tries) : 0) < o.hooks.force_reexec) {
         crs_image_close(img);
         return reexec(argv, "forced re-execution");
     }

@@ -148,7 +148,8 @@ static void test_host(void **state)
     strcpy(img.host.release, "1.2.3-test");
     strcpy(img.host.libc_version, "9.99");
     img.host.xfeatures = 7;
-    struct crs_restore_hooks h = {"1.2.3-test", "9.99", 1, 7};
+    struct crs_restore_hooks h = {.fake_release = "1.2.3-test", .fake_libc = "9.99",
+                                  .has_fake_xfeatures = 1, .fake_xfeatures = 7};
     assert_int_equal(crs_restore_check_host(&img, &h, err, sizeof err), 0);
     h.fake_release = "6.0.0";
     assert_int_equal(crs_restore_check_host(&img, &h, err, sizeof err), -ENOEXEC);
