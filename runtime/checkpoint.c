@@ -189,6 +189,11 @@ static void fill_request(struct crs_snap_request *req)
     req->keep = crs_state.cfg.keep;
     req->level = crs_state.cfg.level;
     req->force_pwrite = crs_state.cfg.force_pwrite;
+    if (crs_state.cfg.no_release)       /* else as it was: a crash of the child sets it */
+        req->no_release = 1;
+    req->no_direct = crs_state.cfg.no_direct;
+    req->log_level = crs_state.cfg.log_level;
+    req->hooks = crs_state.cfg.hooks;
     req->killed = c->kill;
     req->parent = crs_state.pid;
     crs_restart_describe(&req->restart);

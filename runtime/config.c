@@ -14,13 +14,12 @@
 
 #include "control_proto.h"
 #include "runtime.h"
+#include "snapshot/snapshot.h"
 
 #define DEFAULT_DIR "./crsnap-images"
 #define DEFAULT_KEEP 3
 #define DEFAULT_LEVEL (-1)         /* zstd --fast=1: about a fifth less CPU than level 1 for +1% size */
 #define DEFAULT_QUIESCE_MS 2000u
-#define MIN_INTERVAL 0.001          /* below this a timer would only ever checkpoint */
-#define MAX_INTERVAL 1e8
 #define MIN_LEVEL (-100)
 #define MAX_LEVEL 22
 #define NAME_ROOM 64                /* room for "/ckpt-NNNNNN.crsnap.tmp" after the directory */
@@ -53,75 +52,6 @@ static int parse_long(const char *s, long lo, long hi, long *out)
         return -EINVAL;
     *out = v;
     return 0;
-}
-
-int crs_parse_interval(const char *s, double *out)
-{
-    char *end;
-    double v;
-
-    while (isspace((unsigned char)*s))
-        s++;
-    if (!*s)
-        return -EINVAL;
-    errno = 0;
-    v = strtod(s, &end);
-    while (isspace((unsigned char)*end))
-        end++;
-    if (errno || *end || !isfinite(v) || v < 0 || v > MAX_INTERVAL ||
-        (v > 0 && v < MIN_INTERVAL))
-        return -EINVAL;
-    *out = v;
-    return 0;
-}
-
-/* Which signals may trigger a checkpoint: not the unblockable ones, not the quiesce signal. */
-static int signal_usable(int sig)
-{
-    return sig > 0 && sig <= SIGRTMAX && sig != SIGKILL && sig != SIGSTOP &&
-           sig != SIGRTMAX - 2;
-}
-
-/* "USR1", "SIGUSR1", "usr1", "10", "RTMIN+3", "SIGRTMAX-5"; "none" or "0" = no signal. */
-int crs_parse_signal(const char *s, int *sig)
-{
-    long n;
-    const char *name = s;
-
-    if (!strcasecmp(s, "none") || !strcmp(s, "0")) {
-        *sig = 0;
-        return 0;
-    }
-    if (parse_long(s, 1, SIGRTMAX, &n) == 0) {
-        if (!signal_usable((int)n))
-            return -EINVAL;
-        *sig = (int)n;
-        return 0;
-    }
-    if (!strncasecmp(name, "SIG", 3))
-        name += 3;
-    if (!strncasecmp(name, "RTMIN", 5) || !strncasecmp(name, "RTMAX", 5)) {
-        int base = !strncasecmp(name, "RTMIN", 5) ? SIGRTMIN : SIGRTMAX;
-        long off = 0;
-        if (name[5] && (name[5] != (base == SIGRTMIN ? '+' : '-') ||
-                        parse_long(name + 6, 0, SIGRTMAX - SIGRTMIN, &off) < 0))
-            return -EINVAL;
-        n = base == SIGRTMIN ? base + off : base - off;
-        if (n < SIGRTMIN || n > SIGRTMAX || !signal_usable((int)n))
-            return -EINVAL;
-        *sig = (int)n;
-        return 0;
-    }
-    for (int i = 1; i < SIGRTMIN; i++) {
-        const char *abbrev = sigabbrev_np(i);
-        if (abbrev && !strcasecmp(abbrev, name)) {
-            if (!signal_usable(i))
-                return -EINVAL;
-            *sig = i;
-            return 0;
-        }
-    }
-    return -EINVAL;
 }
 
 static int parse_log(const char *s, int *out)
@@ -167,7 +97,7 @@ static int apply_config(struct crs_settings *s, const struct crs_config *c, char
     }
     if (c->interval != 0) {
         snprintf(v, sizeof v, "%g", c->interval);
-        if (!isfinite(c->interval) || c->interval < MIN_INTERVAL || c->interval > MAX_INTERVAL)
+        if (!isfinite(c->interval) || c->interval < CRS_MIN_INTERVAL || c->interval > CRS_MAX_INTERVAL)
             return bad(err, errlen, "interval", v, "want seconds, 0.001 to 1e8, or 0 for none");
         s->interval = c->interval;
     }
@@ -179,7 +109,7 @@ static int apply_config(struct crs_settings *s, const struct crs_config *c, char
         s->signal = 0;
     } else if (c->signal != 0) {
         snprintf(v, sizeof v, "%d", c->signal);
-        if (!signal_usable(c->signal))
+        if (!crs_signal_usable(c->signal))
             return bad(err, errlen, "signal", v, "not a signal that can trigger a checkpoint");
         s->signal = c->signal;
     }
@@ -214,11 +144,8 @@ static int apply_env(struct crs_settings *s, char *err, size_t errlen)
     if ((v = getenv("CRSNAP_INTERVAL")) != NULL && crs_parse_interval(v, &s->interval) < 0)
         return bad(err, errlen, "CRSNAP_INTERVAL", v,
                    "want seconds (fractions allowed), 0.001 to 1e8, or 0 for none");
-    if ((v = getenv("CRSNAP_KEEP")) != NULL) {
-        if (parse_long(v, 0, 1000000, &n) < 0)
-            return bad(err, errlen, "CRSNAP_KEEP", v, "want a count of images, 0 = keep all");
-        s->keep = (int)n;
-    }
+    if ((v = getenv("CRSNAP_KEEP")) != NULL && crs_parse_keep(v, &s->keep) < 0)
+        return bad(err, errlen, "CRSNAP_KEEP", v, "want a count of images, 0 = keep all");
     if ((v = getenv("CRSNAP_SIGNAL")) != NULL && crs_parse_signal(v, &s->signal) < 0)
         return bad(err, errlen, "CRSNAP_SIGNAL", v,
                    "want a signal name or number such as USR1, SIGUSR2, RTMIN+1 or none");
@@ -254,6 +181,10 @@ static int apply_env_only(struct crs_settings *s, char *err, size_t errlen)
             return -EINVAL;
         snprintf(s->socket_dir, sizeof s->socket_dir, "%s", v);
     }
+    /* read here once and carried in each request: the snapshot child reads no environment */
+    s->no_release = crs_env_flag(getenv("CRSNAP_NO_RELEASE"));
+    s->no_direct = crs_env_flag(getenv("CRSNAP_NO_DIRECT"));
+    crs_snap_hooks_from_env(&s->hooks);
     return 0;
 }
 

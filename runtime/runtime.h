@@ -13,6 +13,7 @@
 
 #include "arch/arch.h"
 #include "state.h"
+#include "io/settings.h"
 
 #pragma GCC visibility push(hidden)     /* internal, like state.h */
 
@@ -27,7 +28,6 @@ void crs_settings_default(struct crs_settings *s);
 /* cfg may be NULL; use_env reads CRSNAP_*. On error fills err and returns -EINVAL. */
 int crs_settings_load(struct crs_settings *s, const struct crs_config *cfg, int use_env,
                       char *err, size_t errlen);
-int crs_parse_signal(const char *s, int *sig);
 int crs_parse_interval(const char *s, double *out);
 
 /* glibc.c */

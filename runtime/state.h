@@ -46,6 +46,9 @@ struct crs_settings {
     int log_level;                  /* 0 errors, 1 info, 2 debug */
     unsigned quiesce_timeout_ms;
     int force_pwrite;
+    int no_release;                 /* $CRSNAP_NO_RELEASE: the child unmaps nothing */
+    int no_direct;                  /* $CRSNAP_NO_DIRECT: no O_DIRECT writes */
+    struct crs_snap_hooks hooks;    /* $CRSNAP_TEST_*, for the snapshot child */
 };
 
 /* One registered handler. Sync handlers are owned by a thread, named by its thread pointer

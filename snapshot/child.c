@@ -344,10 +344,9 @@ static int sanitized_process(void)
 static void plan_release(struct child *c)
 {
     const struct crs_snap_request *req = c->req;
-    const char *env = getenv("CRSNAP_NO_RELEASE");
     int dummy;
 
-    c->release = !req->no_release && !(env && *env && *env != '0') && !sanitized_process();
+    c->release = !req->no_release && !sanitized_process();
     keep_region_of(c, (uint64_t)(uintptr_t)&dummy);
     keep_region_of(c, (uint64_t)(uintptr_t)__builtin_thread_pointer());
     keep_range(c, (uint64_t)(uintptr_t)req, (uint64_t)(uintptr_t)(req + 1));
@@ -1137,7 +1136,7 @@ static void apply_eventfds(struct child *c)
     }
 }
 
-static int want_helper(void)
+static int want_helper(int one_thread)
 {
     if (sanitized_process())
         return 0;
@@ -1146,8 +1145,7 @@ static int want_helper(void)
     int cpus = 0;
     for (long i = 0; i < n / 8; i++)
         cpus += __builtin_popcountll(set[i]);
-    const char *one = getenv("CRSNAP_TEST_ONE_THREAD");
-    return cpus > 1 && !(one && *one && *one != '0');
+    return cpus > 1 && !one_thread;
 }
 
 /* Gives the image in the finished temporary file another sequence number: the header's, and
@@ -1325,29 +1323,21 @@ void crs_snapshot_child(const struct crs_snap_request *req)
     XXH3_64bits_update(&c.hs, c.pool.jobs[0].stage, 8);
     (void)XXH3_64bits_digest(&c.hs);
     /* the helper, where a second CPU is there to run it and nothing forbids it */
-    if (want_helper())
+    if (want_helper(req->hooks.one_thread))
         c.pool.helper = crs_arch_clone_thread(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND |
                                                   CLONE_THREAD | CLONE_SYSVSEM,
                                               helper_stack + HELPER_STACK, NULL, NULL, 0,
                                               helper_main, &c.pool) > 0;
     /* test hooks: slow writes (to kill the child mid-write), the pagemap fallback, a crash
      * (reading page 0, to check the report of one and the retry) */
-    c.no_scan = getenv("CRSNAP_TEST_NO_PAGEMAP_SCAN") != NULL;
-    const char *crash = getenv("CRSNAP_TEST_CHILD_CRASH");
-    if (crash)
-        c.test_fault = crash[0] == 'r' ? 1 : 2;  /* "release" or anything else */
-    const char *delay = getenv("CRSNAP_TEST_WRITE_DELAY_MS");
-    if (delay) {
-        uint64_t d;
-        if (!crs_parse_dec(&delay, &d))
-            c.delay_ms = (long)d;
-    }
+    c.no_scan = req->hooks.no_pagemap_scan;
+    c.test_fault = req->hooks.child_crash;
+    c.delay_ms = (long)req->hooks.write_delay_ms;
 
     /* 3. descriptors and process facts, before we open any of our own (a test hook holds the
      * child back here, so that the process runs on before they are read) */
-    const char *fds_delay = getenv("CRSNAP_TEST_FDS_DELAY_MS");
-    uint64_t fdd;
-    if (fds_delay && !crs_parse_dec(&fds_delay, &fdd)) {
+    uint32_t fdd = req->hooks.fds_delay_ms;
+    if (fdd) {
         struct timespec ts = {(time_t)(fdd / 1000), (long)(fdd % 1000) * 1000000};
         nanosleep(&ts, NULL);
     }
@@ -1403,8 +1393,7 @@ void crs_snapshot_child(const struct crs_snap_request *req)
     /* Whole slots go to the disk directly: no copy into the page cache (a quarter of the
      * child's CPU time for a mixed image), and the image does not push the program's own
      * cached files out. CRSNAP_NO_DIRECT=1 keeps every write buffered. */
-    const char *nodirect = getenv("CRSNAP_NO_DIRECT");
-    if (!(nodirect && *nodirect && *nodirect != '0')) {
+    if (!req->no_direct) {
         int dfd = openat(req->dir_fd, c.temp, O_WRONLY | O_DIRECT | O_NOFOLLOW | O_CLOEXEC);
         if (dfd >= 0)
             crs_writer_set_direct(&c.w, dfd);
@@ -1413,13 +1402,9 @@ void crs_snapshot_child(const struct crs_snap_request *req)
     } else {
         c.no_direct = 1;
     }
-    const char *rwf = getenv("CRSNAP_TEST_URING_RWF"); /* test hook: writes the ring refuses */
-    uint64_t rwfv;
-    if (rwf && !crs_parse_dec(&rwf, &rwfv))
-        c.w.test_rw_flags = (uint32_t)rwfv;
+    c.w.test_rw_flags = req->hooks.uring_rw_flags; /* test hook: writes the ring refuses */
     if (!c.w.uring && !req->force_pwrite) {
-        const char *log = getenv("CRSNAP_LOG");
-        if (log && *log && *log != '0') {
+        if (req->log_level > 0) {
             static const char msg[] = "crsnap: io_uring unavailable, writing images with pwrite\n";
             if (write(2, msg, sizeof msg - 1) < 0) {
             }

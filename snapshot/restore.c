@@ -141,7 +141,7 @@ int crs_restore_run(struct crs_image *img, const struct crs_restore_opts *o, cha
     /* Every check of restore_check.c's list, before anything changes: a dry run makes the
      * same ones and stops where a restore would start to change its address space. */
     if ((rc = crs_restore_check_image(img, err, errlen)) ||
-        (rc = crs_restore_check_host(img, err, errlen)) ||
+        (rc = crs_restore_check_host(img, &o->hooks, err, errlen)) ||
         (rc = crs_restore_build_plan(img, r->plan, err, errlen)) ||
         (rc = crs_restore_check_fd_limit(img, err, errlen)) ||
         (o->same_pid && o->dry_run && (rc = crs_restore_check_pid(img, err, errlen))) ||

@@ -11,6 +11,17 @@
 #include "reader.h"
 #include "restart.h"
 
+/* The restorer's test hooks: pretend to be another host, to reach the incompatible-host errors.
+ * NULL / 0 = the real one. Read once by the restore command (snapshot/testhooks.c). */
+struct crs_restore_hooks {
+    const char *fake_release;   /* kernel release */
+    const char *fake_libc;      /* glibc version */
+    int has_fake_xfeatures;
+    uint64_t fake_xfeatures;    /* XCR0 */
+    int force_reexec;           /* crsnap restore re-executes itself this many times, as if
+                                 * the layout had collided */
+};
+
 struct crs_restore_opts {
     int force;                  /* changed or missing files are warnings, not errors */
     int dry_run;                /* validate everything, change nothing */
@@ -19,7 +30,13 @@ struct crs_restore_opts {
     int same_pid;               /* restore under the saved pid (clone3 set_tid) */
     int own_std;                /* descriptors 0-2 are this command's, whatever they were (a
                                  * batch job resumed: its output goes to this run's file) */
+    int one_thread;             /* decompress on one thread ($CRSNAP_RESTORE_THREADS=1) */
+    struct crs_restore_hooks hooks;
 };
+
+/* Fills the settings and hooks above that come from the environment (snapshot/testhooks.c):
+ * the commands call it once, the restorer reads no environment. */
+void crs_restore_opts_from_env(struct crs_restore_opts *o);
 
 /* One mapping of the restorer itself, from /proc/self/maps. */
 struct crs_restore_map {
@@ -51,7 +68,8 @@ struct crs_restore {
 /* restore_check.c: host facts and the files the image needs. 0, or -errno with a one-line
  * message in err ("libc.so.6 changed since the checkpoint (size/mtime differ)"). Warnings go
  * to stderr. */
-int crs_restore_check_host(const struct crs_image *img, char *err, size_t errlen);
+int crs_restore_check_host(const struct crs_image *img, const struct crs_restore_hooks *h,
+                           char *err, size_t errlen);
 int crs_restore_check_files(const struct crs_image *img, const struct crs_restore_opts *o,
                             char *err, size_t errlen);
 /* What the image alone must satisfy to be restored anywhere (restart entry, thread count,

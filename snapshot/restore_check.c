@@ -59,7 +59,8 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-int crs_restore_check_host(const struct crs_image *img, char *err, size_t errlen)
+int crs_restore_check_host(const struct crs_image *img, const struct crs_restore_hooks *hk,
+                           char *err, size_t errlen)
 {
     const struct crs_img_host *h = &img->host;
     struct utsname u;
@@ -74,12 +75,9 @@ int crs_restore_check_host(const struct crs_image *img, char *err, size_t errlen
     if (uname(&u) < 0)
         return -errno;
     /* Test hooks: pretend to be another host, to exercise these errors. */
-    release = getenv("CRSNAP_TEST_FAKE_RELEASE") ? getenv("CRSNAP_TEST_FAKE_RELEASE") : u.release;
-    libc = getenv("CRSNAP_TEST_FAKE_LIBC") ? getenv("CRSNAP_TEST_FAKE_LIBC")
-                                           : gnu_get_libc_version();
-    xf = getenv("CRSNAP_TEST_FAKE_XFEATURES")
-             ? strtoull(getenv("CRSNAP_TEST_FAKE_XFEATURES"), NULL, 0)
-             : crs_arch_xfeatures();
+    release = hk && hk->fake_release ? hk->fake_release : u.release;
+    libc = hk && hk->fake_libc ? hk->fake_libc : gnu_get_libc_version();
+    xf = hk && hk->has_fake_xfeatures ? hk->fake_xfeatures : crs_arch_xfeatures();
     if (strncmp(h->machine, u.machine, sizeof h->machine)) {
         crs_seterr(err, errlen, "incompatible host: image taken on %.65s, this is %s", h->machine,
                    u.machine);

@@ -201,9 +201,7 @@ int crs_restore_check_vdso(const struct crs_restore *r, char *err, size_t errlen
 
 int crs_restore_memory_prepare(struct crs_restore *r, char *err, size_t errlen)
 {
-    const char *env = getenv("CRSNAP_RESTORE_THREADS");
-
-    r->nthreads = sysconf(_SC_NPROCESSORS_ONLN) < 2 || (env && !strcmp(env, "1")) ? 1 : 2;
+    r->nthreads = sysconf(_SC_NPROCESSORS_ONLN) < 2 || r->opts.one_thread ? 1 : 2;
     for (int i = 0; i < r->nthreads; i++) {
         if (crs_chunk_reader_init(&r->rd[i])) {
             crs_restore_memory_release(r);

@@ -12,6 +12,24 @@
 
 #define CRS_PATH_MAX 4096
 
+/* Test hooks of the snapshot child: faults and delays the tests need to reach paths a healthy
+ * run never takes. Resolved once by the parent (snapshot/testhooks.c, which lists each hook,
+ * what it does and which test uses it) and carried in the request; zero = none. */
+struct crs_snap_hooks {
+    int one_thread;                 /* no compression helper thread */
+    int no_pagemap_scan;            /* the page walk reads pagemap, not PAGEMAP_SCAN */
+    int child_crash;                /* 0 none, 1 fault after releasing, 2 fault on page zero */
+    uint32_t write_delay_ms;        /* sleep per chunk compressed */
+    uint32_t fds_delay_ms;          /* sleep before reading the descriptors */
+    uint32_t uring_rw_flags;        /* rw_flags io_uring refuses, to force the fallback */
+};
+
+/* Reads the test hooks from the environment (parent side, never in the child). */
+void crs_snap_hooks_from_env(struct crs_snap_hooks *h);
+
+/* The rule of every on/off environment setting: set, not empty and not starting with '0'. */
+int crs_env_flag(const char *value);
+
 /* An eventfd's counter as it was while the threads were stopped. The child reads fdinfo only
  * after they run again, and a wake-up consumed in between would be lost in the image (the
  * restored memory has not seen it yet, the restored counter would no longer hold it). */
@@ -78,6 +96,10 @@ struct crs_snap_request {
     int no_release;                 /* 1 = the child keeps the pages it has written until it
                                      * exits ($CRSNAP_NO_RELEASE); 0 = it unmaps them as it
                                      * goes, so the parent's later writes copy nothing */
+    int no_direct;                  /* 1 = every write buffered, no O_DIRECT ($CRSNAP_NO_DIRECT) */
+    int log_level;                  /* the runtime's: above 0 the child says it falls back to
+                                     * pwrite */
+    struct crs_snap_hooks hooks;    /* tests only; all zero otherwise */
 };
 
 struct crs_snap_report {

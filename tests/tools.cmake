@@ -90,3 +90,5 @@ add_test(NAME tools_abi COMMAND sh ${CRS_TOOLS_TESTS}/abi.sh $<TARGET_FILE:crsna
 set_tests_properties(tools_abi PROPERTIES SKIP_RETURN_CODE 77)
 # crsnap run -r trusts images as crsnap restore does (two unprivileged users; skips without root).
 crs_tools_test(tools_resume_trust resume_trust.sh $<TARGET_FILE:tools_steps>)
+# -s and CRSNAP_SIGNAL: the same values accepted and refused
+crs_tools_test(tools_signal_values signal_values.sh $<TARGET_FILE:tools_probe>)

@@ -95,6 +95,7 @@ int crs_cmd_restore(int argc, char **argv)
     unsigned trust = 0;
     int quiet = 0, c, rc;
 
+    crs_restore_opts_from_env(&o);
     while ((c = getopt_long(argc, argv, "+fnpqvh", longopts, NULL)) != -1) {
         switch (c) {
         case 'f': o.force = 1; break;
@@ -137,9 +138,8 @@ int crs_cmd_restore(int argc, char **argv)
     }
     snprintf(path, sizeof path, "%s", img->path);
     /* Test hook: behave as if the layout collided this many times. */
-    const char *force = getenv("CRSNAP_TEST_FORCE_REEXEC");
     const char *tries = getenv(CRS_REEXEC_ENV);
-    if (force && (tries ? atoi(tries) : 0) < atoi(force)) {
+    if (o.hooks.force_reexec && (tries ? atoi(tries) : 0) < o.hooks.force_reexec) {
         crs_image_close(img);
         return reexec(argv, "forced re-execution");
     }

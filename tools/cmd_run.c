@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include "commands.h"
 #include "../runtime/held_signal.h"
+#include "io/settings.h"
 #include "resume.h"
 #include "runtime/exit_on.h"
 
@@ -67,77 +68,13 @@ static const char run_usage[] =
     "be found or DIR cannot be made; 2 for wrong usage or a program that cannot be preloaded;\n"
     "126 if PROGRAM cannot be executed; 127 if it is not found.\n";
 
-static const struct { const char *name; int sig; } signal_names[] = {
-    {"HUP", SIGHUP}, {"INT", SIGINT}, {"QUIT", SIGQUIT}, {"USR1", SIGUSR1}, {"USR2", SIGUSR2},
-    {"PIPE", SIGPIPE}, {"ALRM", SIGALRM}, {"TERM", SIGTERM}, {"CHLD", SIGCHLD},
-    {"CONT", SIGCONT}, {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},
-    {"URG", SIGURG}, {"XCPU", SIGXCPU}, {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM},
-    {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"IO", SIGIO}, {"PWR", SIGPWR}, {"SYS", SIGSYS},
-};
-
-/* Signals that would break the program, that the kernel reserves, or that the runtime keeps
- * for itself (SIGRTMAX-2 stops the threads during a checkpoint): refused as triggers. */
-static int signal_refused(int sig)
-{
-    return sig == SIGKILL || sig == SIGSTOP || sig == SIGSEGV || sig == SIGBUS ||
-           sig == SIGFPE || sig == SIGILL || sig == SIGABRT || sig == SIGTRAP ||
-           sig == SIGRTMAX - 2;
-}
-
-/* Parses "USR1", "SIGUSR1", "10", "RTMIN+2", "RTMAX-1" or "none" (returns 0 for none), the
- * forms the runtime reads from CRSNAP_SIGNAL. Returns the signal number, or -1 when the text
- * is not a usable signal. */
+/* The signal s names (0 for none), or -1 when it is not a usable trigger: the library's own
+ * parser, so that -s and $CRSNAP_SIGNAL take and refuse the same values. */
 static int parse_signal(const char *s)
 {
-    char *end;
-    long n;
+    int sig;
 
-    if (!strcasecmp(s, "none"))
-        return 0;
-    if (!strncasecmp(s, "SIG", 3))
-        s += 3;
-    if (*s >= '0' && *s <= '9') {
-        errno = 0;
-        n = strtol(s, &end, 10);
-        if (errno || *end || n < 1 || n > SIGRTMAX)
-            return -1;
-        return signal_refused((int)n) ? -1 : (int)n;
-    }
-    for (size_t i = 0; i < sizeof signal_names / sizeof signal_names[0]; i++)
-        if (!strcasecmp(s, signal_names[i].name))
-            return signal_names[i].sig;
-    if (!strncasecmp(s, "RTMIN", 5) || !strncasecmp(s, "RTMAX", 5)) {
-        int min = !strncasecmp(s, "RTMIN", 5);
-        n = 0;
-        if (s[5]) {
-            if (s[5] != (min ? '+' : '-') || s[6] < '0' || s[6] > '9')
-                return -1;
-            errno = 0;
-            n = strtol(s + 6, &end, 10);
-            if (errno || *end || n > SIGRTMAX)
-                return -1;
-        }
-        n = min ? SIGRTMIN + n : SIGRTMAX - n;
-        if (n < SIGRTMIN || n > SIGRTMAX || signal_refused((int)n))
-            return -1;
-        return (int)n;
-    }
-    return -1;
-}
-
-/* A number of seconds: decimal, finite, 0 (none) or 0.001 to 1e8, as the runtime accepts.
- * Returns 0 or -EINVAL. */
-static int parse_seconds(const char *s, double *out)
-{
-    char *end;
-    double v;
-
-    errno = 0;
-    v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v) || v < 0 || v > 1e8 || (v > 0 && v < 0.001))
-        return -EINVAL;
-    *out = v;
-    return 0;
+    return crs_parse_signal(s, &sig) < 0 ? -1 : sig;
 }
 
 /* "USR1,TERM" into "10,15" for CRSNAP_EXIT_ON. Prints why and returns -EINVAL when a name is
@@ -178,19 +115,6 @@ static int exit_on_has(const char *list, int sig)
     for (const char *p = list; *p; p++)
         if ((p == list || p[-1] == ',') && atoi(p) == sig)
             return 1;
-    return 0;
-}
-
-static int parse_keep(const char *s, int *out)
-{
-    char *end;
-    long v;
-
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < 0 || v > 1000000)
-        return -EINVAL;
-    *out = (int)v;
     return 0;
 }
 
@@ -539,14 +463,14 @@ int crs_cmd_run(int argc, char **argv)
             dir = optarg;
             break;
         case 'i':
-            if (parse_seconds(optarg, &interval) < 0) {
+            if (crs_parse_interval(optarg, &interval) < 0) {
                 fprintf(stderr, "crsnap run: -i wants seconds, 0.001 to 1e8 (0 = none),"
                                 " not '%s'\n", optarg);
                 return CRS_EXIT_USAGE;
             }
             break;
         case 'k':
-            if (parse_keep(optarg, &keep) < 0) {
+            if (crs_parse_keep(optarg, &keep) < 0) {
                 fprintf(stderr, "crsnap run: -k wants a whole number of images (0 = keep all),"
                                 " not '%s'\n", optarg);
                 return CRS_EXIT_USAGE;

@@ -164,6 +164,7 @@ int crs_run_resume(char **cmd_argv, const char *dir, const char *job, int fresh_
         struct crs_restore_opts o = { 0 };
         const char *id;
 
+        crs_restore_opts_from_env(&o);
         r = crs_image_find_below(dir, below, note_skip, sk, path, sizeof path, &seq);
         if (r == -ENOENT) {
             report_skips(sk, 0);

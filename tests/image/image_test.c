@@ -102,6 +102,13 @@ pid_t crs_test_start_child(struct crs_test_req *t, void (*pre)(void))
     if (pid == 0) {
         if (pre)
             pre();
+        /* what crs_init resolves from the environment for the runtime's requests (after
+         * pre, which may set some of it) */
+        if (crs_env_flag(getenv("CRSNAP_NO_RELEASE")))
+            t->req.no_release = 1;
+        t->req.no_direct = crs_env_flag(getenv("CRSNAP_NO_DIRECT"));
+        t->req.log_level = crs_env_flag(getenv("CRSNAP_LOG"));
+        crs_snap_hooks_from_env(&t->req.hooks);
         crs_snapshot_child(&t->req);
     }
     if (write(t->pause[1], &pause, sizeof pause) != sizeof pause)

@@ -148,23 +148,22 @@ static void test_host(void **state)
     strcpy(img.host.release, "1.2.3-test");
     strcpy(img.host.libc_version, "9.99");
     img.host.xfeatures = 7;
-    setenv("CRSNAP_TEST_FAKE_RELEASE", "1.2.3-test", 1);
-    setenv("CRSNAP_TEST_FAKE_LIBC", "9.99", 1);
-    setenv("CRSNAP_TEST_FAKE_XFEATURES", "7", 1);
-    assert_int_equal(crs_restore_check_host(&img, err, sizeof err), 0);
-    setenv("CRSNAP_TEST_FAKE_RELEASE", "6.0.0", 1);
-    assert_int_equal(crs_restore_check_host(&img, err, sizeof err), -ENOEXEC);
+    struct crs_restore_hooks h = {.fake_release = "1.2.3-test", .fake_libc = "9.99",
+                                  .has_fake_xfeatures = 1, .fake_xfeatures = 7};
+    assert_int_equal(crs_restore_check_host(&img, &h, err, sizeof err), 0);
+    h.fake_release = "6.0.0";
+    assert_int_equal(crs_restore_check_host(&img, &h, err, sizeof err), -ENOEXEC);
     assert_string_equal(err, "incompatible host: image taken on kernel 1.2.3-test, this is 6.0.0");
-    setenv("CRSNAP_TEST_FAKE_RELEASE", "1.2.3-test", 1);
-    setenv("CRSNAP_TEST_FAKE_LIBC", "2.36", 1);
-    assert_int_equal(crs_restore_check_host(&img, err, sizeof err), -ENOEXEC);
+    h.fake_release = "1.2.3-test";
+    h.fake_libc = "2.36";
+    assert_int_equal(crs_restore_check_host(&img, &h, err, sizeof err), -ENOEXEC);
     assert_non_null(strstr(err, "glibc 9.99"));
-    setenv("CRSNAP_TEST_FAKE_LIBC", "9.99", 1);
-    setenv("CRSNAP_TEST_FAKE_XFEATURES", "0x2e7", 1);
-    assert_int_equal(crs_restore_check_host(&img, err, sizeof err), -ENOEXEC);
+    h.fake_libc = "9.99";
+    h.fake_xfeatures = 0x2e7;
+    assert_int_equal(crs_restore_check_host(&img, &h, err, sizeof err), -ENOEXEC);
     assert_non_null(strstr(err, "XCR0"));
     img.header.arch = 99;
-    assert_int_equal(crs_restore_check_host(&img, err, sizeof err), -ENOEXEC);
+    assert_int_equal(crs_restore_check_host(&img, &h, err, sizeof err), -ENOEXEC);
 }
 
 int main(void)
