@@ -97,7 +97,7 @@ int crs_parse_interval(const char *s, double *out)
     return 0;
 }
 
-int crs_parse_keep(const char *s, int *out)
+int crs_parse_long(const char *s, long lo, long hi, long *out)
 {
     char *end;
     long v;
@@ -110,7 +110,17 @@ int crs_parse_keep(const char *s, int *out)
     v = strtol(s, &end, 10);
     while (isspace((unsigned char)*end))
         end++;
-    if (errno || *end || v < 0 || v > CRS_MAX_KEEP)
+    if (errno || *end || v < lo || v > hi)
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
+int crs_parse_keep(const char *s, int *out)
+{
+    long v;
+
+    if (crs_parse_long(s, 0, CRS_MAX_KEEP, &v) < 0)
         return -EINVAL;
     *out = (int)v;
     return 0;

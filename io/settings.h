@@ -20,6 +20,8 @@ int crs_parse_signal(const char *s, int *sig);
 int crs_parse_interval(const char *s, double *out);
 
 /* Images kept: a whole number, 0 (all) to 1000000. 0 or -EINVAL. */
+/* A whole decimal integer in [lo, hi], blanks around it allowed, nothing else. */
+int crs_parse_long(const char *s, long lo, long hi, long *out);
 int crs_parse_keep(const char *s, int *out);
 
 #endif

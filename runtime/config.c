@@ -34,26 +34,6 @@ void crs_settings_default(struct crs_settings *s)
     s->quiesce_timeout_ms = DEFAULT_QUIESCE_MS;
 }
 
-/* A whole decimal integer in [lo, hi], nothing else. */
-static int parse_long(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    long v;
-
-    while (isspace((unsigned char)*s))
-        s++;
-    if (!*s)
-        return -EINVAL;
-    errno = 0;
-    v = strtol(s, &end, 10);
-    while (isspace((unsigned char)*end))
-        end++;
-    if (errno || *end || v < lo || v > hi)
-        return -EINVAL;
-    *out = v;
-    return 0;
-}
-
 static int parse_log(const char *s, int *out)
 {
     static const char *const names[] = { "error", "info", "debug" };
@@ -64,7 +44,7 @@ static int parse_log(const char *s, int *out)
             *out = i;
             return 0;
         }
-    if (parse_long(s, 0, 2, &n) < 0)
+    if (crs_parse_long(s, 0, 2, &n) < 0)
         return -EINVAL;
     *out = (int)n;
     return 0;
@@ -150,14 +130,14 @@ static int apply_env(struct crs_settings *s, char *err, size_t errlen)
         return bad(err, errlen, "CRSNAP_SIGNAL", v,
                    "want a signal name or number such as USR1, SIGUSR2, RTMIN+1 or none");
     if ((v = getenv("CRSNAP_LEVEL")) != NULL) {
-        if (parse_long(v, MIN_LEVEL, MAX_LEVEL, &n) < 0)
+        if (crs_parse_long(v, MIN_LEVEL, MAX_LEVEL, &n) < 0)
             return bad(err, errlen, "CRSNAP_LEVEL", v, "want a zstd level from -100 to 22");
         s->level = n ? (int)n : DEFAULT_LEVEL;
     }
     if ((v = getenv("CRSNAP_LOG")) != NULL && parse_log(v, &s->log_level) < 0)
         return bad(err, errlen, "CRSNAP_LOG", v, "want 0/error, 1/info or 2/debug");
     if ((v = getenv("CRSNAP_QUIESCE_TIMEOUT_MS")) != NULL) {
-        if (parse_long(v, 1, 3600000, &n) < 0)
+        if (crs_parse_long(v, 1, 3600000, &n) < 0)
             return bad(err, errlen, "CRSNAP_QUIESCE_TIMEOUT_MS", v,
                        "want milliseconds, 1 to 3600000");
         s->quiesce_timeout_ms = (unsigned)n;
@@ -172,7 +152,7 @@ static int apply_env_only(struct crs_settings *s, char *err, size_t errlen)
     long n;
 
     if ((v = getenv("CRSNAP_FORCE_PWRITE")) != NULL) {
-        if (parse_long(v, 0, 1, &n) < 0)
+        if (crs_parse_long(v, 0, 1, &n) < 0)
             return bad(err, errlen, "CRSNAP_FORCE_PWRITE", v, "want 0 or 1");
         s->force_pwrite = (int)n;
     }
