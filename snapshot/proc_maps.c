@@ -166,84 +166,54 @@ static void smaps_line(const char *line, size_t len, struct crs_img_vma *vmas, s
  * restore maps them so again, else a large sparse region would need its whole size in commit.
  * Best effort: without smaps the regions are restored with a reservation, which `crsnap
  * restore -n` checks. */
+struct smaps_walk {
+    struct crs_img_vma *vmas;
+    size_t n, k;
+    uint64_t cur;
+};
+
+static int smaps_one(char *line, size_t len, void *arg)
+{
+    struct smaps_walk *w = arg;
+    smaps_line(line, len, w->vmas, w->n, &w->k, &w->cur);
+    return 0;
+}
+
 static void mark_noreserve(struct crs_img_vma *vmas, size_t n, char *line, size_t linecap)
 {
-    int fd = open("/proc/self/smaps", O_RDONLY | O_CLOEXEC);
-    size_t fill = 0, k = 0;
-    uint64_t cur = UINT64_MAX;
+    struct smaps_walk w = { vmas, n, 0, UINT64_MAX };
+    crs_read_lines("/proc/self/smaps", line, linecap, smaps_one, &w);
+}
 
-    if (fd < 0)
-        return;
-    for (;;) {
-        ssize_t got = read(fd, line + fill, linecap - 1 - fill);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0)
-            break;
-        fill += (size_t)got;
-        size_t start = 0;
-        for (size_t i = 0; i < fill; i++) {
-            if (line[i] != '\n')
-                continue;
-            smaps_line(line + start, i - start, vmas, n, &k, &cur);
-            start = i + 1;
-        }
-        memmove(line, line + start, fill - start);
-        fill -= start;
-        if (got == 0 || fill == linecap - 1)
-            break;
-    }
-    close(fd);
+struct maps_walk {
+    struct crs_img_vma *vmas;
+    size_t max, n;
+    struct crs_strtab *st;
+    uint32_t last_path;
+};
+
+static int maps_one(char *line, size_t len, void *arg)
+{
+    struct maps_walk *w = arg;
+    struct crs_img_vma v;
+    int r = parse_line(line, len, &v, w->st, &w->last_path, w->n ? &w->vmas[w->n - 1] : NULL);
+    if (r)
+        return r;
+    if (v.kind == CRS_VMA_VSYSCALL)
+        return 0;
+    if (w->n == w->max)
+        return -E2BIG;
+    w->vmas[w->n++] = v;
+    return 0;
 }
 
 long crs_proc_maps(struct crs_img_vma *vmas, size_t max, struct crs_strtab *st, char *line,
                    size_t linecap)
 {
-    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-    size_t fill = 0, n = 0;
-    uint32_t last_path = 0;
-    int r = 0;
+    struct maps_walk w = { vmas, max, 0, st, 0 };
+    int r = crs_read_lines("/proc/self/maps", line, linecap, maps_one, &w);
 
-    if (fd < 0)
-        return -errno;
-    for (;;) {
-        ssize_t got = read(fd, line + fill, linecap - 1 - fill);
-        if (got < 0) {
-            if (errno == EINTR)
-                continue;
-            r = -errno;
-            break;
-        }
-        fill += (size_t)got;
-        size_t start = 0;
-        for (size_t i = 0; i < fill; i++) {
-            if (line[i] != '\n')
-                continue;
-            struct crs_img_vma v;
-            r = parse_line(line + start, i - start, &v, st, &last_path, n ? &vmas[n - 1] : NULL);
-            if (r)
-                goto out;
-            start = i + 1;
-            if (v.kind == CRS_VMA_VSYSCALL)
-                continue;
-            if (n == max) {
-                r = -E2BIG;
-                goto out;
-            }
-            vmas[n++] = v;
-        }
-        memmove(line, line + start, fill - start);
-        fill -= start;
-        if (got == 0)
-            break;
-        if (fill == linecap - 1) {
-            r = -E2BIG;
-            break;
-        }
-    }
-out:
-    close(fd);
     if (!r)
-        mark_noreserve(vmas, n, line, linecap);
-    return r ? r : (long)n;
+        mark_noreserve(vmas, w.n, line, linecap);
+    return r ? r : (long)w.n;
 }

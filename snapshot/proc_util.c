@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -275,4 +276,44 @@ const char *crs_errno_text(int err)
         if (t[i].e == err)
             return t[i].s;
     return "Unknown error";
+}
+
+int crs_read_lines(const char *path, char *buf, size_t cap,
+                   int (*fn)(char *line, size_t len, void *arg), void *arg)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    size_t fill = 0;
+    int r = 0;
+
+    if (fd < 0)
+        return -errno;
+    for (;;) {
+        ssize_t got = read(fd, buf + fill, cap - 1 - fill);
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            r = -errno;
+            break;
+        }
+        fill += (size_t)got;
+        size_t start = 0;
+        for (size_t i = 0; i < fill && !r; i++) {
+            if (buf[i] != '\n')
+                continue;
+            r = fn(buf + start, i - start, arg);
+            start = i + 1;
+        }
+        if (r)
+            break;
+        memmove(buf, buf + start, fill - start);
+        fill -= start;
+        if (got == 0)
+            break;
+        if (fill == cap - 1) {
+            r = -E2BIG;
+            break;
+        }
+    }
+    close(fd);
+    return r;
 }

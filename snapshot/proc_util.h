@@ -60,6 +60,10 @@ int crs_strncmp_prefix(const char *s, const char *prefix); /* 1 if s starts with
 
 /* Reads a whole (small) file into buf, NUL-terminated; returns bytes read or -errno. */
 long crs_read_file(const char *path, char *buf, size_t cap);
+/* Calls fn on each line of path (without its newline), read through buf. Returns 0 at the end,
+ * fn's first non-zero return, -E2BIG for a line longer than cap - 1, or -errno. */
+int crs_read_lines(const char *path, char *buf, size_t cap,
+                   int (*fn)(char *line, size_t len, void *arg), void *arg);
 
 /* "No space left on device" and friends, without strerror (which may lock or allocate). */
 const char *crs_errno_text(int err);
