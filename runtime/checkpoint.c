@@ -25,7 +25,7 @@
 
 #include "runtime.h"
 #include "io/imgdir.h"
-#include "io/publish.h"
+#include "snapshot/publish.h"
 
 
 /* The highest sequence number of an image in dir (0 if none). */

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "runtime.h"
-#include "../snapshot/proc_util.h"
+#include "common/proc_util.h"
 
 void crs_fddeleted_begin(void)
 {

@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "runtime.h"
-#include "../snapshot/proc_util.h"
+#include "common/proc_util.h"
 
 /* An anonymous-inode descriptor: if it is an eventfd, its counter from fdinfo. */
 static void record_eventfd(int fd, const struct stat *sb)

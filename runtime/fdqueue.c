@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "runtime.h"
-#include "../snapshot/proc_util.h"
+#include "common/proc_util.h"
 
 /* The end of the scratch, where the QUEUED payload is built. */
 static char *queued_area(void)

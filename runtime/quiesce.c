@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "runtime.h"
-#include "snapshot/proc_util.h"
+#include "common/proc_util.h"
 
 #define WAIT_TICK_NS 5000000L       /* how often a quiesce wait looks at threads that are late */
 #define STRAGGLER_NS 5000000ull     /* a thread not parked by then may have exited */

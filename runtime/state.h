@@ -13,7 +13,7 @@
 
 #include "crsnap.h"
 #include "control_proto.h"
-#include "snapshot/restart.h"
+#include "restart/restart.h"
 #include "snapshot/snapshot.h"
 
 /* Nothing declared here is part of the library's interface (include/crsnap.h is): hidden, so it

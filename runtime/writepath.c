@@ -1,6 +1,6 @@
 /* runtime/writepath.c - says how the snapshot child wrote the image: through io_uring or with
  * pwrite, whole blocks with O_DIRECT or buffered. tmpfs, overlayfs, network and FUSE file
- * systems may refuse O_DIRECT or io_uring writes; the writer then falls back (io/writer.c), and
+ * systems may refuse O_DIRECT or io_uring writes; the writer then falls back (snapshot/writer.c), and
  * the job's log says so once (an error-level line, shown whatever CRSNAP_LOG is), not at every
  * checkpoint. The usual path is said once at info level. Coordinator only.
  */

@@ -1,5 +1,5 @@
 /* snapshot/child.c - the snapshot child: reads its own copy of the process (maps, pagemap,
- * fds, signals, facts), writes the image through io/writer, publishes it and reports.
+ * fds, signals, facts), writes the image through snapshot/writer.c, publishes it and reports.
  * Everything here runs in the forked child: no malloc, no stdio, no locks; one raw-cloned
  * helper thread compresses beside it (see struct pool). The memory it needs is mapped with
  * mmap after the memory map has been read, so none of it is mistaken for the process's, and
@@ -11,9 +11,9 @@
 #define XXH_STATIC_LINKING_ONLY
 #include "snapshot.h"
 #include "proc.h"
-#include "proc_util.h"
-#include "../io/publish.h"
-#include "../io/writer.h"
+#include "common/proc_util.h"
+#include "publish.h"
+#include "writer.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "image.h"
+#include "image/image.h"
 #include "snapshot.h"
 
 /* The STRINGS section being built: offset 0 is the empty string. */

@@ -4,7 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "proc.h"
-#include "proc_util.h"
+#include "common/proc_util.h"
 
 #include <errno.h>
 #include <fcntl.h>

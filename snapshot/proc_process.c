@@ -5,7 +5,7 @@
  */
 #define _GNU_SOURCE
 #include "proc.h"
-#include "proc_util.h"
+#include "common/proc_util.h"
 
 #include <errno.h>
 #include <string.h>

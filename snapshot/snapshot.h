@@ -8,9 +8,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "image.h"
+#include "image/image.h"
 
-#define CRS_PATH_MAX 4096
 
 /* Test hooks of the snapshot child: faults and delays the tests need to reach paths a healthy
  * run never takes. Resolved once by the parent (snapshot/testhooks.c, which lists each hook,
@@ -48,7 +47,7 @@ struct crs_snap_eventfd {
 /* Open files deleted from their directory are copied by the runtime while the threads are
  * stopped into a memfd of its own (runtime/fddeleted.c), at most CRS_SNAP_DELETED_MAX bytes in
  * all; the child writes them from there as the DELETED section. */
-#define CRS_SNAP_DELETED_MAX (16u << 20)
+#define CRS_SNAP_DELETED_MAX CRS_IMG_DELETED_MAX
 struct crs_snap_deleted {
     int32_t fd;
     uint32_t mode;
@@ -134,9 +133,5 @@ int crs_snapshot_host(struct crs_img_host *out);
 /* Parent side: the scratch size the child needs, so it can be mapped once at init. */
 size_t crs_snapshot_scratch_size(void);
 
-/* Names inside an image directory. */
-#define CRS_IMG_PREFIX "ckpt-"
-#define CRS_IMG_SUFFIX ".crsnap"
-#define CRS_IMG_LATEST "latest"
 
 #endif

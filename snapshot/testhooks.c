@@ -33,9 +33,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "restore.h"
+#include "restore/restore.h"
 #include "snapshot.h"
-#include "proc_util.h"
+#include "common/proc_util.h"
 
 int crs_env_flag(const char *value)
 {

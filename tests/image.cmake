@@ -4,7 +4,7 @@ set(CRS_IMAGE_TESTS ${CMAKE_CURRENT_SOURCE_DIR}/image)
 
 function(crs_image_unit name)
   add_executable(${name} ${CRS_IMAGE_TESTS}/${name}.c ${CRS_IMAGE_TESTS}/image_test.c
-                 $<TARGET_OBJECTS:crsnap_image>)
+                 ${CRS_IMAGE_OBJECTS})
   target_link_libraries(${name} PRIVATE PkgConfig::CMOCKA PkgConfig::URING PkgConfig::ZSTD
                         PkgConfig::XXHASH Threads::Threads)
   add_test(NAME ${name} COMMAND ${name})
@@ -24,7 +24,7 @@ if(CRSNAP_SANITIZE)
 endif()
 
 add_executable(image_make ${CRS_IMAGE_TESTS}/make_image.c ${CRS_IMAGE_TESTS}/image_test.c
-               $<TARGET_OBJECTS:crsnap_image>)
+               ${CRS_IMAGE_OBJECTS})
 target_link_libraries(image_make PRIVATE PkgConfig::URING PkgConfig::ZSTD PkgConfig::XXHASH
                       Threads::Threads)
 add_test(NAME image_tools COMMAND sh ${CRS_IMAGE_TESTS}/tools.sh $<TARGET_FILE:image_make>)

@@ -3,12 +3,12 @@
 set(CRS_RESTORE_TESTS ${CMAKE_CURRENT_SOURCE_DIR}/restore)
 
 add_executable(restore_restart_selftest ${CRS_RESTORE_TESTS}/restart_selftest.c
-               $<TARGET_OBJECTS:crsnap_image>)
+               ${CRS_IMAGE_OBJECTS})
 target_link_libraries(restore_restart_selftest PRIVATE PkgConfig::URING PkgConfig::ZSTD
                       PkgConfig::XXHASH Threads::Threads)
 add_test(NAME restore_restart_entry COMMAND restore_restart_selftest)
 
-add_executable(restore_units ${CRS_RESTORE_TESTS}/test_restore_units.c $<TARGET_OBJECTS:crsnap_image>)
+add_executable(restore_units ${CRS_RESTORE_TESTS}/test_restore_units.c ${CRS_IMAGE_OBJECTS})
 target_link_libraries(restore_units PRIVATE PkgConfig::CMOCKA PkgConfig::URING PkgConfig::ZSTD
                       PkgConfig::XXHASH Threads::Threads)
 add_test(NAME restore_units COMMAND restore_units)

@@ -31,7 +31,7 @@ function(crs_tools_test name script)
 endfunction()
 
 # The escaping of image strings, on its own.
-add_executable(tools_test_escape ${CRS_TOOLS_TESTS}/test_escape.c ${CMAKE_SOURCE_DIR}/snapshot/escape.c)
+add_executable(tools_test_escape ${CRS_TOOLS_TESTS}/test_escape.c ${CMAKE_SOURCE_DIR}/common/escape.c)
 target_include_directories(tools_test_escape PRIVATE ${CMAKE_SOURCE_DIR})
 target_link_libraries(tools_test_escape PRIVATE PkgConfig::CMOCKA)
 add_test(NAME tools_escape COMMAND tools_test_escape)

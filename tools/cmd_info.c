@@ -8,9 +8,9 @@
 #include <xxhash.h>
 
 #include "commands.h"
-#include "snapshot/escape.h"
+#include "common/escape.h"
 #include "image_fmt.h"
-#include "snapshot/reader.h"
+#include "image/reader.h"
 
 struct summary {
     uint32_t vma_count[CRS_VMA__END];   /* indexed by kind: the reader checked them */

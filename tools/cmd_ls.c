@@ -14,10 +14,10 @@
 #include <unistd.h>
 
 #include "commands.h"
-#include "snapshot/escape.h"
+#include "common/escape.h"
 #include "image_fmt.h"
 #include "trust.h"
-#include "snapshot/reader.h"
+#include "image/reader.h"
 #include "snapshot/snapshot.h"
 
 struct entry {

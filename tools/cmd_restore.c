@@ -1,5 +1,5 @@
 /* tools/cmd_restore.c - `crsnap restore IMAGE|DIR`: validates an image and this host, then turns
- * this very process into the one the image holds (snapshot/restore.c). When its own mappings
+ * this very process into the one the image holds (restore/restore.c). When its own mappings
  * are in the way, it executes itself again for a fresh layout, a few times at most.
  */
 #define _GNU_SOURCE
@@ -16,10 +16,10 @@
 
 #include "commands.h"
 #include "resume.h"
-#include "snapshot/escape.h"
+#include "common/escape.h"
 #include "trust.h"
-#include "snapshot/reader.h"
-#include "snapshot/restore.h"
+#include "image/reader.h"
+#include "restore/restore.h"
 
 
 static void usage(FILE *out)

@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "commands.h"
-#include "../runtime/held_signal.h"
+#include "runtime/held_signal.h"
 #include "io/settings.h"
 #include "resume.h"
 #include "runtime/exit_on.h"

@@ -8,10 +8,10 @@
 #include <unistd.h>
 
 #include "commands.h"
-#include "snapshot/escape.h"
+#include "common/escape.h"
 #include "image_fmt.h"
-#include "snapshot/reader.h"
-#include "snapshot/restore.h"
+#include "image/reader.h"
+#include "restore/restore.h"
 
 struct progress {
     struct timespec start;

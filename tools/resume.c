@@ -18,8 +18,8 @@
 
 #include "commands.h"
 #include "resume.h"
-#include "snapshot/reader.h"
-#include "snapshot/restore.h"
+#include "image/reader.h"
+#include "restore/restore.h"
 #include "trust.h"
 
 

@@ -7,7 +7,7 @@
  * its place, holding their images, or the user's old ones under new names.
  */
 #define _GNU_SOURCE
-#include "snapshot/errmsg.h"
+#include "common/errmsg.h"
 #include "trust.h"
 
 #include <dirent.h>
@@ -21,7 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "snapshot/escape.h"
+#include "common/escape.h"
 #include "snapshot/snapshot.h"
 
 #define IMG_OPEN_FLAGS (O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)

@@ -23,7 +23,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
-#include "snapshot/reader.h"
+#include "image/reader.h"
 
 /* --trust-image: accept an image whatever its owner and its directories' modes. The symlink
  * rules above still hold (the real path can always be named instead). */

@@ -3,7 +3,7 @@
 # tests/fuzz/fuzz_image.c.
 set(CRS_FUZZ_TESTS ${CMAKE_CURRENT_LIST_DIR})
 
-add_executable(fuzz_image ${CRS_FUZZ_TESTS}/fuzz_image.c $<TARGET_OBJECTS:crsnap_image>)
+add_executable(fuzz_image ${CRS_FUZZ_TESTS}/fuzz_image.c ${CRS_IMAGE_OBJECTS})
 target_link_libraries(fuzz_image PRIVATE PkgConfig::URING PkgConfig::ZSTD PkgConfig::XXHASH
                       Threads::Threads)
 add_executable(fuzz_seed_prog ${CRS_FUZZ_TESTS}/seed_prog.c)

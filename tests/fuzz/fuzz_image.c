@@ -53,7 +53,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-#include "snapshot/reader.h"
+#include "image/reader.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/common_interface_defs.h>

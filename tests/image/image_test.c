@@ -1,7 +1,7 @@
 /* tests/image/image_test.c - helpers shared by the image tests (see image_test.h). */
 #define _GNU_SOURCE
 #include "image_test.h"
-#include "snapshot/restart.h"
+#include "restart/restart.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 #include <sys/types.h>
-#include "snapshot/reader.h"
+#include "image/reader.h"
 #include "snapshot/snapshot.h"
 
 struct crs_test_req {

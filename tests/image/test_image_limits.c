@@ -23,7 +23,7 @@
 #include <cmocka.h>
 
 #include "image_test.h"
-#include "snapshot/restart.h"
+#include "restart/restart.h"
 
 static char dir[2048], good[4096], bad[4096], mapped[4096];
 static char *img0;

@@ -14,7 +14,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "snapshot/restart.h"
+#include "restart/restart.h"
 
 static __thread int tls_value;
 static struct crs_img_restart desc;

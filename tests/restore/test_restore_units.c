@@ -10,7 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "snapshot/restore.h"
+#include "restore/restore.h"
 
 static struct crs_img_vma vmas[4];
 static char strings[] = "\0[vdso]\0/lib/x.so";

@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "snapshot/reader.h"
+#include "image/reader.h"
 
 #define CHECK(c) do { if (!(c)) { fprintf(stderr, "rt_image: %s:%d: %s\n", __FILE__, \
                                           __LINE__, #c); exit(1); } } while (0)

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "snapshot/escape.h"
+#include "common/escape.h"
 
 /* What fn writes for len bytes of s, as a NUL-terminated string (tests free it). */
 static char *capture(void (*fn)(FILE *, const char *, size_t), const char *s, size_t len)

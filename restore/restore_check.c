@@ -1,4 +1,4 @@
-/* snapshot/restore_check.c - the restorer's checks that need no change to the process: is this
+/* restore/restore_check.c - the restorer's checks that need no change to the process: is this
  * host the one the image expects, can the image's limits be met here, are the files the image
  * maps or holds open still there, unchanged and long enough.
  *
@@ -39,9 +39,8 @@
  * with the host (a file removed between the check and the restore).
  */
 #define _GNU_SOURCE
-#include "errmsg.h"
+#include "common/errmsg.h"
 #include "restore.h"
-#include "snapshot.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -209,7 +208,7 @@ static int check_fd(const struct crs_image *img, const struct crs_img_fd *f,
     if (f->kind == CRS_FD_FILE && plen > 10 && !strcmp(path + plen - 10, " (deleted)")) {
         crs_seterr(err, errlen, "descriptor %d was open on %s, and its contents are not in the "
                    "image (more than %u MiB of such files at the checkpoint)", f->fd, path,
-                   CRS_SNAP_DELETED_MAX >> 20);
+                   CRS_IMG_DELETED_MAX >> 20);
         return o->force ? 1 : -ENOENT;
     }
     if (stat(path, &st) < 0) {

@@ -1,4 +1,4 @@
-/* io/writer.h - the streaming image writer used by the snapshot child: appends go into a few
+/* snapshot/writer.h - the streaming image writer used by the snapshot child: appends go into a few
  * fixed buffers that are written at explicit offsets through io_uring while the next one fills,
  * or with pwrite where io_uring cannot be set up. No malloc: the caller supplies the memory.
  */

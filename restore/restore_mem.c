@@ -1,10 +1,10 @@
-/* snapshot/restore_mem.c - rebuilds the saved address space inside the restorer: every region
+/* restore/restore_mem.c - rebuilds the saved address space inside the restorer: every region
  * mapped at its address (never over something else: MAP_FIXED_NOREPLACE), saved pages
  * decompressed straight into place, final protections, the vDSO block moved where the image
  * expects it, and the kernel's idea of the program break and argument area.
  */
 #define _GNU_SOURCE
-#include "errmsg.h"
+#include "common/errmsg.h"
 #include "restore.h"
 
 #include <errno.h>

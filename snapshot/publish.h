@@ -1,4 +1,4 @@
-/* io/publish.h - putting a finished image in place: its unpredictable temporary name, the
+/* snapshot/publish.h - putting a finished image in place: its unpredictable temporary name, the
  * rename that never replaces another image, directory fsync, the `latest` link and retention.
  * Every name is relative to the image directory's descriptor, which the parent opened and
  * checked (io/imgdir.h); nothing here follows a symbolic link. Runs in the snapshot child: no

@@ -1,13 +1,13 @@
-/* snapshot/restart.h - the hand-over from the restorer (`crsnap restore`) to the restart entry
+/* restart/restart.h - the hand-over from the restorer (`crsnap restore`) to the restart entry
  * that lives in the restored libcrsnap. The restorer rebuilds memory, descriptors and signal
  * state, writes a plan at the address the image gives, and jumps to the entry on the restart
- * stack. From there only raw system calls run: see snapshot/restart.c.
+ * stack. From there only raw system calls run: see restart/restart.c.
  */
 #ifndef CRS_RESTART_H
 #define CRS_RESTART_H
 
 #include <stdint.h>
-#include "image.h"
+#include "image/image.h"
 
 #define CRS_PLAN_MAGIC 0x4e414c50u     /* "PLAN" */
 #define CRS_PLAN_MAX_UNMAP 64

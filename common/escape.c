@@ -1,4 +1,4 @@
-/* snapshot/escape.c - escaping of image strings for the terminal and for JSON (rules in escape.h).
+/* common/escape.c - escaping of image strings for the terminal and for JSON (rules in escape.h).
  * One UTF-8 decoder decides what is text; both outputs go through one sink, so that a string
  * printed to a stream and one formatted into a message are escaped alike.
  */

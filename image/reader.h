@@ -1,4 +1,4 @@
-/* snapshot/reader.h - reading an image: open validates the header, trailer, table of contents
+/* image/reader.h - reading an image: open validates the header, trailer, table of contents
  * and every non-page section before anything is trusted; page data is read chunk by chunk and
  * decompressed into the caller's memory. Used by info, verify, ls and the restorer.
  * Ordinary libc code (malloc, stdio allowed); never used in the snapshot child.

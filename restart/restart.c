@@ -1,4 +1,4 @@
-/* snapshot/restart.c - the restart entry: the last step of a restore, run inside the restored
+/* restart/restart.c - the restart entry: the last step of a restore, run inside the restored
  * library once the restorer has rebuilt memory, descriptors and signal state and jumped here.
  * It removes the restorer, recreates every thread and puts each back where it parked.
  *

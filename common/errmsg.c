@@ -1,4 +1,4 @@
-/* snapshot/errmsg.c - formatting a message into a caller's error buffer, shared by the reader,
+/* common/errmsg.c - formatting a message into a caller's error buffer, shared by the reader,
  * the restorer and the tools so that each does not keep its own copy.
  * Ordinary libc code; never used in the snapshot child or the restart entry.
  */

@@ -1,12 +1,11 @@
-/* snapshot/reader.c - opens an image and validates everything except page data before any
+/* image/reader.c - opens an image and validates everything except page data before any
  * caller sees it: every offset, length and count is checked against the file size and the
  * limits in reader.h first, so that a damaged or hostile image gets an error, never a crash.
  */
 #define _GNU_SOURCE
 #define ZSTD_STATIC_LINKING_ONLY
-#include "errmsg.h"
+#include "common/errmsg.h"
 #include "reader.h"
-#include "snapshot.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,11 +1,11 @@
-/* snapshot/restore_fds.c - gives the restored process its file descriptors back, at their
+/* restore/restore_fds.c - gives the restored process its file descriptors back, at their
  * numbers: files and devices reopened with their flags and offsets, the standard streams and
  * terminals taken from `crsnap restore` itself, pipes, unix socketpairs with both ends in the
  * process, eventfd, timerfd, signalfd and epoll rebuilt. What cannot be rebuilt (other
  * sockets...) stays closed and is listed in the plan.
  */
 #define _GNU_SOURCE
-#include "errmsg.h"
+#include "common/errmsg.h"
 #include "restore.h"
 
 #include <errno.h>

@@ -1,10 +1,10 @@
-/* snapshot/restore.c - the restore sequence: every check first, then memory, descriptors and
+/* restore/restore.c - the restore sequence: every check first, then memory, descriptors and
  * process state, then the plan, and the jump into the restored library's restart entry
- * (snapshot/restart.c), which removes what is left of the restorer and recreates the threads.
+ * (restart/restart.c), which removes what is left of the restorer and recreates the threads.
  * A failure before memory is touched returns; after that the process can only exit.
  */
 #define _GNU_SOURCE
-#include "errmsg.h"
+#include "common/errmsg.h"
 #include "restore.h"
 
 #include <errno.h>
@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "escape.h"
+#include "common/escape.h"
 
 void crs_restore_say(int fd, const char *kind, const char *msg)
 {

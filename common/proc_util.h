@@ -1,4 +1,4 @@
-/* snapshot/proc_util.h - small helpers for code that runs in the snapshot child: no malloc, no
+/* common/proc_util.h - small helpers for code that runs in the snapshot child: no malloc, no
  * stdio, no locks. Number parsing and formatting, bounded string building, reading a /proc
  * file into a caller's buffer, and errno texts that do not go through the locale.
  */

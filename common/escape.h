@@ -1,4 +1,4 @@
-/* snapshot/escape.h - printing bytes that come from an image (program name, arguments, paths,
+/* common/escape.h - printing bytes that come from an image (program name, arguments, paths,
  * thread names...): an image may have been made by someone else, and its strings must neither
  * drive the terminal nor break the JSON that scripts parse.
  *

@@ -1,4 +1,4 @@
-/* snapshot/image.h - the on-disk image format, shared by the writer (snapshot child), the reader
+/* image/image.h - the on-disk image format, shared by the writer (snapshot child), the reader
  * (info, verify, restore) and the restart entry. docs/FORMAT.md is the prose version of this
  * file; change both together and bump CRS_IMG_VERSION on any incompatible change.
  *
@@ -16,12 +16,20 @@
 #define CRS_IMAGE_H
 
 #include <stdint.h>
-#include "../arch/arch.h"
+#include "arch/arch.h"
 
 #define CRS_IMG_MAGIC "CRSNAPv\n"        /* 8 bytes, no terminator stored */
 #define CRS_IMG_TRAILER_MAGIC "CRSEND\r\n" /* 8 bytes */
 #define CRS_IMG_VERSION 1u
 #define CRS_IMG_PAGE_SIZE 4096u
+
+/* Names inside an image directory. */
+#define CRS_IMG_PREFIX "ckpt-"
+#define CRS_IMG_SUFFIX ".crsnap"
+#define CRS_IMG_LATEST "latest"
+
+/* Paths the writer and the reader handle (an image's own, a descriptor's target). */
+#define CRS_PATH_MAX 4096
 
 struct crs_img_header {
     char magic[8];
@@ -85,6 +93,7 @@ struct crs_img_unsaved {
 /* An open regular file that had been deleted (or never linked, O_TMPFILE): it cannot be opened
  * again by name, so its contents at the snapshot are in the image. One record per file; every
  * descriptor of the image with this inode (kind file, path ending in " (deleted)") opens it. */
+#define CRS_IMG_DELETED_MAX (16u << 20) /* bytes of such files an image holds, at most */
 struct crs_img_deleted {
     int32_t fd;                 /* the first descriptor open on it */
     uint32_t mode;              /* st_mode */

@@ -1,4 +1,4 @@
-/* io/publish.c - atomic publication of an image and retention of older ones. Runs in the
+/* snapshot/publish.c - atomic publication of an image and retention of older ones. Runs in the
  * forked snapshot child: no malloc, no stdio, no locks. A crash at any point leaves either the
  * old state or the new one: the image appears under its final name only after its data is on
  * disk, and `latest` is replaced by a rename, never rewritten in place. Names are opened
@@ -7,9 +7,9 @@
  */
 #define _GNU_SOURCE
 #include "publish.h"
-#include "../snapshot/image.h"
-#include "../snapshot/proc_util.h"
-#include "../snapshot/snapshot.h"
+#include "image/image.h"
+#include "common/proc_util.h"
+#include "snapshot.h"
 
 #include <errno.h>
 #include <fcntl.h>

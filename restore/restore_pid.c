@@ -1,4 +1,4 @@
-/* snapshot/restore_pid.c - restoring under the saved pid (`crsnap restore --same-pid`): the
+/* restore/restore_pid.c - restoring under the saved pid (`crsnap restore --same-pid`): the
  * restorer forks itself with clone3(set_tid), which needs CAP_CHECKPOINT_RESTORE and a free pid;
  * the child becomes the restored process and the parent stays behind only to pass on signals
  * and, at the end, the child's exit status, so that whoever started `crsnap restore` sees the

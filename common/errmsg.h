@@ -1,4 +1,4 @@
-/* snapshot/errmsg.h - the one way the reader, the restorer and the tools put a message into a
+/* common/errmsg.h - the one way the reader, the restorer and the tools put a message into a
  * caller's error buffer. Ordinary libc code (vsnprintf); not for the snapshot child or the
  * restart entry.
  */

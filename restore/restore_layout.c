@@ -1,9 +1,9 @@
-/* snapshot/restore_layout.c - the restorer's own address space against the saved one: its
+/* restore/restore_layout.c - the restorer's own address space against the saved one: its
  * mappings must leave every saved region free (else a fresh layout is needed: re-execute), and
  * they become the list of ranges that the restart entry unmaps once it runs.
  */
 #define _GNU_SOURCE
-#include "errmsg.h"
+#include "common/errmsg.h"
 #include "restore.h"
 
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* io/writer.c - streaming writer for the snapshot child. Runs in the forked child: no malloc,
+/* snapshot/writer.c - streaming writer for the snapshot child. Runs in the forked child: no malloc,
  * no stdio, no locks. A slot is handed to io_uring when full and reused once its completion
  * arrives; a short completion is finished with pwrite, which also yields the real error
  * (ENOSPC, EFBIG, EDQUOT) when the disk or a limit is what stopped it. Whole slots may go

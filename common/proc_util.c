@@ -1,4 +1,4 @@
-/* snapshot/proc_util.c - number, string and directory-listing helpers for the snapshot child.
+/* common/proc_util.c - number, string and directory-listing helpers for the snapshot child.
  * Runs in the forked child (and in the runtime while threads are stopped): no malloc, no stdio,
  * no locks; only plain system-call wrappers and raw system calls.
  */
@@ -12,7 +12,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "../arch/arch.h"
+#include "arch/arch.h"
 
 void crs_sb_init(struct crs_sbuf *b, char *p, size_t cap)
 {

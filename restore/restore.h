@@ -1,4 +1,4 @@
-/* snapshot/restore.h - the restorer: turns the running `crsnap restore` into the process an
+/* restore/restore.h - the restorer: turns the running `crsnap restore` into the process an
  * image holds. Checks come first and change nothing (restore_check.c, restore_layout.c); then
  * memory (restore_mem.c), descriptors (restore_fds.c), process state (restore_proc.c), and the
  * jump into the restored library's restart entry (restore.c). Ordinary libc code.
@@ -8,8 +8,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "reader.h"
-#include "restart.h"
+#include "image/reader.h"
+#include "restart/restart.h"
 
 /* The restorer's test hooks: pretend to be another host, to reach the incompatible-host errors.
  * NULL / 0 = the real one. Read once by the restore command (snapshot/testhooks.c). */
@@ -115,7 +115,7 @@ int crs_restore_fds(struct crs_restore *r, char *err, size_t errlen);
  * section, then for the image descriptors at indexes extra[] (left closed, not in the section);
  * all: every one, else the first five and how many more. */
 /* One line on fd, "crsnap restore: " KIND MSG: MSG may hold strings from the image (paths,
- * names), so it is escaped as crsnap info escapes them (snapshot/escape.h). */
+ * names), so it is escaped as crsnap info escapes them (common/escape.h). */
 void crs_restore_say(int fd, const char *kind, const char *msg);
 void crs_restore_say_unsaved(const struct crs_image *img, int out, int all,
                              const uint32_t *extra, uint32_t nextra);

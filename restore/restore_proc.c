@@ -1,9 +1,9 @@
-/* snapshot/restore_proc.c - process-wide state that is neither memory nor descriptors: signal
+/* restore/restore_proc.c - process-wide state that is neither memory nor descriptors: signal
  * dispositions (raw, so that glibc's own signals and SA_RESTORER come back exactly), working
  * directory, umask, resource limits, personality, and the interval timers, armed last.
  */
 #define _GNU_SOURCE
-#include "errmsg.h"
+#include "common/errmsg.h"
 #include "restore.h"
 
 #include <errno.h>
