@@ -6,6 +6,7 @@
 #define ZSTD_STATIC_LINKING_ONLY
 #include "common/errmsg.h"
 #include "reader.h"
+#include "fdkind.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -47,12 +48,8 @@ const char *crs_image_vma_kind_name(uint32_t kind)
 
 const char *crs_image_fd_kind_name(uint32_t kind)
 {
-    static const char *const names[] = {
-        "?", "file", "tty", "chr", "pipe", "eventfd", "epoll",
-        "timerfd", "signalfd", "socket", "other", "internal",
-    };
-    _Static_assert(sizeof names / sizeof names[0] == CRS_FD__END, "a name per descriptor kind");
-    return kind < sizeof names / sizeof names[0] ? names[kind] : "?";
+    const struct crs_fd_ops *k = crs_fd_ops_of(kind);
+    return k ? k->name : "?";
 }
 
 /* Reads exactly len bytes at off: a short read means the file is shorter than it claims. */
@@ -323,11 +320,11 @@ static int check_fds(const struct crs_image *img, char *err, size_t errlen)
             crs_seterr(err, errlen, "damaged fd record %u (fd %d, kind %u)", i, f->fd, f->kind);
             return -EBADMSG;
         }
-        if (f->kind == CRS_FD_EPOLL && f->u.epoll.n > CRS_EPOLL_MAX) {
-            crs_seterr(err, errlen, "damaged fd %d: %u epoll entries", f->fd, f->u.epoll.n);
-            return -EBADMSG;
-        }
-        int r = check_str(img, f->path, "an fd", err, errlen);
+        const struct crs_fd_ops *k = crs_fd_ops_of(f->kind);
+        int r = k->validate ? k->validate(f, err, errlen) : 0;
+        if (r)
+            return r;
+        r = check_str(img, f->path, "an fd", err, errlen);
         if (r)
             return r;
     }
@@ -432,14 +429,16 @@ static int records_close(struct rec_walk *w, uint32_t count, char *err, size_t e
     return 0;
 }
 
-/* An image descriptor of one of two kinds with that number and inode, or NULL. */
+/* The image descriptor with that number and inode, of a kind that holds such records
+ * (CRS_FDK_*), or NULL. */
 static const struct crs_img_fd *fd_of(const struct crs_image *img, int32_t fd, uint64_t ino,
-                                      uint32_t kind1, uint32_t kind2)
+                                      uint32_t holds)
 {
-    for (uint32_t k = 0; k < img->nfds; k++)
-        if (img->fds[k].fd == fd && img->fds[k].ino == ino &&
-            (img->fds[k].kind == kind1 || img->fds[k].kind == kind2))
+    for (uint32_t k = 0; k < img->nfds; k++) {
+        const struct crs_fd_ops *o = crs_fd_ops_of(img->fds[k].kind);
+        if (img->fds[k].fd == fd && img->fds[k].ino == ino && o && (o->holds & holds))
             return &img->fds[k];
+    }
     return NULL;
 }
 
@@ -459,7 +458,7 @@ static int load_queued(struct crs_image *img, const struct crs_img_toc_entry *e,
         if ((r = record_header(&w, i, &q, err, errlen)) ||
             (r = record_bytes(&w, i, q.len, &out->data, err, errlen)))
             return r;
-        if (!fd_of(img, q.fd, q.ino, CRS_FD_PIPE, CRS_FD_SOCKET)) {
+        if (!fd_of(img, q.fd, q.ino, CRS_FDK_QUEUED)) {
             crs_seterr(err, errlen, "damaged queued section: record %u is for descriptor %d, which "
                        "is no pipe or socket of the image", i, q.fd);
             return -EBADMSG;
@@ -491,7 +490,7 @@ static int load_deleted(struct crs_image *img, const struct crs_img_toc_entry *e
         if ((r = record_header(&w, i, &d, err, errlen)) ||
             (r = record_bytes(&w, i, d.size, &out->data, err, errlen)))
             return r;
-        f = fd_of(img, d.fd, d.ino, CRS_FD_FILE, CRS_FD_FILE);
+        f = fd_of(img, d.fd, d.ino, CRS_FDK_CONTENTS);
         if (!f || !S_ISREG(f->mode)) {
             crs_seterr(err, errlen, "damaged deleted-files section: record %u is for descriptor "
                        "%d, which is no regular file of the image", i, d.fd);
@@ -559,7 +558,8 @@ int crs_image_unsaved_line(const struct crs_image *img, uint32_t i, char *buf, s
 const struct crs_image_deleted *crs_image_deleted_for(const struct crs_image *img,
                                                       const struct crs_img_fd *f)
 {
-    if (f->kind != CRS_FD_FILE)
+    const struct crs_fd_ops *o = crs_fd_ops_of(f->kind);
+    if (!o || !(o->holds & CRS_FDK_CONTENTS))
         return NULL;
     for (uint32_t i = 0; i < img->ndeleted; i++) {
         const struct crs_image_deleted *d = &img->deleted[i];

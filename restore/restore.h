@@ -111,6 +111,21 @@ int crs_restore_mm(struct crs_restore *r, char *err, size_t errlen);
  * saved ones. Unrestored descriptors are listed in r->plan. */
 int crs_restore_move_own_fds(struct crs_restore *r, char *err, size_t errlen);
 int crs_restore_fds(struct crs_restore *r, char *err, size_t errlen);
+/* For the kinds' rebuild operations (fds/): a warning on the restorer's stderr; a fresh
+ * descriptor moved above every saved number (so that it never lands on a slot still to be
+ * filled; returns the new number or -errno, the original is closed); a fresh descriptor put at
+ * f's number with f's close-on-exec flag (place closes it; dup leaves it open); a descriptor
+ * attached to the matching stream of crsnap restore (terminals, standard streams whose other
+ * side is outside the image); a file or FIFO opened again by its saved path, flags and offset;
+ * the open flags a record's F_GETFL gives a reopen. */
+void crs_restore_warn(struct crs_restore *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+int crs_restore_fd_lift(struct crs_restore *r, int fd);
+int crs_restore_fd_place(struct crs_restore *r, int fd, const struct crs_img_fd *f);
+int crs_restore_fd_dup(const struct crs_img_fd *f, int from);
+int crs_restore_fd_attach_std(struct crs_restore *r, const struct crs_img_fd *f);
+int crs_restore_fd_reopen(struct crs_restore *r, const struct crs_img_fd *f);
+int crs_restore_fd_open_flags(uint32_t flags);
 /* Prints "crsnap restore: not restored: ..." to out for each record of the image's UNSAVED
  * section, then for the image descriptors at indexes extra[] (left closed, not in the section);
  * all: every one, else the first five and how many more. */

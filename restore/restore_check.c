@@ -41,6 +41,7 @@
 #define _GNU_SOURCE
 #include "common/errmsg.h"
 #include "restore.h"
+#include "image/fdkind.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -173,71 +174,6 @@ static int check_mapped(const struct crs_image *img, const struct crs_img_vma *v
     return 0;
 }
 
-/* Is f the process's own output: its standard output or error, a file it appends to, or one
- * it can only write? It never reads such a file back, so a change since the checkpoint is what
- * its own run after the checkpoint wrote (or another writer appended), and the restored run
- * writes from the saved offset on again: nothing to warn about (docs/crsnap.1, "Changed
- * files"). The one hazard left is a file now shorter than the saved offset, which the restored
- * run's writes would continue after a hole of zeros; with O_APPEND they go to the end anyway. */
-static int is_output(const struct crs_img_fd *f)
-{
-    return f->fd == 1 || f->fd == 2 || (f->flags & O_APPEND) ||
-           (f->flags & O_ACCMODE) == O_WRONLY;
-}
-
-/* Open regular files and devices are reopened by name: a missing one is an error (--force:
- * the descriptor stays closed); a changed one that the process reads only a warning, since a
- * program that writes a file after its checkpoint changes it. */
-static int check_fd(const struct crs_image *img, const struct crs_img_fd *f,
-                    const struct crs_restore_opts *o, char *err, size_t errlen)
-{
-    const char *path = crs_image_string(img, f->path);
-    struct stat st;
-
-    if (f->kind != CRS_FD_FILE && f->kind != CRS_FD_CHR)
-        return 0;
-    if (f->fd <= 2 && o->own_std)
-        return 0;                       /* replaced by the restorer's own */
-    if (crs_image_deleted_for(img, f))
-        return 0;                       /* no name to check: the image holds its contents */
-    if (!path || path[0] != '/') {
-        crs_seterr(err, errlen, "descriptor %d has no usable path", f->fd);
-        return o->force ? 1 : -ENOENT;
-    }
-    size_t plen = strlen(path);
-    if (f->kind == CRS_FD_FILE && plen > 10 && !strcmp(path + plen - 10, " (deleted)")) {
-        crs_seterr(err, errlen, "descriptor %d was open on %s, and its contents are not in the "
-                   "image (more than %u MiB of such files at the checkpoint)", f->fd, path,
-                   CRS_IMG_DELETED_MAX >> 20);
-        return o->force ? 1 : -ENOENT;
-    }
-    if (stat(path, &st) < 0) {
-        crs_seterr(err, errlen, "%s is missing (open as descriptor %d at the checkpoint)", path,
-                   f->fd);
-        return o->force ? 1 : -ENOENT;
-    }
-    if (f->kind == CRS_FD_FILE && S_ISREG(st.st_mode) && S_ISREG(f->mode) && is_output(f)) {
-        if ((f->flags & O_APPEND) || (uint64_t)st.st_size >= f->pos)
-            return 0;
-        crs_seterr(err, errlen,
-                   "%s is shorter than the offset descriptor %d writes at (%llu bytes, "
-                   "offset %llu): the restored process's output will have a hole of zeros", path,
-                   f->fd, (unsigned long long)st.st_size, (unsigned long long)f->pos);
-        return 1;
-    }
-    if (f->kind == CRS_FD_FILE && S_ISREG(st.st_mode) &&
-        ((uint64_t)st.st_size != f->size || mtime_ns(&st) != f->mtime_ns)) {
-        crs_seterr(err, errlen, "%s changed since the checkpoint (descriptor %d)", path, f->fd);
-        return 1;
-    }
-    if ((st.st_mode & S_IFMT) != (f->mode & S_IFMT)) {
-        crs_seterr(err, errlen,
-                   "%s is no longer the same kind of file (descriptor %d)", path, f->fd);
-        return o->force ? 1 : -ESTALE;
-    }
-    return 0;
-}
-
 /* The restorer writes a private file mapping's saved pages into the mapping: a page past the
  * file's end there would kill it with SIGBUS, after the point of no return. A real image has
  * none (truncating a file drops the pages past its end from every mapping); a crafted one, or
@@ -301,7 +237,10 @@ int crs_restore_check_files(const struct crs_image *img, const struct crs_restor
     if ((r = check_pages_in_files(img, err, errlen)) < 0)
         return r;
     for (uint32_t i = 0; i < img->nfds; i++) {
-        if ((r = check_fd(img, &img->fds[i], o, err, errlen)) < 0)
+        const struct crs_fd_ops *k = crs_fd_ops_of(img->fds[i].kind);
+        if (!k || !k->check)
+            continue;
+        if ((r = k->check(img, &img->fds[i], o, err, errlen)) < 0)
             return r;
         if (r > 0)
             crs_restore_say(2, "warning: ", err);

@@ -25,6 +25,7 @@
 
 #include "runtime.h"
 #include "io/imgdir.h"
+#include "snapshot/proc.h"
 #include "snapshot/publish.h"
 
 
@@ -424,8 +425,8 @@ static int attempt(struct crs_result *res)
     list_internal_fds(req);
     crs_dontfork_lift();
     crs_fdpos_record();
-    req->eventfds = crs_state.eventfds;
-    req->neventfds = crs_state.neventfds;
+    req->fdstate = crs_state.fdstate;
+    req->nfdstate = crs_state.nfdstate;
     req->nqueued = crs_state.nqueued;
     req->queued_len = crs_state.queued_len;
     req->deleted = crs_state.deleted;
@@ -451,7 +452,7 @@ static int attempt(struct crs_result *res)
     if (pid == -EINVAL)                 /* a kernel before 5.2: wait without serving */
         pid = crs_sys5(SYS_clone, 0, 0, 0, 0, 0);
     if (pid == 0) {
-        crs_fdpos_pin();
+        crs_proc_fds_pin(req->fdstate, req->nfdstate);
         crs_snapshot_child(req);
     }
     crs_dontfork_mark();

@@ -102,7 +102,7 @@ void crs_write_path_note(const struct crs_snap_report *rep);
 int crs_coordinator_start(void);
 int crs_fd_high(int fd);            /* move fd to >= CRS_INTERNAL_FD_MIN, close-on-exec */
 void crs_checkpoint_run(int kill_fd);
-void crs_fdpos_record(void);        /* quiesced: regular files' offsets, eventfd counters, now */
+void crs_fdpos_record(void);        /* quiesced: what the descriptors' kinds capture, now */
 int crs_fdqueue_init(void);         /* at init: the tee pipe */
 void crs_fdqueue_begin(void);       /* quiesced: no queued bytes recorded yet */
 struct stat;
@@ -110,7 +110,6 @@ void crs_fdqueue_add(int fd, const struct stat *sb); /* quiesced: a pipe's or so
 void crs_fddeleted_begin(void);     /* quiesced: no deleted file copied yet */
 void crs_fddeleted_add(int fd, const struct stat *sb); /* quiesced: a deleted file's contents */
 void crs_fddeleted_end(void);       /* after the clone: the parent's copy of them goes */
-void crs_fdpos_pin(void);           /* in the snapshot child: private descriptions at them */
 void crs_dontfork_lift(void);       /* quiesced: let the snapshot clone copy MADV_DONTFORK regions */
 void crs_dontfork_mark(void);       /* and mark them again, after it or after a restore */
 void crs_restarted(void);           /* a restored process, back in crs_checkpoint_run() */

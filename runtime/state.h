@@ -15,6 +15,7 @@
 #include "control_proto.h"
 #include "restart/restart.h"
 #include "snapshot/snapshot.h"
+#include "image/fdkind.h"
 
 /* Nothing declared here is part of the library's interface (include/crsnap.h is): hidden, so it
  * stays out of the dynamic symbol table and is called without the PLT, also from the quiesce
@@ -25,7 +26,7 @@
 #define CRS_MAX_THREADS CRS_PLAN_MAX_THREADS
 #define CRS_PIPES_SEEN 8192          /* slots of the set of pipes met while stopped (power of 2) */
 #define CRS_MAX_DELETED 64          /* deleted open files whose contents one checkpoint saves */
-#define CRS_MAX_FDPOS 1024          /* regular-file descriptors whose offsets a checkpoint pins */
+#define CRS_MAX_FDSTATE 2048        /* descriptor values a checkpoint captures at the quiesce */
 #define CRS_MAX_DONTFORK 4096       /* MADV_DONTFORK regions a checkpoint can lift */
 #define CRS_MAX_WAITERS 16          /* control clients waiting for a checkpoint at once */
 #define CRS_MAX_CTL_CLIENTS 16      /* control connections whose request is still coming */
@@ -201,14 +202,13 @@ struct crs_state {
     uint64_t dontfork[CRS_MAX_DONTFORK][2];   /* start, end */
     char smaps_buf[16384];
 
-    /* regular files' offsets and eventfd counters at the quiesce, for the snapshot child
-     * (fdpos.c) */
-    int nfdpos;
-    struct { int fd; int64_t pos; } fdpos[CRS_MAX_FDPOS];
-    uint32_t neventfds;
-    struct crs_snap_eventfd eventfds[CRS_MAX_FDPOS];
+    /* what the descriptors' kinds capture at the quiesce (regular files' offsets, eventfd
+     * counters), for the snapshot child (fdpos.c) */
+    uint32_t nfdstate;
+    struct crs_snap_fdstate fdstate[CRS_MAX_FDSTATE];
+    struct crs_fd_probe fd_probe;   /* the descriptor being recognised */
     char fd_dents[4096];
-    char fd_text[1024];             /* a readlink or fdinfo */
+    char fd_text[1024];             /* scratch for draining the tee pipe (fdqueue.c) */
 
     /* bytes queued in pipes and unix sockets at the quiesce (fdqueue.c) */
     int tee_pipe[2];                /* copies a pipe's bytes without consuming them */

@@ -1122,20 +1122,6 @@ static int write_image(struct child *c)
 
 /* Two or more CPUs allowed, not under a sanitizer (whose runtime keeps per-thread state that a
  * thread it has not seen would share), and not turned off (CRSNAP_TEST_ONE_THREAD). */
-/* Counters as they were at the quiesce replace those read now (see struct crs_snap_eventfd). */
-static void apply_eventfds(struct child *c)
-{
-    const struct crs_snap_request *req = c->req;
-    for (long i = 0; i < c->nfds; i++) {
-        struct crs_img_fd *f = &c->fds[i];
-        if (f->kind != CRS_FD_EVENTFD)
-            continue;
-        for (uint32_t k = 0; k < req->neventfds; k++)
-            if (req->eventfds[k].fd == f->fd && req->eventfds[k].ino == f->ino)
-                f->u.eventfd.count = req->eventfds[k].count;
-    }
-}
-
 static int want_helper(int one_thread)
 {
     if (sanitized_process())
@@ -1353,7 +1339,7 @@ void crs_snapshot_child(const struct crs_snap_request *req)
         c.stage = "reading the file descriptors for";
         finish(&c, (int)c.nfds, NULL, t0);
     }
-    apply_eventfds(&c);
+    crs_proc_fds_apply(c.fds, (size_t)c.nfds, req->fdstate, req->nfdstate);
     r = crs_proc_process(&c.proc, &c.st, req->parent > 0 ? req->parent : getppid(), c.work,
                          WORK_SIZE);
     if (r) {

@@ -34,6 +34,13 @@ long crs_proc_fds(struct crs_img_fd *fds, size_t max, struct crs_strtab *st,
                   const int *internal, uint32_t ninternal, const int *skip, int nskip,
                   char *work, size_t workcap);
 
+/* Sets the child's copies of the descriptors back to what was captured while the threads
+ * were stopped (a file's offset: see the kinds' pin), before anything is read from them. */
+void crs_proc_fds_pin(const struct crs_snap_fdstate *st, uint32_t n);
+/* The values captured then replace those read now (an eventfd's counter: the kinds' apply). */
+void crs_proc_fds_apply(struct crs_img_fd *fds, size_t nfds, const struct crs_snap_fdstate *st,
+                        uint32_t n);
+
 /* Process facts that /proc and a few system calls give: ids, umask, personality, exe, cwd,
  * comm, the mm fields of /proc/self/stat, rlimits. pid is the checkpointed process (the
  * child's parent). work is a buffer of workcap bytes. Returns 0 or -errno. */

@@ -29,14 +29,15 @@ void crs_snap_hooks_from_env(struct crs_snap_hooks *h);
 /* The rule of every on/off environment setting: set, not empty and not starting with '0'. */
 int crs_env_flag(const char *value);
 
-/* An eventfd's counter as it was while the threads were stopped. The child reads fdinfo only
- * after they run again, and a wake-up consumed in between would be lost in the image (the
- * restored memory has not seen it yet, the restored counter would no longer hold it). */
-struct crs_snap_eventfd {
+/* A value of a descriptor captured while the threads were stopped, by its kind's quiesce
+ * (fds/: a regular file's offset, an eventfd's counter), for the child's pin and apply. The
+ * child reads only after the threads run again, and what they did in between (an offset moved,
+ * a wake-up consumed) must not be in the image while the restored memory has not seen it. */
+struct crs_snap_fdstate {
     int32_t fd;
-    uint32_t pad;
+    uint32_t kind;                  /* enum crs_img_fd_kind */
     uint64_t ino;
-    uint64_t count;
+    uint64_t value;
 };
 
 /* Bytes queued in pipes and unix sockets are copied by the runtime while the threads
@@ -76,8 +77,8 @@ struct crs_snap_request {
     uint32_t nthreads;
     struct crs_img_restart restart;
     struct crs_img_itimer itimers[3]; /* not inherited across fork: read by the parent */
-    const struct crs_snap_eventfd *eventfds; /* counters read at the quiesce (fdpos.c) */
-    uint32_t neventfds;
+    const struct crs_snap_fdstate *fdstate; /* captured at the quiesce (runtime/fdpos.c) */
+    uint32_t nfdstate;
     const int *internal_fds;        /* crsnap's own descriptors, recorded as CRS_FD_INTERNAL */
     uint32_t ninternal;
     int report_fd;                  /* child writes one struct crs_snap_report here */

@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "common/escape.h"
 #include "image_fmt.h"
+#include "image/fdkind.h"
 #include "image/reader.h"
 
 struct summary {
@@ -21,10 +22,14 @@ struct summary {
     uint64_t stored;                /* page bytes as stored (compressed) */
 };
 
-/* An in-process unix socketpair end: the one kind of socket restore rebuilds. */
-static int is_pair(const struct crs_img_fd *f)
+/* What f's kind adds to the text and JSON forms ("" if nothing). */
+static void kind_info(const struct crs_img_fd *f, char *text, size_t tlen, char *json,
+                      size_t jlen)
 {
-    return f->kind == CRS_FD_SOCKET && (f->u.socket.flags & CRS_SOCK_F_PAIR);
+    const struct crs_fd_ops *k = crs_fd_ops_of(f->kind);
+    text[0] = json[0] = '\0';
+    if (k && k->info)
+        k->info(f, text, tlen, json, jlen);
 }
 
 static void usage(FILE *out)
@@ -220,11 +225,13 @@ static void print_text(const struct crs_image *img, const struct summary *s)
     for (uint32_t i = 0; i < img->nfds; i++) {
         const struct crs_img_fd *f = &img->fds[i];
         long long q = queued_of(img, f), d = deleted_of(img, f);
+        char note[64], member[64];
         if (f->kind == CRS_FD_INTERNAL)
             continue;
+        kind_info(f, note, sizeof note, member, sizeof member);
         printf("  %-4d %-9s ", f->fd, crs_image_fd_kind_name(f->kind));
         str(crs_image_string(img, f->path));
-        printf("%s", is_pair(f) ? " (socketpair, restored)" : "");
+        printf("%s", note);
         if (q >= 0)
             printf(" (%lld bytes waiting)", q);
         if (d >= 0)
@@ -297,11 +304,12 @@ static void print_json(const struct crs_image *img, const struct summary *s)
     sep = "";
     for (uint32_t i = 0; i < img->nfds; i++) {
         const struct crs_img_fd *f = &img->fds[i];
+        char note[64], member[64];
+        kind_info(f, note, sizeof note, member, sizeof member);
         printf("%s{\"fd\":%d,\"kind\":\"%s\",\"path\":", sep, f->fd,
                crs_image_fd_kind_name(f->kind));
         crs_json_string_str(stdout, crs_image_string(img, f->path));
-        if (f->kind == CRS_FD_SOCKET)
-            printf(",\"socketpair\":%s", is_pair(f) ? "true" : "false");
+        printf("%s", member);
         if (queued_of(img, f) >= 0)
             printf(",\"bytes_waiting\":%lld", queued_of(img, f));
         if (deleted_of(img, f) >= 0)

@@ -12,6 +12,7 @@ image
 restart
 restore
 snapshot
+fds
 runtime
 tools"
 failed=0
