@@ -11,7 +11,7 @@
 
 extern const struct crs_fd_ops crs_fd_file, crs_fd_tty, crs_fd_chr, crs_fd_pipe,
     crs_fd_eventfd, crs_fd_epoll, crs_fd_timerfd, crs_fd_signalfd, crs_fd_socket, crs_fd_other,
-    crs_fd_internal;
+    crs_fd_internal, crs_fd_memfd;
 
 /* table.c: a restorable that says yes; a match by an anonymous inode's name ("[eventfd"). */
 int crs_fd_restorable_always(const struct crs_fd_scan *s, const struct crs_img_fd *f);

@@ -22,6 +22,7 @@ const struct crs_fd_ops *const crs_fd_kinds[CRS_FD__END] = {
     [CRS_FD_SOCKET] = &crs_fd_socket,
     [CRS_FD_OTHER] = &crs_fd_other,
     [CRS_FD_INTERNAL] = &crs_fd_internal,
+    [CRS_FD_MEMFD] = &crs_fd_memfd,
 };
 _Static_assert(sizeof crs_fd_kinds / sizeof crs_fd_kinds[0] == CRS_FD__END,
                "an entry per descriptor kind");

@@ -278,6 +278,7 @@ enum crs_img_fd_kind {
     CRS_FD_SOCKET = 9,          /* restored only as an in-process pair: CRS_SOCK_F_PAIR */
     CRS_FD_OTHER = 10,          /* not restored */
     CRS_FD_INTERNAL = 11,       /* crsnap's own (control socket...): not restored, not reported */
+    CRS_FD_MEMFD = 12,          /* memfd_create: contents in DELETED, name in path, seals */
     CRS_FD__END,                /* one past the last kind: sizes tables; never on disk */
 };
 
@@ -309,6 +310,7 @@ struct crs_img_fd {
         struct { int32_t clockid; uint32_t settime_flags; uint64_t ticks;
                  struct crs_img_timeval interval, value; } timerfd; /* it_value is relative */
         struct { uint64_t mask; } signalfd;
+        struct { uint32_t seals; uint32_t pad; } memfd; /* F_GET_SEALS */
         struct { uint32_t family; uint32_t type; uint64_t peer_ino; uint32_t flags;
                  uint32_t pad; } socket; /* SO_DOMAIN, SO_TYPE, the peer's inode, CRS_SOCK_F_* */
         struct { uint32_t n; uint32_t pad; struct crs_img_epoll_tfd tfd[CRS_EPOLL_MAX]; } epoll;

@@ -16,6 +16,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -94,7 +95,8 @@ static void test_recognise_real_descriptors(void **state)
     sigaddset(&mask, SIGUSR2);
     int efd = eventfd(0, 0), tfd = timerfd_create(CLOCK_MONOTONIC, 0);
     int sfd = signalfd(-1, &mask, 0), ep = epoll_create1(0), ino = inotify_init1(0);
-    assert_true(efd >= 0 && tfd >= 0 && sfd >= 0 && ep >= 0 && ino >= 0);
+    int mfd = memfd_create("crsnap-test", 0);
+    assert_true(efd >= 0 && tfd >= 0 && sfd >= 0 && ep >= 0 && ino >= 0 && mfd >= 0);
 
     assert_int_equal(kind_of(file), CRS_FD_FILE);
     assert_int_equal(kind_of(dir), CRS_FD_FILE);
@@ -106,6 +108,7 @@ static void test_recognise_real_descriptors(void **state)
     assert_int_equal(kind_of(sfd), CRS_FD_SIGNALFD);
     assert_int_equal(kind_of(ep), CRS_FD_EPOLL);
     assert_int_equal(kind_of(ino), CRS_FD_OTHER);
+    assert_int_equal(kind_of(mfd), CRS_FD_MEMFD);   /* a regular file, known by its name */
     int tty = open("/dev/tty", O_RDWR | O_NOCTTY);
     if (tty >= 0)                       /* only with a controlling terminal */
         assert_int_equal(kind_of(tty), CRS_FD_TTY);
