@@ -8,11 +8,13 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
 #include <linux/unix_diag.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,6 +23,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "common/errmsg.h"
 #include "common/proc_util.h"
 #include "fds.h"
 #include "image/reader.h"
@@ -35,12 +38,6 @@ static uint32_t quiesce(int fd, const struct stat *sb, uint64_t *value)
 {
     (void)fd, (void)sb, (void)value;
     return CRS_FDQ_QUEUED;
-}
-
-static CRS_CHILD_CODE int restorable(const struct crs_fd_scan *s, const struct crs_img_fd *f)
-{
-    (void)s;
-    return (f->u.socket.flags & CRS_SOCK_F_PAIR) || f->fd <= 2;
 }
 
 static CRS_CHILD_CODE void sb_ch(struct crs_sbuf *b, char c)
@@ -195,18 +192,80 @@ static CRS_CHILD_CODE void describe(const struct crs_fd_scan *s, const struct cr
         crs_sb_u64(b, (uint64_t)fam);
 }
 
+static CRS_CHILD_CODE int getopt_int(int fd, int level, int name)
+{
+    int v = 0;
+    socklen_t len = sizeof v;
+    return getsockopt(fd, level, name, &v, &len) == 0 ? v : 0;
+}
+
+static CRS_CHILD_CODE int is_inet(uint32_t family)
+{
+    return family == AF_INET || family == AF_INET6;
+}
+
+/* Bound: an inet address with a port, or a unix path or abstract name. */
+static CRS_CHILD_CODE int bound(const struct sockaddr_storage *ss, socklen_t len)
+{
+    if (ss->ss_family == AF_INET)
+        return ((const struct sockaddr_in *)ss)->sin_port != 0;
+    if (ss->ss_family == AF_INET6)
+        return ((const struct sockaddr_in6 *)ss)->sin6_port != 0;
+    return ss->ss_family == AF_UNIX && len > offsetof(struct sockaddr_un, sun_path);
+}
+
 static CRS_CHILD_CODE void read_facts(struct crs_img_fd *f, const char *text, size_t len,
                                      size_t cap)
 {
-    int v;
-    socklen_t vlen = sizeof v;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    int fd = f->fd;
 
     (void)text, (void)len, (void)cap;
-    if (getsockopt(f->fd, SOL_SOCKET, SO_DOMAIN, &v, &vlen) == 0)
-        f->u.socket.family = (uint32_t)v;
-    vlen = sizeof v;
-    if (getsockopt(f->fd, SOL_SOCKET, SO_TYPE, &v, &vlen) == 0)
-        f->u.socket.type = (uint32_t)v;
+    f->u.socket.family = (uint32_t)getopt_int(fd, SOL_SOCKET, SO_DOMAIN);
+    f->u.socket.type = (uint32_t)getopt_int(fd, SOL_SOCKET, SO_TYPE);
+    f->u.socket.protocol = (uint32_t)getopt_int(fd, SOL_SOCKET, SO_PROTOCOL);
+    if (getopt_int(fd, SOL_SOCKET, SO_ACCEPTCONN))
+        f->u.socket.flags |= CRS_SOCK_F_LISTEN;
+    memset(&ss, 0, sizeof ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0 && sl <= sizeof f->u.socket.addr &&
+        bound(&ss, sl)) {
+        f->u.socket.flags |= CRS_SOCK_F_BOUND;
+        f->u.socket.addrlen = sl;
+        memcpy(f->u.socket.addr, &ss, sl);
+    }
+    sl = sizeof ss;
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+        f->u.socket.flags |= CRS_SOCK_F_PEER;
+    uint32_t o = 0;
+    o |= getopt_int(fd, SOL_SOCKET, SO_REUSEADDR) ? CRS_SOCK_O_REUSEADDR : 0;
+    o |= getopt_int(fd, SOL_SOCKET, SO_REUSEPORT) ? CRS_SOCK_O_REUSEPORT : 0;
+    o |= getopt_int(fd, SOL_SOCKET, SO_KEEPALIVE) ? CRS_SOCK_O_KEEPALIVE : 0;
+    o |= getopt_int(fd, SOL_SOCKET, SO_BROADCAST) ? CRS_SOCK_O_BROADCAST : 0;
+    if (f->u.socket.family == AF_INET6)
+        o |= getopt_int(fd, IPPROTO_IPV6, IPV6_V6ONLY) ? CRS_SOCK_O_V6ONLY : 0;
+    if (is_inet(f->u.socket.family) && f->u.socket.type == SOCK_STREAM)
+        o |= getopt_int(fd, IPPROTO_TCP, TCP_NODELAY) ? CRS_SOCK_O_NODELAY : 0;
+    f->u.socket.opts = o;
+}
+
+/* A socket a restore makes again, bound and listening if it was: an inet or unix socket of a
+ * kind that has no peer to lose (listening; or a bound datagram socket). */
+static CRS_CHILD_CODE int rebindable(const struct crs_img_fd *f)
+{
+    uint32_t fl = f->u.socket.flags, type = f->u.socket.type;
+    if (!(fl & CRS_SOCK_F_BOUND) || (fl & CRS_SOCK_F_PEER))
+        return 0;
+    if (!is_inet(f->u.socket.family) && f->u.socket.family != AF_UNIX)
+        return 0;
+    return ((fl & CRS_SOCK_F_LISTEN) && (type == SOCK_STREAM || type == SOCK_SEQPACKET)) ||
+           type == SOCK_DGRAM;
+}
+
+static CRS_CHILD_CODE int restorable(const struct crs_fd_scan *s, const struct crs_img_fd *f)
+{
+    (void)s;
+    return (f->u.socket.flags & CRS_SOCK_F_PAIR) || rebindable(f) || f->fd <= 2;
 }
 
 static CRS_CHILD_CODE int is_unix(const struct crs_img_fd *f)
@@ -219,7 +278,7 @@ static CRS_CHILD_CODE void note_diag(struct crs_img_fd *fds, size_t n,
                                      const struct unix_diag_msg *m, size_t len)
 {
     uint64_t peer = 0;
-    uint32_t named = 0;
+    uint32_t named = 0, backlog = 0;    /* a listener's wqueue is its backlog */
     int ours = 0;
 
     for (size_t i = 0; i < n; i++)
@@ -233,6 +292,9 @@ static CRS_CHILD_CODE void note_diag(struct crs_img_fd *fds, size_t n,
             break;
         if (a->rta_type == UNIX_DIAG_NAME)
             named = CRS_SOCK_F_NAMED;
+        else if (a->rta_type == UNIX_DIAG_RQLEN &&
+                 a->rta_len >= RTA_LENGTH(sizeof(struct unix_diag_rqlen)))
+            backlog = ((const struct unix_diag_rqlen *)RTA_DATA(a))->udiag_wqueue;
         else if (a->rta_type == UNIX_DIAG_PEER && a->rta_len >= RTA_LENGTH(4))
             peer = *(const uint32_t *)RTA_DATA(a);
         off += RTA_ALIGN(a->rta_len);
@@ -241,37 +303,31 @@ static CRS_CHILD_CODE void note_diag(struct crs_img_fd *fds, size_t n,
         if (is_unix(&fds[i]) && fds[i].ino == m->udiag_ino) {
             fds[i].u.socket.peer_ino = peer;
             fds[i].u.socket.flags |= CRS_SOCK_F_DIAG | named;
+            if (fds[i].u.socket.flags & CRS_SOCK_F_LISTEN)
+                fds[i].u.socket.backlog = backlog;
         }
 }
 
-/* Asks the kernel for every unix socket's peer and name (one dump) into buf. Without
- * sock_diag nothing is marked, and the sockets stay unrestored as before. */
-static CRS_CHILD_CODE void read_all(struct crs_img_fd *fds, size_t n, char *buf, size_t cap)
+/* One NETLINK_SOCK_DIAG dump: sends req, calls fn on each reply's payload, in buf. Returns 0,
+ * or -1 when the kernel has no sock_diag (nothing is then marked). */
+static CRS_CHILD_CODE int diag_dump(void *req, size_t reqlen, char *buf, size_t cap,
+                                    void (*fn)(struct crs_img_fd *, size_t, const void *,
+                                               size_t),
+                                    struct crs_img_fd *fds, size_t n, size_t minlen)
 {
-    struct {
-        struct nlmsghdr h;
-        struct unix_diag_req r;
-    } req;
-    int any = 0, done = 0;
-
-    for (size_t i = 0; i < n; i++)
-        any |= is_unix(&fds[i]);
-    if (!any)
-        return;
+    struct nlmsghdr *rh = req;
+    int done = 0;
     int nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+
     if (nl < 0)
-        return;
-    memset(&req, 0, sizeof req);
-    req.h.nlmsg_len = sizeof req;
-    req.h.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-    req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-    req.h.nlmsg_seq = 1;
-    req.r.sdiag_family = AF_UNIX;
-    req.r.udiag_states = ~0u;
-    req.r.udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER;
-    if (send(nl, &req, sizeof req, 0) != (ssize_t)sizeof req) {
+        return -1;
+    rh->nlmsg_len = (uint32_t)reqlen;
+    rh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
+    rh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    rh->nlmsg_seq = 1;
+    if (send(nl, req, reqlen, 0) != (ssize_t)reqlen) {
         close(nl);
-        return;
+        return -1;
     }
     while (!done) {
         ssize_t got = recv(nl, buf, cap, 0);
@@ -284,12 +340,79 @@ static CRS_CHILD_CODE void read_all(struct crs_img_fd *fds, size_t n, char *buf,
                 done = 1;
                 break;
             }
-            if (h->nlmsg_type == SOCK_DIAG_BY_FAMILY &&
-                h->nlmsg_len >= NLMSG_LENGTH(sizeof(struct unix_diag_msg)))
-                note_diag(fds, n, NLMSG_DATA(h), h->nlmsg_len - NLMSG_HDRLEN);
+            if (h->nlmsg_type == SOCK_DIAG_BY_FAMILY && h->nlmsg_len >= NLMSG_LENGTH(minlen))
+                fn(fds, n, NLMSG_DATA(h), h->nlmsg_len - NLMSG_HDRLEN);
         }
     }
     close(nl);
+    return 0;
+}
+
+static CRS_CHILD_CODE void note_unix(struct crs_img_fd *fds, size_t n, const void *m, size_t len)
+{
+    note_diag(fds, n, m, len);
+}
+
+/* A listening TCP socket's backlog: inet_diag's wqueue for a listener. */
+static CRS_CHILD_CODE void note_inet(struct crs_img_fd *fds, size_t n, const void *p,
+                                     size_t len)
+{
+    const struct inet_diag_msg *m = p;
+
+    (void)len;
+    for (size_t i = 0; i < n; i++)
+        if (fds[i].kind == CRS_FD_SOCKET && is_inet(fds[i].u.socket.family) &&
+            fds[i].ino == m->idiag_inode && (fds[i].u.socket.flags & CRS_SOCK_F_LISTEN))
+            fds[i].u.socket.backlog = m->idiag_wqueue;
+}
+
+static CRS_CHILD_CODE void inet_backlogs(struct crs_img_fd *fds, size_t n, char *buf,
+                                         size_t cap)
+{
+    static const uint8_t families[] = { AF_INET, AF_INET6 };
+    struct {
+        struct nlmsghdr h;
+        struct inet_diag_req_v2 r;
+    } req;
+
+    for (size_t k = 0; k < sizeof families; k++) {
+        int any = 0;
+        for (size_t i = 0; i < n; i++)
+            any |= fds[i].kind == CRS_FD_SOCKET && fds[i].u.socket.family == families[k] &&
+                   (fds[i].u.socket.flags & CRS_SOCK_F_LISTEN);
+        if (!any)
+            continue;
+        memset(&req, 0, sizeof req);
+        req.r.sdiag_family = families[k];
+        req.r.sdiag_protocol = IPPROTO_TCP;
+        req.r.idiag_states = 1u << TCP_LISTEN;
+        diag_dump(&req, sizeof req, buf, cap, note_inet, fds, n, sizeof(struct inet_diag_msg));
+    }
+}
+
+/* Asks the kernel for every unix socket's peer, name and queue (one dump) into buf, and for
+ * the inet listeners' backlogs. Without sock_diag nothing is marked, and the pairs stay
+ * unrestored as before; listeners then get the system's default backlog. */
+static CRS_CHILD_CODE void read_all(struct crs_img_fd *fds, size_t n, char *buf, size_t cap)
+{
+    struct {
+        struct nlmsghdr h;
+        struct unix_diag_req r;
+    } req;
+    int any = 0;
+
+    inet_backlogs(fds, n, buf, cap);
+    for (size_t i = 0; i < n; i++)
+        any |= is_unix(&fds[i]);
+    if (!any)
+        return;
+    memset(&req, 0, sizeof req);
+    req.r.sdiag_family = AF_UNIX;
+    req.r.udiag_states = ~0u;
+    req.r.udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER | UDIAG_SHOW_RQLEN;
+    if (diag_dump(&req, sizeof req, buf, cap, note_unix, fds, n,
+                  sizeof(struct unix_diag_msg)) < 0)
+        return;
     /* a pair: both ends unnamed, each the other's peer, both open here */
     for (size_t i = 0; i < n; i++) {
         struct crs_img_fd *f = &fds[i];
@@ -311,7 +434,7 @@ static CRS_CHILD_CODE void read_all(struct crs_img_fd *fds, size_t n, char *buf,
 /* A unix socketpair whose both ends are in the image (an event loop's wake-up channel, most
  * often) becomes a new socketpair of the same type, with what was waiting in each direction put
  * back (bytes of a stream, datagram by datagram otherwise). */
-static int rebuild(struct crs_restore *r, const struct crs_img_fd *f, uint8_t *done)
+static int rebuild_pair(struct crs_restore *r, const struct crs_img_fd *f, uint8_t *done)
 {
     const struct crs_image *img = r->img;
     uint64_t ino[2] = { f->ino, f->u.socket.peer_ino };
@@ -359,11 +482,173 @@ static int rebuild(struct crs_restore *r, const struct crs_img_fd *f, uint8_t *d
 }
 
 
+/* The saved address as text, for messages and info: "127.0.0.1:8000", "[::1]:80",
+ * "/run/app.sock", "@name". */
+static void addr_text(const struct crs_img_fd *f, char *out, size_t cap)
+{
+    struct sockaddr_storage ss;
+    struct crs_sbuf b;
+    socklen_t len = f->u.socket.addrlen < sizeof ss ? f->u.socket.addrlen : sizeof ss;
+
+    memset(&ss, 0, sizeof ss);
+    memcpy(&ss, f->u.socket.addr, len);
+    crs_sb_init(&b, out, cap);
+    if (is_inet(ss.ss_family))
+        sb_inet(&b, &ss);
+    else if (!sb_unix(&b, &ss, len))
+        crs_sb_str(&b, "an unnamed address");
+}
+
+/* A new socket of f's family, type and protocol, with f's options. */
+static int make_socket(const struct crs_img_fd *f)
+{
+    static const struct { uint32_t bit; int level, name; } opt[] = {
+        { CRS_SOCK_O_REUSEADDR, SOL_SOCKET, SO_REUSEADDR },
+        { CRS_SOCK_O_REUSEPORT, SOL_SOCKET, SO_REUSEPORT },
+        { CRS_SOCK_O_KEEPALIVE, SOL_SOCKET, SO_KEEPALIVE },
+        { CRS_SOCK_O_BROADCAST, SOL_SOCKET, SO_BROADCAST },
+        { CRS_SOCK_O_NODELAY, IPPROTO_TCP, TCP_NODELAY },
+    };
+    int fd = socket((int)f->u.socket.family, (int)f->u.socket.type | SOCK_CLOEXEC,
+                    (int)f->u.socket.protocol);
+    int one = 1;
+
+    if (fd < 0)
+        return -errno;
+    for (size_t i = 0; i < sizeof opt / sizeof opt[0]; i++)
+        if (f->u.socket.opts & opt[i].bit)
+            setsockopt(fd, opt[i].level, opt[i].name, &one, sizeof one);
+    /* set either way: its default is the host's net.ipv6.bindv6only */
+    if (f->u.socket.family == AF_INET6) {
+        int v6only = (f->u.socket.opts & CRS_SOCK_O_V6ONLY) != 0;
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
+    }
+    return fd;
+}
+
+/* The path of a unix address bound to a path, or NULL (abstract, unnamed). */
+static const char *unix_path(const struct crs_img_fd *f, char *out, size_t cap)
+{
+    const struct sockaddr_un *un = (const struct sockaddr_un *)f->u.socket.addr;
+    size_t n = f->u.socket.addrlen > offsetof(struct sockaddr_un, sun_path)
+                   ? f->u.socket.addrlen - offsetof(struct sockaddr_un, sun_path) : 0;
+
+    if (f->u.socket.family != AF_UNIX || n == 0 || un->sun_path[0] == '\0')
+        return NULL;
+    n = n < cap - 1 ? n : cap - 1;
+    memcpy(out, un->sun_path, n);
+    out[n] = '\0';
+    return out;
+}
+
+/* Is the unix path taken: something else than a socket file, or a socket someone accepts on?
+ * A socket file nobody accepts on is what the process left when it died. */
+static int unix_path_live(const struct crs_img_fd *f, const char *path)
+{
+    struct stat st;
+    int c, live;
+
+    if (lstat(path, &st) < 0)
+        return 0;
+    if (!S_ISSOCK(st.st_mode))
+        return 1;
+    c = socket(AF_UNIX, (int)f->u.socket.type | SOCK_CLOEXEC, 0);
+    if (c < 0)
+        return 1;
+    live = connect(c, (const struct sockaddr *)f->u.socket.addr, f->u.socket.addrlen) == 0 ||
+           errno != ECONNREFUSED;
+    close(c);
+    return live;
+}
+
+/* Binds fd to f's address again (removing the stale socket file of a unix path first), and
+ * listens with f's backlog if f was listening. */
+static int bind_again(const struct crs_img_fd *f, int fd)
+{
+    char path[sizeof(struct sockaddr_un)];
+
+    if (unix_path(f, path, sizeof path) && !unix_path_live(f, path))
+        unlink(path);
+    if (bind(fd, (const struct sockaddr *)f->u.socket.addr, f->u.socket.addrlen) < 0)
+        return -errno;
+    if ((f->u.socket.flags & CRS_SOCK_F_LISTEN) &&
+        listen(fd, f->u.socket.backlog ? (int)f->u.socket.backlog : SOMAXCONN) < 0)
+        return -errno;
+    return 0;
+}
+
+/* Restorer, before anything changes: is the address free to take again? A probe socket binds
+ * it (an inet port) or the path is looked at (a unix one). */
+static int check(const struct crs_image *img, const struct crs_img_fd *f,
+                 const struct crs_restore_opts *o, char *err, size_t errlen)
+{
+    char what[160], path[sizeof(struct sockaddr_un)];
+    int e = 0;
+
+    (void)img;
+    if (!rebindable(f) || (f->fd <= 2 && o->own_std))
+        return 0;
+    if (unix_path(f, path, sizeof path)) {
+        e = unix_path_live(f, path) ? -EADDRINUSE : 0;
+    } else {
+        int fd = make_socket(f);
+        if (fd < 0)
+            e = fd;
+        else if (bind(fd, (const struct sockaddr *)f->u.socket.addr, f->u.socket.addrlen) < 0)
+            e = -errno;
+        if (fd >= 0)
+            close(fd);
+    }
+    if (!e)
+        return 0;
+    addr_text(f, what, sizeof what);
+    crs_seterr(err, errlen, "descriptor %d, a socket %s %s, cannot have its address again: %s",
+               f->fd, (f->u.socket.flags & CRS_SOCK_F_LISTEN) ? "listening on" : "bound to",
+               what, strerror(-e));
+    /* not -EADDRINUSE, which the restorer reads as its own layout colliding (and re-executes) */
+    return o->force ? 1 : e == -EADDRINUSE ? -EBUSY : e;
+}
+
+static int rebuild_bound(struct crs_restore *r, const struct crs_img_fd *f)
+{
+    int fd = make_socket(f), e;
+
+    if (fd < 0)
+        return fd;
+    if ((e = bind_again(f, fd)) < 0) {
+        close(fd);
+        return e;
+    }
+    fcntl(fd, F_SETFL, (int)f->flags);
+    return crs_restore_fd_place(r, fd, f);
+}
+
+static int rebuild(struct crs_restore *r, const struct crs_img_fd *f, uint8_t *done)
+{
+    if (f->u.socket.flags & CRS_SOCK_F_PAIR)
+        return rebuild_pair(r, f, done);
+    if (rebindable(f))
+        return rebuild_bound(r, f);
+    return f->fd <= 2 ? crs_restore_fd_attach_std(r, f) : -ENOTSUP;
+}
+
 static void info(const struct crs_img_fd *f, char *text, size_t tlen, char *json, size_t jlen)
 {
     int pair = (f->u.socket.flags & CRS_SOCK_F_PAIR) != 0;
-    snprintf(text, tlen, "%s", pair ? " (socketpair, restored)" : "");
-    snprintf(json, jlen, ",\"socketpair\":%s", pair ? "true" : "false");
+    int listening = (f->u.socket.flags & CRS_SOCK_F_LISTEN) != 0;
+    char what[160];
+
+    if (pair) {
+        snprintf(text, tlen, " (socketpair, restored)");
+    } else if (rebindable(f)) {
+        addr_text(f, what, sizeof what);
+        snprintf(text, tlen, " (%s %s, restored)", listening ? "listening on" : "bound to", what);
+    } else {
+        text[0] = '\0';
+    }
+    snprintf(json, jlen, ",\"socketpair\":%s,\"listening\":%s,\"rebound\":%s",
+             pair ? "true" : "false", listening ? "true" : "false",
+             rebindable(f) ? "true" : "false");
 }
 
 const struct crs_fd_ops crs_fd_socket = {
@@ -376,6 +661,7 @@ const struct crs_fd_ops crs_fd_socket = {
     .read_all = read_all,
     .restorable = restorable,
     .describe = describe,
+    .check = check,
     .rebuild = rebuild,
     .info = info,
 };

@@ -289,6 +289,17 @@ struct crs_img_epoll_tfd { int32_t fd; uint32_t events; uint64_t data; };
 #define CRS_SOCK_F_DIAG  0x1u   /* the kernel's sock_diag answered: peer_ino and NAMED valid */
 #define CRS_SOCK_F_NAMED 0x2u   /* bound to a path or an abstract name */
 #define CRS_SOCK_F_PAIR  0x4u   /* AF_UNIX, unnamed, and so is its peer, open in the process */
+#define CRS_SOCK_F_LISTEN 0x8u  /* SO_ACCEPTCONN: listening */
+#define CRS_SOCK_F_BOUND 0x10u  /* bound to addr (an inet port, a unix path or abstract name) */
+#define CRS_SOCK_F_PEER  0x20u  /* connected: it has a peer (getpeername) */
+
+/* crs_img_fd.u.socket.opts: the boolean options a restore sets again. */
+#define CRS_SOCK_O_REUSEADDR 0x1u
+#define CRS_SOCK_O_REUSEPORT 0x2u
+#define CRS_SOCK_O_V6ONLY    0x4u
+#define CRS_SOCK_O_KEEPALIVE 0x8u
+#define CRS_SOCK_O_NODELAY   0x10u   /* TCP_NODELAY */
+#define CRS_SOCK_O_BROADCAST 0x20u
 
 /* Descriptor records an image may hold: the snapshot child records at most this many (a
  * process with more fails its checkpoint), readers and the restorer accept as many. */
@@ -312,7 +323,12 @@ struct crs_img_fd {
         struct { uint64_t mask; } signalfd;
         struct { uint32_t seals; uint32_t pad; } memfd; /* F_GET_SEALS */
         struct { uint32_t family; uint32_t type; uint64_t peer_ino; uint32_t flags;
-                 uint32_t pad; } socket; /* SO_DOMAIN, SO_TYPE, the peer's inode, CRS_SOCK_F_* */
+                 uint32_t pad;    /* SO_DOMAIN, SO_TYPE, the peer's inode, CRS_SOCK_F_* */
+                 uint32_t protocol; /* SO_PROTOCOL */
+                 uint32_t backlog;  /* a listening socket's, from sock_diag; 0 unknown */
+                 uint32_t opts;     /* CRS_SOCK_O_* set on it */
+                 uint32_t addrlen;  /* of addr: getsockname, with CRS_SOCK_F_BOUND */
+                 uint8_t addr[128]; } socket;
         struct { uint32_t n; uint32_t pad; struct crs_img_epoll_tfd tfd[CRS_EPOLL_MAX]; } epoll;
         uint8_t raw[784];
     } u;

@@ -23,6 +23,7 @@ add_executable(restore_fds ${CRS_RESTORE_TESTS}/fds.c)
 add_executable(restore_evwake ${CRS_RESTORE_TESTS}/evwake.c)
 add_executable(restore_deleted_prog ${CRS_RESTORE_TESTS}/deleted.c)
 add_executable(restore_memfd_prog ${CRS_RESTORE_TESTS}/memfd.c)
+add_executable(restore_listen_prog ${CRS_RESTORE_TESTS}/listen.c)
 target_link_libraries(restore_evwake PRIVATE Threads::Threads)
 target_link_libraries(restore_fds PRIVATE ${CMAKE_DL_LIBS})
 add_executable(restore_sockpair_prog ${CRS_RESTORE_TESTS}/sockpair.c)
@@ -61,6 +62,9 @@ crs_restore_test(restore_deleted_files program.sh deleted $<TARGET_FILE:restore_
 crs_restore_test(restore_deleted_too_big deleted_big.sh)
 crs_restore_test(restore_memfd program.sh memfd $<TARGET_FILE:restore_memfd_prog> 3000000
                  @PROGRESS@)
+crs_restore_test(restore_http_server http_server.sh)
+crs_restore_test(restore_listening program.sh listening $<TARGET_FILE:restore_listen_prog> @TMP@
+                 3000000 @PROGRESS@)
 crs_restore_test(restore_socketpairs sockpair.sh $<TARGET_FILE:restore_sockpair_prog>)
 crs_restore_test(restore_python_asyncio program.sh asyncio /usr/bin/python3
                  ${CRS_RESTORE_TESTS}/asyncio_wake.py 600000 @PROGRESS@)

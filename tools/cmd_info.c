@@ -225,13 +225,13 @@ static void print_text(const struct crs_image *img, const struct summary *s)
     for (uint32_t i = 0; i < img->nfds; i++) {
         const struct crs_img_fd *f = &img->fds[i];
         long long q = queued_of(img, f), d = deleted_of(img, f);
-        char note[64], member[64];
+        char note[256], member[128];
         if (f->kind == CRS_FD_INTERNAL)
             continue;
         kind_info(f, note, sizeof note, member, sizeof member);
         printf("  %-4d %-9s ", f->fd, crs_image_fd_kind_name(f->kind));
         str(crs_image_string(img, f->path));
-        printf("%s", note);
+        str(note);                      /* it may hold a unix path from the image */
         if (q >= 0)
             printf(" (%lld bytes waiting)", q);
         if (d >= 0)
@@ -304,7 +304,7 @@ static void print_json(const struct crs_image *img, const struct summary *s)
     sep = "";
     for (uint32_t i = 0; i < img->nfds; i++) {
         const struct crs_img_fd *f = &img->fds[i];
-        char note[64], member[64];
+        char note[256], member[128];
         kind_info(f, note, sizeof note, member, sizeof member);
         printf("%s{\"fd\":%d,\"kind\":\"%s\",\"path\":", sep, f->fd,
                crs_image_fd_kind_name(f->kind));

@@ -33,7 +33,8 @@ static size_t len0;
 
 static int qpipe[2];                   /* its bytes are in the good image's QUEUED section */
 static int gone_fd = -1;               /* its contents are in the DELETED section */
-static int lsock = -1;                  /* a listening socket: in the UNSAVED section */
+static int lsock = -1;                  /* a listening socket: a restore binds it again */
+static int csock = -1;                  /* connected to it: in the UNSAVED section */
 static pid_t kid = -1;                  /* a child: in the UNSAVED section */
 static struct crs_snap_report rep0;     /* the good image's report */
 
@@ -49,7 +50,12 @@ static int setup(void **state)
     gone_fd = crs_test_delete_file(t, dir, "no name");
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
     lsock = socket(AF_INET, SOCK_STREAM, 0);
-    if (lsock < 0 || bind(lsock, (struct sockaddr *)&a, sizeof a) || listen(lsock, 1))
+    socklen_t al = sizeof a;
+    if (lsock < 0 || bind(lsock, (struct sockaddr *)&a, sizeof a) || listen(lsock, 1) ||
+        getsockname(lsock, (struct sockaddr *)&a, &al))
+        return -1;
+    csock = socket(AF_INET, SOCK_STREAM, 0);
+    if (csock < 0 || connect(csock, (struct sockaddr *)&a, sizeof a))
         return -1;
     /* the child's name has a newline: the report's lines must stay one per object */
     int ready[2];
@@ -167,17 +173,20 @@ static void test_good_image(void **state)
     assert_int_equal(img->deleted[0].fd, gone_fd);
     assert_int_equal(img->deleted[0].size, 7);
     assert_memory_equal(img->deleted[0].data, "no name", 7);
-    /* what a restore leaves out: the listening socket and the child, nothing else of ours */
+    /* what a restore leaves out: the connected socket and the child, nothing else of ours
+     * (the listening socket is bound again) */
     int have_sock = 0, have_kid = 0;
     char line[600], want[64];
     for (uint32_t i = 0; i < img->nunsaved; i++) {
         const struct crs_img_unsaved *u = &img->unsaved[i];
         crs_image_unsaved_line(img, i, line, sizeof line);
-        if (u->kind == CRS_UNSAVED_FD && u->fd == lsock) {
-            snprintf(want, sizeof want, "fd %d: socket listening on 127.0.0.1:", lsock);
+        if (u->kind == CRS_UNSAVED_FD && u->fd == csock) {
+            snprintf(want, sizeof want, "fd %d: socket 127.0.0.1:", csock);
             assert_int_equal(strncmp(line, want, strlen(want)), 0);
+            assert_non_null(strstr(line, " connected to 127.0.0.1:"));
             have_sock = 1;
         }
+        assert_true(u->kind != CRS_UNSAVED_FD || u->fd != lsock);
         if (u->kind == CRS_UNSAVED_CHILD && u->pid == (uint32_t)kid) {
             snprintf(want, sizeof want, "child process %d (kid\nline)", (int)kid);
             assert_int_equal(strncmp(line, want, strlen(want)), 0);
@@ -189,7 +198,7 @@ static void test_good_image(void **state)
     /* the report to the parent names them, for its log */
     assert_int_equal(rep0.nunsaved, img->nunsaved);
     assert_true(rep0.unsaved_shown >= 1 && rep0.unsaved_shown <= 5);
-    assert_non_null(strstr(rep0.unsaved, "socket listening on 127.0.0.1:"));
+    assert_non_null(strstr(rep0.unsaved, " connected to 127.0.0.1:"));
     if (rep0.nunsaved <= 5)            /* the child comes after the descriptors */
         assert_non_null(strstr(rep0.unsaved, "(kid?line)\n"));
     uint32_t lines = 0;

@@ -1,7 +1,8 @@
 /* sockpair.c - for the restore tests: holds a SOCK_STREAM socketpair (one end non-blocking),
- * a SOCK_DGRAM socketpair (one end close-on-exec) and a bound unix socket, works for a while,
- * then checks that both pairs still carry bytes with their type and flags, and that the bound
- * socket is either still open (never restored) or closed and reported by crs_unrestored_fds.
+ * a SOCK_DGRAM socketpair (one end close-on-exec), a bound unix datagram socket and one
+ * connected to it, works for a while, then checks that both pairs still carry bytes with their
+ * type and flags, that the bound socket is bound there and receives, and that the connected
+ * one is either still open (never restored) or closed and reported by crs_unrestored_fds.
  * It prints the same lines whether it was restored in between or not.
  *   sockpair DIR ITERATIONS [PROGRESS_FILE]
  */
@@ -42,8 +43,9 @@ int main(int argc, char **argv)
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     snprintf(sa.sun_path, sizeof sa.sun_path, "%s/bound.sock", argv[1]);
     unlink(sa.sun_path);
-    int bound = socket(AF_UNIX, SOCK_DGRAM, 0);
-    if (bound < 0 || bind(bound, (struct sockaddr *)&sa, sizeof sa) < 0)
+    int bound = socket(AF_UNIX, SOCK_DGRAM, 0), conn = socket(AF_UNIX, SOCK_DGRAM, 0);
+    if (bound < 0 || bind(bound, (struct sockaddr *)&sa, sizeof sa) < 0 || conn < 0 ||
+        connect(conn, (struct sockaddr *)&sa, sizeof sa) < 0)
         return 1;
 
     volatile uint64_t x = 1;
@@ -75,15 +77,24 @@ int main(int argc, char **argv)
           "dgram other way");
 
     /* Run alone, crsnap's library is absent and the socket open. The tests run it only under
-     * `crsnap run` and restore it: then the bound socket is closed and reported, no pair is. */
+     * `crsnap run` and restore it: then the connected socket is closed and reported, no pair
+     * and not the bound socket. */
     int (*unrestored)(int *, int) = (int (*)(int *, int))dlsym(RTLD_DEFAULT, "crs_unrestored_fds");
-    int list[64], nl = unrestored ? unrestored(list, 64) : 0, bound_listed = 0, pair_listed = 0;
+    int list[64], nl = unrestored ? unrestored(list, 64) : 0, conn_listed = 0, other_listed = 0;
     for (int i = 0; i < nl && i < 64; i++) {
-        bound_listed += list[i] == bound;
-        pair_listed += list[i] == st[0] || list[i] == st[1] || list[i] == dg[0] || list[i] == dg[1];
+        conn_listed += list[i] == conn;
+        other_listed += list[i] == st[0] || list[i] == st[1] || list[i] == dg[0] ||
+                        list[i] == dg[1] || list[i] == bound;
     }
-    int open_now = fcntl(bound, F_GETFD) >= 0;
-    CHECK(!pair_listed && ((!unrestored && open_now) || (unrestored && !open_now && bound_listed)),
-          "bound socket");
+    int open_now = fcntl(conn, F_GETFD) >= 0;
+    CHECK(!other_listed && ((!unrestored && open_now) || (unrestored && !open_now && conn_listed)),
+          "connected socket");
+    struct sockaddr_un now = {0};
+    socklen_t nowl = sizeof now;
+    int to = socket(AF_UNIX, SOCK_DGRAM, 0);
+    CHECK(getsockname(bound, (struct sockaddr *)&now, &nowl) == 0 &&
+          !strcmp(now.sun_path, sa.sun_path) && to >= 0 &&
+          sendto(to, "hi", 2, 0, (struct sockaddr *)&sa, sizeof sa) == 2 &&
+          recv(bound, buf, sizeof buf, 0) == 2, "bound socket");
     return 0;
 }

@@ -1,5 +1,5 @@
 # unsaved.sh - what a checkpoint cannot bring back is said, not lost in silence: a python3
-# program with a listening TCP socket and a child it writes to through a pipe is checkpointed;
+# program with a TCP connection and a child it writes to through a pipe is checkpointed;
 # the checkpoint's log names the socket, the pipe and the child, `crsnap info` (text and JSON)
 # lists them, and `crsnap restore` (by default, and -n) says them; the restored program's
 # stderr, a file it kept writing, gets no "changed since the checkpoint" warning.
@@ -9,9 +9,9 @@ PY=/usr/bin/python3
 [ -x "$PY" ] || { echo "skipped: no $PY"; exit 77; }
 start run "$PY" "$(dirname "$0")/unsaved.py" "$T/info"
 wait_for "$T/info"
-read -r port cpid pipefd sockfd <"$T/info"
+read -r port cpid pipefd sockfd cport <"$T/info"
 PIDS="$PIDS $cpid"
-sock="fd $sockfd: socket listening on 127.0.0.1:$port (TCP)"
+sock="fd $sockfd: socket 127.0.0.1:$cport connected to 127.0.0.1:$port (TCP)"
 pipe="fd $pipefd: pipe to child process $cpid (sleep)"
 child="child process $cpid (sleep)"
 
@@ -51,12 +51,13 @@ else
         "and $((nrec - 5)) more (crsnap info $IMG lists them)" log
 fi
 "$CRSNAP_BIN" info --json "$IMG" >"$T/info.json" || fail "crsnap info --json failed"
-"$PY" - "$T/info.json" "$sockfd" "$port" "$pipefd" "$cpid" <<'PYEOF' || fail "info --json: $(cat "$T/info.json")"
+"$PY" - "$T/info.json" "$sockfd" "$port" "$pipefd" "$cpid" "$cport" <<'PYEOF' || fail "info --json: $(cat "$T/info.json")"
 import json, sys
 j = json.load(open(sys.argv[1]))
-sockfd, port, pipefd, cpid = sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
+sockfd, port, pipefd, cpid, cport = sys.argv[2:7]
 want = [
-    {"kind": "fd", "fd": int(sockfd), "what": "socket listening on 127.0.0.1:%s (TCP)" % port},
+    {"kind": "fd", "fd": int(sockfd),
+     "what": "socket 127.0.0.1:%s connected to 127.0.0.1:%s (TCP)" % (cport, port)},
     {"kind": "fd", "fd": int(pipefd), "what": "pipe to child process %s (sleep)" % cpid},
     {"kind": "child", "pid": int(cpid), "what": "child process %s (sleep)" % cpid},
 ]
@@ -70,12 +71,22 @@ if [ -n "${CRSNAP_SANITIZED:-}" ]; then
     echo "logged and listed (restore -n needs an unsanitized build: the sanitizers' shadow is in the way)"
     exit 0
 fi
-# the dry run says them too
+# while the program still holds its listening socket, a restore could not bind it again:
+# refused before anything is done, and said; --force goes on without it
+restore busy -n "$IMG"
+[ "$RC" = 1 ] || fail "restore -n with the port taken exited $RC"
+grep -q "^crsnap restore: descriptor [0-9]*, a socket listening on 127.0.0.1:$port, cannot have its address again: Address already in use$" "$T/busy.err" ||
+    fail "restore -n with the port taken said: $(cat "$T/busy.err")"
+restore forced -n --force "$IMG"
+[ "$RC" = 0 ] || fail "restore -n --force with the port taken exited $RC"
+grep -q "^crsnap restore: warning: descriptor [0-9]*, a socket listening on 127.0.0.1:$port" "$T/forced.err" ||
+    fail "restore -n --force said: $(cat "$T/forced.err")"
+
+kill_now "$PID" run
+# the dry run says what it leaves out
 restore dry -n "$IMG"
 [ "$RC" = 0 ] || fail "restore -n exited $RC"
 said "$T/dry.err" "restore -n"
-
-kill_now "$PID" run
 # the restore, in the background (the restored program waits forever); its stderr is checked
 # once it has said what it left out
 "$CRSNAP_BIN" restore -q "$IMG" >"$T/restored.out" 2>"$T/restored.err" &

@@ -1,0 +1,117 @@
+/* listen.c - for the restore tests: a server's sockets. A TCP listener on 127.0.0.1 (options
+ * set, non-blocking, backlog 5), a unix listener on a path and one on an abstract name, and a
+ * UDP socket bound to ::1 (IPV6_V6ONLY). After its work it checks each is still bound where it
+ * was, listening, with its options, and serves: a connection to each listener is accepted and
+ * echoes, a datagram to the UDP socket arrives. It prints the same lines whether it was
+ * restored in between or not.
+ *   listen DIR ITERATIONS PROGRESS_FILE
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define CHECK(cond, what) printf("%s %s\n", what, (cond) ? "ok" : "BROKEN")
+
+static int opt(int fd, int level, int name)
+{
+    int v = 0;
+    socklen_t l = sizeof v;
+    return getsockopt(fd, level, name, &v, &l) == 0 ? v : -1;
+}
+
+/* Connects to the listener fd (at addr), accepts, and sends a byte each way. */
+static int serves(int fd, const struct sockaddr *addr, socklen_t len)
+{
+    int c = socket(addr->sa_family, SOCK_STREAM, 0), a = -1, ok = 0;
+    char b = 0;
+
+    if (c >= 0 && connect(c, addr, len) == 0) {
+        int fl = fcntl(fd, F_GETFL);
+        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+        a = accept(fd, NULL, NULL);
+        fcntl(fd, F_SETFL, fl);
+        ok = a >= 0 && write(c, "p", 1) == 1 && read(a, &b, 1) == 1 && b == 'p' &&
+             write(a, "q", 1) == 1 && read(c, &b, 1) == 1 && b == 'q';
+    }
+    if (a >= 0)
+        close(a);
+    if (c >= 0)
+        close(c);
+    return ok;
+}
+
+int main(int argc, char **argv)
+{
+    struct sockaddr_in in = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    struct sockaddr_in6 in6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+    struct sockaddr_un path = { .sun_family = AF_UNIX }, abst = { .sun_family = AF_UNIX };
+    socklen_t inl = sizeof in, in6l = sizeof in6;
+    int one = 1;
+
+    if (argc < 4)
+        return 2;
+    long n = atol(argv[2]);
+    snprintf(path.sun_path, sizeof path.sun_path, "%s/listen.sock", argv[1]);
+    snprintf(abst.sun_path + 1, sizeof abst.sun_path - 1, "crsnap-listen-%d", (int)getpid());
+    socklen_t absl = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+                                 strlen(abst.sun_path + 1));
+
+    int t = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    int u = socket(AF_UNIX, SOCK_STREAM, 0), ua = socket(AF_UNIX, SOCK_STREAM, 0);
+    int d = socket(AF_INET6, SOCK_DGRAM, 0);
+    if (t < 0 || u < 0 || ua < 0 || d < 0 ||
+        setsockopt(t, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ||
+        setsockopt(t, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one) ||
+        setsockopt(t, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) ||
+        setsockopt(d, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) ||
+        bind(t, (struct sockaddr *)&in, sizeof in) || listen(t, 5) ||
+        getsockname(t, (struct sockaddr *)&in, &inl) ||
+        bind(u, (struct sockaddr *)&path, sizeof path) || listen(u, 3) ||
+        bind(ua, (struct sockaddr *)&abst, absl) || listen(ua, 3) ||
+        bind(d, (struct sockaddr *)&in6, sizeof in6) ||
+        getsockname(d, (struct sockaddr *)&in6, &in6l))
+        return 1;
+
+    volatile unsigned long x = 1;
+    for (long i = 0; i < n; i++) {
+        for (int k = 0; k < 1000; k++)
+            x = x * 6364136223846793005ul + 1;
+        if (i == n / 10) {
+            int pf = open(argv[3], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            if (pf >= 0)
+                close(pf);
+        }
+    }
+
+    struct sockaddr_in now = {0};
+    socklen_t nl = sizeof now;
+    CHECK(getsockname(t, (struct sockaddr *)&now, &nl) == 0 && now.sin_port == in.sin_port &&
+          now.sin_addr.s_addr == in.sin_addr.s_addr, "tcp address");
+    CHECK(opt(t, SOL_SOCKET, SO_ACCEPTCONN) == 1, "tcp listening");
+    CHECK(opt(t, SOL_SOCKET, SO_REUSEADDR) == 1 && opt(t, SOL_SOCKET, SO_KEEPALIVE) == 1 &&
+          opt(t, IPPROTO_TCP, TCP_NODELAY) == 1, "tcp options");
+    CHECK(fcntl(t, F_GETFL) & O_NONBLOCK, "tcp non-blocking");
+    CHECK(accept(t, NULL, NULL) < 0 && errno == EAGAIN, "tcp nothing waiting");
+    CHECK(serves(t, (struct sockaddr *)&in, sizeof in), "tcp serves");
+    CHECK(opt(u, SOL_SOCKET, SO_ACCEPTCONN) == 1 &&
+          serves(u, (struct sockaddr *)&path, sizeof path), "unix path serves");
+    CHECK(opt(ua, SOL_SOCKET, SO_ACCEPTCONN) == 1 &&
+          serves(ua, (struct sockaddr *)&abst, absl), "unix abstract serves");
+    int s = socket(AF_INET6, SOCK_DGRAM, 0);
+    char b[8] = {0};
+    CHECK(opt(d, IPPROTO_IPV6, IPV6_V6ONLY) == 1 && s >= 0 &&
+          sendto(s, "dgram", 5, 0, (struct sockaddr *)&in6, sizeof in6) == 5 &&
+          recv(d, b, sizeof b, 0) == 5 && !memcmp(b, "dgram", 5), "udp receives");
+    unlink(path.sun_path);
+    printf("x %lu\n", x & 0xff);
+    return 0;
+}
