@@ -235,8 +235,11 @@ static CRS_CHILD_CODE void read_facts(struct crs_img_fd *f, const char *text, si
         memcpy(f->u.socket.addr, &ss, sl);
     }
     sl = sizeof ss;
-    if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
         f->u.socket.flags |= CRS_SOCK_F_PEER;
+        f->u.socket.peerlen = sl <= sizeof f->u.socket.peer ? sl : 0;
+        memcpy(f->u.socket.peer, &ss, f->u.socket.peerlen);
+    }
     uint32_t o = 0;
     o |= getopt_int(fd, SOL_SOCKET, SO_REUSEADDR) ? CRS_SOCK_O_REUSEADDR : 0;
     o |= getopt_int(fd, SOL_SOCKET, SO_REUSEPORT) ? CRS_SOCK_O_REUSEPORT : 0;
@@ -262,10 +265,18 @@ static CRS_CHILD_CODE int rebindable(const struct crs_img_fd *f)
            type == SOCK_DGRAM;
 }
 
+/* A connected UDP socket: its "connection" is only a default destination, set again. */
+static CRS_CHILD_CODE int udp_connected(const struct crs_img_fd *f)
+{
+    return is_inet(f->u.socket.family) && f->u.socket.type == SOCK_DGRAM &&
+           (f->u.socket.flags & CRS_SOCK_F_PEER) && f->u.socket.peerlen;
+}
+
 static CRS_CHILD_CODE int restorable(const struct crs_fd_scan *s, const struct crs_img_fd *f)
 {
     (void)s;
-    return (f->u.socket.flags & CRS_SOCK_F_PAIR) || rebindable(f) || f->fd <= 2;
+    return (f->u.socket.flags & CRS_SOCK_F_PAIR) || rebindable(f) || udp_connected(f) ||
+           f->fd <= 2;
 }
 
 static CRS_CHILD_CODE int is_unix(const struct crs_img_fd *f)
@@ -561,16 +572,27 @@ static int unix_path_live(const struct crs_img_fd *f, const char *path)
     return live;
 }
 
+/* Binds fd to f's address. (A TCP port the killed process left connections on, in TIME_WAIT,
+ * binds again only if the program had set SO_REUSEADDR, as after any crash: the kernel wants
+ * it on the old sockets too.) */
+static int bind_to(const struct crs_img_fd *f, int fd)
+{
+    if (bind(fd, (const struct sockaddr *)f->u.socket.addr, f->u.socket.addrlen) < 0)
+        return -errno;
+    return 0;
+}
+
 /* Binds fd to f's address again (removing the stale socket file of a unix path first), and
  * listens with f's backlog if f was listening. */
 static int bind_again(const struct crs_img_fd *f, int fd)
 {
     char path[sizeof(struct sockaddr_un)];
+    int e;
 
     if (unix_path(f, path, sizeof path) && !unix_path_live(f, path))
         unlink(path);
-    if (bind(fd, (const struct sockaddr *)f->u.socket.addr, f->u.socket.addrlen) < 0)
-        return -errno;
+    if ((e = bind_to(f, fd)) < 0)
+        return e;
     if ((f->u.socket.flags & CRS_SOCK_F_LISTEN) &&
         listen(fd, f->u.socket.backlog ? (int)f->u.socket.backlog : SOMAXCONN) < 0)
         return -errno;
@@ -594,8 +616,8 @@ static int check(const struct crs_image *img, const struct crs_img_fd *f,
         int fd = make_socket(f);
         if (fd < 0)
             e = fd;
-        else if (bind(fd, (const struct sockaddr *)f->u.socket.addr, f->u.socket.addrlen) < 0)
-            e = -errno;
+        else
+            e = bind_to(f, fd);
         if (fd >= 0)
             close(fd);
     }
@@ -623,13 +645,96 @@ static int rebuild_bound(struct crs_restore *r, const struct crs_img_fd *f)
     return crs_restore_fd_place(r, fd, f);
 }
 
+/* UDP: bound where it was if that address is free, connected to the same peer. */
+static int rebuild_udp(struct crs_restore *r, const struct crs_img_fd *f)
+{
+    int fd = make_socket(f);
+
+    if (fd < 0)
+        return fd;
+    if (f->u.socket.flags & CRS_SOCK_F_BOUND)
+        bind(fd, (const struct sockaddr *)f->u.socket.addr, f->u.socket.addrlen);
+    if (connect(fd, (const struct sockaddr *)f->u.socket.peer, f->u.socket.peerlen) < 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    fcntl(fd, F_SETFL, (int)f->flags);
+    return crs_restore_fd_place(r, fd, f);
+}
+
+/* A TCP socket whose peer has reset the connection: connected to a listener of our own on the
+ * loopback, which aborts it at once (SO_LINGER 0 sends a RST). */
+static int tcp_reset(int family)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+    struct linger abort_now = { .l_onoff = 1, .l_linger = 0 };
+    int l = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0), c = -1, a = -1, e = 0;
+
+    memset(&ss, 0, sizeof ss);
+    ss.ss_family = (sa_family_t)family;
+    if (family == AF_INET)
+        ((struct sockaddr_in *)&ss)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    else
+        ((struct sockaddr_in6 *)&ss)->sin6_addr = in6addr_loopback;
+    if (l < 0 || bind(l, (struct sockaddr *)&ss, len) < 0 || listen(l, 1) < 0 ||
+        getsockname(l, (struct sockaddr *)&ss, &len) < 0 ||
+        (c = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+        connect(c, (struct sockaddr *)&ss, len) < 0 ||
+        (a = accept4(l, NULL, NULL, SOCK_CLOEXEC)) < 0 ||
+        setsockopt(a, SOL_SOCKET, SO_LINGER, &abort_now, sizeof abort_now) < 0)
+        e = -errno;
+    if (a >= 0)
+        close(a);
+    if (l >= 0)
+        close(l);
+    if (e && c >= 0)
+        close(c);
+    return e ? e : c;
+}
+
+/* A connected stream socket whose peer was outside the process cannot be connected again; it
+ * comes back as a socket of the same family and type that says the peer is gone (TCP: reset;
+ * unix: end of file, EPIPE on writes), so that the program takes its own reconnect path. It
+ * stays listed as not restored (returns 1). */
+static int rebuild_gone(struct crs_restore *r, const struct crs_img_fd *f)
+{
+    int fd, sv[2], e;
+
+    if (is_inet(f->u.socket.family) && f->u.socket.type == SOCK_STREAM) {
+        fd = tcp_reset((int)f->u.socket.family);
+    } else if (f->u.socket.family == AF_UNIX) {
+        if (socketpair(AF_UNIX, (int)f->u.socket.type | SOCK_CLOEXEC, 0, sv) < 0)
+            return -errno;
+        close(sv[1]);
+        fd = sv[0];
+    } else {
+        return -ENOTSUP;
+    }
+    if (fd < 0)
+        return fd;
+    fcntl(fd, F_SETFL, (int)f->flags);
+    e = crs_restore_fd_place(r, fd, f);
+    return e ? e : 1;
+}
+
 static int rebuild(struct crs_restore *r, const struct crs_img_fd *f, uint8_t *done)
 {
+    uint32_t type = f->u.socket.type;
+
     if (f->u.socket.flags & CRS_SOCK_F_PAIR)
         return rebuild_pair(r, f, done);
     if (rebindable(f))
         return rebuild_bound(r, f);
-    return f->fd <= 2 ? crs_restore_fd_attach_std(r, f) : -ENOTSUP;
+    if (udp_connected(f))
+        return rebuild_udp(r, f);
+    if (f->fd <= 2)
+        return crs_restore_fd_attach_std(r, f);
+    if ((f->u.socket.flags & CRS_SOCK_F_PEER) &&
+        (type == SOCK_STREAM || type == SOCK_SEQPACKET || type == SOCK_DGRAM))
+        return rebuild_gone(r, f);
+    return -ENOTSUP;
 }
 
 static void info(const struct crs_img_fd *f, char *text, size_t tlen, char *json, size_t jlen)

@@ -108,8 +108,9 @@ struct crs_fd_ops {
     int (*check)(const struct crs_image *img, const struct crs_img_fd *f,
                  const struct crs_restore_opts *o, char *err, size_t errlen);
     /* Rebuild (restorer): put f back at its number. done[] flags the records it placed too
-     * (a pipe's other ends...). 0, -ENOTSUP when the kind cannot, or -errno. NULL: attached
-     * as a standard stream, else left closed. */
+     * (a pipe's other ends...). 0; 1 when what it placed stands in for what is lost (a socket
+     * whose peer is gone), listed as not restored; -ENOTSUP when the kind cannot, or -errno.
+     * NULL: attached as a standard stream, else left closed. */
     int (*rebuild)(struct crs_restore *r, const struct crs_img_fd *f, uint8_t *done);
     /* Rebuild, second pass (restorer): once every descriptor exists (epoll registrations). */
     void (*rebuild_late)(struct crs_restore *r, const struct crs_img_fd *f);

@@ -328,7 +328,10 @@ struct crs_img_fd {
                  uint32_t backlog;  /* a listening socket's, from sock_diag; 0 unknown */
                  uint32_t opts;     /* CRS_SOCK_O_* set on it */
                  uint32_t addrlen;  /* of addr: getsockname, with CRS_SOCK_F_BOUND */
-                 uint8_t addr[128]; } socket;
+                 uint8_t addr[128];
+                 uint32_t peerlen;  /* of peer: getpeername, with CRS_SOCK_F_PEER */
+                 uint32_t pad2;
+                 uint8_t peer[128]; } socket;
         struct { uint32_t n; uint32_t pad; struct crs_img_epoll_tfd tfd[CRS_EPOLL_MAX]; } epoll;
         uint8_t raw[784];
     } u;

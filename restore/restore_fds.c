@@ -216,10 +216,11 @@ int crs_restore_fds(struct crs_restore *r, char *err, size_t errlen)
             e = f->fd <= 2 ? crs_restore_fd_attach_std(r, f) : -ENOTSUP;
         done[i] = 1;
         if (e) {
-            unrestored(r, f->fd);
-            if (e != -ENOTSUP)
+            unrestored(r, f->fd);       /* e > 0: a stand-in, and the image says what is lost */
+            if (e < 0 && e != -ENOTSUP)
                 crs_restore_warn(r, "descriptor %d (%s %s) not restored: %s", f->fd,
-                     crs_image_fd_kind_name(f->kind), path ? path : "", strerror(-e));
+                                 crs_image_fd_kind_name(f->kind), path ? path : "",
+                                 strerror(-e));
             else if (!listed_unsaved(img, f->fd) && extra)
                 extra[nextra++] = i;    /* an older image, or a kind the checkpoint missed */
         }

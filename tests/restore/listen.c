@@ -1,16 +1,21 @@
 /* listen.c - for the restore tests: a server's sockets. A TCP listener on 127.0.0.1 (options
  * set, non-blocking, backlog 5), a unix listener on a path and one on an abstract name, and a
- * UDP socket bound to ::1 (IPV6_V6ONLY). After its work it checks each is still bound where it
- * was, listening, with its options, and serves: a connection to each listener is accepted and
- * echoes, a datagram to the UDP socket arrives. It prints the same lines whether it was
- * restored in between or not.
+ * UDP socket bound to ::1 (IPV6_V6ONLY) and one connected to it; and a TCP connection, both
+ * its ends. After its work it
+ * checks each listener is still bound where it was, listening, with its options, and serves: a
+ * connection to each is accepted and echoes, a datagram to the UDP socket arrives; and that the
+ * connection either still carries bytes (never restored) or, restored, has both its ends
+ * standing in, open, their peer gone, and listed by crs_unrestored_fds. It prints the same
+ * lines whether it was restored in between or not.
  *   listen DIR ITERATIONS PROGRESS_FILE
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +86,23 @@ int main(int argc, char **argv)
         getsockname(d, (struct sockaddr *)&in6, &in6l))
         return 1;
 
+    /* a UDP socket connected to d: a restore connects it again */
+    int uc = socket(AF_INET6, SOCK_DGRAM, 0);
+    if (uc < 0 || connect(uc, (struct sockaddr *)&in6, sizeof in6))
+        return 1;
+
+    /* a connection within the process: its peer is gone once restored */
+    struct sockaddr_in cin = in;
+    socklen_t cinl = sizeof cin;
+    int t2 = socket(AF_INET, SOCK_STREAM, 0), c = socket(AF_INET, SOCK_STREAM, 0), ac;
+    cin.sin_port = 0;
+    /* SO_REUSEADDR, as servers set it: the kill leaves the connection's port in TIME_WAIT */
+    if (t2 < 0 || c < 0 || setsockopt(t2, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ||
+        bind(t2, (struct sockaddr *)&cin, sizeof cin) || listen(t2, 1) ||
+        getsockname(t2, (struct sockaddr *)&cin, &cinl) ||
+        connect(c, (struct sockaddr *)&cin, sizeof cin) || (ac = accept(t2, NULL, NULL)) < 0)
+        return 1;
+
     volatile unsigned long x = 1;
     for (long i = 0; i < n; i++) {
         for (int k = 0; k < 1000; k++)
@@ -111,6 +133,27 @@ int main(int argc, char **argv)
     CHECK(opt(d, IPPROTO_IPV6, IPV6_V6ONLY) == 1 && s >= 0 &&
           sendto(s, "dgram", 5, 0, (struct sockaddr *)&in6, sizeof in6) == 5 &&
           recv(d, b, sizeof b, 0) == 5 && !memcmp(b, "dgram", 5), "udp receives");
+    int (*unrestored)(int *, int) = (int (*)(int *, int))dlsym(RTLD_DEFAULT, "crs_unrestored_fds");
+    int list[64], nlist = unrestored ? unrestored(list, 64) : 0, listed = 0, others = 0;
+    for (int i = 0; i < nlist && i < 64; i++) {
+        listed += list[i] == c || list[i] == ac;
+        others += list[i] == t || list[i] == u || list[i] == ua || list[i] == d ||
+                  list[i] == t2 || list[i] == uc;
+    }
+    char r = 0;
+    signal(SIGPIPE, SIG_IGN);
+    if (!unrestored) {
+        CHECK(!others && write(c, "a", 1) == 1 && read(ac, &r, 1) == 1 && r == 'a',
+              "tcp connection");
+    } else {
+        errno = 0;
+        ssize_t got = read(c, &r, 1);
+        int gone = got == 0 || (got < 0 && errno == ECONNRESET);
+        CHECK(!others && listed == 2 && gone && opt(c, SOL_SOCKET, SO_TYPE) == SOCK_STREAM &&
+              send(ac, "a", 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0, "tcp connection");
+    }
+    CHECK(send(uc, "conn", 4, 0) == 4 && recv(d, b, sizeof b, 0) == 4 && !memcmp(b, "conn", 4),
+          "udp connected");
     unlink(path.sun_path);
     printf("x %lu\n", x & 0xff);
     return 0;

@@ -1,7 +1,7 @@
 # sockpair.sh PROG - in-process unix socketpairs across a restore: `crsnap info` marks the four
 # socketpair ends (and not the other two sockets) as socketpairs, and the restored program finds
 # both pairs working with their types and flags, the bound socket bound again, and the socket
-# connected to it reported unrestored.
+# connected to it reported unrestored (and standing in, its peer gone).
 . "$(dirname "$0")/lib.sh"
 prog=$1
 "$prog" "$T" 3000000 >"$T/expected.out" 2>"$T/expected.err" || fail "the uninterrupted run failed"
