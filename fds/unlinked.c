@@ -60,7 +60,19 @@ int crs_fd_contents_rebuild(struct crs_restore *r, const struct crs_img_fd *f,
 
     if (!d)
         return -ENOENT;
-    for (uint32_t i = 0; i < img->nfds && img->fds[i].fd < f->fd; i++)
+    /* made already, with its contents, because a region maps it too (restore_shm.c) */
+    made = crs_restore_shm_fd(r, f->dev, f->ino);
+    if (made >= 0 && finish) {
+        struct crs_restore_shm *s = NULL;
+        for (uint32_t i = 0; i < r->nshm; i++)
+            s = r->shm[i].fd == made ? &r->shm[i] : s;
+        if (s && !s->sealed && (fd = finish(made, f)) < 0)
+            crs_restore_warn(r, "descriptor %d: its seals could not be set again: %s", f->fd,
+                             strerror(-fd));
+        if (s)
+            s->sealed = 1;
+    }
+    for (uint32_t i = 0; i < img->nfds && img->fds[i].fd < f->fd && made < 0; i++)
         if (img->fds[i].kind == f->kind && img->fds[i].ino == f->ino &&
             img->fds[i].dev == f->dev && fcntl(img->fds[i].fd, F_GETFD) >= 0)
             made = img->fds[i].fd;

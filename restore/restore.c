@@ -167,7 +167,8 @@ int crs_restore_run(struct crs_image *img, const struct crs_restore_opts *o, cha
         goto fail;
     if ((rc = crs_restore_memory_prepare(r, err, errlen)))
         goto fail;
-    if (!(r->fd_done = calloc(img->nfds ? img->nfds : 1, 1))) {
+    if (!(r->fd_done = calloc(img->nfds ? img->nfds : 1, 1)) ||
+        !(r->shm = calloc(img->nvmas ? img->nvmas : 1, sizeof *r->shm))) {
         crs_seterr(err, errlen, "out of memory");
         rc = -ENOMEM;
         goto fail;
@@ -187,6 +188,7 @@ int crs_restore_run(struct crs_image *img, const struct crs_restore_opts *o, cha
     if (o->dry_run) {
         crs_restore_memory_release(r);
         free(r->fd_done);
+        free(r->shm);
         free(r->plan);
         free(r);
         return 0;
@@ -237,7 +239,10 @@ fail:
     if (r->errfd != 2)
         die(r, err);
     crs_restore_memory_release(r);
+    if (r->shm)
+        crs_restore_shm_close(r);
     free(r->fd_done);
+    free(r->shm);
     free(r->plan);
     free(r);
     return rc;

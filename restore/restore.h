@@ -46,6 +46,13 @@ struct crs_restore_map {
 
 #define CRS_RESTORE_MAX_MAPS 512
 
+/* A shared memory object made again: its identity in the image, and a descriptor of it. */
+struct crs_restore_shm {
+    uint64_t dev, ino;
+    int fd;
+    int sealed;                 /* its memfd descriptor has set its seals */
+};
+
 /* Everything the restorer carries from the checks to the jump. Filled step by step. */
 struct crs_restore {
     struct crs_image *img;
@@ -57,6 +64,8 @@ struct crs_restore {
     int fd_floor;               /* restorer descriptors live at or above this number */
     struct crs_restart_plan *plan; /* a staging copy, written at plan_addr at the end */
     uint8_t *fd_done;           /* one flag per saved descriptor, made before the layout check */
+    struct crs_restore_shm *shm; /* shared memory objects made again (restore_shm.c): room for */
+    uint32_t nshm;              /*   one per region, made before the layout check */
     /* Decompression on two threads: both decompressors and the second thread's stack are made
      * before the layout check (crs_restore_memory_prepare), so they are in the unmap list. */
     int nthreads;               /* 1 or 2 */
@@ -106,6 +115,16 @@ int crs_restore_memory(struct crs_restore *r, char *err, size_t errlen);
 int crs_restore_vdso(struct crs_restore *r, char *err, size_t errlen);
 /* The kernel's view of the program break, argument area, auxv (prctl PR_SET_MM_MAP). */
 int crs_restore_mm(struct crs_restore *r, char *err, size_t errlen);
+
+/* restore_shm.c: is v a region of shared memory that lives only in memory (shmem, memfd, an
+ * unlinked file); make, before the regions are mapped, the objects that several regions or a
+ * descriptor share (r->shm); the one of (dev, ino), or -1; move them above floor with the
+ * restorer's own descriptors; close them once the descriptors are rebuilt. */
+int crs_restore_shm_region(const struct crs_img_vma *v);
+int crs_restore_shm_make(struct crs_restore *r, char *err, size_t errlen);
+int crs_restore_shm_fd(struct crs_restore *r, uint64_t dev, uint64_t ino);
+int crs_restore_shm_lift(struct crs_restore *r, int floor, char *err, size_t errlen);
+void crs_restore_shm_close(struct crs_restore *r);
 
 /* restore_fds.c: moves the restorer's descriptors above every saved number, then rebuilds the
  * saved ones. Unrestored descriptors are listed in r->plan. */

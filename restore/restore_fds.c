@@ -61,16 +61,23 @@ int crs_restore_move_own_fds(struct crs_restore *r, char *err, size_t errlen)
     close(r->img->fd);
     r->img->fd = fd;
     keep[nkeep++] = fd;
+    int e = crs_restore_shm_lift(r, floor, err, errlen);
+    if (e)
+        return e;
     r->errfd = r->stdfd[2] >= 0 ? r->stdfd[2] : fd; /* writes to the image fd just fail */
     /* Everything else the restorer holds (inherited descriptors included) goes. */
     int top = 0;
     for (int i = 0; i < nkeep; i++)
         top = keep[i] > top ? keep[i] : top;
+    for (uint32_t i = 0; i < r->nshm; i++)
+        top = r->shm[i].fd > top ? r->shm[i].fd : top;
     close_range(0, (unsigned)floor - 1, 0);
     for (int n = floor; n < top; n++) {
         int ours = 0;
         for (int i = 0; i < nkeep; i++)
             ours |= keep[i] == n;
+        for (uint32_t i = 0; i < r->nshm; i++)
+            ours |= r->shm[i].fd == n;
         if (!ours)
             close(n);
     }
@@ -229,6 +236,7 @@ int crs_restore_fds(struct crs_restore *r, char *err, size_t errlen)
      * on it or waiting forever, and nothing else would tell */
     crs_restore_say_unsaved(img, r->errfd, r->opts.verbose, extra, nextra);
     free(extra);
+    crs_restore_shm_close(r);           /* the regions and descriptors hold them now */
     for (uint32_t i = 0; i < img->nfds; i++) {
         const struct crs_fd_ops *k = crs_fd_ops_of(img->fds[i].kind);
         if (k && k->rebuild_late && fcntl(img->fds[i].fd, F_GETFD) >= 0)

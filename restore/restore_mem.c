@@ -111,9 +111,13 @@ static int map_region(struct crs_restore *r, const struct crs_img_vma *v, char *
         return 0;
     if (h.path && (fd = open_for(v, &h, err, errlen)) < 0)
         return fd;
+    /* shared with another region or a descriptor: the object made for them (restore_shm.c) */
+    int shm = crs_restore_shm_region(v) ? crs_restore_shm_fd(r, v->dev, v->ino) : -1;
+    if (shm >= 0)
+        h.flags &= ~MAP_ANONYMOUS;
     p = mmap((void *)(uintptr_t)v->start, v->end - v->start, h.prot,
              h.flags | MAP_FIXED_NOREPLACE | (v->flags & CRS_VMA_F_GROWSDOWN ? MAP_GROWSDOWN : 0),
-             fd, h.path ? (off_t)v->file_offset : 0);
+             shm >= 0 ? shm : fd, h.path || shm >= 0 ? (off_t)v->file_offset : 0);
     if (fd >= 0)
         close(fd);
     if (p == MAP_FAILED) {
@@ -327,6 +331,8 @@ int crs_restore_memory(struct crs_restore *r, char *err, size_t errlen)
     struct crs_image *img = r->img;
     int rc;
 
+    if ((rc = crs_restore_shm_make(r, err, errlen)))
+        return rc;
     for (uint32_t i = 0; i < img->nvmas; i++)
         if ((rc = map_region(r, &img->vmas[i], err, errlen)))
             return rc;

@@ -1,8 +1,11 @@
 /* memfd.c - for the restore tests: memfds, as Wayland clients, systemd and JITs use them. One
- * is sealable and sealed against shrinking and growing once filled; one is not sealable (it has
- * F_SEAL_SEAL); a second descriptor of the first reads it at its own offset. The work writes
- * into the sealed one in place all along. At the end it checks names, seals, contents and
- * offsets, and prints the same lines whether it was restored in between or not.
+ * is sealable and sealed against shrinking and growing once filled, and mapped twice, shared
+ * (one mapping writable, one read-only, as a JIT's double mapping); one is not sealable (it has
+ * F_SEAL_SEAL); a second descriptor of the first reads it at its own offset; and one is only
+ * mapped, twice, its descriptor closed. The work writes into the sealed one in place all along,
+ * through its descriptor. At the end it checks names, seals, contents and offsets, and that the
+ * mappings and the descriptor still share their pages, and prints the same lines whether it
+ * was restored in between or not.
  *   memfd ITERATIONS PROGRESS_FILE
  */
 #define _GNU_SOURCE
@@ -50,6 +53,17 @@ int main(int argc, char **argv)
     int b = open(link, O_RDONLY);
     if (b < 0 || lseek(b, 100, SEEK_SET) != 100)
         return 1;
+    char *rw = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, a, 0);
+    const char *ro = mmap(NULL, SIZE, PROT_READ, MAP_SHARED, a, 0);
+    int only = memfd_create("crsnap-mapped-only", 0);
+    if (rw == MAP_FAILED || ro == MAP_FAILED || only < 0 || ftruncate(only, 8192) < 0)
+        return 1;
+    char *m1 = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, only, 0);
+    char *m2 = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, only, 4096);
+    if (m1 == MAP_FAILED || m2 == MAP_FAILED)
+        return 1;
+    close(only);
+    memcpy(m1 + 4096, "through one", 11);
 
     volatile unsigned long x = 1;
     int step = 0;
@@ -80,6 +94,12 @@ int main(int argc, char **argv)
     CHECK(read(b, buf, 5) == 5 && !memcmp(buf, want + 100, 5), "reader offset");
     CHECK(pread(u, buf, 5, 0) == 5 && !memcmp(buf, "plain", 5) && lseek(u, 0, SEEK_CUR) == 5,
           "plain contents");
+    CHECK(!memcmp(rw, want, SIZE) && !memcmp(ro, want, SIZE), "mappings see the writes");
+    rw[SIZE - 1] = '!';
+    CHECK(ro[SIZE - 1] == '!' && pread(a, buf, 1, SIZE - 1) == 1 && buf[0] == '!',
+          "mappings and descriptor share");
+    CHECK(!memcmp(m2, "through one", 11) && (m2[20] = 'y', m1[4096 + 20] == 'y'),
+          "mapped-only regions share");
     printf("x %lu\n", x & 0xff);
     return 0;
 }
