@@ -135,6 +135,8 @@ static void list_internal_fds(struct crs_snap_request *req)
                   c->report_pipe[0], c->report_pipe[1], c->pause_pipe[0], c->pause_pipe[1],
                   crs_state.tee_pipe[0], crs_state.tee_pipe[1], req->dir_fd };
     uint32_t n = 0;
+    _Static_assert(sizeof fds / sizeof fds[0] + 1 <= CRS_FIXED_INTERNAL_FDS,
+                   "room for these and the deleted files' memfd (attempt)");
 
     for (unsigned i = 0; i < sizeof fds / sizeof fds[0]; i++)
         if (fds[i] >= 0)

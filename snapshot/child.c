@@ -27,6 +27,8 @@
 #define UNSAVED_SHOWN 5                /* of which the report to the parent names the first */
 #define PUBLISH_TRIES 64                /* numbers taken by others before giving up */
 #define FAULT_STACK (64u << 10)        /* the walker's fault handler runs here (SA_ONSTACK) */
+/* Descriptors recorded as crsnap's own: the request's, then the report and pause pipes. */
+#define CHILD_INTERNAL_FDS (CRS_SNAP_MAX_INTERNAL_FDS + 2)
 
 __attribute__((noreturn)) static void finish(struct child *c, int err, const char *note,
                                              uint64_t t0)
@@ -337,9 +339,9 @@ void crs_snapshot_child(const struct crs_snap_request *req)
         struct timespec ts = {(time_t)(fdd / 1000), (long)(fdd % 1000) * 1000000};
         nanosleep(&ts, NULL);
     }
-    int internal[258];
+    int internal[CHILD_INTERNAL_FDS];
     int ni = 0;
-    for (uint32_t i = 0; i < req->ninternal && ni < 256; i++)
+    for (uint32_t i = 0; i < req->ninternal && ni < CRS_SNAP_MAX_INTERNAL_FDS; i++)
         internal[ni++] = req->internal_fds[i];
     internal[ni++] = req->report_fd;
     internal[ni++] = req->pause_fd;
