@@ -18,6 +18,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+/* A message naming a path: the path, and room for the words and strerror's text around it. */
+#define PATH_MSG_SIZE (CRS_PATH_MAX + 128)
+
 int crs_restore_proc(struct crs_restore *r, char *err, size_t errlen)
 {
     const struct crs_image *img = r->img;
@@ -36,7 +39,7 @@ int crs_restore_proc(struct crs_restore *r, char *err, size_t errlen)
         }
     }
     if (cwd && cwd[0] && chdir(cwd) < 0) {
-        char msg[4096 + 128];
+        char msg[PATH_MSG_SIZE];
         snprintf(msg, sizeof msg, "cannot return to the directory %s: %s", cwd, strerror(errno));
         crs_restore_say(r->errfd, "warning: ", msg);
     }
