@@ -32,7 +32,7 @@ int crs_restore_proc(struct crs_restore *r, char *err, size_t errlen)
         if (sig == SIGKILL || sig == SIGSTOP)
             continue;
         /* The kernel's struct sigaction on x86-64 is exactly the saved record. */
-        if (syscall(SYS_rt_sigaction, sig, sa, NULL, 8) < 0) {
+        if (syscall(SYS_rt_sigaction, sig, sa, NULL, CRS_ARCH_SIGSET_SIZE) < 0) {
             int e = errno;
             crs_seterr(err, errlen, "cannot restore the action of signal %d: %s", sig, strerror(e));
             return -e;

@@ -127,7 +127,7 @@ static void ignore_signal(int sig)
     struct crs_img_sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.handler = (uint64_t)(uintptr_t)SIG_IGN;
-    syscall(SYS_rt_sigaction, sig, &sa, NULL, 8);
+    syscall(SYS_rt_sigaction, sig, &sa, NULL, CRS_ARCH_SIGSET_SIZE);
 }
 
 /* Counters as they were at the quiesce replace those read now (see struct crs_snap_eventfd). */

@@ -94,5 +94,5 @@ void crs_child_catch_faults(struct child *c)
     /* the coordinator, whose copy this is, blocks every signal; a fault that arrives blocked
      * is delivered with the default action, which would bypass the handler */
     uint64_t faults = (1ull << (SIGSEGV - 1)) | (1ull << (SIGBUS - 1));
-    crs_sys4(SYS_rt_sigprocmask, SIG_UNBLOCK, (long)&faults, 0, 8);
+    crs_sys4(SYS_rt_sigprocmask, SIG_UNBLOCK, (long)&faults, 0, CRS_ARCH_SIGSET_SIZE);
 }

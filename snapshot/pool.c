@@ -75,7 +75,7 @@ static void helper_main(void *arg)
     /* signals for the child are the walker's business: none is ever run on this thread, except
      * a fault of its own (a blocked fault would kill the child without a report) */
     uint64_t all = ~((1ull << (SIGSEGV - 1)) | (1ull << (SIGBUS - 1)));
-    crs_sys4(SYS_rt_sigprocmask, SIG_BLOCK, (long)&all, 0, 8);
+    crs_sys4(SYS_rt_sigprocmask, SIG_BLOCK, (long)&all, 0, CRS_ARCH_SIGSET_SIZE);
     for (;;) {
         int seq = __atomic_load_n(&p->ready_seq, __ATOMIC_SEQ_CST);
         int did = 0;
