@@ -152,7 +152,7 @@ static void apply_eventfds(struct child *c)
 static int publish(struct child *c, const char *base)
 {
     const struct crs_snap_request *req = c->req;
-    char name[80];
+    char name[CRS_PUBLISH_NAME_SIZE];
     struct crs_sbuf b;
     int r;
 
@@ -218,7 +218,7 @@ static char *own_memory(struct child *c)
                      MAX_UNSAVED * sizeof(struct crs_img_unsaved);
     size_t total = CRS_WRITER_MEM + poolbytes + FAULT_STACK + BATCH * 8 + BATCH + fdbytes +
                    WORK_SIZE;
-    total = (total + 4 * 4096) & ~(size_t)4095;
+    total = (total + 4 * CRS_IMG_PAGE_SIZE) & ~(size_t)(CRS_IMG_PAGE_SIZE - 1);
     char *mem = mmap(NULL, total, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (mem == MAP_FAILED) {
