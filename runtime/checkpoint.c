@@ -529,7 +529,7 @@ void crs_checkpoint_run(int kill_fd)
     if (attempt(&res))
         return;
     /* A crash of the child is a bug of ours, most likely in what it unmaps as it goes (see
-     * snapshot/child.c): say where it was, and take the snapshot once more without that. The
+     * snapshot/release.c): say where it was, and take the snapshot once more without that. The
      * program's handlers see a second checkpoint; nothing is published twice. */
     if (c->crashed && !req->no_release) {
         crs_log(CRS_LOG_ERROR, "checkpoint failed: %s; trying again without releasing memory",
