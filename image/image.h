@@ -265,6 +265,9 @@ struct crs_img_sigaction {
     uint64_t restorer;
     uint64_t mask;
 };
+_Static_assert(CRS_IMG_NSIG == CRS_ARCH_SIGSET_SIZE * 8 &&
+                   sizeof(((struct crs_img_sigaction *)0)->mask) == CRS_ARCH_SIGSET_SIZE,
+               "a record for each of the kernel's signals, each in the kernel's layout");
 
 enum crs_img_fd_kind {
     CRS_FD_FILE = 1,            /* regular file or directory */

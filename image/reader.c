@@ -615,8 +615,14 @@ static int load_all(struct crs_image *img, char *err, size_t errlen)
         return r;
     memcpy(&img->host, p, sizeof img->host);
     free(p);
-    img->host.sysname[64] = img->host.release[64] = img->host.version[64] =
-        img->host.machine[64] = img->host.libc_version[31] = '\0';
+    /* each string ends in its field, whatever the image holds */
+#define TERMINATE(f) ((f)[sizeof(f) - 1] = '\0')
+    TERMINATE(img->host.sysname);
+    TERMINATE(img->host.release);
+    TERMINATE(img->host.version);
+    TERMINATE(img->host.machine);
+    TERMINATE(img->host.libc_version);
+#undef TERMINATE
 
     e = seen[CRS_SEC_PROCESS];
     if ((r = need_count(e, sizeof img->process, err, errlen)) || e->count != 1)

@@ -115,7 +115,7 @@ static void restore_thread_state(const struct crs_img_thread *t)
      * that recorded itself outside it (the coordinator) sets it here. */
     if (t->flags & CRS_THREAD_F_COORDINATOR) {
         uint64_t mask = t->sigmask;
-        crs_sys4(SYS_rt_sigprocmask, SIG_SETMASK_, (long)&mask, 0, 8);
+        crs_sys4(SYS_rt_sigprocmask, SIG_SETMASK_, (long)&mask, 0, CRS_ARCH_SIGSET_SIZE);
     }
 }
 

@@ -30,6 +30,10 @@
 /* Chunks go to the threads in turns of this many, so each reads the file in long runs. */
 #define BATCH_CHUNKS 16u
 #define WORKER_STACK (1u << 20)
+/* auxv pairs handed back with PR_SET_MM_MAP, AT_NULL aside: a bound for the buffer on the
+ * stack, above what a kernel writes (about 25 pairs on x86-64; it refuses a vector longer than
+ * the one it keeps). Pairs beyond it are left out. */
+#define AUXV_PAIRS 64
 
 /* Regions whose saved pages are written into them, so they start writable. */
 static int takes_pages(const struct crs_img_vma *v)
@@ -389,8 +393,8 @@ int crs_restore_vdso(struct crs_restore *r, char *err, size_t errlen)
 int crs_restore_mm(struct crs_restore *r, char *err, size_t errlen)
 {
     const struct crs_img_process *p = &r->img->process;
-    uint64_t auxv[2 * 64 + 2];
-    uint32_t n = r->img->nauxv < 64 ? r->img->nauxv : 64;
+    uint64_t auxv[2 * AUXV_PAIRS + 2];
+    uint32_t n = r->img->nauxv < AUXV_PAIRS ? r->img->nauxv : AUXV_PAIRS;
     struct prctl_mm_map map = {
         .start_code = p->start_code, .end_code = p->end_code,
         .start_data = p->start_data, .end_data = p->end_data,

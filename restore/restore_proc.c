@@ -18,6 +18,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+/* A message naming a path: the path, and room for the words and strerror's text around it. */
+#define PATH_MSG_SIZE (CRS_PATH_MAX + 128)
+
 int crs_restore_proc(struct crs_restore *r, char *err, size_t errlen)
 {
     const struct crs_image *img = r->img;
@@ -29,14 +32,14 @@ int crs_restore_proc(struct crs_restore *r, char *err, size_t errlen)
         if (sig == SIGKILL || sig == SIGSTOP)
             continue;
         /* The kernel's struct sigaction on x86-64 is exactly the saved record. */
-        if (syscall(SYS_rt_sigaction, sig, sa, NULL, 8) < 0) {
+        if (syscall(SYS_rt_sigaction, sig, sa, NULL, CRS_ARCH_SIGSET_SIZE) < 0) {
             int e = errno;
             crs_seterr(err, errlen, "cannot restore the action of signal %d: %s", sig, strerror(e));
             return -e;
         }
     }
     if (cwd && cwd[0] && chdir(cwd) < 0) {
-        char msg[4096 + 128];
+        char msg[PATH_MSG_SIZE];
         snprintf(msg, sizeof msg, "cannot return to the directory %s: %s", cwd, strerror(errno));
         crs_restore_say(r->errfd, "warning: ", msg);
     }

@@ -136,6 +136,8 @@ static void list_internal_fds(struct crs_snap_request *req)
                   c->report_pipe[0], c->report_pipe[1], c->pause_pipe[0], c->pause_pipe[1],
                   crs_state.tee_pipe[0], crs_state.tee_pipe[1], req->dir_fd };
     uint32_t n = 0;
+    _Static_assert(sizeof fds / sizeof fds[0] + 1 <= CRS_FIXED_INTERNAL_FDS,
+                   "room for these and the deleted files' memfd (attempt)");
 
     for (unsigned i = 0; i < sizeof fds / sizeof fds[0]; i++)
         if (fds[i] >= 0)
@@ -528,7 +530,7 @@ void crs_checkpoint_run(int kill_fd)
     if (attempt(&res))
         return;
     /* A crash of the child is a bug of ours, most likely in what it unmaps as it goes (see
-     * snapshot/child.c): say where it was, and take the snapshot once more without that. The
+     * snapshot/release.c): say where it was, and take the snapshot once more without that. The
      * program's handlers see a second checkpoint; nothing is published twice. */
     if (c->crashed && !req->no_release) {
         crs_log(CRS_LOG_ERROR, "checkpoint failed: %s; trying again without releasing memory",

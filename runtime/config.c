@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <zstd.h>
 
 #include "control_proto.h"
 #include "runtime.h"
@@ -20,8 +21,10 @@
 #define DEFAULT_KEEP 3
 #define DEFAULT_LEVEL (-1)         /* zstd --fast=1: about a fifth less CPU than level 1 for +1% size */
 #define DEFAULT_QUIESCE_MS 2000u
+/* The compression levels accepted: zstd's own top level, and at the fast end a bound of ours
+ * (zstd's, ZSTD_minCLevel(), is -131072), the range docs/crsnap.1 gives. */
 #define MIN_LEVEL (-100)
-#define MAX_LEVEL 22
+#define MAX_LEVEL ZSTD_maxCLevel()
 #define NAME_ROOM 64                /* room for "/ckpt-NNNNNN.crsnap.tmp" after the directory */
 
 void crs_settings_default(struct crs_settings *s)
@@ -54,6 +57,13 @@ static int bad(char *err, size_t errlen, const char *what, const char *value, co
 {
     snprintf(err, errlen, "invalid %s \"%s\": %s", what, value, why);
     return -EINVAL;
+}
+
+static int bad_level(char *err, size_t errlen, const char *what, const char *value)
+{
+    char why[64];
+    snprintf(why, sizeof why, "want a zstd level from %d to %d", MIN_LEVEL, MAX_LEVEL);
+    return bad(err, errlen, what, value, why);
 }
 
 static int check_dir(const char *d, char *err, size_t errlen, const char *what)
@@ -96,7 +106,7 @@ static int apply_config(struct crs_settings *s, const struct crs_config *c, char
     if (c->level != 0) {
         snprintf(v, sizeof v, "%d", c->level);
         if (c->level < MIN_LEVEL || c->level > MAX_LEVEL)
-            return bad(err, errlen, "level", v, "want a zstd level from -100 to 22");
+            return bad_level(err, errlen, "level", v);
         s->level = c->level;
     }
     if (c->control_socket < 0)
@@ -131,7 +141,7 @@ static int apply_env(struct crs_settings *s, char *err, size_t errlen)
                    "want a signal name or number such as USR1, SIGUSR2, RTMIN+1 or none");
     if ((v = getenv("CRSNAP_LEVEL")) != NULL) {
         if (crs_parse_long(v, MIN_LEVEL, MAX_LEVEL, &n) < 0)
-            return bad(err, errlen, "CRSNAP_LEVEL", v, "want a zstd level from -100 to 22");
+            return bad_level(err, errlen, "CRSNAP_LEVEL", v);
         s->level = n ? (int)n : DEFAULT_LEVEL;
     }
     if ((v = getenv("CRSNAP_LOG")) != NULL && parse_log(v, &s->log_level) < 0)

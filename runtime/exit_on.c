@@ -14,6 +14,11 @@
 #include "exit_on.h"
 #include "runtime.h"
 
+/* Signals 1..MAX_SIG, the kernel's, each with its bit N-1 in crs_state.exit_on_mask. */
+#define MAX_SIG (_NSIG - 1)
+_Static_assert(MAX_SIG <= (int)sizeof crs_state.exit_on_mask * 8,
+               "the exit-on mask has a bit for every signal");
+
 static const char *sig_name(int sig, char *buf, size_t size)
 {
     const char *abbrev = sig < SIGRTMIN ? sigabbrev_np(sig) : NULL;
@@ -58,7 +63,7 @@ static int parse_list(const char *list, uint64_t *mask, char *err, size_t errlen
     snprintf(buf, sizeof buf, "%s", list);
     for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         int sig;
-        if (crs_parse_signal(tok, &sig) < 0 || sig == 0 || sig > 64) {
+        if (crs_parse_signal(tok, &sig) < 0 || sig == 0 || sig > MAX_SIG) {
             snprintf(err, errlen, "invalid " CRS_EXIT_ON_ENV " \"%s\": \"%s\" is not a signal"
                      " that can end the program with a checkpoint", list, tok);
             return -EINVAL;
@@ -96,7 +101,7 @@ int crs_exit_on_install(void)
     sa.sa_handler = exit_on_handler;
     sa.sa_flags = SA_RESTART | SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
-    for (int sig = 1; sig <= 64; sig++) {
+    for (int sig = 1; sig <= MAX_SIG; sig++) {
         if (!(crs_state.exit_on_mask & (1ull << (sig - 1))))
             continue;
         if (sigaction(sig, &sa, NULL) < 0) {

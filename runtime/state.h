@@ -32,7 +32,12 @@
 #define CRS_MAX_CTL_CLIENTS 16      /* control connections whose request is still coming */
 #define CRS_RESULT_RING 16          /* outcomes remembered for crs_checkpoint() callers */
 #define CRS_INTERNAL_FD_MIN 1000    /* internal descriptors live at or above this number */
-#define CRS_MAX_INTERNAL_FDS (12 + CRS_MAX_WAITERS + CRS_MAX_CTL_CLIENTS)
+#define CRS_FIXED_INTERNAL_FDS 12   /* the long-lived ones a checkpoint lists: checkpoint.c's
+                                     * list_internal_fds names 10, then the deleted files'
+                                     * memfd; one to spare */
+#define CRS_MAX_INTERNAL_FDS (CRS_FIXED_INTERNAL_FDS + CRS_MAX_WAITERS + CRS_MAX_CTL_CLIENTS)
+_Static_assert(CRS_MAX_INTERNAL_FDS <= CRS_SNAP_MAX_INTERNAL_FDS,
+               "the snapshot child takes every descriptor the runtime lists as its own");
 #define CRS_OWN_FDS 5               /* long-lived descriptors watched by ownfds.c */
 
 /* The resolved configuration (struct crs_config with defaults and environment applied). */

@@ -22,7 +22,7 @@ void crs_proc_signals(struct crs_img_sigaction sig[CRS_IMG_NSIG])
         if (s == 9 || s == 19)
             continue;
         /* the kernel's layout, which is the image's: handler, flags, restorer, mask */
-        syscall(SYS_rt_sigaction, s, NULL, &sig[s - 1], 8);
+        syscall(SYS_rt_sigaction, s, NULL, &sig[s - 1], CRS_ARCH_SIGSET_SIZE);
     }
 }
 

@@ -9,8 +9,13 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "image/image.h"
 
 #define CRS_PUBLISH_JOB_SIZE 16
+
+/* Bytes of the longest image name: CRS_IMG_PREFIX, a uint64 in decimal (20 digits at most),
+ * CRS_IMG_SUFFIX and the NUL. */
+#define CRS_PUBLISH_NAME_SIZE (sizeof CRS_IMG_PREFIX - 1 + 20 + sizeof CRS_IMG_SUFFIX)
 
 /* "ckpt-NNNNNN.crsnap" (at least six digits). Returns 0 or -ENAMETOOLONG. */
 int crs_publish_image_name(uint64_t seq, char *out, size_t cap);

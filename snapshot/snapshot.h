@@ -58,6 +58,10 @@ struct crs_snap_deleted {
     uint64_t dev;                   /* with ino, which file: one copy each */
 };
 
+/* The most of the runtime's own descriptors (internal_fds) the child takes: above what the
+ * runtime lists (CRS_MAX_INTERNAL_FDS, runtime/state.h, which asserts it). */
+#define CRS_SNAP_MAX_INTERNAL_FDS 256
+
 struct crs_snap_request {
     char path[CRS_PATH_MAX];        /* final image path */
     char dir[CRS_PATH_MAX];         /* directory for `latest` and retention; "" for explicit paths */

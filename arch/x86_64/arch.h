@@ -9,6 +9,9 @@
 
 #define CRS_ARCH_NAME "x86_64"
 #define CRS_ARCH_ID 1u
+/* Bytes of the kernel's signal set, as rt_sigaction and rt_sigprocmask take it: one bit for
+ * each of its 64 signals (glibc's sigset_t is larger, and the kernel refuses that size). */
+#define CRS_ARCH_SIGSET_SIZE 8
 
 /* Registers at a call boundary: layout fixed by context.S and stored as-is in images. */
 struct crs_arch_ctx {

@@ -176,7 +176,7 @@ static void test_release(void **state)
 {
     (void)state;
 #ifdef __SANITIZE_ADDRESS__
-    skip(); /* the child keeps everything under the sanitizer (see snapshot/child.c) */
+    skip(); /* the child keeps everything under the sanitizer (see snapshot/release.c) */
 #endif
     long least, most;
     int samples;
@@ -214,7 +214,7 @@ static void test_helper_thread(void **state)
     (void)state;
     cpu_set_t set;
 #ifdef __SANITIZE_ADDRESS__
-    skip(); /* one thread under the sanitizer (see snapshot/child.c) */
+    skip(); /* one thread under the sanitizer (see snapshot/pool.c) */
 #endif
     if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) < 2)
         skip();

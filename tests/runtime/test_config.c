@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <zstd.h>
 
 #include "runtime/runtime.h"
 
@@ -153,6 +154,33 @@ static void test_env_invalid(void **st)
     }
 }
 
+/* The top of the level range is zstd's own: its highest level is taken, one above is refused
+ * with a message that gives the range, from the environment and from a struct alike. */
+static void test_level_range(void **st)
+{
+    struct crs_settings s;
+    struct crs_config c;
+    char v[16], want[64], err[256] = "";
+    (void)st;
+
+    snprintf(v, sizeof v, "%d", ZSTD_maxCLevel());
+    setenv("CRSNAP_LEVEL", v, 1);
+    assert_int_equal(crs_settings_load(&s, NULL, 1, err, sizeof err), 0);
+    assert_int_equal(s.level, ZSTD_maxCLevel());
+    snprintf(v, sizeof v, "%d", ZSTD_maxCLevel() + 1);
+    setenv("CRSNAP_LEVEL", v, 1);
+    assert_int_equal(crs_settings_load(&s, NULL, 1, err, sizeof err), -EINVAL);
+    snprintf(want, sizeof want, "want a zstd level from -100 to %d", ZSTD_maxCLevel());
+    assert_non_null(strstr(err, want));
+
+    unsetenv("CRSNAP_LEVEL");
+    memset(&c, 0, sizeof c);
+    c.level = ZSTD_maxCLevel() + 1;
+    err[0] = '\0';
+    assert_int_equal(crs_settings_load(&s, &c, 0, err, sizeof err), -EINVAL);
+    assert_non_null(strstr(err, want));
+}
+
 static void test_struct(void **st)
 {
     struct crs_settings s;
@@ -218,6 +246,7 @@ int main(void)
         cmocka_unit_test(test_signal_names),
         cmocka_unit_test(test_interval),
         cmocka_unit_test_setup(test_env_invalid, clear_env),
+        cmocka_unit_test_setup(test_level_range, clear_env),
         cmocka_unit_test_setup(test_struct, clear_env),
         cmocka_unit_test_setup(test_init, clear_env),
     };
