@@ -68,6 +68,8 @@ enum crs_img_section_type {
                            * records (struct crs_img_deleted + bytes, padded to 8) */
     CRS_SEC_UNSAVED = 13, /* optional: struct crs_img_unsaved[], what a restore cannot bring
                            * back; absent in images written before it existed */
+    CRS_SEC_ATTRS = 14,   /* optional: one struct crs_img_attrs, scheduling and security
+                           * attributes; absent in images written before it existed */
     CRS_SEC__END,         /* one past the last type this version knows: sizes the tables
                            * indexed by type; never on disk (readers skip unknown types) */
 };
@@ -168,6 +170,24 @@ struct crs_img_itimer { struct crs_img_timeval interval, value; };
 
 /* Resource limits 0..CRS_IMG_NRLIMITS-1 (RLIMIT_CPU...RLIMIT_RTTIME), as prlimit64 numbers them. */
 #define CRS_IMG_NRLIMITS 16
+
+/* crs_img_attrs.flags: which of its fields were read. */
+#define CRS_ATTR_F_AFFINITY 0x1u
+#define CRS_ATTR_F_NICE     0x2u
+#define CRS_ATTR_F_SCHED    0x4u
+#define CRS_ATTR_F_STATUS   0x8u     /* no_new_privs and seccomp, from /proc/PID/status */
+#define CRS_ATTR_CPUS 1024           /* CPUs the affinity mask covers */
+
+/* Attributes of the process (of its main thread, which the others are assumed to share). */
+struct crs_img_attrs {
+    uint32_t flags;             /* CRS_ATTR_F_* */
+    int32_t nice;               /* getpriority */
+    uint32_t policy;            /* sched_getscheduler, SCHED_RESET_ON_FORK included */
+    uint32_t priority;          /* sched_param.sched_priority */
+    uint32_t no_new_privs;      /* 1: set (PR_SET_NO_NEW_PRIVS) */
+    uint32_t seccomp;           /* 0 none, 1 strict, 2 filters: not restored, said */
+    uint64_t cpus[CRS_ATTR_CPUS / 64]; /* sched_getaffinity */
+};
 
 struct crs_img_process {
     uint32_t pid, ppid, uid, gid, euid, egid;

@@ -31,6 +31,7 @@ static const char *section_name(uint32_t type)
     static const char *const names[] = {
         "?", "host", "process", "strings", "regions", "pages",
         "threads", "signals", "fds", "argv", "auxv", "queued", "deleted", "not-restored",
+        "attributes",
     };
     _Static_assert(sizeof names / sizeof names[0] == CRS_SEC__END, "a name per section type");
     return type < sizeof names / sizeof names[0] ? names[type] : "unknown";
@@ -699,6 +700,14 @@ static int load_all(struct crs_image *img, char *err, size_t errlen)
         return r;
     if ((e = seen[CRS_SEC_UNSAVED]) && (r = load_unsaved(img, e, err, errlen)))
         return r;
+    if ((e = seen[CRS_SEC_ATTRS])) {
+        if ((r = need_count(e, sizeof img->attrs, err, errlen)) || e->count != 1)
+            return r ? r : (crs_seterr(err, errlen, "damaged attributes section"), -EBADMSG);
+        if ((r = load_section(img, e, &p, err, errlen)))
+            return r;
+        memcpy(&img->attrs, p, sizeof img->attrs);
+        free(p);
+    }
 
     e = seen[CRS_SEC_PAGES];
     struct crs_img_section sh;

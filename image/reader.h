@@ -70,6 +70,7 @@ struct crs_image {
     uint32_t ndeleted;
     const struct crs_img_unsaved *unsaved; /* what a restore will not bring back (UNSAVED); */
     uint32_t nunsaved;              /*   none in images written before the section existed */
+    struct crs_img_attrs attrs;     /* ATTRS; all zero (no flag) in images before it existed */
 
     uint64_t pages_offset;          /* file offset of the first chunk header */
     uint64_t pages_length;          /* PAGES payload bytes */

@@ -344,6 +344,7 @@ void crs_snapshot_child(const struct crs_snap_request *req)
         c.stage = "reading the process state for";
         finish(&c, r, NULL, t0);
     }
+    crs_proc_attrs(&c.attrs, req->parent > 0 ? req->parent : getppid(), c.work, WORK_SIZE);
     /* its pid and name come from /proc/PARENT: only good if the parent was alive throughout */
     if (parent_gone(req)) {
         c.stage = "the process ended before its state was read for";

@@ -81,6 +81,7 @@ struct child {
     struct crs_img_unsaved *unsaved;   /* what a restore will not bring back */
     long nunsaved;
     struct crs_img_process proc;
+    struct crs_img_attrs attrs;
     struct crs_img_sigaction sig[CRS_IMG_NSIG];
     struct pool pool;
     uint64_t *pm;

@@ -47,6 +47,10 @@ void crs_proc_fds_apply(struct crs_img_fd *fds, size_t nfds, const struct crs_sn
 int crs_proc_process(struct crs_img_process *p, struct crs_strtab *st, int pid, char *work,
                      size_t workcap);
 
+/* Scheduling and security attributes of process pid: affinity, nice, policy, no_new_privs,
+ * seccomp (snapshot child; work: a buffer for /proc/PID/status). */
+void crs_proc_attrs(struct crs_img_attrs *a, int pid, char *work, size_t workcap);
+
 /* Children of the process that crs_proc_unsaved lists at most. */
 #define CRS_PROC_MAX_CHILDREN 256
 

@@ -8,6 +8,7 @@
 #include "common/proc_util.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/personality.h>
 #include <sys/resource.h>
@@ -118,4 +119,44 @@ int crs_proc_process(struct crs_img_process *p, struct crs_strtab *st, int pid, 
         }
     }
     return 0;
+}
+
+/* The scheduling and security attributes of process pid (its main thread): affinity, nice,
+ * policy and priority, no_new_privs and seccomp. What cannot be read stays unflagged. */
+void crs_proc_attrs(struct crs_img_attrs *a, int pid, char *work, size_t workcap)
+{
+    char p[64];
+    struct sched_param sp;
+    long n;
+    int v;
+
+    memset(a, 0, sizeof *a);
+    if (syscall(SYS_sched_getaffinity, pid, sizeof a->cpus, a->cpus) > 0)
+        a->flags |= CRS_ATTR_F_AFFINITY;
+    errno = 0;
+    v = getpriority(PRIO_PROCESS, (id_t)pid);
+    if (!errno) {
+        a->nice = v;
+        a->flags |= CRS_ATTR_F_NICE;
+    }
+    if ((v = sched_getscheduler(pid)) >= 0 && sched_getparam(pid, &sp) == 0) {
+        a->policy = (uint32_t)v;
+        a->priority = (uint32_t)sp.sched_priority;
+        a->flags |= CRS_ATTR_F_SCHED;
+    }
+    path_pid(p, sizeof p, pid, "/status");
+    if ((n = crs_read_file(p, work, workcap)) > 0) {
+        const char *nnp = crs_find_field(work, (size_t)n, "NoNewPrivs:");
+        const char *sec = crs_find_field(work, (size_t)n, "Seccomp:");
+        uint64_t x, y;
+        if (nnp && sec) {
+            crs_skip_space(&nnp);
+            crs_skip_space(&sec);
+            if (!crs_parse_dec(&nnp, &x) && !crs_parse_dec(&sec, &y)) {
+                a->no_new_privs = (uint32_t)x;
+                a->seccomp = (uint32_t)y;
+                a->flags |= CRS_ATTR_F_STATUS;
+            }
+        }
+    }
 }

@@ -265,6 +265,8 @@ int crs_child_write_image(struct child *c)
         return r;
     if (req->ndeleted && req->deleted_memfd >= 0 && (r = write_deleted(c)))
         return r;
+    if ((r = put_section(c, CRS_SEC_ATTRS, 1, &c->attrs, sizeof c->attrs, NULL, 0)))
+        return r;
     if (c->nunsaved &&
         (r = put_section(c, CRS_SEC_UNSAVED, (uint32_t)c->nunsaved, c->unsaved,
                          (size_t)c->nunsaved * sizeof *c->unsaved, NULL, 0)))

@@ -1,0 +1,85 @@
+/* attrs.c - for the restore tests: a process that runs on one CPU, at nice 4, under
+ * SCHED_BATCH, with no_new_privs set (as a batch job or a sandboxed worker does). After its work
+ * it checks each of them, in its main thread and in a thread it starts then, and prints the same
+ * lines whether it was restored in between or not.
+ *   attrs ITERATIONS PROGRESS_FILE
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#define CHECK(cond, what) printf("%s %s\n", what, (cond) ? "ok" : "BROKEN")
+
+static int cpu;
+
+static void check(const char *who)
+{
+    cpu_set_t set;
+    char what[64];
+
+    CPU_ZERO(&set);
+    snprintf(what, sizeof what, "%s affinity", who);
+    CHECK(sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) == 1 &&
+          CPU_ISSET(cpu, &set), what);
+    errno = 0;
+    int nice = getpriority(PRIO_PROCESS, 0);
+    snprintf(what, sizeof what, "%s nice", who);
+    CHECK(errno == 0 && nice == 4, what);
+    snprintf(what, sizeof what, "%s policy", who);
+    CHECK(sched_getscheduler(0) == SCHED_BATCH, what);
+    snprintf(what, sizeof what, "%s no_new_privs", who);
+    CHECK(prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1, what);
+}
+
+static void *thread(void *arg)
+{
+    (void)arg;
+    check("thread");
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    cpu_set_t set;
+    struct sched_param sp = { .sched_priority = 0 };
+    pthread_t t;
+
+    if (argc < 3)
+        return 2;
+    long n = atol(argv[1]);
+    /* the last CPU this process may run on: not the one a fresh process starts on most often */
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) < 0)
+        return 1;
+    for (int i = 0; i < CPU_SETSIZE; i++)
+        if (CPU_ISSET(i, &set))
+            cpu = i;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (sched_setaffinity(0, sizeof set, &set) < 0 || setpriority(PRIO_PROCESS, 0, 4) < 0 ||
+        sched_setscheduler(0, SCHED_BATCH, &sp) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        return 1;
+
+    volatile unsigned long x = 1;
+    for (long i = 0; i < n; i++) {
+        for (int k = 0; k < 1000; k++)
+            x = x * 6364136223846793005ul + 1;
+        if (i == n / 10) {
+            int pf = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            if (pf >= 0)
+                close(pf);
+        }
+    }
+    check("main");
+    if (pthread_create(&t, NULL, thread, NULL) || pthread_join(t, NULL))
+        return 1;
+    printf("x %lu\n", x & 0xff);
+    return 0;
+}
