@@ -40,7 +40,6 @@ static struct crs_snap_report rep0;     /* the good image's report */
 static int setup(void **state)
 {
     (void)state;
-    struct crs_snap_report rep;
     crs_test_dir(dir, sizeof dir, "damage");
     snprintf(good, sizeof good, "%s/ckpt-000001.crsnap", dir);
     snprintf(bad, sizeof bad, "%s/bad.crsnap", dir);
@@ -67,12 +66,7 @@ static int setup(void **state)
     if (read(ready[0], &b, 1) != 1)
         return -1;
     close(ready[0]);
-    if (crs_test_run_child(t, &rep, NULL) != 0 || rep.error)
-        return -1;
-    rep0 = rep;
-    crs_test_req_free(t);
-    img0 = crs_test_slurp(good, &len0);
-    return img0 ? 0 : -1;
+    return crs_test_write_image(t, &rep0, &img0, &len0);
 }
 
 static int teardown(void **state)
@@ -90,24 +84,12 @@ static int teardown(void **state)
 static void cli_rejects(const char *cmd, const char *file)
 {
     const char *bin = getenv("CRSNAP_BIN");
-    char errpath[4096 + 8];
+    const char *argv[] = { "crsnap", cmd, file, NULL };
+    char *text;
+    size_t n;
     if (!bin)
         return;
-    snprintf(errpath, sizeof errpath, "%s/stderr", dir);
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int nul = open("/dev/null", O_WRONLY);
-        dup2(fd, 2);
-        dup2(nul, 1);
-        execl(bin, "crsnap", cmd, file, (char *)NULL);
-        _exit(99);
-    }
-    int st;
-    waitpid(pid, &st, 0);
-    size_t n;
-    char *text = crs_test_slurp(errpath, &n);
+    int st = crs_test_cli(bin, dir, 0, argv, &text, &n);
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 1)
         fail_msg("crsnap %s %s: status %#x, stderr: %.*s", cmd, file, st, (int)n, text);
     assert_true(n > 0 && text[n - 1] == '\n');

@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -54,11 +53,7 @@ static int setup(void **state)
     ((char *)reserved)[0] = 1;
     struct crs_test_req *t = crs_test_req_new(good, dir, 1);
     scratch = t->req.scratch;
-    if (crs_test_run_child(t, &rep, NULL) != 0 || rep.error)
-        return -1;
-    crs_test_req_free(t);
-    img0 = crs_test_slurp(good, &len0);
-    return img0 ? 0 : -1;
+    return crs_test_write_image(t, &rep, &img0, &len0);
 }
 
 static int teardown(void **state)
@@ -74,10 +69,9 @@ static int teardown(void **state)
 static int cli(char *text, size_t cap, rlim_t nofile_max, ...)
 {
     const char *bin = getenv("CRSNAP_BIN");
-    char errpath[4096 + 8];
     const char *argv[16] = { "crsnap" };
     va_list ap;
-    int n = 1, st;
+    int n = 1;
 
     if (!bin)
         skip();
@@ -85,28 +79,10 @@ static int cli(char *text, size_t cap, rlim_t nofile_max, ...)
     while (n < 15 && (argv[n] = va_arg(ap, const char *)))
         n++;
     va_end(ap);
-    snprintf(errpath, sizeof errpath, "%s/stderr", dir);
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int nul = open("/dev/null", O_RDWR);
-        dup2(fd, 2);
-        dup2(nul, 1);
-        dup2(nul, 0);
-        if (nofile_max) {
-            struct rlimit rl = { nofile_max, nofile_max };
-            prctl(PR_CAPBSET_DROP, 24 /* CAP_SYS_RESOURCE */, 0, 0, 0);
-            if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-                _exit(98);
-        }
-        execv(bin, (char **)argv);
-        _exit(99);
-    }
-    waitpid(pid, &st, 0);
     size_t len;
-    char *t = crs_test_slurp(errpath, &len);
-    snprintf(text, cap, "%.*s", (int)len, t ? t : "");
+    char *t;
+    int st = crs_test_cli(bin, dir, nofile_max, argv, &t, &len);
+    snprintf(text, cap, "%s", t ? t : "");
     free(t);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
