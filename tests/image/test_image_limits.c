@@ -197,6 +197,16 @@ static void expect_text(const char *text, const char *want)
         fail_msg("\"%s\" lacks \"%s\"", text, want);
 }
 
+/* `crsnap verify` and `crsnap restore -n -f` both refuse bad.crsnap, saying want. */
+static void cli_refuses(const char *want)
+{
+    char text[2048];
+    assert_int_equal(cli(text, sizeof text, 0, "verify", bad, NULL), 1);
+    expect_text(text, want);
+    assert_int_equal(cli(text, sizeof text, 0, "restore", "-n", "-f", bad, NULL), 1);
+    expect_text(text, want);
+}
+
 static void test_noreserve_recorded(void **state)
 {
     (void)state;
@@ -213,7 +223,7 @@ static void test_file_offset_bounds(void **state)
 {
     (void)state;
     static const uint64_t offsets[] = { 0x7ffffffffffff000ull, 0xfffffffffffff000ull, 100 };
-    char err[512], text[2048];
+    char err[512];
     for (size_t i = 0; i < sizeof offsets / sizeof offsets[0]; i++) {
         char *p = copy0();
         vma_at(p, len0, filemap)->file_offset = offsets[i];
@@ -222,10 +232,7 @@ static void test_file_offset_bounds(void **state)
         free(p);
         assert_int_equal(open_bad(err, sizeof err), -EBADMSG);
         expect_text(err, "is out of bounds");
-        assert_int_equal(cli(text, sizeof text, 0, "verify", bad, NULL), 1);
-        expect_text(text, "is out of bounds");
-        assert_int_equal(cli(text, sizeof text, 0, "restore", "-n", "-f", bad, NULL), 1);
-        expect_text(text, "is out of bounds");
+        cli_refuses("is out of bounds");
     }
     /* the last page that still fits is fine for the reader */
     char *p = copy0();
@@ -326,10 +333,7 @@ static void test_descriptor_count(void **state)
     free(p);
     assert_int_equal(open_bad(err, sizeof err), -E2BIG);
     expect_text(err, "65537 descriptors, more than the 65536");
-    assert_int_equal(cli(text, sizeof text, 0, "verify", bad, NULL), 1);
-    expect_text(text, "more than the 65536");
-    assert_int_equal(cli(text, sizeof text, 0, "restore", "-n", "-f", bad, NULL), 1);
-    expect_text(text, "more than the 65536");
+    cli_refuses("more than the 65536");
 }
 
 /* A descriptor number at or above what RLIMIT_NOFILE lets the restorer open: refused by the
@@ -392,17 +396,13 @@ static void test_thread_count(void **state)
 static void test_timer_values(void **state)
 {
     (void)state;
-    char text[2048];
     char *p = copy0();
     ((struct crs_img_process *)payload(p, len0, CRS_SEC_PROCESS))->itimers[0].value.usec =
         1000000;
     fix_sums(p, len0, CRS_SEC_PROCESS);
     crs_test_spit(bad, p, len0);
     free(p);
-    assert_int_equal(cli(text, sizeof text, 0, "verify", bad, NULL), 1);
-    expect_text(text, "interval timer 0 is not a valid time");
-    assert_int_equal(cli(text, sizeof text, 0, "restore", "-n", "-f", bad, NULL), 1);
-    expect_text(text, "interval timer 0 is not a valid time");
+    cli_refuses("interval timer 0 is not a valid time");
 }
 
 int main(void)
