@@ -66,3 +66,18 @@ restore_half_or_done() {
         exit 0
     fi
 }
+
+# count DIR: the complete images in DIR.
+count() { ls "$1" 2>/dev/null | grep -c '^ckpt-.*\.crsnap$'; }
+
+# wait_count DIR N [TENTHS]: waits until DIR has N images (30 s, or TENTHS tenths of a second,
+# at most); else fails with what DIR holds and the program's stderr ($T/prog.err).
+wait_count() {
+    wait_n=${3:-300}
+    while [ "$(count "$1")" -lt "$2" ] && [ $wait_n -gt 0 ]; do
+        sleep 0.1
+        wait_n=$((wait_n - 1))
+    done
+    [ "$(count "$1")" -ge "$2" ] ||
+        fail "$1 has $(count "$1") images, expected $2: $(ls -a "$1"); the program's stderr: $(cat "$T/prog.err" 2>/dev/null)"
+}
