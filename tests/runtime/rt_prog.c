@@ -270,6 +270,14 @@ static void dump_logs(void)
         fprintf(stderr, "worker %d: %.*s\n", i, atomic_load(&workers[i].log.n), workers[i].log.buf);
 }
 
+/* Empties every handler log, for the next checks to see only what comes after. */
+static void clear_logs(void)
+{
+    async_log.n = 0;
+    for (int i = 0; i < NWORKERS; i++)
+        workers[i].log.n = 0;
+}
+
 /* One checkpoint's worth in each log: the async handlers' unit async, worker 0's first, the
  * other workers' others (the logs are shown when the first two are not as they should be). */
 static void check_logs_once(const char *async, const char *first, const char *others)
@@ -539,9 +547,7 @@ static void mode_blocked(void)
     /* The program runs on, and once the thread lets signals in, checkpoints work again. */
     atomic_store(&stubborn_unblock, 1);
     usleep(20000);
-    async_log.n = 0;
-    for (int i = 0; i < NWORKERS; i++)
-        workers[i].log.n = 0;
+    clear_logs();
     CHECK(crs_checkpoint(NULL) == CRS_CONTINUE);
     check_result_ok();
     CHECK(count_images() == 1);
@@ -620,9 +626,7 @@ static void mode_veto(void)
     check_logs_once("aPbPbAaA", "xPyPxA", "xPyPyAxA");
 
     /* Then an ordinary one. */
-    async_log.n = 0;
-    for (int i = 0; i < NWORKERS; i++)
-        workers[i].log.n = 0;
+    clear_logs();
     CHECK(crs_checkpoint(NULL) == CRS_CONTINUE);
     check_result_ok();
     CHECK(count_images() == 1);
@@ -677,9 +681,7 @@ static void mode_restart(void)
         snprintf(sock, sizeof sock, "%s/%d.sock", sockdir, (int)getpid());
         CHECK(stat(sock, &st) == 0 && S_ISSOCK(st.st_mode));
     }
-    async_log.n = 0;
-    for (int i = 0; i < NWORKERS; i++)
-        workers[i].log.n = 0;
+    clear_logs();
     CHECK(crs_checkpoint(NULL) == CRS_CONTINUE);
     check_result_ok();
     CHECK(crs_last_checkpoint(&r) == 0 && r.seq == 2);
