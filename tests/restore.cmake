@@ -36,16 +36,9 @@ target_link_libraries(restore_tids PRIVATE Threads::Threads)
 add_executable(restore_api_static ${CRS_RESTORE_TESTS}/api_static.c)
 target_link_libraries(restore_api_static PRIVATE crsnap_static)
 
-# Under the sanitizers the preloaded library drags the ASan runtime in behind the program's;
-# the scripts then skip (77) everything but the checks that come before a restore.
-set(CRS_RESTORE_ENV ${CRS_TEST_ENV} "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0")
-if(CRSNAP_SANITIZE)
-  list(APPEND CRS_RESTORE_ENV "CRSNAP_SANITIZED=1")
-endif()
+# Sanitized, the scripts skip everything but the checks that come before a restore.
 function(crs_restore_test name script)
-  add_test(NAME ${name} COMMAND sh ${CRS_RESTORE_TESTS}/${script} ${ARGN})
-  set_tests_properties(${name} PROPERTIES ENVIRONMENT "${CRS_RESTORE_ENV}" TIMEOUT 120
-                       SKIP_RETURN_CODE 77)
+  crs_script_test(${name} ${CRS_RESTORE_TESTS} 120 ${script} ${ARGN})
 endfunction()
 
 crs_restore_test(restore_python program.sh python /usr/bin/python3
@@ -76,7 +69,7 @@ crs_restore_test(restore_python_asyncio program.sh asyncio /usr/bin/python3
 # CPython's asyncio remembers the pid its event loop runs in (get_running_loop() fails in
 # another pid, as after a fork): an asyncio program restores with --same-pid (root here).
 set_tests_properties(restore_python_asyncio PROPERTIES
-                     ENVIRONMENT "${CRS_RESTORE_ENV};RESTORE_ARGS=--same-pid")
+                     ENVIRONMENT "${CRS_SCRIPT_ENV};RESTORE_ARGS=--same-pid")
 crs_restore_test(restore_threads threads.sh $<TARGET_FILE:restore_mt_worker> 120000)
 crs_restore_test(restore_again again.sh ${CRS_RESTORE_TESTS}/chain.py 8000000)
 crs_restore_test(restore_again_threads again_threads.sh $<TARGET_FILE:restore_mt_worker> 120000)

@@ -18,16 +18,8 @@ if(CRS_HAVE_STATIC_LIBC AND NOT CRSNAP_SANITIZE)
   set(CRS_STATIC_PROGRAM $<TARGET_FILE:tools_static_hello>)
 endif()
 
-# Under the sanitizers the preloaded library drags the ASan runtime in behind the program's.
-set(CRS_TOOLS_ENV ${CRS_TEST_ENV} "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0")
-if(CRSNAP_SANITIZE)
-  list(APPEND CRS_TOOLS_ENV "CRSNAP_SANITIZED=1")
-endif()
-
 function(crs_tools_test name script)
-  add_test(NAME ${name} COMMAND sh ${CRS_TOOLS_TESTS}/${script} ${ARGN})
-  set_tests_properties(${name} PROPERTIES ENVIRONMENT "${CRS_TOOLS_ENV}" TIMEOUT 60
-                       SKIP_RETURN_CODE 77)
+  crs_script_test(${name} ${CRS_TOOLS_TESTS} 60 ${script} ${ARGN})
 endfunction()
 
 # The escaping of image strings, on its own.
@@ -82,7 +74,7 @@ crs_tools_test(tools_install install.sh ${CMAKE_BINARY_DIR} $<TARGET_FILE:tools_
 add_test(NAME tools_demo COMMAND sh -c
   "[ -n \"$CRSNAP_SANITIZED\" ] && exit 77; exec ${CMAKE_SOURCE_DIR}/scripts/demo.sh ${CMAKE_BINARY_DIR}")
 set_tests_properties(tools_demo PROPERTIES
-  ENVIRONMENT "${CRS_TOOLS_ENV};CRSNAP_DEMO_ROUNDS=8000000" TIMEOUT 120 SKIP_RETURN_CODE 77)
+  ENVIRONMENT "${CRS_SCRIPT_ENV};CRSNAP_DEMO_ROUNDS=8000000" TIMEOUT 120 SKIP_RETURN_CODE 77)
 
 # The library's binary interface: the API and nothing else.
 add_test(NAME tools_abi COMMAND sh ${CRS_TOOLS_TESTS}/abi.sh $<TARGET_FILE:crsnap_shared>

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -150,6 +151,49 @@ int crs_test_finish_child(struct crs_test_req *t, pid_t pid, struct crs_snap_rep
 int crs_test_run_child(struct crs_test_req *t, struct crs_snap_report *rep, void (*pre)(void))
 {
     return crs_test_finish_child(t, crs_test_start_child(t, pre), rep);
+}
+
+int crs_test_write_image(struct crs_test_req *t, struct crs_snap_report *rep, char **img,
+                         size_t *len)
+{
+    if (crs_test_run_child(t, rep, NULL) != 0 || rep->error)
+        return -1;
+    *img = crs_test_slurp(t->req.path, len);
+    crs_test_req_free(t);
+    return *img ? 0 : -1;
+}
+
+int crs_test_cli(const char *bin, const char *dir, rlim_t nofile_max, const char *const *argv,
+                 char **text, size_t *len)
+{
+    char errpath[4096 + 8];
+    int st;
+    snprintf(errpath, sizeof errpath, "%s/stderr", dir);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int nul = open("/dev/null", O_RDWR);
+        dup2(fd, 2);
+        dup2(nul, 1);
+        dup2(nul, 0);
+        if (nofile_max) {
+            struct rlimit rl = { nofile_max, nofile_max };
+            prctl(PR_CAPBSET_DROP, 24 /* CAP_SYS_RESOURCE */, 0, 0, 0);
+            if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                _exit(98);
+        }
+        execv(bin, (char *const *)argv);
+        _exit(99);
+    }
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    *text = crs_test_slurp(errpath, len);
+    if (*text)
+        (*text)[*len] = '\0';
+    else
+        *len = 0;
+    return st;
 }
 
 int crs_test_count(const char *dir, const char *prefix)

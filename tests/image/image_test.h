@@ -4,6 +4,7 @@
 #define CRS_IMAGE_TEST_H
 
 #include <stddef.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include "image/reader.h"
 #include "snapshot/snapshot.h"
@@ -25,6 +26,16 @@ pid_t crs_test_start_child(struct crs_test_req *t, void (*pre)(void));
 /* Reads the report (zeroed if none came) and reaps: exit status, or 128 + signal. */
 int crs_test_finish_child(struct crs_test_req *t, pid_t pid, struct crs_snap_report *rep);
 int crs_test_run_child(struct crs_test_req *t, struct crs_snap_report *rep, void (*pre)(void));
+/* Runs the snapshot child for t, frees t and reads the image it wrote (t's path) into *img,
+ * malloc'd: 0, or -1 if the child or the read failed. */
+int crs_test_write_image(struct crs_test_req *t, struct crs_snap_report *rep, char **img,
+                         size_t *len);
+/* Runs bin (the crsnap CLI) with argv (argv[0] included, NULL-terminated), its stdin and stdout
+ * on /dev/null and its stderr into dir/stderr; nofile_max, if not 0, lowers the RLIMIT_NOFILE
+ * hard limit before the exec and takes away the power to raise it again. Returns the wait
+ * status; *text is the stderr (malloc'd, NUL-terminated, NULL if unreadable), *len its length. */
+int crs_test_cli(const char *bin, const char *dir, rlim_t nofile_max, const char *const *argv,
+                 char **text, size_t *len);
 /* What the runtime does while the threads are stopped, done by hand: a pipe of this process
  * with text waiting in it, recorded as the QUEUED section's one record; a file of dir, unlinked,
  * holding text, copied into a memfd for the DELETED section. Return the descriptor (the pipe's

@@ -41,7 +41,6 @@ static struct crs_snap_report rep0;     /* the good image's report */
 static int setup(void **state)
 {
     (void)state;
-    struct crs_snap_report rep;
     crs_test_dir(dir, sizeof dir, "damage");
     snprintf(good, sizeof good, "%s/ckpt-000001.crsnap", dir);
     snprintf(bad, sizeof bad, "%s/bad.crsnap", dir);
@@ -73,12 +72,7 @@ static int setup(void **state)
     if (read(ready[0], &b, 1) != 1)
         return -1;
     close(ready[0]);
-    if (crs_test_run_child(t, &rep, NULL) != 0 || rep.error)
-        return -1;
-    rep0 = rep;
-    crs_test_req_free(t);
-    img0 = crs_test_slurp(good, &len0);
-    return img0 ? 0 : -1;
+    return crs_test_write_image(t, &rep0, &img0, &len0);
 }
 
 static int teardown(void **state)
@@ -96,24 +90,12 @@ static int teardown(void **state)
 static void cli_rejects(const char *cmd, const char *file)
 {
     const char *bin = getenv("CRSNAP_BIN");
-    char errpath[4096 + 8];
+    const char *argv[] = { "crsnap", cmd, file, NULL };
+    char *text;
+    size_t n;
     if (!bin)
         return;
-    snprintf(errpath, sizeof errpath, "%s/stderr", dir);
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int nul = open("/dev/null", O_WRONLY);
-        dup2(fd, 2);
-        dup2(nul, 1);
-        execl(bin, "crsnap", cmd, file, (char *)NULL);
-        _exit(99);
-    }
-    int st;
-    waitpid(pid, &st, 0);
-    size_t n;
-    char *text = crs_test_slurp(errpath, &n);
+    int st = crs_test_cli(bin, dir, 0, argv, &text, &n);
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 1)
         fail_msg("crsnap %s %s: status %#x, stderr: %.*s", cmd, file, st, (int)n, text);
     assert_true(n > 0 && text[n - 1] == '\n');
@@ -297,14 +279,31 @@ static struct crs_img_toc_entry *entry(char *p, size_t n, uint32_t type)
     return NULL;
 }
 
-static void hostile(void (*edit)(char *p, size_t n), const char *what)
+/* The first record of section type, which must be there; *e its table entry. */
+static void *record(char *p, size_t n, uint32_t type, struct crs_img_toc_entry **e)
+{
+    *e = entry(p, n, type);
+    assert_non_null(*e);
+    return p + (*e)->offset + 16;
+}
+
+/* After an edit of a section's records: its checksum, so that the deeper checks must catch the
+ * edit. */
+static void resum(char *p, struct crs_img_toc_entry *e)
+{
+    e->checksum = XXH3_64bits(p + e->offset + 16, e->length);
+}
+
+/* The good image with edit made and the sums fixed up: refused by the reader (with a reason
+ * holding expect, if not NULL), `crsnap verify` and `crsnap info`. */
+static void hostile(void (*edit)(char *p, size_t n), const char *what, const char *expect)
 {
     char *p = malloc(len0);
     memcpy(p, img0, len0);
     edit(p, len0);
     fix_sums(p, len0);
     write_bad(p, len0);
-    rejects(what, NULL);
+    rejects(what, expect);
     cli_rejects("verify", bad);
     cli_rejects("info", bad);
     free(p);
@@ -362,66 +361,60 @@ static void chunk_count_wrong(char *p, size_t n)
 }
 static void string_out_of_range(char *p, size_t n)
 {
-    struct crs_img_toc_entry *e = entry(p, n, CRS_SEC_PROCESS);
-    struct crs_img_process *pr = (void *)(p + e->offset + 16);
+    struct crs_img_toc_entry *e;
+    struct crs_img_process *pr = record(p, n, CRS_SEC_PROCESS, &e);
     pr->exe = 0x7fffffff;
     e->checksum = XXH3_64bits(pr, sizeof *pr);
 }
 static void vmas_overlap(char *p, size_t n)
 {
-    struct crs_img_toc_entry *e = entry(p, n, CRS_SEC_VMAS);
-    struct crs_img_vma *v = (void *)(p + e->offset + 16);
+    struct crs_img_toc_entry *e;
+    struct crs_img_vma *v = record(p, n, CRS_SEC_VMAS, &e);
     v[1].start = v[0].start;
-    e->checksum = XXH3_64bits(v, e->length);
+    resum(p, e);
 }
 static void pages_in_vdso(char *p, size_t n)
 {
-    struct crs_img_toc_entry *e = entry(p, n, CRS_SEC_VMAS);
-    struct crs_img_vma *v = (void *)(p + e->offset + 16);
+    struct crs_img_toc_entry *e;
+    struct crs_img_vma *v = record(p, n, CRS_SEC_VMAS, &e);
     for (uint32_t i = 0; i < e->count; i++)
         if (v[i].flags & CRS_VMA_F_SAVED)
             v[i].kind = CRS_VMA_VDSO;
-    e->checksum = XXH3_64bits(v, e->length);
+    resum(p, e);
 }
 static void no_main_thread(char *p, size_t n)
 {
-    struct crs_img_toc_entry *e = entry(p, n, CRS_SEC_THREADS);
-    struct crs_img_thread *t = (void *)(p + e->offset + 16);
+    struct crs_img_toc_entry *e;
+    struct crs_img_thread *t = record(p, n, CRS_SEC_THREADS, &e);
     t[0].flags = 0;
-    e->checksum = XXH3_64bits(t, e->length);
+    resum(p, e);
 }
 static void epoll_count(char *p, size_t n)
 {
-    struct crs_img_toc_entry *e = entry(p, n, CRS_SEC_FDS);
-    struct crs_img_fd *f = (void *)(p + e->offset + 16);
+    struct crs_img_toc_entry *e;
+    struct crs_img_fd *f = record(p, n, CRS_SEC_FDS, &e);
     f[0].kind = CRS_FD_EPOLL;
     f[0].u.epoll.n = 1000000;
-    e->checksum = XXH3_64bits(f, e->length);
-}
-static struct crs_img_queued *queued_record(char *p, size_t n, struct crs_img_toc_entry **e)
-{
-    *e = entry(p, n, CRS_SEC_QUEUED);
-    assert_non_null(*e);
-    return (void *)(p + (*e)->offset + 16);
+    resum(p, e);
 }
 static void queued_len_past(char *p, size_t n)
 {
     struct crs_img_toc_entry *e;
-    struct crs_img_queued *q = queued_record(p, n, &e);
+    struct crs_img_queued *q = record(p, n, CRS_SEC_QUEUED, &e);
     q->len = 4096;
-    e->checksum = XXH3_64bits(q, e->length);
+    resum(p, e);
 }
 static void queued_not_a_pipe(char *p, size_t n)
 {
     struct crs_img_toc_entry *e;
-    struct crs_img_queued *q = queued_record(p, n, &e);
+    struct crs_img_queued *q = record(p, n, CRS_SEC_QUEUED, &e);
     q->fd = 0;                          /* stdin: not the pipe with that inode */
-    e->checksum = XXH3_64bits(q, e->length);
+    resum(p, e);
 }
 static void queued_count(char *p, size_t n)
 {
     struct crs_img_toc_entry *e;
-    (void)queued_record(p, n, &e);
+    (void)record(p, n, CRS_SEC_QUEUED, &e);
     e->count = 2;
 }
 /* The last record's bytes end inside the section but their padding does not, and the count
@@ -429,66 +422,54 @@ static void queued_count(char *p, size_t n)
 static void queued_padding_past(char *p, size_t n)
 {
     struct crs_img_toc_entry *e;
-    struct crs_img_queued *q = queued_record(p, n, &e);
+    struct crs_img_queued *q = record(p, n, CRS_SEC_QUEUED, &e);
     struct crs_img_section *sh = (void *)(p + e->offset);
     e->length = sh->length = sizeof *q + 17;     /* unpadded: 33 bytes */
     e->count = 2;                                /* 2 headers fit in 33 bytes */
     q->len = 17;
-    e->checksum = XXH3_64bits(q, e->length);
-}
-static struct crs_img_deleted *deleted_record(char *p, size_t n, struct crs_img_toc_entry **e)
-{
-    *e = entry(p, n, CRS_SEC_DELETED);
-    assert_non_null(*e);
-    return (void *)(p + (*e)->offset + 16);
+    resum(p, e);
 }
 static void deleted_size_past(char *p, size_t n)
 {
     struct crs_img_toc_entry *e;
-    struct crs_img_deleted *d = deleted_record(p, n, &e);
+    struct crs_img_deleted *d = record(p, n, CRS_SEC_DELETED, &e);
     d->size = 1ull << 40;
-    e->checksum = XXH3_64bits(d, e->length);
+    resum(p, e);
 }
 static void deleted_not_a_file(char *p, size_t n)
 {
     struct crs_img_toc_entry *e;
-    struct crs_img_deleted *d = deleted_record(p, n, &e);
+    struct crs_img_deleted *d = record(p, n, CRS_SEC_DELETED, &e);
     d->fd = qpipe[0];                   /* a pipe, not a regular file */
-    e->checksum = XXH3_64bits(d, e->length);
-}
-static struct crs_img_unsaved *unsaved_record(char *p, size_t n, struct crs_img_toc_entry **e)
-{
-    *e = entry(p, n, CRS_SEC_UNSAVED);
-    assert_non_null(*e);
-    return (void *)(p + (*e)->offset + 16);
+    resum(p, e);
 }
 static void unsaved_text_outside(char *p, size_t n)
 {
     struct crs_img_toc_entry *e;
-    struct crs_img_unsaved *u = unsaved_record(p, n, &e);
+    struct crs_img_unsaved *u = record(p, n, CRS_SEC_UNSAVED, &e);
     u->what = 0x7fffffff;
-    e->checksum = XXH3_64bits(u, e->length);
+    resum(p, e);
 }
 static void unsaved_no_such_fd(char *p, size_t n)
 {
     struct crs_img_toc_entry *e;
-    struct crs_img_unsaved *u = unsaved_record(p, n, &e);
+    struct crs_img_unsaved *u = record(p, n, CRS_SEC_UNSAVED, &e);
     u->kind = CRS_UNSAVED_FD;
     u->fd = 99999;
-    e->checksum = XXH3_64bits(u, e->length);
+    resum(p, e);
 }
 static void unsaved_pid_zero(char *p, size_t n)
 {
     struct crs_img_toc_entry *e;
-    struct crs_img_unsaved *u = unsaved_record(p, n, &e);
+    struct crs_img_unsaved *u = record(p, n, CRS_SEC_UNSAVED, &e);
     u->kind = CRS_UNSAVED_CHILD;
     u->pid = 0;
-    e->checksum = XXH3_64bits(u, e->length);
+    resum(p, e);
 }
 static void unsaved_count(char *p, size_t n)
 {
     struct crs_img_toc_entry *e;
-    (void)unsaved_record(p, n, &e);
+    (void)record(p, n, CRS_SEC_UNSAVED, &e);
     e->count += 1;
 }
 static void argc_too_big(char *p, size_t n)
@@ -504,47 +485,34 @@ static void wrong_version(char *p, size_t n)
 static void test_hostile(void **state)
 {
     (void)state;
-    hostile(huge_vma_count, "huge region count");
-    hostile(huge_length, "huge section length");
-    hostile(offset_outside, "section outside the file");
-    hostile(huge_toc_count, "huge toc count");
-    hostile(toc_offset_wrap, "toc offset wraps");
-    hostile(two_process_sections, "duplicate section");
-    hostile(huge_chunk, "huge chunk");
-    hostile(chunk_clen_huge, "huge chunk length");
-    hostile(chunk_outside_regions, "chunk outside regions");
-    hostile(chunk_count_wrong, "chunk count");
-    hostile(string_out_of_range, "string offset");
-    hostile(vmas_overlap, "overlapping regions");
-    hostile(no_main_thread, "no main thread");
-    hostile(pages_in_vdso, "pages in the vdso");
-    hostile(epoll_count, "epoll count");
-    hostile(argc_too_big, "argc");
-    hostile(queued_len_past, "queued bytes past the section");
-    hostile(queued_not_a_pipe, "queued bytes for no pipe");
-    hostile(queued_count, "queued record count");
-    hostile(queued_padding_past, "queued record padded past the section");
-    char *q = malloc(len0);
-    memcpy(q, img0, len0);
-    queued_padding_past(q, len0);
-    fix_sums(q, len0);
-    write_bad(q, len0);
-    rejects("queued record padded past the section", "record 0 holds 17 bytes, past its end");
-    free(q);
-    hostile(deleted_size_past, "deleted file past the section");
-    hostile(deleted_not_a_file, "deleted file for no file");
-    hostile(unsaved_text_outside, "not-restored text outside the strings");
-    hostile(unsaved_no_such_fd, "not-restored record for no descriptor");
-    hostile(unsaved_pid_zero, "not-restored child with pid 0");
-    hostile(unsaved_count, "not-restored record count");
-    hostile(wrong_version, "version");
-    char *p = malloc(len0);
-    memcpy(p, img0, len0);
-    wrong_version(p, len0);
-    fix_sums(p, len0);
-    write_bad(p, len0);
-    rejects("version", "unsupported image version 99");
-    free(p);
+    hostile(huge_vma_count, "huge region count", NULL);
+    hostile(huge_length, "huge section length", NULL);
+    hostile(offset_outside, "section outside the file", NULL);
+    hostile(huge_toc_count, "huge toc count", NULL);
+    hostile(toc_offset_wrap, "toc offset wraps", NULL);
+    hostile(two_process_sections, "duplicate section", NULL);
+    hostile(huge_chunk, "huge chunk", NULL);
+    hostile(chunk_clen_huge, "huge chunk length", NULL);
+    hostile(chunk_outside_regions, "chunk outside regions", NULL);
+    hostile(chunk_count_wrong, "chunk count", NULL);
+    hostile(string_out_of_range, "string offset", NULL);
+    hostile(vmas_overlap, "overlapping regions", NULL);
+    hostile(no_main_thread, "no main thread", NULL);
+    hostile(pages_in_vdso, "pages in the vdso", NULL);
+    hostile(epoll_count, "epoll count", NULL);
+    hostile(argc_too_big, "argc", NULL);
+    hostile(queued_len_past, "queued bytes past the section", NULL);
+    hostile(queued_not_a_pipe, "queued bytes for no pipe", NULL);
+    hostile(queued_count, "queued record count", NULL);
+    hostile(queued_padding_past, "queued record padded past the section",
+            "record 0 holds 17 bytes, past its end");
+    hostile(deleted_size_past, "deleted file past the section", NULL);
+    hostile(deleted_not_a_file, "deleted file for no file", NULL);
+    hostile(unsaved_text_outside, "not-restored text outside the strings", NULL);
+    hostile(unsaved_no_such_fd, "not-restored record for no descriptor", NULL);
+    hostile(unsaved_pid_zero, "not-restored child with pid 0", NULL);
+    hostile(unsaved_count, "not-restored record count", NULL);
+    hostile(wrong_version, "version", "unsupported image version 99");
 }
 
 /* Random damage anywhere: the reader may accept a byte that no checksum covers (padding), but

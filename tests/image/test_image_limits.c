@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -54,11 +53,7 @@ static int setup(void **state)
     ((char *)reserved)[0] = 1;
     struct crs_test_req *t = crs_test_req_new(good, dir, 1);
     scratch = t->req.scratch;
-    if (crs_test_run_child(t, &rep, NULL) != 0 || rep.error)
-        return -1;
-    crs_test_req_free(t);
-    img0 = crs_test_slurp(good, &len0);
-    return img0 ? 0 : -1;
+    return crs_test_write_image(t, &rep, &img0, &len0);
 }
 
 static int teardown(void **state)
@@ -74,10 +69,9 @@ static int teardown(void **state)
 static int cli(char *text, size_t cap, rlim_t nofile_max, ...)
 {
     const char *bin = getenv("CRSNAP_BIN");
-    char errpath[4096 + 8];
     const char *argv[16] = { "crsnap" };
     va_list ap;
-    int n = 1, st;
+    int n = 1;
 
     if (!bin)
         skip();
@@ -85,28 +79,10 @@ static int cli(char *text, size_t cap, rlim_t nofile_max, ...)
     while (n < 15 && (argv[n] = va_arg(ap, const char *)))
         n++;
     va_end(ap);
-    snprintf(errpath, sizeof errpath, "%s/stderr", dir);
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int nul = open("/dev/null", O_RDWR);
-        dup2(fd, 2);
-        dup2(nul, 1);
-        dup2(nul, 0);
-        if (nofile_max) {
-            struct rlimit rl = { nofile_max, nofile_max };
-            prctl(PR_CAPBSET_DROP, 24 /* CAP_SYS_RESOURCE */, 0, 0, 0);
-            if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-                _exit(98);
-        }
-        execv(bin, (char **)argv);
-        _exit(99);
-    }
-    waitpid(pid, &st, 0);
     size_t len;
-    char *t = crs_test_slurp(errpath, &len);
-    snprintf(text, cap, "%.*s", (int)len, t ? t : "");
+    char *t;
+    int st = crs_test_cli(bin, dir, nofile_max, argv, &t, &len);
+    snprintf(text, cap, "%s", t ? t : "");
     free(t);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
@@ -221,6 +197,16 @@ static void expect_text(const char *text, const char *want)
         fail_msg("\"%s\" lacks \"%s\"", text, want);
 }
 
+/* `crsnap verify` and `crsnap restore -n -f` both refuse bad.crsnap, saying want. */
+static void cli_refuses(const char *want)
+{
+    char text[2048];
+    assert_int_equal(cli(text, sizeof text, 0, "verify", bad, NULL), 1);
+    expect_text(text, want);
+    assert_int_equal(cli(text, sizeof text, 0, "restore", "-n", "-f", bad, NULL), 1);
+    expect_text(text, want);
+}
+
 static void test_noreserve_recorded(void **state)
 {
     (void)state;
@@ -237,7 +223,7 @@ static void test_file_offset_bounds(void **state)
 {
     (void)state;
     static const uint64_t offsets[] = { 0x7ffffffffffff000ull, 0xfffffffffffff000ull, 100 };
-    char err[512], text[2048];
+    char err[512];
     for (size_t i = 0; i < sizeof offsets / sizeof offsets[0]; i++) {
         char *p = copy0();
         vma_at(p, len0, filemap)->file_offset = offsets[i];
@@ -246,10 +232,7 @@ static void test_file_offset_bounds(void **state)
         free(p);
         assert_int_equal(open_bad(err, sizeof err), -EBADMSG);
         expect_text(err, "is out of bounds");
-        assert_int_equal(cli(text, sizeof text, 0, "verify", bad, NULL), 1);
-        expect_text(text, "is out of bounds");
-        assert_int_equal(cli(text, sizeof text, 0, "restore", "-n", "-f", bad, NULL), 1);
-        expect_text(text, "is out of bounds");
+        cli_refuses("is out of bounds");
     }
     /* the last page that still fits is fine for the reader */
     char *p = copy0();
@@ -350,10 +333,7 @@ static void test_descriptor_count(void **state)
     free(p);
     assert_int_equal(open_bad(err, sizeof err), -E2BIG);
     expect_text(err, "65537 descriptors, more than the 65536");
-    assert_int_equal(cli(text, sizeof text, 0, "verify", bad, NULL), 1);
-    expect_text(text, "more than the 65536");
-    assert_int_equal(cli(text, sizeof text, 0, "restore", "-n", "-f", bad, NULL), 1);
-    expect_text(text, "more than the 65536");
+    cli_refuses("more than the 65536");
 }
 
 /* A descriptor number at or above what RLIMIT_NOFILE lets the restorer open: refused by the
@@ -416,17 +396,13 @@ static void test_thread_count(void **state)
 static void test_timer_values(void **state)
 {
     (void)state;
-    char text[2048];
     char *p = copy0();
     ((struct crs_img_process *)payload(p, len0, CRS_SEC_PROCESS))->itimers[0].value.usec =
         1000000;
     fix_sums(p, len0, CRS_SEC_PROCESS);
     crs_test_spit(bad, p, len0);
     free(p);
-    assert_int_equal(cli(text, sizeof text, 0, "verify", bad, NULL), 1);
-    expect_text(text, "interval timer 0 is not a valid time");
-    assert_int_equal(cli(text, sizeof text, 0, "restore", "-n", "-f", bad, NULL), 1);
-    expect_text(text, "interval timer 0 is not a valid time");
+    cli_refuses("interval timer 0 is not a valid time");
 }
 
 int main(void)

@@ -102,6 +102,66 @@ static const struct crs_img_fd *find_fd(const struct crs_image *img, int fd)
     return NULL;
 }
 
+/* Collects which pages of [lo, lo + n pages) the image holds, checking each against memory. */
+static int saved_pages(struct crs_image *img, uint64_t lo, int n, char *saved)
+{
+    struct crs_chunk_iter it;
+    char err[256];
+    char *buf = malloc(256 * 4096);
+    int r, count = 0;
+    memset(saved, 0, (size_t)n);
+    crs_image_chunk_begin(img, &it);
+    while ((r = crs_image_next_chunk(img, &it, err, sizeof err)) > 0) {
+        if (it.chunk.addr + it.chunk.npages * 4096ull <= lo || it.chunk.addr >= lo + n * 4096ull)
+            continue;
+        assert_int_equal(crs_image_read_chunk(img, &it, buf, 256 * 4096, err, sizeof err), 0);
+        for (uint32_t i = 0; i < it.chunk.npages; i++) {
+            uint64_t a = it.chunk.addr + i * 4096ull;
+            if (a < lo || a >= lo + n * 4096ull)
+                continue;
+            saved[(a - lo) / 4096] = 1;
+            count++;
+            assert_memory_equal(buf + i * 4096, (void *)(uintptr_t)a, 4096);
+        }
+    }
+    assert_int_equal(r, 0);
+    free(buf);
+    return count;
+}
+
+/* The descriptor fd of the image, which must be there and of this kind. */
+static const struct crs_img_fd *fd_of(const struct crs_image *img, int fd, uint32_t kind)
+{
+    const struct crs_img_fd *d = find_fd(img, fd);
+    assert_non_null(d);
+    assert_int_equal(d->kind, kind);
+    return d;
+}
+
+/* The mapping at addr in the image, which must be there and of this kind. */
+static const struct crs_img_vma *vma_of(const struct crs_image *img, const void *addr, uint32_t kind)
+{
+    const struct crs_img_vma *v = crs_image_find_vma(img, (uint64_t)(uintptr_t)addr);
+    assert_non_null(v);
+    assert_int_equal(v->kind, kind);
+    return v;
+}
+
+/* Writes dir/ckpt-000001.crsnap of this process through the snapshot child, which must exit
+ * 0, and opens it; *t is the request, for the caller to free. */
+static struct crs_image *snap_and_open(const char *dir, char *path, size_t cap,
+                                       struct crs_test_req **t)
+{
+    struct crs_snap_report rep;
+    struct crs_image *img;
+    char err[256];
+    snprintf(path, cap, "%s/ckpt-000001.crsnap", dir);
+    *t = crs_test_req_new(path, dir, 1);
+    assert_int_equal(crs_test_run_child(*t, &rep, NULL), 0);
+    assert_int_equal(crs_image_open(path, &img, err, sizeof err), 0);
+    return img;
+}
+
 static void check_image(const char *path, const struct fdset *f)
 {
     struct crs_image *img;
@@ -123,63 +183,34 @@ static void check_image(const char *path, const struct fdset *f)
     assert_non_null(strstr(crs_image_string(img, img->process.exe), "test_image"));
 
     /* the region, its pages and the data */
-    const struct crs_img_vma *v = crs_image_find_vma(img, (uint64_t)(uintptr_t)region);
-    assert_non_null(v);
-    assert_int_equal(v->kind, CRS_VMA_ANON);
+    const struct crs_img_vma *v = vma_of(img, region, CRS_VMA_ANON);
     assert_true(v->flags & CRS_VMA_F_SAVED);
     assert_int_equal(v->prot, PROT_READ | PROT_WRITE);
     assert_true(img->process.pages_zero >= 10);
 
-    char saved[NPAGES] = {0};
-    char *buf = malloc(256 * 4096);
-    struct crs_chunk_iter it;
-    uint64_t lo = (uint64_t)(uintptr_t)region, hi = lo + NPAGES * 4096;
-    crs_image_chunk_begin(img, &it);
-    while ((r = crs_image_next_chunk(img, &it, err, sizeof err)) > 0) {
-        if (it.chunk.addr + it.chunk.npages * 4096ull <= lo || it.chunk.addr >= hi)
-            continue;
-        assert_int_equal(crs_image_read_chunk(img, &it, buf, 256 * 4096, err, sizeof err), 0);
-        for (uint32_t i = 0; i < it.chunk.npages; i++) {
-            uint64_t a = it.chunk.addr + i * 4096ull;
-            if (a < lo || a >= hi)
-                continue;
-            saved[(a - lo) / 4096] = 1;
-            assert_memory_equal(buf + i * 4096, (void *)(uintptr_t)a, 4096);
-        }
-    }
-    assert_int_equal(r, 0);
+    char saved[NPAGES];
+    saved_pages(img, (uint64_t)(uintptr_t)region, NPAGES, saved);
     for (int p = 0; p < NPAGES; p++)
         assert_int_equal(saved[p], p < 10 || p == 30);
-    free(buf);
 
     /* descriptors */
-    const struct crs_img_fd *d = find_fd(img, f->file);
-    assert_non_null(d);
-    assert_int_equal(d->kind, CRS_FD_FILE);
+    const struct crs_img_fd *d = fd_of(img, f->file, CRS_FD_FILE);
     assert_int_equal(d->pos, 37);
     assert_int_equal(d->size, 46);
     assert_true(d->flags & O_APPEND);
     assert_int_equal(d->flags & O_ACCMODE, O_RDWR);
     assert_non_null(strstr(crs_image_string(img, d->path), "regular.txt"));
-    d = find_fd(img, f->pipe_r);
-    assert_non_null(d);
-    assert_int_equal(d->kind, CRS_FD_PIPE);
+    d = fd_of(img, f->pipe_r, CRS_FD_PIPE);
     assert_true(d->flags & O_NONBLOCK);
     assert_int_equal(strncmp(crs_image_string(img, d->path), "pipe:[", 6), 0);
-    d = find_fd(img, f->efd);
-    assert_non_null(d);
-    assert_int_equal(d->kind, CRS_FD_EVENTFD);
+    d = fd_of(img, f->efd, CRS_FD_EVENTFD);
     assert_int_equal(d->u.eventfd.count, 5);
     assert_true(d->fdflags & FD_CLOEXEC);
-    d = find_fd(img, f->tfd);
-    assert_non_null(d);
-    assert_int_equal(d->kind, CRS_FD_TIMERFD);
+    d = fd_of(img, f->tfd, CRS_FD_TIMERFD);
     assert_int_equal(d->u.timerfd.clockid, CLOCK_MONOTONIC);
     assert_int_equal(d->u.timerfd.interval.sec, 2);
     assert_true(d->u.timerfd.value.sec >= 90 && d->u.timerfd.value.sec <= 100);
-    d = find_fd(img, f->ep);
-    assert_non_null(d);
-    assert_int_equal(d->kind, CRS_FD_EPOLL);
+    d = fd_of(img, f->ep, CRS_FD_EPOLL);
     assert_int_equal(d->u.epoll.n, 2);
     int seen = 0;
     for (uint32_t i = 0; i < d->u.epoll.n; i++) {
@@ -192,9 +223,7 @@ static void check_image(const char *path, const struct fdset *f)
             seen |= 2;
     }
     assert_int_equal(seen, 3);
-    d = find_fd(img, f->sfd);
-    assert_non_null(d);
-    assert_int_equal(d->kind, CRS_FD_SIGNALFD);
+    d = fd_of(img, f->sfd, CRS_FD_SIGNALFD);
     assert_int_equal(d->u.signalfd.mask, 1ull << (SIGUSR2 - 1));
     /* the report pipe is the snapshot's own */
     for (uint32_t i = 0; i < img->nfds; i++)
@@ -293,19 +322,15 @@ static void test_unreadable_regions(void **state)
 {
     (void)state;
     char dir[2048], path[4096];
-    struct crs_snap_report rep;
     char *a = mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     assert_true(a != MAP_FAILED);
     memset(a, 0x11, 4096);
     memset(a + 2 * 4096, 0x22, 4096);
     assert_int_equal(mprotect(a, 3 * 4096, PROT_NONE), 0);
     crs_test_dir(dir, sizeof dir, "protnone");
-    snprintf(path, sizeof path, "%s/ckpt-000001.crsnap", dir);
-    struct crs_test_req *t = crs_test_req_new(path, dir, 1);
-    assert_int_equal(crs_test_run_child(t, &rep, NULL), 0);
-    struct crs_image *img;
+    struct crs_test_req *t;
+    struct crs_image *img = snap_and_open(dir, path, sizeof path, &t);
     char err[256];
-    assert_int_equal(crs_image_open(path, &img, err, sizeof err), 0);
     const struct crs_img_vma *v = crs_image_find_vma(img, (uint64_t)(uintptr_t)a);
     assert_non_null(v);
     assert_int_equal(v->prot, 0);
@@ -335,20 +360,14 @@ static void test_shared_anon(void **state)
 {
     (void)state;
     char dir[2048], path[4096];
-    struct crs_snap_report rep;
     char *a = mmap(NULL, 4 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     assert_true(a != MAP_FAILED);
     memset(a + 4096, 0x77, 4096);
     crs_test_dir(dir, sizeof dir, "shared");
-    snprintf(path, sizeof path, "%s/ckpt-000001.crsnap", dir);
-    struct crs_test_req *t = crs_test_req_new(path, dir, 1);
-    assert_int_equal(crs_test_run_child(t, &rep, NULL), 0);
-    struct crs_image *img;
+    struct crs_test_req *t;
+    struct crs_image *img = snap_and_open(dir, path, sizeof path, &t);
     char err[256];
-    assert_int_equal(crs_image_open(path, &img, err, sizeof err), 0);
-    const struct crs_img_vma *v = crs_image_find_vma(img, (uint64_t)(uintptr_t)a);
-    assert_non_null(v);
-    assert_int_equal(v->kind, CRS_VMA_ANON_SHARED);
+    const struct crs_img_vma *v = vma_of(img, a, CRS_VMA_ANON_SHARED);
     assert_true(v->flags & CRS_VMA_F_SAVED);
     struct crs_chunk_iter it;
     char *buf = malloc(256 * 4096);
@@ -368,40 +387,12 @@ static void test_shared_anon(void **state)
     munmap(a, 4 * 4096);
 }
 
-/* Collects which pages of [lo, lo + n pages) the image holds, checking each against memory. */
-static int saved_pages(struct crs_image *img, uint64_t lo, int n, char *saved)
-{
-    struct crs_chunk_iter it;
-    char err[256];
-    char *buf = malloc(256 * 4096);
-    int r, count = 0;
-    memset(saved, 0, (size_t)n);
-    crs_image_chunk_begin(img, &it);
-    while ((r = crs_image_next_chunk(img, &it, err, sizeof err)) > 0) {
-        if (it.chunk.addr + it.chunk.npages * 4096ull <= lo || it.chunk.addr >= lo + n * 4096ull)
-            continue;
-        assert_int_equal(crs_image_read_chunk(img, &it, buf, 256 * 4096, err, sizeof err), 0);
-        for (uint32_t i = 0; i < it.chunk.npages; i++) {
-            uint64_t a = it.chunk.addr + i * 4096ull;
-            if (a < lo || a >= lo + n * 4096ull)
-                continue;
-            saved[(a - lo) / 4096] = 1;
-            count++;
-            assert_memory_equal(buf + i * 4096, (void *)(uintptr_t)a, 4096);
-        }
-    }
-    assert_int_equal(r, 0);
-    free(buf);
-    return count;
-}
-
 /* A mapped file that was deleted cannot be mapped again: every page up to its end is saved,
  * resident or not, and the pages past its end (SIGBUS) are not. Likewise a memfd. */
 static void test_deleted_files(void **state)
 {
     (void)state;
     char dir[2048], path[4096], fpath[4096], saved[8];
-    struct crs_snap_report rep;
     crs_test_dir(dir, sizeof dir, "deleted");
     snprintf(fpath, sizeof fpath, "%s/gone.bin", dir);
     int fd = open(fpath, O_RDWR | O_CREAT | O_TRUNC, 0644);
@@ -421,22 +412,14 @@ static void test_deleted_files(void **state)
     char *sm = mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
     assert_true(sm != MAP_FAILED);
 
-    snprintf(path, sizeof path, "%s/ckpt-000001.crsnap", dir);
-    struct crs_test_req *t = crs_test_req_new(path, dir, 1);
-    assert_int_equal(crs_test_run_child(t, &rep, NULL), 0);
-    struct crs_image *img;
-    char err[256];
-    assert_int_equal(crs_image_open(path, &img, err, sizeof err), 0);
-    const struct crs_img_vma *v = crs_image_find_vma(img, (uint64_t)(uintptr_t)m);
-    assert_non_null(v);
-    assert_int_equal(v->kind, CRS_VMA_FILE_PRIVATE);
+    struct crs_test_req *t;
+    struct crs_image *img = snap_and_open(dir, path, sizeof path, &t);
+    const struct crs_img_vma *v = vma_of(img, m, CRS_VMA_FILE_PRIVATE);
     assert_true(v->flags & CRS_VMA_F_DELETED);
     assert_int_equal(saved_pages(img, (uint64_t)(uintptr_t)m, 6, saved), 4);
     for (int p = 0; p < 6; p++)
         assert_int_equal(saved[p], p < 4);
-    v = crs_image_find_vma(img, (uint64_t)(uintptr_t)sm);
-    assert_non_null(v);
-    assert_int_equal(v->kind, CRS_VMA_FILE_SHARED);
+    v = vma_of(img, sm, CRS_VMA_FILE_SHARED);
     assert_true(v->flags & CRS_VMA_F_DELETED);
     assert_int_equal(saved_pages(img, (uint64_t)(uintptr_t)sm, 2, saved), 2);
     crs_image_close(img);
@@ -453,7 +436,6 @@ static void test_file_mappings(void **state)
 {
     (void)state;
     char dir[2048], path[4096], fpath[4096], saved[4];
-    struct crs_snap_report rep;
     crs_test_dir(dir, sizeof dir, "filemap");
     snprintf(fpath, sizeof fpath, "%s/data.bin", dir);
     int fd = open(fpath, O_RDWR | O_CREAT | O_TRUNC, 0644);
@@ -469,15 +451,9 @@ static void test_file_mappings(void **state)
     pm[2 * 4096 + 5] = 'y';     /* written: a private copy */
     sm[4096] = 'z';
 
-    snprintf(path, sizeof path, "%s/ckpt-000001.crsnap", dir);
-    struct crs_test_req *t = crs_test_req_new(path, dir, 1);
-    assert_int_equal(crs_test_run_child(t, &rep, NULL), 0);
-    struct crs_image *img;
-    char err[256];
-    assert_int_equal(crs_image_open(path, &img, err, sizeof err), 0);
-    const struct crs_img_vma *v = crs_image_find_vma(img, (uint64_t)(uintptr_t)pm);
-    assert_non_null(v);
-    assert_int_equal(v->kind, CRS_VMA_FILE_PRIVATE);
+    struct crs_test_req *t;
+    struct crs_image *img = snap_and_open(dir, path, sizeof path, &t);
+    const struct crs_img_vma *v = vma_of(img, pm, CRS_VMA_FILE_PRIVATE);
     assert_int_equal(v->file_size, 4 * 4096);
     struct stat sb;
     assert_int_equal(fstat(fd, &sb), 0);
@@ -486,9 +462,7 @@ static void test_file_mappings(void **state)
     assert_string_equal(crs_image_string(img, v->path), fpath);
     assert_int_equal(saved_pages(img, (uint64_t)(uintptr_t)pm, 4, saved), 1);
     assert_true(saved[2]);
-    v = crs_image_find_vma(img, (uint64_t)(uintptr_t)sm);
-    assert_non_null(v);
-    assert_int_equal(v->kind, CRS_VMA_FILE_SHARED);
+    v = vma_of(img, sm, CRS_VMA_FILE_SHARED);
     assert_true(v->flags & CRS_VMA_F_SHARED);
     assert_false(v->flags & CRS_VMA_F_SAVED);
     assert_int_equal(saved_pages(img, (uint64_t)(uintptr_t)sm, 4, saved), 0);
@@ -705,7 +679,6 @@ static void test_big_epoll(void **state)
 {
     (void)state;
     char dir[2048], path[4096];
-    struct crs_snap_report rep;
     int ep[2], efd[CRS_EPOLL_MAX + 1];
     ep[0] = epoll_create1(0);
     ep[1] = epoll_create1(0);
@@ -717,18 +690,10 @@ static void test_big_epoll(void **state)
             assert_int_equal(epoll_ctl(ep[1], EPOLL_CTL_ADD, efd[i], &ev), 0);
     }
     crs_test_dir(dir, sizeof dir, "bigepoll");
-    snprintf(path, sizeof path, "%s/ckpt-000001.crsnap", dir);
-    struct crs_test_req *t = crs_test_req_new(path, dir, 1);
-    assert_int_equal(crs_test_run_child(t, &rep, NULL), 0);
-    struct crs_image *img;
-    char err[256];
-    assert_int_equal(crs_image_open(path, &img, err, sizeof err), 0);
-    const struct crs_img_fd *d = find_fd(img, ep[0]);
-    assert_non_null(d);
-    assert_int_equal(d->kind, CRS_FD_OTHER);
-    d = find_fd(img, ep[1]);
-    assert_non_null(d);
-    assert_int_equal(d->kind, CRS_FD_EPOLL);
+    struct crs_test_req *t;
+    struct crs_image *img = snap_and_open(dir, path, sizeof path, &t);
+    fd_of(img, ep[0], CRS_FD_OTHER);
+    const struct crs_img_fd *d = fd_of(img, ep[1], CRS_FD_EPOLL);
     assert_int_equal(d->u.epoll.n, CRS_EPOLL_MAX);
     crs_image_close(img);
     crs_test_req_free(t);

@@ -24,7 +24,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#define CHECK(cond, what) printf("%s %s\n", what, (cond) ? "ok" : "BROKEN")
+#include "prog.h"
 
 static volatile sig_atomic_t hups;
 
@@ -99,16 +99,7 @@ int main(int argc, char **argv)
     sa.sa_flags = SA_SIGINFO | SA_RESTART;
     sigaction(SIGHUP, &sa, NULL);
 
-    volatile uint64_t x = 1;
-    for (long i = 0; i < n; i++) {
-        for (int k = 0; k < 1000; k++)
-            x = x * 6364136223846793005ull + 1;
-        if (argc > 3 && i == n / 10) {
-            int pf = open(argv[3], O_WRONLY | O_CREAT | O_TRUNC, 0644);
-            if (pf >= 0)
-                close(pf);
-        }
-    }
+    prog_work(n, argc > 3 ? argv[3] : NULL);
 
     char buf[64] = "";
     CHECK(read(fseek_fd, buf, 6) == 6 && !memcmp(buf, "abcdef", 6), "file offset");

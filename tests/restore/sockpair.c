@@ -19,7 +19,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define CHECK(cond, what) printf("%s %s\n", what, (cond) ? "ok" : "BROKEN")
+#include "prog.h"
 
 static int sock_type(int fd)
 {
@@ -49,16 +49,7 @@ int main(int argc, char **argv)
         connect(conn, (struct sockaddr *)&sa, sizeof sa) < 0)
         return 1;
 
-    volatile uint64_t x = 1;
-    for (long i = 0; i < n; i++) {
-        for (int k = 0; k < 1000; k++)
-            x = x * 6364136223846793005ull + 1;
-        if (argc > 3 && i == n / 10) {
-            int pf = open(argv[3], O_WRONLY | O_CREAT | O_TRUNC, 0644);
-            if (pf >= 0)
-                close(pf);
-        }
-    }
+    prog_work(n, argc > 3 ? argv[3] : NULL);
 
     CHECK(sock_type(st[0]) == SOCK_STREAM && sock_type(st[1]) == SOCK_STREAM, "stream type");
     CHECK((fcntl(st[0], F_GETFL) & O_NONBLOCK) && !(fcntl(st[1], F_GETFL) & O_NONBLOCK),

@@ -30,6 +30,14 @@ static void fake_image(struct crs_image *img)
     img->strings_len = sizeof strings;
 }
 
+/* A restore of the fake image, with no mappings of its own yet. */
+static void fake_restore(struct crs_restore *r, struct crs_image *img)
+{
+    fake_image(img);
+    memset(r, 0, sizeof *r);
+    r->img = img;
+}
+
 static void add_map(struct crs_restore *r, uint64_t s, uint64_t e, const char *name)
 {
     struct crs_restore_map *m = &r->maps[r->nmaps++];
@@ -44,9 +52,7 @@ static void test_layout_overlap(void **state)
     struct crs_image img;
     char err[256];
     (void)state;
-    fake_image(&img);
-    memset(&r, 0, sizeof r);
-    r.img = &img;
+    fake_restore(&r, &img);
     add_map(&r, 0x21000, 0x30000, "");
     add_map(&r, 0x80000, 0x82000, "[vdso]");       /* already where the image wants it */
     assert_int_equal(crs_restore_check_layout(&r, err, sizeof err), 0);
@@ -61,9 +67,7 @@ static void test_layout_vdso_elsewhere(void **state)
     struct crs_image img;
     char err[256];
     (void)state;
-    fake_image(&img);
-    memset(&r, 0, sizeof r);
-    r.img = &img;
+    fake_restore(&r, &img);
     add_map(&r, 0x81000, 0x83000, "[vdso]");       /* partly over the target: cannot move */
     assert_int_equal(crs_restore_check_layout(&r, err, sizeof err), -EADDRINUSE);
 }
@@ -74,9 +78,7 @@ static void test_layout_vdso_size(void **state)
     struct crs_image img;
     char err[256];
     (void)state;
-    fake_image(&img);
-    memset(&r, 0, sizeof r);
-    r.img = &img;
+    fake_restore(&r, &img);
     add_map(&r, 0x90000, 0x91000, "[vdso]");       /* another kernel's, one page smaller */
     assert_int_equal(crs_restore_check_layout(&r, err, sizeof err), -ENOEXEC);
     assert_string_equal(err, "incompatible host: no [vdso] of 8192 bytes here");
@@ -88,9 +90,7 @@ static void test_unmap_merge(void **state)
     struct crs_image img;
     struct crs_restart_range out[8];
     (void)state;
-    fake_image(&img);
-    memset(&r, 0, sizeof r);
-    r.img = &img;
+    fake_restore(&r, &img);
     add_map(&r, 0x21000, 0x22000, "");
     add_map(&r, 0x30000, 0x31000, "");             /* no saved region between: merged */
     add_map(&r, 0x50000, 0x51000, "");             /* 0x40000 is saved in between: split */

@@ -270,6 +270,26 @@ static void dump_logs(void)
         fprintf(stderr, "worker %d: %.*s\n", i, atomic_load(&workers[i].log.n), workers[i].log.buf);
 }
 
+/* Empties every handler log, for the next checks to see only what comes after. */
+static void clear_logs(void)
+{
+    async_log.n = 0;
+    for (int i = 0; i < NWORKERS; i++)
+        workers[i].log.n = 0;
+}
+
+/* One checkpoint's worth in each log: the async handlers' unit async, worker 0's first, the
+ * other workers' others (the logs are shown when the first two are not as they should be). */
+static void check_logs_once(const char *async, const char *first, const char *others)
+{
+    if (repeats(&async_log, async) != 1 || repeats(&workers[0].log, first) != 1)
+        dump_logs();
+    CHECK(repeats(&async_log, async) == 1);
+    CHECK(repeats(&workers[0].log, first) == 1);
+    for (int i = 1; i < NWORKERS; i++)
+        CHECK(repeats(&workers[i].log, others) == 1);
+}
+
 /* Every handler saw prepare then continue, in order, for each of k checkpoints. */
 static void check_clean_logs(int k)
 {
@@ -522,18 +542,12 @@ static void mode_blocked(void)
     CHECK(strstr(r.message, want));
     CHECK(count_images() == 0);
     /* Those that prepared were told ABORT, once. */
-    if (repeats(&async_log, "aPbPbAaA") != 1)
-        dump_logs();
-    CHECK(repeats(&async_log, "aPbPbAaA") == 1);
-    for (int i = 0; i < NWORKERS; i++)
-        CHECK(repeats(&workers[i].log, "xPyPyAxA") == 1);
+    check_logs_once("aPbPbAaA", "xPyPyAxA", "xPyPyAxA");
 
     /* The program runs on, and once the thread lets signals in, checkpoints work again. */
     atomic_store(&stubborn_unblock, 1);
     usleep(20000);
-    async_log.n = 0;
-    for (int i = 0; i < NWORKERS; i++)
-        workers[i].log.n = 0;
+    clear_logs();
     CHECK(crs_checkpoint(NULL) == CRS_CONTINUE);
     check_result_ok();
     CHECK(count_images() == 1);
@@ -609,17 +623,10 @@ static void mode_veto(void)
     CHECK(crs_checkpoint(NULL) == -ECANCELED);
     CHECK(crs_last_checkpoint(&r) == 0 && r.error == -ECANCELED && strstr(r.message, "veto"));
     CHECK(count_images() == 0);
-    if (repeats(&async_log, "aPbPbAaA") != 1 || repeats(&workers[0].log, "xPyPxA") != 1)
-        dump_logs();
-    CHECK(repeats(&async_log, "aPbPbAaA") == 1);
-    CHECK(repeats(&workers[0].log, "xPyPxA") == 1);
-    for (int i = 1; i < NWORKERS; i++)
-        CHECK(repeats(&workers[i].log, "xPyPyAxA") == 1);
+    check_logs_once("aPbPbAaA", "xPyPxA", "xPyPyAxA");
 
     /* Then an ordinary one. */
-    async_log.n = 0;
-    for (int i = 0; i < NWORKERS; i++)
-        workers[i].log.n = 0;
+    clear_logs();
     CHECK(crs_checkpoint(NULL) == CRS_CONTINUE);
     check_result_ok();
     CHECK(count_images() == 1);
@@ -667,20 +674,14 @@ static void mode_restart(void)
     }
     CHECK(rc == CRS_RESTART);
     CHECK(crs_restart_count() == 1);
-    if (repeats(&async_log, "aPbPbRaR") != 1)
-        dump_logs();
-    CHECK(repeats(&async_log, "aPbPbRaR") == 1);
-    for (int i = 0; i < NWORKERS; i++)
-        CHECK(repeats(&workers[i].log, "xPyPyRxR") == 1);
+    check_logs_once("aPbPbRaR", "xPyPyRxR", "xPyPyRxR");
     CHECK(crs_last_checkpoint(&r) == 0 && r.error == 0 && r.seq == 1);
     CHECK(stat(r.path, &st) == 0);
     if (sockdir) {
         snprintf(sock, sizeof sock, "%s/%d.sock", sockdir, (int)getpid());
         CHECK(stat(sock, &st) == 0 && S_ISSOCK(st.st_mode));
     }
-    async_log.n = 0;
-    for (int i = 0; i < NWORKERS; i++)
-        workers[i].log.n = 0;
+    clear_logs();
     CHECK(crs_checkpoint(NULL) == CRS_CONTINUE);
     check_result_ok();
     CHECK(crs_last_checkpoint(&r) == 0 && r.seq == 2);

@@ -18,60 +18,48 @@ serve() {
     wait_for "$T/ready"
 }
 
-serve "ok 7 /images/ckpt-7.crsnap"
-run_cmd 0 "$CRSNAP_BIN" checkpoint -w $srv
-wait $srv
+# ask REPLY STATUS [OPTION]: `crsnap checkpoint OPTION` (-w if not given) of a stand-in that
+# answers REPLY must exit STATUS; its output is in $T/out and $T/err.
+ask() {
+    serve "$1"
+    run_cmd "$2" "$CRSNAP_BIN" checkpoint ${3--w} $srv
+    wait $srv
+}
+
+ask "ok 7 /images/ckpt-7.crsnap" 0
 has "$T/requests" "request: checkpoint wait"
 [ "$(cat "$T/out")" = "/images/ckpt-7.crsnap" ] || fail "-w printed '$(cat "$T/out")'"
 
-serve "ok 0 -"
-run_cmd 0 "$CRSNAP_BIN" checkpoint $srv
-wait $srv
+ask "ok 0 -" 0 ""
 [ "$(cat "$T/requests")" = "request: checkpoint" ] || fail "sent '$(cat "$T/requests")'"
 [ -s "$T/out" ] && fail "without -w nothing is printed, got '$(cat "$T/out")'"
 
-serve "ok 8 /images/with space/ckpt-8.crsnap"
-run_cmd 0 "$CRSNAP_BIN" checkpoint --kill $srv
-wait $srv
+ask "ok 8 /images/with space/ckpt-8.crsnap" 0 --kill
 has "$T/requests" "request: checkpoint kill"
 [ "$(cat "$T/out")" = "/images/with space/ckpt-8.crsnap" ] || fail "--kill printed '$(cat "$T/out")'"
 
-serve "error 28 no space left on device writing /images/ckpt-9.crsnap.tmp"
-run_cmd 1 "$CRSNAP_BIN" checkpoint -w $srv
-wait $srv
+ask "error 28 no space left on device writing /images/ckpt-9.crsnap.tmp" 1
 has "$T/err" "the checkpoint of process $srv failed: no space left on device writing /images/ckpt-9.crsnap.tmp"
 
-serve "error 125 "
-run_cmd 1 "$CRSNAP_BIN" checkpoint -w $srv
-wait $srv
+ask "error 125 " 1
 has "$T/err" "failed: Operation canceled"
 
-serve "error 1 uid 65534 may not checkpoint this process"
-run_cmd 4 "$CRSNAP_BIN" checkpoint -w $srv
-wait $srv
+ask "error 1 uid 65534 may not checkpoint this process" 4
 has "$T/err" "process $srv refused the request: uid 65534 may not checkpoint this process"
 
 # Refused before the request is even read (the send may fail; the reply is still there).
 for i in 1 2 3; do
-    serve "!error 13 permission denied"
-    run_cmd 4 "$CRSNAP_BIN" checkpoint -w $srv
-    wait $srv
+    ask "!error 13 permission denied" 4
     has "$T/err" "process $srv refused the request: permission denied"
 done
 
-serve "hello there"
-run_cmd 1 "$CRSNAP_BIN" checkpoint -w $srv
-wait $srv
+ask "hello there" 1
 has "$T/err" "malformed reply: hello there"
 
-serve "ok seven"
-run_cmd 1 "$CRSNAP_BIN" checkpoint -w $srv
-wait $srv
+ask "ok seven" 1
 has "$T/err" "malformed reply"
 
-serve "-"
-run_cmd 1 "$CRSNAP_BIN" checkpoint -w $srv
-wait $srv
+ask "-" 1
 has "$T/err" "closed the connection without a reply"
 
 # An impostor: a socket at the right place for a live process of ours, served by another
@@ -92,21 +80,15 @@ kill $victim
 # Image paths that a script must not be handed.
 for bad in "ckpt-1.crsnap" "$(printf '/img/\033]0;owned\007ckpt-1.crsnap')" \
            "$(printf '/img/a\rb.crsnap')"; do
-    serve "ok 1 $bad"
-    run_cmd 1 "$CRSNAP_BIN" checkpoint -w $srv
-    wait $srv
+    ask "ok 1 $bad" 1
     has "$T/err" "process $srv sent an invalid image path"
     [ -s "$T/out" ] && fail "the invalid path was printed: $(cat "$T/out")"
 done
-serve "ok 1 $(printf '/img/\033[2Jx')"
-run_cmd 1 "$CRSNAP_BIN" checkpoint --kill $srv
-wait $srv
+ask "ok 1 $(printf '/img/\033[2Jx')" 1 --kill
 has "$T/err" 'invalid image path: /img/\x1b[2Jx'
 
 # A message with terminal escapes is shown escaped.
-serve "$(printf 'error 5 disk \033[31mred\033[0m failed')"
-run_cmd 1 "$CRSNAP_BIN" checkpoint -w $srv
-wait $srv
+ask "$(printf 'error 5 disk \033[31mred\033[0m failed')" 1
 has "$T/err" 'failed: disk \x1b[31mred\x1b[0m failed'
 grep -q "$(printf '\033')" "$T/err" && fail "a raw escape reached stderr"
 echo ok

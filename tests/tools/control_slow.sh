@@ -9,16 +9,12 @@
 PROBE=$1
 SLOW=4
 
-count() { ls "$T/imgs" 2>/dev/null | grep -c '^ckpt-.*\.crsnap$'; }
-
 CRSNAP_INTERVAL=0.5 CRSNAP_KEEP=0 "$CRSNAP_BIN" run -d "$T/imgs" "$PROBE" sleep 60 \
     >"$T/prog.out" 2>"$T/prog.err" &
 pid=$!
 CLEANUP_PIDS=$pid
 wait_for "$CRSNAP_SOCKET_DIR/$pid.sock"
-n=200
-while [ "$(count)" -lt 1 ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
-[ $n -gt 0 ] || fail "no periodic checkpoint at all: $(cat "$T/prog.err")"
+wait_count "$T/imgs" 1 200
 
 # Each trickler: one byte of junk (never a newline) every 1.5 s, for as long as $T/trickle
 # exists; it notes each reply the server sends when it ends the connection.
@@ -51,12 +47,10 @@ EOF
     i=$((i + 1))
 done
 sleep 1
-before=$(count)
+before=$(count "$T/imgs")
 
 # Progress, not timing: three more periodic images while the tricklers keep at it.
-n=200
-while [ "$(count)" -lt $((before + 3)) ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
-[ $n -gt 0 ] || fail "slow clients stalled the periodic checkpoints: $before images, then $(count)"
+wait_count "$T/imgs" $((before + 3)) 200
 run_cmd 0 "$CRSNAP_BIN" checkpoint -w $pid
 [ -f "$(cat "$T/out")" ] || fail "checkpoint -w printed '$(cat "$T/out")' under slow clients"
 

@@ -23,18 +23,7 @@ img=$(sed -n "s/^main: checkpoint returned CONTINUE; image //p" "$T/out")
 awk '/waited at the front/ { if (!reopened) exit 1 } /CONTINUE: reopened/ { reopened = 1 }' \
     "$T/out" || fail "the call went on before the layer reopened: $(cat "$T/out")"
 
-# A sanitized `crsnap restore` cannot restore a sanitized image (the shadow of both lies at
-# the same fixed addresses): the sanitized build checks the checkpoint half only.
-if [ -n "${CRSNAP_SANITIZED:-}" ]; then
-    echo "RESTART half not run: sanitized build"
-    echo ok
-    exit 0
-fi
-if ! "$CRSNAP_BIN" restore --help >/dev/null 2>&1; then
-    echo "RESTART half not run: this build has no 'crsnap restore' yet"
-    echo ok
-    exit 0
-fi
+restore_half_or_done RESTART
 run_cmd 0 "$EX" "$T/imgs2" --exit-after-checkpoint
 cp "$T/out" "$T/run2.out"
 grep -q "^result" "$T/run2.out" && fail "the run went on after its checkpoint"

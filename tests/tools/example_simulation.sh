@@ -20,18 +20,7 @@ done
 [ "$n" = 3 ] || fail "expected the 3 newest images kept, found $n: $(ls "$T/imgs")"
 [ -e "$T/plain" ] && [ -n "$(ls "$T/plain")" ] && fail "interval 0 still wrote images"
 
-# A sanitized `crsnap restore` cannot restore a sanitized image (the shadow of both lies at
-# the same fixed addresses): the sanitized build checks the checkpoint half only.
-if [ -n "${CRSNAP_SANITIZED:-}" ]; then
-    echo "restore half not run: sanitized build"
-    echo ok
-    exit 0
-fi
-if ! "$CRSNAP_BIN" restore --help >/dev/null 2>&1; then
-    echo "restore half not run: this build has no 'crsnap restore' yet"
-    echo ok
-    exit 0
-fi
+restore_half_or_done restore
 run_cmd 0 "$EX" "$T/plain" --steps 2000 --interval 0
 ref=$(grep '^result:' "$T/out")
 "$EX" "$T/imgs2" --steps 2000 --interval 0.1 >"$T/run.out" 2>&1 &

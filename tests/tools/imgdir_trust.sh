@@ -157,17 +157,23 @@ all_sound() {
         has "$T/out" "\"seq\":$n,"
     done
 }
-round=0
-while [ $round -lt 6 ]; do
-    u1 "$U_CRSNAP" checkpoint -w $A >"$T/a.out" 2>"$T/a.err" &
-    ca=$!
-    u1 "$U_CRSNAP" checkpoint -w $B >"$T/b.out" 2>"$T/b.err" &
-    cb=$!
-    wait $ca || fail "checkpoint of $A failed: $(cat "$T/a.err")"
-    wait $cb || fail "checkpoint of $B failed: $(cat "$T/b.err")"
-    [ "$(cat "$T/a.out")" != "$(cat "$T/b.out")" ] || fail "both were published as $(cat "$T/a.out")"
-    round=$((round + 1))
-done
+# race ROUNDS PID1 PID2 [WHAT]: ROUNDS times, U1 checkpoints PID1 and PID2 at once; both
+# succeed and are published under different names (the last ones in $T/a.out and $T/b.out).
+race() {
+    round=0
+    while [ $round -lt "$1" ]; do
+        u1 "$U_CRSNAP" checkpoint -w $2 >"$T/a.out" 2>"$T/a.err" &
+        ca=$!
+        u1 "$U_CRSNAP" checkpoint -w $3 >"$T/b.out" 2>"$T/b.err" &
+        cb=$!
+        wait $ca || fail "checkpoint of ${4:-}$2 failed: $(cat "$T/a.err")"
+        wait $cb || fail "checkpoint of ${4:-}$3 failed: $(cat "$T/b.err")"
+        [ "$(cat "$T/a.out")" != "$(cat "$T/b.out")" ] ||
+            fail "both were published as $(cat "$T/a.out")"
+        round=$((round + 1))
+    done
+}
+race 6 $A $B
 all_sound "$R" 12
 ckpt $A
 first=$IMG
@@ -189,17 +195,7 @@ if [ -z "${CRSNAP_SANITIZED:-}" ]; then
         while [ ! -e "$H/sock/$r.sock" ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
         [ -e "$H/sock/$r.sock" ] || fail "restored $r has no control socket: $(cat "$T"/restored*.err)"
     done
-    round=0
-    while [ $round -lt 3 ]; do
-        u1 "$U_CRSNAP" checkpoint -w $R1 >"$T/a.out" 2>"$T/a.err" &
-        ca=$!
-        u1 "$U_CRSNAP" checkpoint -w $R2 >"$T/b.out" 2>"$T/b.err" &
-        cb=$!
-        wait $ca || fail "checkpoint of restored $R1 failed: $(cat "$T/a.err")"
-        wait $cb || fail "checkpoint of restored $R2 failed: $(cat "$T/b.err")"
-        [ "$(cat "$T/a.out")" != "$(cat "$T/b.out")" ] || fail "both were published as $(cat "$T/a.out")"
-        round=$((round + 1))
-    done
+    race 3 $R1 $R2 "restored "
     all_sound "$R" 19
     latest=$(readlink "$R/latest")
     [ "$R/$latest" = "$(cat "$T/a.out")" ] || [ "$R/$latest" = "$(cat "$T/b.out")" ] ||

@@ -9,12 +9,6 @@
 . "$(dirname "$0")/lib.sh"
 command -v python3 >/dev/null 2>&1 || { echo "skip: no python3"; exit 77; }
 
-count() { ls "$1" 2>/dev/null | grep -c '^ckpt-.*\.crsnap$'; }
-wait_count() {
-    n=300
-    while [ "$(count "$1")" -lt "$2" ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
-    [ "$(count "$1")" -ge "$2" ] || fail "$1 has $(count "$1") images, expected $2: $(cat "$T/prog.err")"
-}
 lines() { grep -c "$1" "$T/prog.err"; }
 # gaps DIR: fails unless DIR's images are numbered 1..N (keep 0: none deleted), from one listing.
 gaps() {

@@ -9,12 +9,6 @@
 . "$(dirname "$0")/lib.sh"
 PROBE=$1
 
-count() { ls "$1" 2>/dev/null | grep -c '^ckpt-.*\.crsnap$'; }
-wait_count() {
-    n=300
-    while [ "$(count "$1")" -lt "$2" ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
-    [ "$(count "$1")" -ge "$2" ] || fail "$1 has $(count "$1") images, expected $2: $(cat "$T/prog.err")"
-}
 # children PID: the pids of PID's children (the snapshot child, while it writes).
 children() { cat /proc/"$1"/task/*/children 2>/dev/null; }
 

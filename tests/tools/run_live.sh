@@ -6,15 +6,6 @@
 . "$(dirname "$0")/lib.sh"
 PROBE=$1
 
-# count DIR: complete images in DIR.
-count() { ls "$1" 2>/dev/null | grep -c '^ckpt-.*\.crsnap$'; }
-# wait_count DIR N: waits (10 s at most) until DIR has N images.
-wait_count() {
-    n=100
-    while [ "$(count "$1")" -lt "$2" ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
-    [ "$(count "$1")" -ge "$2" ] ||
-        fail "$1 has $(count "$1") images, expected $2: $(ls -a "$1"); program alive: $(kill -0 $pid 2>/dev/null && echo yes || echo no); its stderr: $(cat "$T/prog.err")"
-}
 # start SECONDS ARGS...: runs the probe (sleeping SECONDS) under crsnap run with ARGS, and
 # waits until its runtime listens.
 start() {
@@ -33,13 +24,13 @@ finish() {
 
 start 30 -d "$T/usr1"
 kill -USR1 $pid
-wait_count "$T/usr1" 1
+wait_count "$T/usr1" 1 100
 kill -TERM $pid
 finish 143
 
 start 30 -d "$T/usr2" -s USR2
 kill -USR2 $pid
-wait_count "$T/usr2" 1
+wait_count "$T/usr2" 1 100
 kill -USR1 $pid
 finish 138
 [ "$(count "$T/usr2")" = 1 ] || fail "with -s USR2, SIGUSR1 took a checkpoint"

@@ -12,7 +12,6 @@ N=150
 MS=15
 [ -n "${CRSNAP_SANITIZED:-}" ] && MS=30
 
-count() { ls "$1" 2>/dev/null | grep -c '^ckpt-.*\.crsnap$'; }
 # lines FILE: number of lines.
 lines() { if [ -e "$1" ]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }
 # wait_lines FILE N: waits (20 s at most) until FILE has N lines.

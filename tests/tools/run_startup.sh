@@ -10,7 +10,6 @@
 PROBE=$1
 RUNS=${CRSNAP_STARTUP_RUNS:-30}
 
-count() { ls "$1" 2>/dev/null | grep -c '^ckpt-.*\.crsnap$'; }
 # blocked PID SIG: SIG is in PID's blocked mask (shell builtins only: polled in a tight loop).
 blocked() {
     m=

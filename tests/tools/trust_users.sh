@@ -7,6 +7,7 @@
 # usage: trust_users.sh PROBE
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/../lib/unpriv.sh"
+. "$(dirname "$0")/../lib/trust.sh"
 unpriv_setup "$1"
 PROBE=$U_DIR/$(basename "$1")
 C=$U_CRSNAP
@@ -21,44 +22,29 @@ setpriv --reuid="$U1" --regid="$U1" --init-groups --reset-env \
     sh -c 'exec "$0" run -d "$1" "$2" sleep 60 >"$3" 2>&1' "$C" "$H/imgs" "$PROBE" "$H/prog.out" &
 pid=$!
 CLEANUP_PIDS=$pid
-n=100
-until IMG=$(as_user "$U1" "$C" checkpoint -w "$pid" 2>"$T/err"); do
-    n=$((n - 1))
-    [ $n -gt 0 ] || fail "U1 could not checkpoint its own process"
-    sleep 0.1
-done
-[ -f "$IMG" ] || fail "checkpoint printed '$IMG'"
+checkpoint_retry "$pid" as_user "$U1" "$C"
 kill -KILL "$pid"
 wait "$pid" 2>/dev/null
 
-# u1 STATUS ARGS...: `crsnap ARGS` as U1, output in $T/out and $T/err, status checked; killed
-# after 30 s (a hang is a failure, not a stuck suite)
-u1() {
-    want=$1; shift
+# u1_run ARGS...: `crsnap ARGS` as U1, output in $T/out and $T/err; killed after 30 s (a hang
+# is a failure, not a stuck suite)
+u1_run() {
     timeout 30 setpriv --reuid="$U1" --regid="$U1" --init-groups --reset-env \
         env -i PATH=/usr/bin:/bin ${ASAN_OPTIONS:+ASAN_OPTIONS=$ASAN_OPTIONS} \
         "$C" "$@" >"$T/out" 2>"$T/err"
+}
+# u1 STATUS ARGS...: u1_run, status checked
+u1() {
+    want=$1; shift
+    u1_run "$@"
     got=$?
     [ "$got" = "$want" ] || fail "U1: 'crsnap $*' exited $got, expected $want"
 }
-# u1_dry WANT ARGS...: U1's `crsnap restore -n ARGS` accepts and checks WANT ("WANT: can be
-# restored"; for a DIR, "using WANT" too). Under the sanitizers, whose shadow memory overlaps
-# any image's layout, a dry run ends at that layout check (status 1, "overlaps"), after the
-# trust checks this test is about.
+# u1_dry WANT ARGS...: U1's `crsnap restore -n ARGS` accepts (see dry_accepted).
 u1_dry() {
     want=$1; shift
-    timeout 30 setpriv --reuid="$U1" --regid="$U1" --init-groups --reset-env \
-        env -i PATH=/usr/bin:/bin ${ASAN_OPTIONS:+ASAN_OPTIONS=$ASAN_OPTIONS} \
-        "$C" restore -n "$@" >"$T/out" 2>"$T/err"
-    got=$?
-    for last; do :; done
-    if [ -d "$last" ]; then has "$T/err" "using $want"; fi
-    if [ -n "${CRSNAP_SANITIZED:-}" ] && [ "$got" = 1 ] &&
-        grep -q "overlaps the saved region" "$T/err"; then
-        return 0
-    fi
-    [ "$got" = 0 ] || fail "U1: 'crsnap restore -n $*' exited $got, expected 0"
-    has_line "$T/out" "$want: can be restored"
+    u1_run restore -n "$@"
+    dry_accepted "$want" $? "$@"
 }
 u1_dry "$IMG" "$IMG"
 

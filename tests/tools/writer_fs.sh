@@ -15,7 +15,6 @@ if [ -z "${WRITER_FS_NS:-}" ]; then
     WRITER_FS_NS=1 exec unshare -m --propagation private sh "$0" "$@"
 fi
 
-count() { ls "$1" 2>/dev/null | grep -c '^ckpt-.*\.crsnap$'; }
 # start NAME DIR [ENV...]: the steps program with 3 MiB of ballast under crsnap run, writing
 # images into DIR (a checkpoint every 0.2 s); its log in $T/NAME.err.
 start() {
