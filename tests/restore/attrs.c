@@ -15,7 +15,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#define CHECK(cond, what) printf("%s %s\n", what, (cond) ? "ok" : "BROKEN")
+#include "prog.h"
+
 
 static int cpu;
 
@@ -67,19 +68,9 @@ int main(int argc, char **argv)
         sched_setscheduler(0, SCHED_BATCH, &sp) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         return 1;
 
-    volatile unsigned long x = 1;
-    for (long i = 0; i < n; i++) {
-        for (int k = 0; k < 1000; k++)
-            x = x * 6364136223846793005ul + 1;
-        if (i == n / 10) {
-            int pf = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0644);
-            if (pf >= 0)
-                close(pf);
-        }
-    }
+    prog_work(n, argv[2]);
     check("main");
     if (pthread_create(&t, NULL, thread, NULL) || pthread_join(t, NULL))
         return 1;
-    printf("x %lu\n", x & 0xff);
     return 0;
 }

@@ -1,6 +1,6 @@
-/* prog.h - what the restore tests' descriptor programs (fds.c, sockpair.c) share: the lines
- * they print, the same whether the program was restored or not, and their stretch of work with
- * the file that tells the test script when to checkpoint. */
+/* prog.h - what the restore tests' programs (fds.c, sockpair.c, memfd.c, listen.c, attrs.c)
+ * share: the lines they print, the same whether the program was restored or not, and their
+ * stretch of work with the file that tells the test script when to checkpoint. */
 #ifndef CRS_RESTORE_PROG_H
 #define CRS_RESTORE_PROG_H
 
