@@ -70,6 +70,8 @@ enum crs_img_section_type {
                            * back; absent in images written before it existed */
     CRS_SEC_ATTRS = 14,   /* optional: one struct crs_img_attrs, scheduling and security
                            * attributes; absent in images written before it existed */
+    CRS_SEC_MAPHASH = 15, /* optional: struct crs_img_maphash[], the contents of the files
+                           * mapped shared, hashed; absent in images before it existed */
     CRS_SEC__END,         /* one past the last type this version knows: sizes the tables
                            * indexed by type; never on disk (readers skip unknown types) */
 };
@@ -238,6 +240,18 @@ struct crs_img_vma {
     uint32_t kind;              /* enum crs_img_vma_kind */
     uint32_t path;              /* string offset of the maps name, 0 = none */
 };
+
+/* A file mapped shared lives in the file, not in the image: a restore maps it again, and must
+ * know it is the same contents, which size and mtime do not tell (a write through a shared
+ * mapping need not change either). So its mapped range is hashed at the checkpoint. */
+struct crs_img_maphash {
+    uint64_t start;             /* the region's start (a FILE_SHARED region of VMAS) */
+    uint64_t len;               /* bytes of the file hashed, from the region's file_offset */
+    uint64_t hash;              /* XXH3-64 of them */
+};
+#define CRS_IMG_MAPHASH_MAX (256ull << 20) /* bytes hashed per checkpoint, at most: the files
+                                            * past it are checked by size and mtime only */
+#define CRS_IMG_MAPHASH_RECORDS 1024u      /* regions hashed, at most */
 
 /* Pages in one chunk (1 MiB): the writer fills chunks up to it, readers refuse more. */
 #define CRS_IMG_CHUNK_MAX_PAGES 256u

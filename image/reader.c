@@ -31,7 +31,7 @@ static const char *section_name(uint32_t type)
     static const char *const names[] = {
         "?", "host", "process", "strings", "regions", "pages",
         "threads", "signals", "fds", "argv", "auxv", "queued", "deleted", "not-restored",
-        "attributes",
+        "attributes", "mapped-file-hashes",
     };
     _Static_assert(sizeof names / sizeof names[0] == CRS_SEC__END, "a name per section type");
     return type < sizeof names / sizeof names[0] ? names[type] : "unknown";
@@ -700,6 +700,23 @@ static int load_all(struct crs_image *img, char *err, size_t errlen)
         return r;
     if ((e = seen[CRS_SEC_UNSAVED]) && (r = load_unsaved(img, e, err, errlen)))
         return r;
+    if ((e = seen[CRS_SEC_MAPHASH])) {
+        if ((r = need_count(e, sizeof(struct crs_img_maphash), err, errlen)))
+            return r;
+        if ((r = load_section(img, e, &p, err, errlen)))
+            return r;
+        img->maphash = keep(img, p);
+        img->nmaphash = e->count;
+        for (uint32_t i = 0; i < img->nmaphash; i++) {
+            const struct crs_img_vma *v = crs_image_find_vma(img, img->maphash[i].start);
+            if (!v || v->start != img->maphash[i].start || v->kind != CRS_VMA_FILE_SHARED ||
+                img->maphash[i].len > v->end - v->start) {
+                crs_seterr(err, errlen, "damaged mapped-file-hashes section: record %u is for "
+                           "no shared file region", i);
+                return -EBADMSG;
+            }
+        }
+    }
     if ((e = seen[CRS_SEC_ATTRS])) {
         if ((r = need_count(e, sizeof img->attrs, err, errlen)) || e->count != 1)
             return r ? r : (crs_seterr(err, errlen, "damaged attributes section"), -EBADMSG);

@@ -58,6 +58,7 @@
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 int crs_restore_check_host(const struct crs_image *img, const struct crs_restore_hooks *hk,
                            char *err, size_t errlen)
@@ -124,8 +125,46 @@ static uint64_t covered(const struct crs_img_vma *v, uint64_t size)
     return pages - v->file_offset < len ? pages - v->file_offset : len;
 }
 
-/* A mapped file must be the very file: same size and mtime (inode numbers change when a file
- * is copied back, which is fine; a library rebuilt in place is not). */
+/* The hash the checkpoint took of v's file (a shared mapping), or NULL. */
+static const struct crs_img_maphash *maphash_of(const struct crs_image *img,
+                                                const struct crs_img_vma *v)
+{
+    for (uint32_t i = 0; i < img->nmaphash; i++)
+        if (img->maphash[i].start == v->start)
+            return &img->maphash[i];
+    return NULL;
+}
+
+/* Do the bytes of path that v maps differ from those hashed at the checkpoint (or can they no
+ * longer be read)? */
+static int contents_differ(const char *path, const struct crs_img_vma *v,
+                           const struct crs_img_maphash *h)
+{
+    static char buf[1 << 16];
+    XXH3_state_t *st = XXH3_createState();
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK), differ = 1;
+    uint64_t done = 0;
+
+    if (fd >= 0 && st && XXH3_64bits_reset(st) == XXH_OK) {
+        while (done < h->len) {
+            size_t want = h->len - done < sizeof buf ? (size_t)(h->len - done) : sizeof buf;
+            ssize_t n = pread(fd, buf, want, (off_t)(v->file_offset + done));
+            if (n <= 0)
+                break;
+            XXH3_64bits_update(st, buf, (size_t)n);
+            done += (uint64_t)n;
+        }
+        differ = done != h->len || XXH3_64bits_digest(st) != h->hash;
+    }
+    if (fd >= 0)
+        close(fd);
+    XXH3_freeState(st);
+    return differ;
+}
+
+/* A mapped file must be the very file: same size and mtime, and for a shared mapping the same
+ * contents, hashed (inode numbers change when a file is copied back, which is fine; a library
+ * rebuilt in place is not). */
 static int check_mapped(const struct crs_image *img, const struct crs_img_vma *v,
                         const struct crs_restore_opts *o, char *err, size_t errlen)
 {
@@ -158,17 +197,21 @@ static int check_mapped(const struct crs_image *img, const struct crs_img_vma *v
     /* A writable shared mapping is the process's own output: the file holds its contents and
      * the process (or its run after the checkpoint) changes it in place, as the JVM does with
      * its hsperfdata file. Only a file that shrank would fault on access after the restore. */
+    int stamp = (uint64_t)st.st_size != v->file_size || mtime_ns(&st) != v->file_mtime_ns;
+    const struct crs_img_maphash *h = maphash_of(img, v);
+    int changed = stamp || (h && contents_differ(path, v, h));
     if ((v->flags & CRS_VMA_F_SHARED) && (v->prot & PROT_WRITE) &&
         (uint64_t)st.st_size >= v->file_size) {
-        if ((uint64_t)st.st_size == v->file_size && mtime_ns(&st) == v->file_mtime_ns)
+        if (!changed)
             return 0;
         crs_seterr(err, errlen,
                    "%s changed since the checkpoint; it is mapped shared and writable, "
                    "so the restored process sees its current contents", path);
         return 1;
     }
-    if ((uint64_t)st.st_size != v->file_size || mtime_ns(&st) != v->file_mtime_ns) {
-        crs_seterr(err, errlen, "%s changed since the checkpoint (size/mtime differ)", path);
+    if (changed) {
+        crs_seterr(err, errlen, "%s changed since the checkpoint (%s)", path,
+                   stamp ? "size/mtime differ" : "its mapped contents differ");
         return o->force ? 1 : -ESTALE;
     }
     return 0;

@@ -80,6 +80,8 @@ struct child {
     long nfds;
     struct crs_img_unsaved *unsaved;   /* what a restore will not bring back */
     long nunsaved;
+    struct crs_img_maphash *maphash;   /* files mapped shared, hashed (maphash.c) */
+    uint32_t nmaphash;
     struct crs_img_process proc;
     struct crs_img_attrs attrs;
     struct crs_img_sigaction sig[CRS_IMG_NSIG];
@@ -88,6 +90,7 @@ struct child {
     unsigned char *mc;
     char *work;
     XXH3_state_t hs;                   /* running checksum of the chunk headers */
+    XXH3_state_t mh;                   /* a mapped file's hash (maphash.c) */
     uint32_t nchunks;
     uint64_t run_addr;                 /* pages waiting to be written as one chunk */
     uint32_t run_pages;
@@ -169,6 +172,8 @@ int crs_child_probe_page(uint64_t addr);
 /* sections.c: the image (header, pages, every section, table of contents, trailer), and a
  * finished image's sequence number rewritten. */
 int crs_child_write_image(struct child *c);
+/* maphash.c: hashes the files mapped shared into c->maphash. */
+void crs_child_maphash(struct child *c);
 int crs_child_renumber(struct child *c, uint64_t seq);
 
 #endif

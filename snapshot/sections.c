@@ -267,6 +267,11 @@ int crs_child_write_image(struct child *c)
         return r;
     if ((r = put_section(c, CRS_SEC_ATTRS, 1, &c->attrs, sizeof c->attrs, NULL, 0)))
         return r;
+    crs_child_maphash(c);
+    if (c->nmaphash &&
+        (r = put_section(c, CRS_SEC_MAPHASH, c->nmaphash, c->maphash,
+                         c->nmaphash * sizeof *c->maphash, NULL, 0)))
+        return r;
     if (c->nunsaved &&
         (r = put_section(c, CRS_SEC_UNSAVED, (uint32_t)c->nunsaved, c->unsaved,
                          (size_t)c->nunsaved * sizeof *c->unsaved, NULL, 0)))

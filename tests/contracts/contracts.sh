@@ -94,7 +94,8 @@ check() {
 
 # The snapshot child: the page walk, the writer, publication, and what they read of /proc.
 check child snapshot/child.c snapshot/release.c snapshot/pool.c snapshot/walk.c \
-    snapshot/fault.c snapshot/sections.c snapshot/publish.c snapshot/writer.c common/proc_util.c \
+    snapshot/fault.c snapshot/sections.c snapshot/maphash.c snapshot/publish.c snapshot/writer.c \
+    common/proc_util.c \
     snapshot/proc_maps.c snapshot/proc_fds.c snapshot/proc_process.c snapshot/proc_unsaved.c \
     arch/x86_64/clone.S
 # The restart entry: no TLS, no libc, the restorer's mappings going away under it.
