@@ -1,9 +1,11 @@
 /* runtime/dontfork.c - regions the program marked MADV_DONTFORK (V8's heap pages in Node.js,
- * for one) are not copied into a forked child, so the snapshot child would not see them and the
- * image would lack them. madvise is defined here, ahead of glibc's, to notice that a program
- * uses MADV_DONTFORK; a checkpoint then finds those regions in /proc/self/smaps while the
- * threads are parked, lets the snapshot clone copy them, and marks them again afterwards, in the
- * running process and in a restored one.
+ * for one) are not copied into a forked child, and those marked MADV_WIPEONFORK (a random
+ * generator's state, so that a child never repeats it) are zero there: the snapshot child would
+ * not see them, and the image would lack them or hold zeros where the program had data. madvise
+ * is defined here, ahead of glibc's, to notice that a program uses either; a checkpoint then
+ * finds those regions in /proc/self/smaps ("dc", "wf") while the threads are parked, lets the
+ * snapshot clone copy them (MADV_DOFORK, MADV_KEEPONFORK), and marks them again afterwards, in
+ * the running process and in a restored one.
  *
  * crs_dontfork_lift() and crs_dontfork_mark() run in the coordinator while the other threads
  * are parked: raw system calls and the state's own buffers only, no malloc, no stdio.
@@ -20,7 +22,7 @@ int madvise(void *addr, size_t len, int advice)
 {
     long r;
 
-    if (advice == MADV_DONTFORK)
+    if (advice == MADV_DONTFORK || advice == MADV_WIPEONFORK)
         atomic_store(&crs_state.saw_dontfork, 1);
     r = crs_sys3(SYS_madvise, (long)addr, (long)len, advice);
     if (r < 0) {
@@ -44,28 +46,49 @@ static int hexval(const char **p, uint64_t *out)
     return 0;
 }
 
-/* One line of smaps: a range line opens a region, its VmFlags line says whether it is "dc". */
+/* Does a VmFlags line (l, n bytes) hold the two-letter flag f? */
+static int has_flag(const char *l, size_t n, const char *f)
+{
+    for (size_t i = 8; i + 2 < n + 1; i++)
+        if (l[i] == ' ' && l[i + 1] == f[0] && l[i + 2] == f[1] &&
+            (i + 3 >= n || l[i + 3] == ' ' || l[i + 3] == '\n'))
+            return 1;
+    return 0;
+}
+
+/* One line of smaps: a range line opens a region, its VmFlags line says whether it is "dc"
+ * (MADV_DONTFORK) or "wf" (MADV_WIPEONFORK). */
 static void take_line(const char *l, size_t n, uint64_t *start, uint64_t *end)
 {
     const char *p = l;
     uint64_t a, b;
 
     if (n > 8 && !memcmp(l, "VmFlags:", 8)) {
-        for (size_t i = 8; i + 2 < n + 1; i++)
-            if (l[i] == ' ' && l[i + 1] == 'd' && l[i + 2] == 'c' &&
-                (i + 3 >= n || l[i + 3] == ' ' || l[i + 3] == '\n')) {
-                if (*end > *start && crs_state.ndontfork < CRS_MAX_DONTFORK) {
-                    crs_state.dontfork[crs_state.ndontfork][0] = *start;
-                    crs_state.dontfork[crs_state.ndontfork][1] = *end;
-                    crs_state.ndontfork++;
-                }
-                break;
-            }
+        int dc = has_flag(l, n, "dc"), wf = has_flag(l, n, "wf");
+        if ((dc || wf) && *end > *start && crs_state.ndontfork < CRS_MAX_DONTFORK) {
+            crs_state.dontfork[crs_state.ndontfork][0] = *start;
+            crs_state.dontfork[crs_state.ndontfork][1] = *end;
+            crs_state.dontfork_how[crs_state.ndontfork] = (uint8_t)(dc | wf << 1);
+            crs_state.ndontfork++;
+        }
         return;
     }
     if (hexval(&p, &a) == 0 && *p == '-' && (p++, hexval(&p, &b) == 0) && *p == ' ') {
         *start = a;
         *end = b;
+    }
+}
+
+/* Each region found: dc_advice where it was "dc", wf_advice where it was "wf". */
+static void advise_all(int dc_advice, int wf_advice)
+{
+    for (int i = 0; i < crs_state.ndontfork; i++) {
+        long start = (long)crs_state.dontfork[i][0];
+        long len = (long)(crs_state.dontfork[i][1] - crs_state.dontfork[i][0]);
+        if (crs_state.dontfork_how[i] & 1)
+            crs_sys3(SYS_madvise, start, len, dc_advice);
+        if (crs_state.dontfork_how[i] & 2)
+            crs_sys3(SYS_madvise, start, len, wf_advice);
     }
 }
 
@@ -98,14 +121,10 @@ void crs_dontfork_lift(void)
         have -= off;
     }
     crs_sys1(SYS_close, fd);
-    for (int i = 0; i < crs_state.ndontfork; i++)
-        crs_sys3(SYS_madvise, (long)crs_state.dontfork[i][0],
-                 (long)(crs_state.dontfork[i][1] - crs_state.dontfork[i][0]), MADV_DOFORK);
+    advise_all(MADV_DOFORK, MADV_KEEPONFORK);
 }
 
 void crs_dontfork_mark(void)
 {
-    for (int i = 0; i < crs_state.ndontfork; i++)
-        crs_sys3(SYS_madvise, (long)crs_state.dontfork[i][0],
-                 (long)(crs_state.dontfork[i][1] - crs_state.dontfork[i][0]), MADV_DONTFORK);
+    advise_all(MADV_DONTFORK, MADV_WIPEONFORK);
 }

@@ -201,10 +201,11 @@ struct crs_state {
     unsigned own_want;              /* which of them are in use */
     int own_broken;                 /* -errno: they could not be made again, no checkpoints */
 
-    /* MADV_DONTFORK regions, lifted around the snapshot clone (dontfork.c) */
+    /* MADV_DONTFORK and MADV_WIPEONFORK regions, lifted around the snapshot clone (dontfork.c) */
     _Atomic int saw_dontfork;       /* the program asked for MADV_DONTFORK at least once */
     int ndontfork;
     uint64_t dontfork[CRS_MAX_DONTFORK][2];   /* start, end */
+    uint8_t dontfork_how[CRS_MAX_DONTFORK];  /* 1: was MADV_DONTFORK, 2: MADV_WIPEONFORK */
     char smaps_buf[16384];
 
     /* what the descriptors' kinds capture at the quiesce (regular files' offsets, eventfd
