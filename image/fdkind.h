@@ -57,9 +57,10 @@ struct crs_fd_scan {
     int nchildren;
 };
 
-/* The record's target path as text ("" if none). */
-static inline const char *crs_fd_scan_path(const struct crs_fd_scan *s,
-                                           const struct crs_img_fd *f)
+/* The record's target path as text ("" if none). Always inline, as crs_fd_ops_of: child code
+ * calls them, and an out-of-line copy would sit outside its section in an unoptimised build. */
+static inline __attribute__((always_inline)) const char *
+crs_fd_scan_path(const struct crs_fd_scan *s, const struct crs_img_fd *f)
 {
     return f->path ? s->strings + f->path : "";
 }
@@ -124,7 +125,8 @@ struct crs_fd_ops {
 extern const struct crs_fd_ops *const crs_fd_kinds[CRS_FD__END];
 
 /* The kind's operations, or NULL for a kind this version does not know. */
-static inline const struct crs_fd_ops *crs_fd_ops_of(uint32_t kind)
+static inline __attribute__((always_inline)) const struct crs_fd_ops *
+crs_fd_ops_of(uint32_t kind)
 {
     return kind > 0 && kind < CRS_FD__END ? crs_fd_kinds[kind] : NULL;
 }
