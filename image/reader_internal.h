@@ -1,0 +1,33 @@
+/* image/reader_internal.h - what the reader's files share and nothing outside image/ uses:
+ * exact reads, section names, loading one section and keeping its payload, the load sequence.
+ */
+#ifndef CRS_READER_INTERNAL_H
+#define CRS_READER_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "reader.h"
+
+/* names.c */
+const char *crs_reader_section_name(uint32_t type);
+
+/* reader.c */
+int crs_reader_read_at(int fd, void *buf, size_t len, uint64_t off);
+
+/* load.c */
+int crs_reader_load_section(struct crs_image *img, const struct crs_img_toc_entry *e, void **out,
+                            char *err, size_t errlen);
+int crs_reader_need_count(const struct crs_img_toc_entry *e, size_t recsize, char *err,
+                          size_t errlen);
+void *crs_reader_keep(struct crs_image *img, void *p);
+int crs_reader_load_all(struct crs_image *img, char *err, size_t errlen);
+
+/* records.c */
+int crs_reader_load_queued(struct crs_image *img, const struct crs_img_toc_entry *e, char *err,
+                           size_t errlen);
+int crs_reader_load_deleted(struct crs_image *img, const struct crs_img_toc_entry *e, char *err,
+                            size_t errlen);
+int crs_reader_load_unsaved(struct crs_image *img, const struct crs_img_toc_entry *e, char *err,
+                            size_t errlen);
+
+#endif
