@@ -228,6 +228,10 @@ enum crs_img_vma_kind {
 #define CRS_VMA_F_GROWSDOWN 0x4u
 #define CRS_VMA_F_DELETED 0x8u  /* the backing file was deleted: its pages are all saved */
 #define CRS_VMA_F_NORESERVE 0x10u /* mapped with MAP_NORESERVE (smaps VmFlags "nr"): no commit */
+#define CRS_VMA_F_HUGEPAGE 0x20u   /* MADV_HUGEPAGE ("hg") */
+#define CRS_VMA_F_NOHUGEPAGE 0x40u /* MADV_NOHUGEPAGE ("nh") */
+#define CRS_VMA_F_DONTDUMP 0x80u   /* MADV_DONTDUMP ("dd") */
+#define CRS_VMA_F_MERGEABLE 0x100u /* MADV_MERGEABLE, KSM ("mg") */
 
 struct crs_img_vma {
     uint64_t start, end;

@@ -330,6 +330,24 @@ static int fill_pages(struct crs_restore *r, char *err, size_t errlen)
     return 0;
 }
 
+/* The advice the region had. Advice the kernel lacks (KSM, huge pages not built in) is a hint
+ * gone, not an error. */
+static void advise(const struct crs_img_vma *v)
+{
+    static const struct { uint32_t flag; int advice; } hints[] = {
+        { CRS_VMA_F_HUGEPAGE, MADV_HUGEPAGE }, { CRS_VMA_F_NOHUGEPAGE, MADV_NOHUGEPAGE },
+        { CRS_VMA_F_DONTDUMP, MADV_DONTDUMP }, { CRS_VMA_F_MERGEABLE, MADV_MERGEABLE },
+    };
+    void *p = (void *)(uintptr_t)v->start;
+    size_t len = v->end - v->start;
+
+    if (v->kind == CRS_VMA_VDSO || v->kind == CRS_VMA_VVAR || v->kind == CRS_VMA_VSYSCALL)
+        return;
+    for (size_t i = 0; i < sizeof hints / sizeof hints[0]; i++)
+        if (v->flags & hints[i].flag)
+            madvise(p, len, hints[i].advice);
+}
+
 int crs_restore_memory(struct crs_restore *r, char *err, size_t errlen)
 {
     struct crs_image *img = r->img;
@@ -360,6 +378,8 @@ int crs_restore_memory(struct crs_restore *r, char *err, size_t errlen)
             return -e;
         }
     }
+    for (uint32_t i = 0; i < img->nvmas; i++)
+        advise(&img->vmas[i]);
     return 0;
 }
 

@@ -156,16 +156,25 @@ static void smaps_line(const char *line, size_t len, struct crs_img_vma *vmas, s
         (*k)++;
     if (*k == n || vmas[*k].start != *cur)
         return;
-    for (size_t i = 8; i + 2 <= len; i++)          /* two-letter names, space-separated */
-        if (line[i - 1] == ' ' && line[i] == 'n' && line[i + 1] == 'r' &&
-            (i + 2 == len || line[i + 2] == ' '))
-            vmas[*k].flags |= CRS_VMA_F_NORESERVE;
+    static const struct { char name[3]; uint32_t flag; } known[] = {
+        { "nr", CRS_VMA_F_NORESERVE }, { "hg", CRS_VMA_F_HUGEPAGE },
+        { "nh", CRS_VMA_F_NOHUGEPAGE }, { "dd", CRS_VMA_F_DONTDUMP },
+        { "mg", CRS_VMA_F_MERGEABLE },
+    };
+    for (size_t i = 8; i + 2 <= len; i++) {        /* two-letter names, space-separated */
+        if (line[i - 1] != ' ' || (i + 2 != len && line[i + 2] != ' '))
+            continue;
+        for (size_t j = 0; j < sizeof known / sizeof known[0]; j++)
+            if (line[i] == known[j].name[0] && line[i + 1] == known[j].name[1])
+                vmas[*k].flags |= known[j].flag;
+    }
 }
 
-/* Which regions were mapped with MAP_NORESERVE: only smaps shows it ("nr" in VmFlags). A
- * restore maps them so again, else a large sparse region would need its whole size in commit.
- * Best effort: without smaps the regions are restored with a reservation, which `crsnap
- * restore -n` checks. */
+/* What only smaps shows of each region (VmFlags): MAP_NORESERVE ("nr"), which a restore maps so
+ * again (else a large sparse region would need its whole size in commit), and the advice a
+ * restore gives it again (huge pages, dump, KSM). A lock (mlock) is not inherited by the
+ * snapshot child, so it is not seen here. Best effort: without smaps the regions are restored
+ * with a reservation, which `crsnap restore -n` checks, and no advice. */
 struct smaps_walk {
     struct crs_img_vma *vmas;
     size_t n, k;
@@ -179,7 +188,7 @@ static int smaps_one(char *line, size_t len, void *arg)
     return 0;
 }
 
-static void mark_noreserve(struct crs_img_vma *vmas, size_t n, char *line, size_t linecap)
+static void mark_vmflags(struct crs_img_vma *vmas, size_t n, char *line, size_t linecap)
 {
     struct smaps_walk w = { vmas, n, 0, UINT64_MAX };
     crs_read_lines("/proc/self/smaps", line, linecap, smaps_one, &w);
@@ -214,6 +223,6 @@ long crs_proc_maps(struct crs_img_vma *vmas, size_t max, struct crs_strtab *st, 
     int r = crs_read_lines("/proc/self/maps", line, linecap, maps_one, &w);
 
     if (!r)
-        mark_noreserve(vmas, w.n, line, linecap);
+        mark_vmflags(vmas, w.n, line, linecap);
     return r ? r : (long)w.n;
 }

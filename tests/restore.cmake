@@ -26,6 +26,7 @@ add_executable(restore_memfd_prog ${CRS_RESTORE_TESTS}/memfd.c)
 add_executable(restore_listen_prog ${CRS_RESTORE_TESTS}/listen.c)
 add_executable(restore_attrs_prog ${CRS_RESTORE_TESTS}/attrs.c)
 add_executable(restore_wipe_prog ${CRS_RESTORE_TESTS}/wipe.c)
+add_executable(restore_advice_prog ${CRS_RESTORE_TESTS}/advice.c)
 target_link_libraries(restore_attrs_prog PRIVATE Threads::Threads)
 target_link_libraries(restore_listen_prog PRIVATE ${CMAKE_DL_LIBS})
 target_link_libraries(restore_evwake PRIVATE Threads::Threads)
@@ -60,6 +61,8 @@ crs_restore_test(restore_deleted_too_big deleted_big.sh)
 crs_restore_test(restore_memfd program.sh memfd $<TARGET_FILE:restore_memfd_prog> 3000000
                  @PROGRESS@)
 crs_restore_test(restore_http_server http_server.sh)
+crs_restore_test(restore_advice program.sh advice $<TARGET_FILE:restore_advice_prog> 3000000
+                 @PROGRESS@)
 crs_restore_test(restore_wipeonfork program.sh wipe $<TARGET_FILE:restore_wipe_prog> 3000000
                  @PROGRESS@)
 crs_restore_test(restore_attributes program.sh attrs $<TARGET_FILE:restore_attrs_prog> 3000000
