@@ -41,6 +41,7 @@
 #define _GNU_SOURCE
 #include "common/errmsg.h"
 #include "restore.h"
+#include "common/filehash.h"
 #include "image/fdkind.h"
 
 #include <errno.h>
@@ -58,7 +59,6 @@
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 int crs_restore_check_host(const struct crs_image *img, const struct crs_restore_hooks *hk,
                            char *err, size_t errlen)
@@ -143,19 +143,11 @@ static int contents_differ(const char *path, const struct crs_img_vma *v,
     static char buf[1 << 16];
     XXH3_state_t *st = XXH3_createState();
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK), differ = 1;
-    uint64_t done = 0;
+    uint64_t hash;
 
-    if (fd >= 0 && st && XXH3_64bits_reset(st) == XXH_OK) {
-        while (done < h->len) {
-            size_t want = h->len - done < sizeof buf ? (size_t)(h->len - done) : sizeof buf;
-            ssize_t n = pread(fd, buf, want, (off_t)(v->file_offset + done));
-            if (n <= 0)
-                break;
-            XXH3_64bits_update(st, buf, (size_t)n);
-            done += (uint64_t)n;
-        }
-        differ = done != h->len || XXH3_64bits_digest(st) != h->hash;
-    }
+    if (fd >= 0 && st &&
+        crs_hash_file_range(fd, v->file_offset, h->len, buf, sizeof buf, st, &hash) == 0)
+        differ = hash != h->hash;
     if (fd >= 0)
         close(fd);
     XXH3_freeState(st);

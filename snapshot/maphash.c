@@ -7,26 +7,11 @@
  */
 #define _GNU_SOURCE
 #include "child_internal.h"
+#include "common/filehash.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-/* XXH3 of len bytes of fd from off, through the work buffer; 0 when it could not all be read. */
-static int hash_range(struct child *c, int fd, uint64_t off, uint64_t len, uint64_t *out)
-{
-    XXH3_64bits_reset(&c->mh);
-    for (uint64_t done = 0; done < len;) {
-        size_t want = len - done < WORK_SIZE ? (size_t)(len - done) : WORK_SIZE;
-        ssize_t n = pread(fd, c->work, want, (off_t)(off + done));
-        if (n <= 0)
-            return 0;
-        XXH3_64bits_update(&c->mh, c->work, (size_t)n);
-        done += (uint64_t)n;
-    }
-    *out = XXH3_64bits_digest(&c->mh);
-    return 1;
-}
 
 void crs_child_maphash(struct child *c)
 {
@@ -50,7 +35,8 @@ void crs_child_maphash(struct child *c)
         if (fd < 0)
             continue;
         if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_dev == v->dev &&
-            st.st_ino == v->ino && hash_range(c, fd, v->file_offset, len, &hash)) {
+            st.st_ino == v->ino &&
+            crs_hash_file_range(fd, v->file_offset, len, c->work, WORK_SIZE, &c->mh, &hash) == 0) {
             c->maphash[c->nmaphash++] = (struct crs_img_maphash){
                 .start = v->start, .len = len, .hash = hash };
             budget -= len;
