@@ -61,16 +61,13 @@ int crs_fd_contents_rebuild(struct crs_restore *r, const struct crs_img_fd *f,
     if (!d)
         return -ENOENT;
     /* made already, with its contents, because a region maps it too (restore_shm.c) */
-    made = crs_restore_shm_fd(r, f->dev, f->ino);
-    if (made >= 0 && finish) {
-        struct crs_restore_shm *s = NULL;
-        for (uint32_t i = 0; i < r->nshm; i++)
-            s = r->shm[i].fd == made ? &r->shm[i] : s;
-        if (s && !s->sealed && (fd = finish(made, f)) < 0)
+    struct crs_restore_shm *shm = crs_restore_shm_find(r, f->dev, f->ino);
+    if (shm) {
+        made = shm->fd;
+        if (finish && !shm->sealed && (fd = finish(made, f)) < 0)
             crs_restore_warn(r, "descriptor %d: its seals could not be set again: %s", f->fd,
                              strerror(-fd));
-        if (s)
-            s->sealed = 1;
+        shm->sealed = 1;
     }
     for (uint32_t i = 0; i < img->nfds && img->fds[i].fd < f->fd && made < 0; i++)
         if (img->fds[i].kind == f->kind && img->fds[i].ino == f->ino &&

@@ -118,11 +118,11 @@ int crs_restore_mm(struct crs_restore *r, char *err, size_t errlen);
 
 /* restore_shm.c: is v a region of shared memory that lives only in memory (shmem, memfd, an
  * unlinked file); make, before the regions are mapped, the objects that several regions or a
- * descriptor share (r->shm); the one of (dev, ino), or -1; move them above floor with the
+ * descriptor share (r->shm); the one of (dev, ino), or NULL; move them above floor with the
  * restorer's own descriptors; close them once the descriptors are rebuilt. */
 int crs_restore_shm_region(const struct crs_img_vma *v);
 int crs_restore_shm_make(struct crs_restore *r, char *err, size_t errlen);
-int crs_restore_shm_fd(struct crs_restore *r, uint64_t dev, uint64_t ino);
+struct crs_restore_shm *crs_restore_shm_find(struct crs_restore *r, uint64_t dev, uint64_t ino);
 int crs_restore_shm_lift(struct crs_restore *r, int floor, char *err, size_t errlen);
 void crs_restore_shm_close(struct crs_restore *r);
 

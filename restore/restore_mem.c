@@ -116,7 +116,9 @@ static int map_region(struct crs_restore *r, const struct crs_img_vma *v, char *
     if (h.path && (fd = open_for(v, &h, err, errlen)) < 0)
         return fd;
     /* shared with another region or a descriptor: the object made for them (restore_shm.c) */
-    int shm = crs_restore_shm_region(v) ? crs_restore_shm_fd(r, v->dev, v->ino) : -1;
+    const struct crs_restore_shm *obj =
+        crs_restore_shm_region(v) ? crs_restore_shm_find(r, v->dev, v->ino) : NULL;
+    int shm = obj ? obj->fd : -1;
     if (shm >= 0)
         h.flags &= ~MAP_ANONYMOUS;
     p = mmap((void *)(uintptr_t)v->start, v->end - v->start, h.prot,

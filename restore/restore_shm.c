@@ -26,18 +26,12 @@ int crs_restore_shm_region(const struct crs_img_vma *v)
                       (v->kind == CRS_VMA_FILE_SHARED && (v->flags & CRS_VMA_F_DELETED)));
 }
 
-static struct crs_restore_shm *find(struct crs_restore *r, uint64_t dev, uint64_t ino)
+struct crs_restore_shm *crs_restore_shm_find(struct crs_restore *r, uint64_t dev, uint64_t ino)
 {
     for (uint32_t i = 0; i < r->nshm; i++)
         if (r->shm[i].dev == dev && r->shm[i].ino == ino)
             return &r->shm[i];
     return NULL;
-}
-
-int crs_restore_shm_fd(struct crs_restore *r, uint64_t dev, uint64_t ino)
-{
-    struct crs_restore_shm *s = find(r, dev, ino);
-    return s ? s->fd : -1;
 }
 
 /* The name memfd_create is given: the region's, for a memfd ("/memfd:NAME (deleted)"). */
@@ -82,7 +76,7 @@ int crs_restore_shm_make(struct crs_restore *r, char *err, size_t errlen)
         uint32_t maps = 0;
         uint64_t size = 0;
 
-        if (!crs_restore_shm_region(v) || find(r, v->dev, v->ino))
+        if (!crs_restore_shm_region(v) || crs_restore_shm_find(r, v->dev, v->ino))
             continue;
         for (uint32_t j = 0; j < img->nvmas; j++) {
             const struct crs_img_vma *w = &img->vmas[j];
