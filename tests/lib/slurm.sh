@@ -100,6 +100,21 @@ job_field() {
     scontrol show job -o "$1" 2>/dev/null | tr ' ' '\n' | sed -n "s/^$2=//p"
 }
 
+# start_now JOB [SETTINGS...]: sets SETTINGS and clears the hold Slurm puts on a requeued job
+# (its BeginTime, two minutes) so that it starts now. Asked again while the job still waits:
+# an update that lands while the requeue is being finished is overwritten by it.
+start_now() {
+    sn_job=$1; shift
+    scontrol update jobid="$sn_job" "$@" StartTime=now
+    n=30
+    while [ "$(job_field "$sn_job" JobState)" = PENDING ] && [ $n -gt 0 ]; do
+        sleep 2
+        [ "$(job_field "$sn_job" JobState)" = PENDING ] || break
+        scontrol update jobid="$sn_job" StartTime=now 2>/dev/null
+        n=$((n - 1))
+    done
+}
+
 wait_job() {
     n=$((${4:-120} * 10))
     while [ "$(job_field "$1" "$2")" != "$3" ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done

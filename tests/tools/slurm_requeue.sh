@@ -66,7 +66,7 @@ wait_job "$JOB" JobState PENDING 60 || job_fail "$JOB" "not pending after the re
 grep -q "SIGTERM: checkpoint .* written; ending the program with status 85" "$JOBS/pre.err" ||
     job_fail "$JOB" "no checkpoint on SIGTERM" pre
 # Slurm holds a requeued job for a while (its BeginTime): let it start now.
-scontrol update jobid="$JOB" StartTime=now
+start_now "$JOB"
 wait_job "$JOB" JobState COMPLETED 120 || job_fail "$JOB" "did not complete" pre
 grep -q "crsnap run: resuming from $JOBS/pre.img/ckpt-" "$JOBS/pre.err" ||
     job_fail "$JOB" "the second run did not resume" pre
@@ -84,7 +84,7 @@ grep -q "SIGUSR1: checkpoint .* written; ending the program with status 85" "$JO
 grep -q "crsnap-job: checkpointed, requeueing job $JOB" "$JOBS/lim.err" ||
     job_fail "$JOB" "the script did not requeue itself" lim
 # The next run gets the time it needs to finish.
-scontrol update jobid="$JOB" TimeLimit=5 StartTime=now
+start_now "$JOB" TimeLimit=5
 wait_job "$JOB" JobState COMPLETED 120 || job_fail "$JOB" "did not complete" lim
 grep -q "crsnap run: resuming from $JOBS/lim.img/ckpt-" "$JOBS/lim.err" ||
     job_fail "$JOB" "the second run did not resume" lim
