@@ -68,15 +68,16 @@ static int parked_released(void)
 /* Signal handler: see the top of the file. */
 static void quiesce_handler(int sig, siginfo_t *si, void *ucv)
 {
-    const ucontext_t *uc = ucv;
+    ucontext_t *uc = ucv;
     int saved_errno = errno;
     int tid = crs_gettid();
     unsigned gen;
     int n, i, v;
     struct crs_slot *slot = NULL;
     struct crs_img_thread *rec;
-    uint64_t mask;
-    int expect = 0;
+    uint64_t mask, parked_ns, since_ns, end_ns;
+    struct crs_blocked_call call;
+    int expect = 0, restored;
 
     (void)sig;
     (void)si;
@@ -102,11 +103,17 @@ static void quiesce_handler(int sig, siginfo_t *si, void *ucv)
         slot->veto_id = crs_state.frozen.h[v - 1].id;
     }
 
+    /* The call this thread was blocked in, kept on its own stack: the slot is the next
+     * checkpoint's once the thread has left, and a restored thread finds its stack as it was. */
+    call = slot->call;
+    parked_ns = crs_now_ns(CLOCK_MONOTONIC);
+
     /* Returns 1 when a restored process resumes this thread here: it parks again and waits
      * for the coordinator's release exactly as the original did. The restart entry made the
      * thread with a mask of its own: block everything again, as the handler had it, until
      * sigreturn restores the saved mask from the frame. */
-    if (crs_arch_save_context(&rec->ctx)) {
+    restored = crs_arch_save_context(&rec->ctx);
+    if (restored) {
         uint64_t all = ~0ull;
         crs_sys4(SYS_rt_sigprocmask, SIG_SETMASK, (long)&all, 0, sizeof all);
     }
@@ -123,6 +130,13 @@ static void quiesce_handler(int sig, siginfo_t *si, void *ucv)
 
     crs_registry_resume(&crs_state.frozen, CRS_SYNC, crs_arch_thread_pointer(),
                         (crs_phase)atomic_load(&crs_state.release_phase));
+    /* A call the stop interrupted is entered again, with its relative timeout less the time
+     * it had waited: up to now, or, restored, up to the checkpoint. */
+    since_ns = call.since_ns ? call.since_ns : parked_ns;
+    end_ns = restored ? parked_ns : crs_now_ns(CLOCK_MONOTONIC);
+    crs_call_rewind(uc, &call, end_ns > since_ns ? end_ns - since_ns : 0, mask,
+                    crs_state.quiesce_signal);
+
     atomic_fetch_add(&crs_state.left_count, 1);
     crs_futex_wake(&crs_state.left_count);
     errno = saved_errno;
@@ -180,6 +194,7 @@ static int signal_new_threads(int self, char *err, size_t errlen)
         atomic_store(&s->ready, 0);
         s->veto = 0;
         s->veto_id = 0;
+        crs_call_peek(tid, &s->call, &crs_state.cur.sched_clock_offset);   /* last, so the call cannot end in between */
         s->signalled_ns = crs_now_ns(CLOCK_MONOTONIC);
         __atomic_store_n(&crs_state.cur.nslots, n + 1, __ATOMIC_RELEASE);
         if (crs_sys3(SYS_tgkill, crs_state.pid, tid, crs_state.quiesce_signal) < 0)
@@ -276,6 +291,7 @@ int crs_quiesce_all(char *err, size_t errlen)
     atomic_store(&crs_state.release_phase, CRS_ABORT);
     crs_state.cur.nslots = 0;
     crs_state.cur.nclaimed = 0;
+    crs_state.cur.sched_clock_offset = 0;
     if ((r = handler_in_place(err, errlen)) < 0)
         return r;
     atomic_fetch_add(&crs_state.quiesce_gen, 1);

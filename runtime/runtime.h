@@ -60,6 +60,14 @@ void crs_quiesce_release(int phase);
 void crs_quiesce_wait_left(void);
 void crs_record_self(struct crs_img_thread *rec, uint64_t sigmask, uint32_t flags);
 
+/* interrupted.c: a call a stop interrupts is entered again (see there) */
+/* Coordinator, before signalling; *clock_offset is 0 at the start of each checkpoint. */
+void crs_call_peek(int tid, struct crs_blocked_call *c, int64_t *clock_offset);
+/* Quiesce handler, after the release: rewinds uc when c came back -EINTR; 1 if it did. waited:
+ * how long the call had waited, to shorten its relative timeout; mask: the one sigreturn sets. */
+int crs_call_rewind(void *uc, const struct crs_blocked_call *c, uint64_t waited_ns,
+                    uint64_t mask, int quiesce_sig);
+
 /* trigger.c */
 int crs_trigger_install(void);
 int crs_timer_create(void);

@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "crsnap.h"
 #include "control_proto.h"
@@ -74,6 +75,28 @@ struct crs_registry {
     int next_id;
 };
 
+/* The system call a thread was blocked in when the coordinator signalled it (interrupted.c):
+ * what /proc/self/task/TID/syscall said, and since when it waited (monotonic ns, 0 unknown). */
+struct crs_blocked_call {
+    int valid;                      /* a call that is entered again if the stop interrupts it */
+    long nr;
+    uint64_t arg[6], sp, pc;
+    uint64_t since_ns;
+};
+
+/* Where a thread finds a relative timeout that the kernel does not update, shortened by the
+ * time already waited, when its call is entered again. One per thread (tid), so that it stays
+ * untouched until the kernel has read it, after the handler returned. */
+struct crs_call_room {
+    _Atomic int tid;
+    struct timespec ts;
+    struct {                        /* struct io_uring_getevents_arg */
+        uint64_t sigmask;
+        uint32_t sigmask_sz, min_wait_usec;
+        uint64_t ts;
+    } ring_arg;
+};
+
 /* A quiesce slot: the coordinator fills tid and gen, then signals; the thread claims it. */
 struct crs_slot {
     _Atomic int tid;
@@ -83,6 +106,7 @@ struct crs_slot {
     int veto;                       /* a sync prepare returned non-zero */
     int veto_id;
     uint64_t signalled_ns;
+    struct crs_blocked_call call;   /* filled before the signal */
 };
 
 /* A result remembered for crs_checkpoint() callers: the tickets (lo, hi] got outcome. */
@@ -113,6 +137,7 @@ struct crs_current {
     int nslots;                     /* slots in use (read by the quiesce handler) */
     int nclaimed;                   /* slots whose thread ran the handler, at release */
     int coord_index;                /* index of the coordinator's record in threads[] */
+    int64_t sched_clock_offset;     /* CLOCK_MONOTONIC less the scheduler's clock (interrupted.c) */
     int report_pipe[2];
     int pause_pipe[2];
     pid_t child;
@@ -180,6 +205,7 @@ struct crs_state {
     _Atomic int left_count;         /* futex: threads that finished their resume */
     struct crs_slot slots[CRS_MAX_THREADS];
     struct crs_img_thread threads[CRS_MAX_THREADS];
+    struct crs_call_room call_rooms[CRS_MAX_THREADS];
     char dirent_buf[8192];          /* /proc/self/task listing without malloc */
 
     /* the coordinator */

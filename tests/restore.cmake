@@ -27,6 +27,8 @@ add_executable(restore_listen_prog ${CRS_RESTORE_TESTS}/listen.c)
 add_executable(restore_attrs_prog ${CRS_RESTORE_TESTS}/attrs.c)
 add_executable(restore_wipe_prog ${CRS_RESTORE_TESTS}/wipe.c)
 add_executable(restore_advice_prog ${CRS_RESTORE_TESTS}/advice.c)
+add_executable(restore_blocking_prog ${CRS_RESTORE_TESTS}/blocking.c)
+target_link_libraries(restore_blocking_prog PRIVATE PkgConfig::URING Threads::Threads)
 target_link_libraries(restore_attrs_prog PRIVATE Threads::Threads)
 target_link_libraries(restore_listen_prog PRIVATE ${CMAKE_DL_LIBS})
 target_link_libraries(restore_evwake PRIVATE Threads::Threads)
@@ -67,6 +69,7 @@ crs_restore_test(restore_wipeonfork program.sh wipe $<TARGET_FILE:restore_wipe_p
                  @PROGRESS@)
 crs_restore_test(restore_attributes program.sh attrs $<TARGET_FILE:restore_attrs_prog> 3000000
                  @PROGRESS@)
+crs_restore_test(restore_blocking_calls blocking.sh $<TARGET_FILE:restore_blocking_prog>)
 crs_restore_test(restore_listening program.sh listening $<TARGET_FILE:restore_listen_prog> @TMP@
                  3000000 @PROGRESS@)
 crs_restore_test(restore_socketpairs sockpair.sh $<TARGET_FILE:restore_sockpair_prog>)

@@ -49,6 +49,43 @@ static inline uint64_t crs_arch_signal_pc(const void *uc)
     return ((const uint64_t *)uc)[5 + 16];  /* uc_flags, uc_link, uc_stack (3), gregs[16] */
 }
 
+/* A system call seen from a signal handler (runtime/interrupted.c). The handler's ucontext holds
+ * the registers the call was made with: its arguments (rdi, rsi, rdx, r10, r8, r9, which the
+ * kernel leaves as they were), its result in rax and the pc just past the 2-byte `syscall`
+ * instruction. Rewinding pc over that instruction and putting the number back in rax makes
+ * sigreturn enter the same call again. Indices into uc_mcontext.gregs, as in sys/ucontext.h. */
+enum { CRS_X86_R8 = 0, CRS_X86_R9 = 1, CRS_X86_R10 = 2, CRS_X86_RDI = 8, CRS_X86_RSI = 9,
+       CRS_X86_RDX = 12, CRS_X86_RAX = 13, CRS_X86_RSP = 15, CRS_X86_RIP = 16 };
+
+static inline uint64_t *crs_arch_uc_gregs(void *uc)
+{
+    return (uint64_t *)uc + 5;          /* uc_flags, uc_link, uc_stack (3 words) */
+}
+
+static inline long crs_arch_uc_result(void *uc) { return (long)crs_arch_uc_gregs(uc)[CRS_X86_RAX]; }
+static inline uint64_t crs_arch_uc_pc(void *uc) { return crs_arch_uc_gregs(uc)[CRS_X86_RIP]; }
+static inline uint64_t crs_arch_uc_sp(void *uc) { return crs_arch_uc_gregs(uc)[CRS_X86_RSP]; }
+
+static inline uint64_t *crs_arch_uc_arg(void *uc, int i)
+{
+    static const unsigned char reg[6] = { CRS_X86_RDI, CRS_X86_RSI, CRS_X86_RDX,
+                                          CRS_X86_R10, CRS_X86_R8, CRS_X86_R9 };
+    return &crs_arch_uc_gregs(uc)[reg[i]];
+}
+
+/* 0, or -1 when the instruction before pc is not a system call (then nothing changes). */
+static inline int crs_arch_uc_rewind(void *uc, long nr)
+{
+    uint64_t *g = crs_arch_uc_gregs(uc);
+    const unsigned char *insn = (const unsigned char *)(uintptr_t)(g[CRS_X86_RIP] - 2);
+
+    if (insn[0] != 0x0f || insn[1] != 0x05)
+        return -1;
+    g[CRS_X86_RIP] -= 2;
+    g[CRS_X86_RAX] = (uint64_t)nr;
+    return 0;
+}
+
 static inline long crs_sys0(long n)
 {
     long r;
