@@ -93,8 +93,22 @@ static __attribute__((noreturn)) void fail(const char *msg, long err)
     for (;;) {}
 }
 
+/* Capabilities are per thread: each drops its own. Version 3 header, two empty data words. */
+static void drop_caps(void)
+{
+    volatile uint32_t hdr[2];
+    volatile uint32_t data[6];
+
+    hdr[0] = 0x20080522u;               /* _LINUX_CAPABILITY_VERSION_3 */
+    hdr[1] = 0;
+    for (int i = 0; i < 6; i++)
+        data[i] = 0;
+    crs_sys2(SYS_capset, (long)hdr, (long)data);
+}
+
 /* Per-thread kernel state that clone does not carry: robust list, rseq, sigaltstack, name. */
-static void restore_thread_state(const struct crs_img_thread *t)
+static void restore_thread_state(const struct crs_restart_plan *plan,
+                                 const struct crs_img_thread *t)
 {
     volatile char name[16];
 
@@ -111,6 +125,8 @@ static void restore_thread_state(const struct crs_img_thread *t)
     name[15] = 0;
     if (name[0])
         crs_sys2(SYS_prctl, PR_SET_NAME_, (long)name);
+    if (plan->flags & CRS_PLAN_F_DROP_CAPS)
+        drop_caps();
     /* A thread parked inside the quiesce handler gets its mask back from the signal frame; one
      * that recorded itself outside it (the coordinator) sets it here. */
     if (t->flags & CRS_THREAD_F_COORDINATOR) {
@@ -144,7 +160,7 @@ static void thread_start(void *arg)
 {
     const struct crs_img_thread *t = arg;
 
-    restore_thread_state(t);
+    restore_thread_state(&restart_plan, t);
     jump_context(&t->ctx);
 }
 
@@ -237,6 +253,6 @@ void crs_restart_entry(struct crs_restart_plan *plan)
             fail("cannot recreate a thread, errno ", r);
     }
 
-    restore_thread_state(m);
+    restore_thread_state(plan, m);
     jump_context(&m->ctx);
 }

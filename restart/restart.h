@@ -38,10 +38,13 @@ struct crs_restart_plan {
                                         * brk, start_stack, arg_start, arg_end, env_start, env_end */
     uint64_t mm_auxv[130];
     uint32_t flags;                    /* CRS_PLAN_F_* */
-    uint32_t pad;
+    uint32_t outer_pid;                /* in a pid namespace crsnap restore made: the pid
+                                        * outside it, by which others find it; else 0 */
 };
 
 #define CRS_PLAN_F_SAME_TIDS 0x1u      /* recreate threads under their saved tids (clone3) */
+#define CRS_PLAN_F_DROP_CAPS 0x2u      /* every thread drops its capabilities (the ones a
+                                        * user namespace of its own gave) */
 
 /* Called by the runtime when it builds a snapshot request: where the entry, its stack and the
  * plan area are in this process, and the glibc offsets the entry needs. */

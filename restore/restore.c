@@ -144,7 +144,8 @@ int crs_restore_run(struct crs_image *img, const struct crs_restore_opts *o, cha
         (rc = crs_restore_check_host(img, &o->hooks, err, errlen)) ||
         (rc = crs_restore_build_plan(img, r->plan, err, errlen)) ||
         (rc = crs_restore_check_fd_limit(img, err, errlen)) ||
-        (o->same_pid && o->dry_run && (rc = crs_restore_check_pid(img, err, errlen))) ||
+        (o->pid_mode == CRS_PID_SAME && o->dry_run &&
+         (rc = crs_restore_check_pid(img, err, errlen))) ||
         (rc = crs_restore_check_files(img, o, err, errlen)))
         goto fail;
     /* The restored process runs with the restorer's credentials, not the saved ones. */
@@ -194,7 +195,7 @@ int crs_restore_run(struct crs_image *img, const struct crs_restore_opts *o, cha
         return 0;
     }
 
-    if (o->same_pid && (rc = crs_restore_take_pid(r, err, errlen)))
+    if ((rc = crs_restore_take_pid(r, err, errlen)))
         goto fail;
 
     /* From here the process becomes the image. Nothing may interrupt it. */
@@ -220,6 +221,12 @@ int crs_restore_run(struct crs_image *img, const struct crs_restore_opts *o, cha
     /* Threads get their tids back where the kernel allows it (privilege, tid free); the
      * main thread's is the pid, back only with --same-pid. */
     r->plan->flags |= CRS_PLAN_F_SAME_TIDS;
+    /* In a namespace of its own the process holds every capability there, which only the
+     * restart entry needs (the tids): each thread drops them before it runs the program. */
+    if (r->outer_pid) {
+        r->plan->flags |= CRS_PLAN_F_DROP_CAPS;
+        r->plan->outer_pid = (uint32_t)r->outer_pid;
+    }
     r->plan->magic = CRS_PLAN_MAGIC;
     memcpy((void *)(uintptr_t)rs->plan_addr, r->plan, sizeof *r->plan);
     if ((rc = crs_restore_vdso(r, err, errlen)))

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include "image/reader.h"
 #include "restart/restart.h"
 
@@ -22,12 +23,19 @@ struct crs_restore_hooks {
                                  * the layout had collided */
 };
 
+/* Which pid the restored process gets. */
+enum {
+    CRS_PID_DEFAULT = 0,        /* the saved one where this user can have it, else a new one */
+    CRS_PID_SAME,               /* --same-pid: the saved one, or fail */
+    CRS_PID_NEW,                /* --new-pid: the restorer's own */
+};
+
 struct crs_restore_opts {
     int force;                  /* changed or missing files are warnings, not errors */
     int dry_run;                /* validate everything, change nothing */
     int progress;               /* progress line on stderr */
     int verbose;                /* say what is not restored exactly */
-    int same_pid;               /* restore under the saved pid (clone3 set_tid) */
+    int pid_mode;               /* CRS_PID_*: under which pid (restore_pid.c) */
     int own_std;                /* descriptors 0-2 are this command's, whatever they were (a
                                  * batch job resumed: its output goes to this run's file) */
     int one_thread;             /* decompress on one thread ($CRSNAP_RESTORE_THREADS=1) */
@@ -72,6 +80,7 @@ struct crs_restore {
     struct crs_chunk_reader rd[2];
     void *wstack;
     size_t wstack_size;
+    int outer_pid;              /* in a pid namespace of its own: its pid outside, else 0 */
 };
 
 /* restore_check.c: host facts and the files the image needs. 0, or -errno with a one-line
@@ -87,7 +96,7 @@ int crs_restore_check_image(const struct crs_image *img, char *err, size_t errle
 /* Every saved descriptor number fits below RLIMIT_NOFILE's hard limit here (raised when the
  * process may). */
 int crs_restore_check_fd_limit(const struct crs_image *img, char *err, size_t errlen);
-/* For --same-pid: the privilege is there and the saved pid is free. */
+/* For a dry run with --same-pid: the saved pid can be had, here or in a namespace. */
 int crs_restore_check_pid(const struct crs_image *img, char *err, size_t errlen);
 
 /* restore_layout.c: reads the restorer's own mappings and checks that none overlaps a saved
@@ -158,9 +167,25 @@ void crs_restore_say_unsaved(const struct crs_image *img, int out, int all,
 int crs_restore_proc(struct crs_restore *r, char *err, size_t errlen);
 int crs_restore_itimers(struct crs_restore *r, char *err, size_t errlen);
 
-/* restore_pid.c: with opts.same_pid, forks under the saved pid. Returns 0 in the child (which
- * goes on to become the restored process) or -errno; the parent never returns: it waits for the
- * child and exits with its status. */
+/* restore_pidns.c: messages from the namespace to the restorer outside it. */
+enum { CRS_PIDNS_PID = 1, CRS_PIDNS_STATUS, CRS_PIDNS_ERROR };
+struct crs_pidns_msg {
+    int32_t kind;
+    int32_t value;              /* the outer pid, a wait status, or an errno */
+    int32_t stage;              /* what failed */
+};
+/* Forks into a new user + pid + mount namespace under pid want. Returns 0 in the restored-to-be
+ * process (r->outer_pid set); the restorer relays and never returns; -errno (why in err) when
+ * it cannot, having changed nothing. */
+int crs_restore_pidns(struct crs_restore *r, pid_t want, char *err, size_t errlen);
+/* The restorer's end: passes signals on to target, then exits as child's status says (or as
+ * the status read from status_fd, when one comes). Never returns. */
+__attribute__((noreturn)) void crs_restore_relay(pid_t child, pid_t target, int status_fd);
+
+/* restore_pid.c: unless opts.pid_mode is CRS_PID_NEW, forks under the saved pid. Returns 0 in
+ * the child (which goes on to become the restored process), or 0 in this process when the pid
+ * cannot be had (a warning said so), or -errno with CRS_PID_SAME; the parent never returns: it
+ * waits for the child and exits with its status. */
 int crs_restore_take_pid(struct crs_restore *r, char *err, size_t errlen);
 
 /* restore.c: the whole sequence, checks included. Returns only on failure (-errno, err set),

@@ -1,8 +1,10 @@
-/* restore/restore_pid.c - restoring under the saved pid (`crsnap restore --same-pid`): the
- * restorer forks itself with clone3(set_tid), which needs CAP_CHECKPOINT_RESTORE and a free pid;
- * the child becomes the restored process and the parent stays behind only to pass on signals
- * and, at the end, the child's exit status, so that whoever started `crsnap restore` sees the
- * program's own.
+/* restore/restore_pid.c - the restored process under the pid it had. The restorer forks itself
+ * with clone3(set_tid): in this pid namespace where it may (CAP_CHECKPOINT_RESTORE, the pid
+ * free), otherwise in a user + pid namespace of its own (restore_pidns.c), where it may without
+ * privilege. The child becomes the restored process; the restorer stays behind only to pass on
+ * signals and, at the end, the program's exit status, so that whoever started `crsnap restore`
+ * sees the program's own. Where neither works, the restore goes on under a new pid and says so
+ * (unless --same-pid, which then fails).
  */
 #define _GNU_SOURCE
 #include "restore.h"
@@ -13,33 +15,23 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-static pid_t child_pid;
+#include "common/errmsg.h"
+
+static pid_t relay_to;
 
 static void forward(int sig)
 {
-    kill(child_pid, sig);
+    kill(relay_to, sig);
 }
 
-static __attribute__((noreturn)) void wait_and_relay(pid_t child)
+/* Ends this process as the status st says: the same signal, or the same exit code. */
+static __attribute__((noreturn)) void exit_as(int st)
 {
-    static const int passed[] = { SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGCONT, SIGWINCH };
-    struct sigaction sa;
-    int st = 0;
-
-    child_pid = child;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = forward;
-    for (size_t i = 0; i < sizeof passed / sizeof passed[0]; i++)
-        sigaction(passed[i], &sa, NULL);
-    /* The terminal sends these to the whole group, the child included. */
-    signal(SIGINT, SIG_IGN);
-    signal(SIGQUIT, SIG_IGN);
-    while (waitpid(child, &st, 0) < 0 && errno == EINTR) {
-    }
     if (WIFSIGNALED(st)) {
         sigset_t none;
         signal(WTERMSIG(st), SIG_DFL);
@@ -51,14 +43,49 @@ static __attribute__((noreturn)) void wait_and_relay(pid_t child)
     _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 1);
 }
 
-int crs_restore_take_pid(struct crs_restore *r, char *err, size_t errlen)
+void crs_restore_relay(pid_t child, pid_t target, int status_fd)
 {
-    pid_t want = (pid_t)r->img->process.pid;
+    static const int passed[] = { SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGCONT, SIGWINCH,
+                                  SIGALRM, SIGXCPU };
+    struct sigaction sa;
+    int st = 0, reported = 0;
+    struct crs_pidns_msg m;
+
+    relay_to = target;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = forward;
+    sa.sa_flags = SA_RESTART;
+    for (size_t i = 0; i < sizeof passed / sizeof passed[0]; i++)
+        sigaction(passed[i], &sa, NULL);
+    /* The terminal sends these to the whole group, the restored process included. */
+    signal(SIGINT, SIG_IGN);
+    signal(SIGQUIT, SIG_IGN);
+    if (status_fd >= 0) {
+        ssize_t n;
+        while ((n = read(status_fd, &m, sizeof m)) == (ssize_t)sizeof m || (n < 0 && errno == EINTR))
+            if (n == (ssize_t)sizeof m && m.kind == CRS_PIDNS_STATUS) {
+                st = m.value;
+                reported = 1;
+            }
+    }
+    {
+        int own = 0;
+        while (waitpid(child, &own, 0) < 0 && errno == EINTR) {
+        }
+        if (!reported)
+            st = own;
+    }
+    exit_as(st);
+}
+
+/* clone3(set_tid) in this pid namespace. Returns 0 in the child; the parent relays and never
+ * returns; -errno when it cannot (why in err). */
+static int fork_here(pid_t want, char *err, size_t errlen)
+{
     struct clone_args args;
+    pid_t parent = getpid();
     long c;
 
-    if (getpid() == want)
-        return 0;
     memset(&args, 0, sizeof args);
     args.exit_signal = SIGCHLD;
     args.set_tid = (uint64_t)(uintptr_t)&want;
@@ -67,12 +94,38 @@ int crs_restore_take_pid(struct crs_restore *r, char *err, size_t errlen)
     c = syscall(SYS_clone3, &args, sizeof args);
     if (c < 0) {
         int e = errno;
-        snprintf(err, errlen, "cannot restore under pid %d: %s", (int)want,
-                 e == EEXIST ? "a process has it" :
-                 e == EPERM ? "needs CAP_CHECKPOINT_RESTORE" : strerror(e));
+        crs_seterr(err, errlen, "%s", e == EEXIST ? "a process has it here" :
+                   e == EPERM ? "setting it needs CAP_CHECKPOINT_RESTORE" : strerror(e));
         return -e;
     }
     if (c > 0)
-        wait_and_relay((pid_t)c);
+        crs_restore_relay((pid_t)c, (pid_t)c, -1);
+    /* Killing the crsnap restore that stands for it ends it, as in a namespace of its own. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+        _exit(1);
+    return 0;
+}
+
+int crs_restore_take_pid(struct crs_restore *r, char *err, size_t errlen)
+{
+    pid_t want = (pid_t)r->img->process.pid;
+    char here[160], ns[256];
+    int e;
+
+    if (r->opts.pid_mode == CRS_PID_NEW || getpid() == want)
+        return 0;
+    if ((e = fork_here(want, here, sizeof here)) == 0)
+        return 0;
+    if ((e = crs_restore_pidns(r, want, ns, sizeof ns)) == 0)
+        return 0;
+    if (r->opts.pid_mode == CRS_PID_SAME) {
+        crs_seterr(err, errlen, "cannot restore under pid %d: %s; and no namespace of its own: %s",
+                   (int)want, here, ns);
+        return e;
+    }
+    dprintf(r->errfd, "crsnap restore: warning: restored under pid %d, not %d (%s; no namespace "
+            "of its own: %s): the program sees another pid and other thread ids\n",
+            (int)getpid(), (int)want, here, ns);
     return 0;
 }

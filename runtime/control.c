@@ -75,7 +75,7 @@ int crs_control_open(void)
     }
     memset(&sa, 0, sizeof sa);
     sa.sun_family = AF_UNIX;
-    if (crs_ctldir_sock(dir, (int)getpid(), final, sizeof final) < 0 ||
+    if (crs_ctldir_sock(dir, (int)crs_state.public_pid, final, sizeof final) < 0 ||
         strlen(final) + strlen(CRS_CTLDIR_TMP_SUFFIX) >= sizeof sa.sun_path) {
         crs_log(CRS_LOG_ERROR, "control socket path in %s is too long", dir);
         return -ENAMETOOLONG;

@@ -132,11 +132,13 @@ int crs_coordinator_start(void)
 void crs_restarted(void)
 {
     struct crs_current *c = &crs_state.cur;
+    const struct crs_restart_plan *plan = crs_restart_plan_get();
     struct crs_result res;
     struct stat st;
     int r;
 
     crs_state.pid = getpid();
+    crs_state.public_pid = plan && plan->outer_pid ? (pid_t)plan->outer_pid : crs_state.pid;
     atomic_store(&crs_state.coord_tid, crs_gettid());
     atomic_fetch_add(&crs_state.restart_count, 1);
 

@@ -84,7 +84,7 @@ static int setup(const struct crs_config *cfg)
         return r;
     }
     absolute_dir(crs_state.cfg.dir, sizeof crs_state.cfg.dir);
-    crs_state.pid = getpid();
+    crs_state.pid = crs_state.public_pid = getpid();
     crs_state.eventfd = -1;
     crs_state.deleted_memfd = -1;
     crs_state.timerfd = -1;

@@ -150,6 +150,8 @@ struct crs_state {
     int initialized;
     int disabled;                   /* a forked copy of the process: no coordinator here */
     pid_t pid;
+    pid_t public_pid;               /* the pid others know it by, which names its control
+                                     * socket: outside the pid namespace a restore made */
     struct crs_settings cfg;
     struct crs_img_host host;
     void *scratch;

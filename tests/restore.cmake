@@ -36,6 +36,8 @@ target_link_libraries(restore_fds PRIVATE ${CMAKE_DL_LIBS})
 add_executable(restore_sockpair_prog ${CRS_RESTORE_TESTS}/sockpair.c)
 target_link_libraries(restore_sockpair_prog PRIVATE ${CMAKE_DL_LIBS})
 add_executable(restore_tids ${CRS_RESTORE_TESTS}/tids.c)
+add_executable(restore_pids_prog ${CRS_RESTORE_TESTS}/pids.c)
+target_link_libraries(restore_pids_prog PRIVATE Threads::Threads)
 target_link_libraries(restore_tids PRIVATE Threads::Threads)
 add_executable(restore_api_static ${CRS_RESTORE_TESTS}/api_static.c)
 target_link_libraries(restore_api_static PRIVATE crsnap_static)
@@ -76,9 +78,8 @@ crs_restore_test(restore_socketpairs sockpair.sh $<TARGET_FILE:restore_sockpair_
 crs_restore_test(restore_python_asyncio program.sh asyncio /usr/bin/python3
                  ${CRS_RESTORE_TESTS}/asyncio_wake.py 600000 @PROGRESS@)
 # CPython's asyncio remembers the pid its event loop runs in (get_running_loop() fails in
-# another pid, as after a fork): an asyncio program restores with --same-pid (root here).
-set_tests_properties(restore_python_asyncio PROPERTIES
-                     ENVIRONMENT "${CRS_SCRIPT_ENV};RESTORE_ARGS=--same-pid")
+# another pid, as after a fork): it restores with no option, under its pid
+# (restore_same_pid_user does the same as an ordinary user).
 crs_restore_test(restore_threads threads.sh $<TARGET_FILE:restore_mt_worker> 120000)
 crs_restore_test(restore_again again.sh ${CRS_RESTORE_TESTS}/chain.py 8000000)
 crs_restore_test(restore_again_threads again_threads.sh $<TARGET_FILE:restore_mt_worker> 120000)
@@ -86,6 +87,9 @@ crs_restore_test(restore_kill kill.sh $<TARGET_FILE:restore_mt_worker> 120000)
 crs_restore_test(restore_child_crash crash.sh $<TARGET_FILE:restore_mt_worker> 120000)
 crs_restore_test(restore_api_static api.sh $<TARGET_FILE:restore_api_static>)
 crs_restore_test(restore_tty tty.sh ${CRS_RESTORE_TESTS}/chain.py)
+crs_restore_test(restore_same_pid_user samepid_user.sh $<TARGET_FILE:restore_pids_prog>
+                 ${CRS_RESTORE_TESTS}/asyncio_wake.py)
+set_tests_properties(restore_same_pid_user PROPERTIES SKIP_RETURN_CODE 77)
 crs_restore_test(restore_same_pid samepid.sh ${CRS_RESTORE_TESTS}/pid.py $<TARGET_FILE:restore_tids>)
 crs_restore_test(restore_failures failures.sh $<TARGET_FILE:restore_mapfile>)
 # a dozen restores, each reading the whole image: slow on a loaded machine

@@ -153,6 +153,77 @@ static int locate(int pid, unsigned uid, char *dir, size_t dsize, char *sock, si
     return untrusted ? untrusted : -ENOENT;
 }
 
+/* Is process pid running this very crsnap program file? */
+static int runs_crsnap(int pid)
+{
+    char path[64];
+    struct stat me, it;
+
+    snprintf(path, sizeof path, "/proc/%d/exe", pid);
+    return stat("/proc/self/exe", &me) == 0 && stat(path, &it) == 0 && me.st_dev == it.st_dev &&
+           me.st_ino == it.st_ino;
+}
+
+/* The one child of pid, or 0 (none, several, or unknown). */
+static int only_child(int pid)
+{
+    char path[64], buf[64];
+    int fd, child = 0, used = 0;
+    ssize_t n;
+
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", pid, pid);
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return 0;
+    n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    if (sscanf(buf, "%d %n", &child, &used) != 1 || buf[used])
+        return 0;
+    return child;
+}
+
+/* Its pid inside its own pid namespace: the last NSpid field of its status, or 0. */
+static int inner_pid(int pid)
+{
+    char path[64], line[256];
+    int inner = 0;
+    FILE *f;
+
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
+    if (!(f = fopen(path, "re")))
+        return 0;
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, "NSpid:", 6)) {
+            for (char *p = line + 6, *end; ; p = end) {
+                long v = strtol(p, &end, 10);
+                if (end == p)
+                    break;
+                inner = (int)v;
+            }
+            break;
+        }
+    fclose(f);
+    return inner;
+}
+
+/* A `crsnap restore` that waits for the process it restored under its saved pid stands for
+ * that process: its child, or in a namespace of its own its grandchild (the child is pid 1
+ * there, crsnap too). Returns the restored process's pid, or pid itself. */
+static int restored_by(int pid)
+{
+    int c;
+
+    if (!runs_crsnap(pid) || (c = only_child(pid)) <= 0)
+        return pid;
+    if (runs_crsnap(c) && inner_pid(c) == 1) {
+        int g = only_child(c);
+        return g > 0 ? g : pid;
+    }
+    return c;
+}
+
 /* A process killed with SIGKILL leaves its control socket behind. Once the pid is known to be
  * gone, a socket there that nobody listens on is removed. Returns 1 when one was removed. */
 static int remove_stale(int pid)
@@ -344,6 +415,12 @@ int crs_cmd_checkpoint(int argc, char **argv)
     if (uid != (unsigned)geteuid())
         return denied_message(pid, 1, uid);
     r = locate(pid, uid, dir, sizeof dir, path, sizeof path, why, sizeof why);
+    if (r == -ENOENT && restored_by(pid) != pid) {
+        pid = restored_by(pid);
+        if (process_euid(pid, &uid) < 0 || uid != (unsigned)geteuid())
+            return denied_message(pid, 0, 0);
+        r = locate(pid, uid, dir, sizeof dir, path, sizeof path, why, sizeof why);
+    }
     if (r == -ENOENT)
         return not_crsnap_message(pid, path, "no control socket at");
     if (r == -ENAMETOOLONG) {

@@ -27,9 +27,10 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: crsnap restore [OPTIONS] IMAGE|DIR\n\n"
             "Bring back the process an image holds, every thread where it stopped. This process\n"
-            "becomes it: the restored process has this pid (unless --same-pid), its terminals,\n"
-            "and the standard streams that were terminals or pipes, are this command's, and\n"
-            "the exit status is the restored program's. A DIR restores its newest complete\n"
+            "becomes it: the restored process has the pid and thread ids it had, its\n"
+            "terminals, and the standard streams that were terminals or pipes, are this\n"
+            "command's, and the exit status is the restored program's. A DIR restores its\n"
+            "newest complete\n"
             "image. Regular files it had open are reopened, at their offsets; listening sockets\n"
             "are bound and listening again.\n\n"
             "options:\n"
@@ -39,9 +40,10 @@ static void usage(FILE *out)
             "                 error (missing descriptors and those sockets stay closed)\n"
             "  -n, --dry-run  make every check a restore makes before it changes anything\n"
             "                 (image, host, limits, memory, files), restore nothing\n"
-            "  -p, --same-pid restore under the pid the process had (needs\n"
-            "                 CAP_CHECKPOINT_RESTORE and that pid free); crsnap restore then\n"
-            "                 waits for it, passes signals on and exits with its status\n"
+            "  -p, --same-pid the pid the process had, or fail (the default falls back to a\n"
+            "                 new pid, with a warning)\n"
+            "  --new-pid      keep this command's pid: the process gets a new pid and new\n"
+            "                 thread ids\n"
             "  -q, --quiet    no progress line\n"
             "  --trust-image  restore an image although it is not yours, or sits in a\n"
             "                 directory others can write. DANGEROUS: the image is code, and\n"
@@ -55,6 +57,11 @@ static void usage(FILE *out)
             "others (unless sticky, as /tmp). A DIR restores the newest such image, by the\n"
             "number in its name; a symlink to a directory is not followed, a symlink to an\n"
             "image only when it is yours and names a file beside it (as DIR/latest does).\n\n"
+            "The saved pid is taken here when this user may (CAP_CHECKPOINT_RESTORE, as root)\n"
+            "and it is free; otherwise in a user and pid namespace of the restored process's\n"
+            "own, where this user's uid and gid are themselves, pid 1 is crsnap, and /proc\n"
+            "lists that namespace. crsnap restore then waits outside, passes signals on to the\n"
+            "process and exits with its status; `crsnap checkpoint` takes either pid.\n\n"
             "Exit status: the restored program's own; before it runs, 1 the image or host\n"
             "does not allow a restore, 2 wrong usage, 4 the image is not trusted.\n");
 }
@@ -86,7 +93,7 @@ int crs_cmd_restore(int argc, char **argv)
     static const struct option longopts[] = {
         {"force", no_argument, 0, 'f'},  {"keep-files", no_argument, 0, 'f'},
         {"dry-run", no_argument, 0, 'n'}, {"quiet", no_argument, 0, 'q'},
-        {"same-pid", no_argument, 0, 'p'},
+        {"same-pid", no_argument, 0, 'p'}, {"new-pid", no_argument, 0, 'N'},
         {"verbose", no_argument, 0, 'v'}, {"help", no_argument, 0, 'h'},
         {"trust-image", no_argument, 0, 'T'},
         {0, 0, 0, 0},
@@ -102,7 +109,8 @@ int crs_cmd_restore(int argc, char **argv)
         switch (c) {
         case 'f': o.force = 1; break;
         case 'n': o.dry_run = 1; break;
-        case 'p': o.same_pid = 1; break;
+        case 'p': o.pid_mode = CRS_PID_SAME; break;
+        case 'N': o.pid_mode = CRS_PID_NEW; break;
         case 'q': quiet = 1; break;
         case 'v': o.verbose = 1; break;
         case 'T': trust |= CRS_TRUST_ANY; break;

@@ -210,6 +210,9 @@ int crs_run_resume(char **cmd_argv, const char *dir, const char *job, int fresh_
         fprintf(stderr, "crsnap run: resuming from %s\n", path);
         compare_settings(img);
         o.own_std = 1;
+        /* A scheduler knows the job by the process it started: this one, which becomes the
+         * restored process, rather than a child of it in a namespace. */
+        o.pid_mode = CRS_PID_NEW;
         fflush(NULL);
         r = crs_restore_run(img, &o, err, sizeof err);
         /* Here only when nothing was changed yet: the next older image may do. */

@@ -71,7 +71,7 @@ two_generations() {
     checkpoint "$PID"
     first=$IMG
     kill_now "$PID" run
-    # The first restore runs in the background; it is the restored process (same pid).
+    # The first restore runs in the background; crsnap checkpoint takes its pid for the process.
     rm -f "$T/pid"
     ( "$CRSNAP_BIN" restore -q "$first" 2>"$T/first.err" & echo $! >"$T/pid"; wait ) |
         cat >"$T/first.out" &

@@ -1,7 +1,8 @@
-# samepid.sh PID_PY TIDS - `crsnap restore --same-pid`: the restored process gets the pid it
-# had, crsnap restore hands back its exit status, a second restore while that pid is taken fails
-# with a clear message; and threads get their tids back, so that mutexes that record their
-# owner's tid (recursive, error-checking) still work.
+# samepid.sh PID_PY TIDS - `crsnap restore --same-pid` as root: the restored process gets the
+# pid it had, crsnap restore hands back its exit status; a second restore while that pid is
+# taken gets it in a pid namespace of its own, one with --new-pid does not; and threads get
+# their tids back, so that mutexes that record their owner's tid (recursive, error-checking)
+# still work.
 . "$(dirname "$0")/lib.sh"
 script=$1
 tids=$2
@@ -26,17 +27,24 @@ while ! kill -0 "$PID" 2>/dev/null; do
     n=$((n + 1)); [ $n -lt 200 ] || fail "pid $PID never came back"
     sleep 0.05
 done
+# The pid is taken here now: a second restore gets it in a pid namespace of its own.
 restore second --same-pid "$IMG"
-[ "$RC" = 1 ] || fail "a second restore under a taken pid exited $RC"
-grep -qF "cannot restore under pid $PID: a process has it" "$T/second.err" ||
-    fail "no message for the taken pid: $(cat "$T/second.err")"
+[ "$RC" = 5 ] || fail "a second restore under a taken pid exited $RC: $(cat "$T/second.err")"
+read -r got2 hash2 <"$T/second.out" || fail "no output from the second restore"
+[ "$got2" = "$PID" ] || fail "the second restored process had pid $got2, not $PID"
+# --new-pid: the restorer's own.
+restore third --new-pid "$IMG"
+[ "$RC" = 5 ] || fail "a restore with --new-pid exited $RC: $(cat "$T/third.err")"
+read -r got3 hash3 <"$T/third.out" || fail "no output from the --new-pid restore"
+[ "$got3" != "$PID" ] || fail "--new-pid kept pid $PID"
 wait "$FIRST"
 rc=$?
 [ "$rc" = 5 ] || fail "crsnap restore --same-pid exited $rc, expected the program's 5"
 read -r got hash <"$T/first.out" || fail "no output"
 [ "$got" = "$PID" ] || fail "the restored process had pid $got, not $PID"
 expected=$(/usr/bin/python3 "$script" $n_chain "$T/plain")
-[ "$hash" = "${expected#* }" ] || fail "result $hash, expected ${expected#* }"
+[ "$hash" = "${expected#* }" ] && [ "$hash2" = "$hash" ] && [ "$hash3" = "$hash" ] ||
+    fail "results $hash $hash2 $hash3, expected ${expected#* }"
 
 rm -f "$T/progress"
 "$tids" 500000 "$T/expected.progress" >"$T/expected.out" || fail "the uninterrupted run failed"

@@ -184,9 +184,10 @@ stop $B
 echo "imgdir_trust: ... and two restores"
 # (a restore cannot run under the sanitizers, whose shadow memory sits where it must map)
 if [ -z "${CRSNAP_SANITIZED:-}" ]; then
+    # --new-pid: each restore is the restored process, whose control socket its pid names.
     for k in 1 2; do
         u1_bg
-        $U1_BG "$U_CRSNAP" restore -q "$first" >"$T/restored$k.out" 2>"$T/restored$k.err" &
+        $U1_BG "$U_CRSNAP" restore -q --new-pid "$first" >"$T/restored$k.out" 2>"$T/restored$k.err" &
         eval "R$k=\$!"
         CLEANUP_PIDS="$CLEANUP_PIDS $!"
     done
