@@ -72,6 +72,8 @@ enum crs_img_section_type {
                            * attributes; absent in images written before it existed */
     CRS_SEC_MAPHASH = 15, /* optional: struct crs_img_maphash[], the contents of the files
                            * mapped shared, hashed; absent in images before it existed */
+    CRS_SEC_PIDNS = 16,   /* optional: one struct crs_img_pidns, the process ran in a pid
+                           * namespace a restore made; absent otherwise */
     CRS_SEC__END,         /* one past the last type this version knows: sizes the tables
                            * indexed by type; never on disk (readers skip unknown types) */
 };
@@ -189,6 +191,13 @@ struct crs_img_attrs {
     uint32_t no_new_privs;      /* 1: set (PR_SET_NO_NEW_PRIVS) */
     uint32_t seccomp;           /* 0 none, 1 strict, 2 filters: not restored, said */
     uint64_t cpus[CRS_ATTR_CPUS / 64]; /* sched_getaffinity */
+};
+
+/* The pid namespace a restore made for the process (its pid is the one it had before): the
+ * pid by which the world outside knew it when this image was taken. */
+struct crs_img_pidns {
+    uint32_t outer_pid;
+    uint32_t pad;
 };
 
 struct crs_img_process {

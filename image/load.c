@@ -383,6 +383,17 @@ int crs_reader_load_all(struct crs_image *img, char *err, size_t errlen)
         free(p);
     }
 
+    if ((e = seen[CRS_SEC_PIDNS])) {
+        struct crs_img_pidns ns;
+        if ((r = crs_reader_need_count(e, sizeof ns, err, errlen)) || e->count != 1)
+            return r ? r : (crs_seterr(err, errlen, "damaged pid namespace section"), -EBADMSG);
+        if ((r = crs_reader_load_section(img, e, &p, err, errlen)))
+            return r;
+        memcpy(&ns, p, sizeof ns);
+        free(p);
+        img->outer_pid = ns.outer_pid;
+    }
+
     e = seen[CRS_SEC_PAGES];
     struct crs_img_section sh;
     if ((r = crs_reader_read_at(img->fd, &sh, sizeof sh, e->offset))) {

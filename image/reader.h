@@ -71,6 +71,7 @@ struct crs_image {
     const struct crs_img_unsaved *unsaved; /* what a restore will not bring back (UNSAVED); */
     uint32_t nunsaved;              /*   none in images written before the section existed */
     struct crs_img_attrs attrs;     /* ATTRS; all zero (no flag) in images before it existed */
+    uint32_t outer_pid;             /* PIDNS: its pid outside its pid namespace; 0 = none */
     const struct crs_img_maphash *maphash; /* MAPHASH: files mapped shared, hashed; none in */
     uint32_t nmaphash;                     /*   images before it existed */
 

@@ -198,6 +198,7 @@ static void fill_request(struct crs_snap_request *req)
     req->log_level = crs_state.cfg.log_level;
     req->hooks = crs_state.cfg.hooks;
     req->killed = c->kill;
+    req->public_pid = crs_state.public_pid != crs_state.pid ? crs_state.public_pid : 0;
     req->parent = crs_state.pid;
     crs_restart_describe(&req->restart);
     req->restart.state_addr = (uint64_t)(uintptr_t)&crs_state;

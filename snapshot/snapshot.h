@@ -81,6 +81,8 @@ struct crs_snap_request {
     uint32_t nthreads;
     struct crs_img_restart restart;
     struct crs_img_itimer itimers[3]; /* not inherited across fork: read by the parent */
+    int32_t public_pid;             /* the pid others know it by, if not its own (in a pid
+                                     * namespace a restore made), else 0 */
     const struct crs_snap_fdstate *fdstate; /* captured at the quiesce (runtime/fdpos.c) */
     uint32_t nfdstate;
     const int *internal_fds;        /* crsnap's own descriptors, recorded as CRS_FD_INTERNAL */

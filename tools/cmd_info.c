@@ -171,7 +171,10 @@ static void print_text(const struct crs_image *img, const struct summary *s)
     str(crs_image_string(img, p->exe));
     printf(" (");
     str(crs_image_string(img, p->comm));
-    printf("), pid %u, ppid %u\n", p->pid, p->ppid);
+    printf("), pid %u, ppid %u", p->pid, p->ppid);
+    if (img->outer_pid)
+        printf(" (in a pid namespace of its own; pid %u outside it)", img->outer_pid);
+    putchar('\n');
     printf("command   ");
     for (uint32_t i = 0; i < img->argc; i++) {
         putchar(' ');
@@ -249,7 +252,7 @@ static void print_json(const struct crs_image *img, const struct summary *s)
     printf(",\"version\":%u,\"seq\":%llu,\"created_ns\":%llu,\"killed\":%s", img->header.version,
            (unsigned long long)img->header.seq, (unsigned long long)img->header.created_ns,
            (img->header.flags & CRS_IMG_F_KILLED) ? "true" : "false");
-    printf(",\"pid\":%u,\"ppid\":%u,\"exe\":", p->pid, p->ppid);
+    printf(",\"pid\":%u,\"ppid\":%u,\"outer_pid\":%u,\"exe\":", p->pid, p->ppid, img->outer_pid);
     crs_json_string_str(stdout, crs_image_string(img, p->exe));
     printf(",\"comm\":");
     crs_json_string_str(stdout, crs_image_string(img, p->comm));

@@ -52,6 +52,8 @@ R=$!
 ckpt "$R"
 A=$(child_of "$R"); Q=$(child_of "$A")
 ckpt "$Q"
+"$C" info "$IMG" | grep -q "pid $P, ppid 1 (in a pid namespace of its own; pid $Q outside it)" ||
+    fail "crsnap info does not show both pids: $("$C" info "$IMG" | head -3)"
 kill -KILL "$R"; gone "$Q" || fail "generation 2 lives on"
 
 # Generation 3, from an image taken inside a namespace, runs to the end.
