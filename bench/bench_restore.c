@@ -15,6 +15,41 @@
 
 #define MAXR 32
 
+/* What the restored process's own pid namespace costs a restore. As an ordinary user, whose
+ * restore takes the saved pid in a new user + pid + mount namespace: `unshare -r` gives this
+ * root run the same footing (set_tid is not allowed there, a nested namespace is). Baseline:
+ * the same restore with --new-pid, alternating, same image. */
+static void namespace_cost(const char *img, const char *kase, int reps)
+{
+    double ns[MAXR], np[MAXR];
+    int nns = 0, nnp = 0;
+    struct bench_stat none = {0, 0, 0, 0};
+
+    for (int r = 0; r < reps && r < MAXR; r++) {
+        char *own[] = {"unshare", "-r", (char *)bench_bin(), "restore", "-q", "--trust-image",
+                       (char *)img, NULL};
+        char *newpid[] = {"unshare", "-r", (char *)bench_bin(), "restore", "-q",
+                          "--trust-image", "--new-pid", (char *)img, NULL};
+        uint64_t t = bench_run(own, NULL, "-", NULL);
+        if (t)
+            ns[nns++] = t / 1e6;
+        t = bench_run(newpid, NULL, "-", NULL);
+        if (t)
+            np[nnp++] = t / 1e6;
+    }
+    if (!nns || !nnp) {
+        bench_row("restore", kase, "restore in its own pid namespace", "ms", none, "--new-pid",
+                  none, "-", "n/a", "unshare -r or the namespace was not available");
+        return;
+    }
+    struct bench_stat s = bench_stats(ns, nns), b = bench_stats(np, nnp);
+    char note[200];
+    snprintf(note, sizeof note, "whole command under unshare -r; the namespace adds %.1f ms",
+             s.med - b.med);
+    bench_row("restore", kase, "restore in its own pid namespace", "ms", s, "--new-pid", b, "-",
+              "-", note);
+}
+
 static void run_size(size_t mib, int reps)
 {
     char exe[4096], smib[32], img[4096], dump[4096], zst[4096], kase[64], note[256];
@@ -72,6 +107,8 @@ static void run_size(size_t mib, int reps)
                   c.med >= 1.5 ? "met" : "missed",
                   "user + system time of the restore and of the restored process until it exits; other load does not change it");
     }
+    if (have && nr)
+        namespace_cost(img, kase, reps);
     unlink(zst);
     unlink(img);
 }
