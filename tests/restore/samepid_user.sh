@@ -2,7 +2,8 @@
 # keeps its pid and its threads' tids (in a user and pid namespace of its own): PIDS (pids.c)
 # sees none of its cached ids, CPU clocks, /proc/<pid> or pid-named files change, through three
 # generations, each checkpointed from outside (through the waiting crsnap restore's pid, and
-# through the pid the process has outside); killing that crsnap restore ends the process too;
+# through the pid the process has outside, by request and by SIGUSR1); killing that crsnap
+# restore ends the process too, SIGTERM to it reaches the program and its status comes back;
 # and python3's asyncio, which remembers its pid, runs to the end.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/../lib/unpriv.sh"
@@ -54,7 +55,22 @@ A=$(child_of "$R"); Q=$(child_of "$A")
 ckpt "$Q"
 "$C" info "$IMG" | grep -q "pid $P, ppid 1 (in a pid namespace of its own; pid $Q outside it)" ||
     fail "crsnap info does not show both pids: $("$C" info "$IMG" | head -3)"
+# SIGUSR1 from outside, to the process's outside pid, checkpoints it as it did before.
+newest() { ls imgs | grep '^ckpt-.*\.crsnap$' | sort | tail -1; }
+before=$(newest)
+kill -USR1 "$Q"
+n=100; while [ "$(newest)" = "$before" ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
+[ "$(newest)" != "$before" ] || fail "SIGUSR1 to $Q made no image"
 kill -KILL "$R"; gone "$Q" || fail "generation 2 lives on"
+
+# A signal to the crsnap restore reaches the program, whose end is the command's.
+"$C" restore -q "$IMG" >gen2b.out 2>gen2b.err &
+R=$!
+ckpt "$R"
+kill -TERM "$R"
+wait "$R"
+rc=$?
+[ $rc = 143 ] || fail "SIGTERM to crsnap restore: it exited $rc, not as the program killed by it"
 
 # Generation 3, from an image taken inside a namespace, runs to the end.
 "$C" restore -q "$IMG" >gen3.out 2>gen3.err
