@@ -171,6 +171,9 @@ void crs_restarted(void)
     if (stat(res.path, &st) == 0)
         res.bytes_written = (uint64_t)st.st_size;
     crs_quiesce_wait_left();            /* every thread has run its RESTART handlers */
+    if ((r = atomic_exchange(&crs_state.attrs_failed, 0)) > 0)
+        crs_log(CRS_LOG_ERROR, "warning: %d threads could not have their own CPU affinity, nice "
+                "value or scheduling policy back (this user or host does not allow it)", r);
     crs_cs_open();
     pthread_mutex_lock(&crs_state.lock);
     crs_state.handlers_busy = 0;

@@ -77,6 +77,7 @@ static void quiesce_handler(int sig, siginfo_t *si, void *ucv)
     struct crs_img_thread *rec;
     uint64_t mask, parked_ns, since_ns, end_ns;
     struct crs_blocked_call call;
+    struct crs_thread_attrs attrs;
     int expect = 0, restored;
 
     (void)sig;
@@ -106,6 +107,7 @@ static void quiesce_handler(int sig, siginfo_t *si, void *ucv)
     /* The call this thread was blocked in, kept on its own stack: the slot is the next
      * checkpoint's once the thread has left, and a restored thread finds its stack as it was. */
     call = slot->call;
+    crs_thread_attrs_read(&attrs);
     parked_ns = crs_now_ns(CLOCK_MONOTONIC);
 
     /* Returns 1 when a restored process resumes this thread here: it parks again and waits
@@ -116,6 +118,8 @@ static void quiesce_handler(int sig, siginfo_t *si, void *ucv)
     if (restored) {
         uint64_t all = ~0ull;
         crs_sys4(SYS_rt_sigprocmask, SIG_SETMASK, (long)&all, 0, sizeof all);
+        if (crs_thread_attrs_apply(&attrs) < 0)
+            atomic_fetch_add(&crs_state.attrs_failed, 1);
     }
 
     atomic_store(&slot->ready, 1);

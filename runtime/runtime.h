@@ -68,6 +68,10 @@ void crs_call_peek(int tid, struct crs_blocked_call *c, int64_t *clock_offset);
 int crs_call_rewind(void *uc, const struct crs_blocked_call *c, uint64_t waited_ns,
                     uint64_t mask, int quiesce_sig);
 
+/* threadattrs.c: quiesce handler */
+void crs_thread_attrs_read(struct crs_thread_attrs *a);
+int crs_thread_attrs_apply(const struct crs_thread_attrs *want);   /* 0, or -EPERM */
+
 /* trigger.c */
 int crs_trigger_install(void);
 int crs_timer_create(void);

@@ -97,6 +97,15 @@ struct crs_call_room {
     } ring_arg;
 };
 
+/* A thread's own affinity, nice value and policy (threadattrs.c). */
+struct crs_thread_attrs {
+    unsigned ok;                    /* which were read: 1 affinity, 2 nice, 4 policy */
+    int nice;
+    int policy;
+    int priority;                   /* struct sched_param */
+    uint64_t cpus[16];              /* CPUs 0 to 1023 */
+};
+
 /* A quiesce slot: the coordinator fills tid and gen, then signals; the thread claims it. */
 struct crs_slot {
     _Atomic int tid;
@@ -205,6 +214,8 @@ struct crs_state {
     _Atomic int release_gen;        /* futex: changes to let the parked threads go */
     _Atomic int release_phase;      /* CRS_CONTINUE, CRS_RESTART or CRS_ABORT */
     _Atomic int left_count;         /* futex: threads that finished their resume */
+    _Atomic int attrs_failed;       /* restored threads that could not have their own
+                                     * affinity, nice or policy back */
     struct crs_slot slots[CRS_MAX_THREADS];
     struct crs_img_thread threads[CRS_MAX_THREADS];
     struct crs_call_room call_rooms[CRS_MAX_THREADS];
