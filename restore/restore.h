@@ -181,6 +181,8 @@ int crs_restore_pidns(struct crs_restore *r, pid_t want, char *err, size_t errle
 /* The restorer's end: passes signals on to target, then exits as child's status says (or as
  * the status read from status_fd, when one comes). Never returns. */
 __attribute__((noreturn)) void crs_restore_relay(pid_t child, pid_t target, int status_fd);
+/* Closes every descriptor but keep (-1: all). */
+void crs_close_all_but(int keep);
 
 /* restore_pid.c: unless opts.pid_mode is CRS_PID_NEW, forks under the saved pid. Returns 0 in
  * the child (which goes on to become the restored process), or 0 in this process when the pid

@@ -19,6 +19,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/close_range.h>
 
 #include "common/errmsg.h"
 
@@ -43,6 +44,13 @@ static __attribute__((noreturn)) void exit_as(int st)
     _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 1);
 }
 
+void crs_close_all_but(int keep)
+{
+    if (keep > 0)
+        close_range(0, (unsigned)keep - 1, 0);
+    close_range(keep < 0 ? 0 : (unsigned)keep + 1, ~0u, 0);
+}
+
 void crs_restore_relay(pid_t child, pid_t target, int status_fd)
 {
     static const int passed[] = { SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGCONT, SIGWINCH,
@@ -51,6 +59,9 @@ void crs_restore_relay(pid_t child, pid_t target, int status_fd)
     int st = 0, reported = 0;
     struct crs_pidns_msg m;
 
+    /* The program's streams are the restored process's now: a reader of its output sees the
+     * end when the program closes it, not when this process ends too. */
+    crs_close_all_but(status_fd);
     relay_to = target;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = forward;

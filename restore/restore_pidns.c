@@ -119,8 +119,9 @@ static int ns_init(struct crs_restore *r, int fd, uid_t uid, gid_t gid, pid_t wa
     }
 
     /* Pid 1 of the namespace: the reaper. Signals without a handler do not reach it (the
-     * kernel protects a namespace's init), so it needs none. */
-    close(outer);
+     * kernel protects a namespace's init), so it needs none; descriptors, none but its
+     * report. */
+    crs_close_all_but(fd);
     for (;;) {
         pid_t w = waitpid(-1, &st, 0);
         if (w == (pid_t)c) {

@@ -56,3 +56,30 @@ restore restored --same-pid "$IMG"
 [ "$RC" = 0 ] || fail "crsnap restore --same-pid exited $RC"
 same "$T/restored.out" "$T/expected.out"
 echo "samepid: restored under pid $PID, threads under their tids"
+
+# The restorer that waits keeps none of the program's descriptors: a reader of the restored
+# program's output sees the end when the program closes it, not when the program exits.
+rm -f "$T/progress" "$T/closed" "$T/eof" "$T/pid" "$T/rpid"
+( "$CRSNAP_BIN" run -d "$T/imgs2" -- /usr/bin/python3 -c '
+import os, sys, time
+for i in range(60):
+    time.sleep(0.05)
+    if i == 5:
+        open(sys.argv[1], "w").close()
+os.close(1)
+open(sys.argv[2], "w").close()
+time.sleep(30)' "$T/progress" "$T/closed" 2>"$T/closer.err" & echo $! >"$T/pid"; wait ) | cat >/dev/null &
+read_pid "$T/pid"
+PIDS="$PIDS $PID"
+wait_for "$T/progress"
+checkpoint "$PID"
+kill -KILL "$PID"
+( "$CRSNAP_BIN" restore -q "$IMG" 2>"$T/closer_restore.err" & echo $! >"$T/rpid"
+  exec >/dev/null; wait ) |
+    { cat >/dev/null; : >"$T/eof"; } &
+read_pid "$T/rpid"
+PIDS="$PIDS $PID"
+wait_for "$T/closed"
+wait_for "$T/eof" 100
+kill -0 "$PID" 2>/dev/null || fail "the restored program ended before its time"
+echo "samepid: the output's reader sees its end when the restored program closes it"
