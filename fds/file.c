@@ -106,7 +106,8 @@ static int is_output(const struct crs_img_fd *f)
 int crs_fd_check_by_name(const struct crs_image *img, const struct crs_img_fd *f,
                          const struct crs_restore_opts *o, char *err, size_t errlen)
 {
-    const char *path = crs_image_string(img, f->path);
+    char own[CRS_PATH_MAX];
+    const char *path = crs_restore_fd_path(img, f, own, sizeof own);
     int is_file = f->kind == CRS_FD_FILE;
     struct stat st;
 
@@ -129,6 +130,8 @@ int crs_fd_check_by_name(const struct crs_image *img, const struct crs_img_fd *f
                    f->fd);
         return o->force ? 1 : -ENOENT;
     }
+    if (!strncmp(path, "/proc/", 6))
+        return 0;                       /* made by the kernel as it is read: no size to compare */
     if (is_file && S_ISREG(st.st_mode) && S_ISREG(f->mode) && is_output(f)) {
         if ((f->flags & O_APPEND) || (uint64_t)st.st_size >= f->pos)
             return 0;

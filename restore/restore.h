@@ -153,6 +153,10 @@ int crs_restore_fd_place(struct crs_restore *r, int fd, const struct crs_img_fd 
 int crs_restore_fd_dup(const struct crs_img_fd *f, int from);
 int crs_restore_fd_attach_std(struct crs_restore *r, const struct crs_img_fd *f);
 int crs_restore_fd_reopen(struct crs_restore *r, const struct crs_img_fd *f);
+/* The name descriptor f is reopened by: its saved path, except that the process's own files
+ * in /proc (/proc/SAVEDPID/...) are /proc/self/... (in buf), whatever pid it has now. */
+const char *crs_restore_fd_path(const struct crs_image *img, const struct crs_img_fd *f,
+                                char *buf, size_t size);
 int crs_restore_fd_open_flags(uint32_t flags);
 /* Prints "crsnap restore: not restored: ..." to out for each record of the image's UNSAVED
  * section, then for the image descriptors at indexes extra[] (left closed, not in the section);

@@ -122,9 +122,26 @@ int crs_restore_fd_open_flags(uint32_t flags)
     return (int)(flags & ~(uint32_t)(O_CREAT | O_TRUNC | O_EXCL)) | O_NOCTTY;
 }
 
+const char *crs_restore_fd_path(const struct crs_image *img, const struct crs_img_fd *f,
+                                char *buf, size_t size)
+{
+    const char *path = crs_image_string(img, f->path);
+    char own[32];
+    size_t n;
+
+    if (!path)
+        return NULL;
+    n = (size_t)snprintf(own, sizeof own, "/proc/%u", img->process.pid);
+    if (strncmp(path, own, n) || (path[n] && path[n] != '/'))
+        return path;
+    snprintf(buf, size, "/proc/self%s", path + n);
+    return buf;
+}
+
 int crs_restore_fd_reopen(struct crs_restore *r, const struct crs_img_fd *f)
 {
-    const char *path = crs_image_string(r->img, f->path);
+    char own[CRS_PATH_MAX];
+    const char *path = crs_restore_fd_path(r->img, f, own, sizeof own);
     int fd;
 
     if (!path || path[0] != '/')

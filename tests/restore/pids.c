@@ -1,6 +1,7 @@
 /* pids.c - a program that remembers its ids, as daemons, MPI libraries and language runtimes
  * do: its pid and its threads' tids cached at start, CPU-time clocks of the process and of each
- * thread, /proc/<pid>, a file named after its pid, tgkill on cached tids. It checks them all,
+ * thread, /proc/<pid> (opened now and then, and one file of it open all along), a file named
+ * after its pid, tgkill on cached tids. It checks them all,
  * again and again, while it works; a restore must not change any of them.
  *
  * usage: pids ROUNDS PROGRESS: PROGRESS is created a tenth into the work. Prints one line per
@@ -51,6 +52,21 @@ static void *worker(void *arg)
     return NULL;
 }
 
+/* What the status file open as fd says the pid is, or -1. */
+static int status_pid(int fd)
+{
+    char buf[4096], *p;
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    int v = -1;
+
+    if (n <= 0)
+        return -1;
+    buf[n] = 0;
+    if ((p = strstr(buf, "\nPid:")))
+        sscanf(p + 5, "%d", &v);
+    return v;
+}
+
 /* What /proc/<pid>/status says its pid is, or -1. */
 static int proc_pid(void)
 {
@@ -75,6 +91,8 @@ int main(int argc, char **argv)
     clockid_t pclock;
     struct timespec ts;
     int bad_pid = 0, bad_kill = 0, bad_pclock = 0, bad_proc = 0, bad_file = 0, bad_tgkill = 0;
+    char status[64];
+    int statusfd;
 
     if (argc < 3 || rounds <= 0) {
         fprintf(stderr, "usage: pids ROUNDS PROGRESS\n");
@@ -85,6 +103,9 @@ int main(int argc, char **argv)
     snprintf(pidfile, sizeof pidfile, "%s.%d", argv[2], (int)pid);
     close(open(pidfile, O_WRONLY | O_CREAT | O_TRUNC, 0644));
     if (clock_getcpuclockid(pid, &pclock) != 0)
+        return 1;
+    snprintf(status, sizeof status, "/proc/%d/status", (int)pid);
+    if ((statusfd = open(status, O_RDONLY)) < 0)
         return 1;
     for (long i = 0; i < NTHREADS; i++)
         pthread_create(&th[i], NULL, worker, (void *)i);
@@ -113,6 +134,7 @@ int main(int argc, char **argv)
     CHECK(!bad_kill, "kill_cached_pid");
     CHECK(!bad_pclock, "clock_getcpuclockid");
     CHECK(!bad_proc, "proc_pid");
+    CHECK(status_pid(statusfd) == (int)pid, "proc_pid_open_all_along");
     CHECK(!bad_file, "pid_named_file");
     CHECK(!bad_tgkill, "tgkill_cached_tids");
     CHECK(!atomic_load(&broken_tid), "gettid");
