@@ -342,6 +342,38 @@ struct crs_img_epoll_tfd { int32_t fd; uint32_t events; uint64_t data; };
 #define CRS_SOCK_O_NODELAY   0x10u   /* TCP_NODELAY */
 #define CRS_SOCK_O_BROADCAST 0x20u
 
+/* crs_img_sockopts.have: the valued options a checkpoint read (getsockopt answered). Images
+ * written before these existed hold zero: nothing is set but the booleans above. */
+#define CRS_SOCK_V_RCVBUF    0x1u
+#define CRS_SOCK_V_SNDBUF    0x2u
+#define CRS_SOCK_V_RCVLOWAT  0x4u
+#define CRS_SOCK_V_PRIORITY  0x8u
+#define CRS_SOCK_V_MARK      0x10u
+#define CRS_SOCK_V_LINGER    0x20u
+#define CRS_SOCK_V_RCVTIMEO  0x40u
+#define CRS_SOCK_V_SNDTIMEO  0x80u
+#define CRS_SOCK_V_KEEPIDLE  0x100u
+#define CRS_SOCK_V_KEEPINTVL 0x200u
+#define CRS_SOCK_V_KEEPCNT   0x400u
+#define CRS_SOCK_V_USER_TIMEOUT 0x800u
+#define CRS_SOCK_V_DEFER_ACCEPT 0x1000u
+#define CRS_SOCK_V_FASTOPEN  0x2000u
+#define CRS_SOCK_V_TOS       0x4000u    /* IP_TOS; IPv6: IPV6_TCLASS */
+#define CRS_SOCK_V_TTL       0x8000u    /* IP_TTL; IPv6: IPV6_UNICAST_HOPS */
+
+/* A socket's valued options, as getsockopt reports them at the checkpoint. */
+struct crs_img_sockopts {
+    uint32_t have;              /* CRS_SOCK_V_* */
+    int32_t rcvbuf, sndbuf;     /* SO_RCVBUF, SO_SNDBUF: what the kernel keeps (twice what was
+                                 * asked), so a restore asks for half */
+    int32_t rcvlowat, priority, mark;   /* SO_RCVLOWAT, SO_PRIORITY, SO_MARK */
+    int32_t linger_onoff, linger;       /* SO_LINGER */
+    struct crs_img_timeval rcvtimeo, sndtimeo; /* SO_RCVTIMEO, SO_SNDTIMEO */
+    int32_t keepidle, keepintvl, keepcnt;      /* TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT */
+    int32_t user_timeout, defer_accept, fastopen; /* TCP_USER_TIMEOUT, _DEFER_ACCEPT, _FASTOPEN */
+    int32_t tos, ttl;           /* IP_TOS and IP_TTL, or IPV6_TCLASS and IPV6_UNICAST_HOPS */
+};                              /* 96 bytes */
+
 /* Descriptor records an image may hold: the snapshot child records at most this many (a
  * process with more fails its checkpoint), readers and the restorer accept as many. */
 #define CRS_IMG_MAX_FDS 65536u
@@ -372,10 +404,13 @@ struct crs_img_fd {
                  uint8_t addr[128];
                  uint32_t peerlen;  /* of peer: getpeername, with CRS_SOCK_F_PEER */
                  uint32_t pad2;
-                 uint8_t peer[128]; } socket;
+                 uint8_t peer[128];
+                 struct crs_img_sockopts opt; } socket;
         struct { uint32_t n; uint32_t pad; struct crs_img_epoll_tfd tfd[CRS_EPOLL_MAX]; } epoll;
         uint8_t raw[784];
     } u;
 };
+_Static_assert(sizeof(struct crs_img_fd) == 856, "the descriptor record keeps its size: fields "
+               "are added in the union's room, which older images hold as zeros");
 
 #endif

@@ -69,6 +69,8 @@ crs_restore_test(restore_attributes program.sh attrs $<TARGET_FILE:restore_attrs
                  @PROGRESS@)
 crs_restore_test(restore_listening program.sh listening $<TARGET_FILE:restore_listen_prog> @TMP@
                  3000000 @PROGRESS@)
+add_executable(restore_sockmark_prog ${CRS_RESTORE_TESTS}/sockmark.c)
+crs_restore_test(restore_sockopt_privilege sockmark.sh $<TARGET_FILE:restore_sockmark_prog>)
 crs_restore_test(restore_socketpairs sockpair.sh $<TARGET_FILE:restore_sockpair_prog>)
 crs_restore_test(restore_python_asyncio program.sh asyncio /usr/bin/python3
                  ${CRS_RESTORE_TESTS}/asyncio_wake.py 600000 @PROGRESS@)
