@@ -72,6 +72,8 @@ enum crs_img_section_type {
                            * attributes; absent in images written before it existed */
     CRS_SEC_MAPHASH = 15, /* optional: struct crs_img_maphash[], the contents of the files
                            * mapped shared, hashed; absent in images before it existed */
+    CRS_SEC_TIMERS = 16,  /* optional: struct crs_img_timer[], the POSIX timers
+                           * (timer_create); absent when there were none */
     CRS_SEC__END,         /* one past the last type this version knows: sizes the tables
                            * indexed by type; never on disk (readers skip unknown types) */
 };
@@ -83,6 +85,7 @@ enum crs_img_section_type {
 enum crs_img_unsaved_kind {
     CRS_UNSAVED_FD = 1,         /* fd: a descriptor of the FDS section */
     CRS_UNSAVED_CHILD = 2,      /* pid: a child process (children are not in the image) */
+    CRS_UNSAVED_TIMER = 3,      /* a POSIX timer the restore cannot make again (image/timers.h) */
 };
 
 struct crs_img_unsaved {
@@ -169,6 +172,25 @@ struct crs_img_restart {
 struct crs_img_rlimit { uint64_t cur, max; };
 struct crs_img_timeval { int64_t sec, usec; };
 struct crs_img_itimer { struct crs_img_timeval interval, value; };
+
+struct crs_img_timespec { int64_t sec, nsec; };
+
+/* A POSIX timer (timer_create), as /proc/PID/timers and timer_gettime report it while the
+ * threads are stopped. A restore makes it again under the same id (the program's timer_t),
+ * targeting the same thread by its new tid, and arms it with the time that was left. */
+struct crs_img_timer {
+    int32_t id;                 /* the kernel's timer id, 0..INT_MAX */
+    int32_t clockid;            /* as timer_create was given it (CPU clocks: negative) */
+    uint32_t notify;            /* sigev_notify: SIGEV_SIGNAL 0, SIGEV_NONE 1, SIGEV_THREAD 2,
+                                 * | SIGEV_THREAD_ID 4 (with SIGEV_SIGNAL) */
+    int32_t signo;              /* sigev_signo */
+    uint64_t value;             /* sigev_value */
+    int32_t tid;                /* SIGEV_THREAD_ID: the thread it signals, a tid of THREADS */
+    uint32_t flags;             /* none yet: zero */
+    struct crs_img_timespec interval; /* timer_gettime: it_interval */
+    struct crs_img_timespec value_left; /* it_value, the time left (zero: disarmed) */
+};                              /* 64 bytes */
+#define CRS_IMG_MAX_TIMERS 256u /* timers an image holds, at most (the rest are reported) */
 
 /* Resource limits 0..CRS_IMG_NRLIMITS-1 (RLIMIT_CPU...RLIMIT_RTTIME), as prlimit64 numbers them. */
 #define CRS_IMG_NRLIMITS 16

@@ -81,6 +81,9 @@ struct crs_snap_request {
     uint32_t nthreads;
     struct crs_img_restart restart;
     struct crs_img_itimer itimers[3]; /* not inherited across fork: read by the parent */
+    const struct crs_img_timer *timers; /* POSIX timers, likewise */
+    uint32_t ntimers;
+    uint32_t timers_missed;         /* beyond CRS_IMG_MAX_TIMERS: reported, not saved */
     const struct crs_snap_fdstate *fdstate; /* captured at the quiesce (runtime/fdpos.c) */
     uint32_t nfdstate;
     const int *internal_fds;        /* crsnap's own descriptors, recorded as CRS_FD_INTERNAL */
