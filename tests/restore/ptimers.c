@@ -1,7 +1,8 @@
 /* ptimers.c - for the restore tests: POSIX timers. A periodic CLOCK_MONOTONIC timer that
  * signals the process (SIGRTMIN+2) with a sigev_value, a periodic one that signals a worker
- * thread (SIGEV_THREAD_ID), a one-shot of an hour (SIGUSR2, never due) and a SIGEV_NONE
- * one-shot on CLOCK_REALTIME. After its work it checks that each timer_t still names its timer
+ * thread (SIGEV_THREAD_ID), a one-shot of an hour (SIGUSR2, never due), a SIGEV_NONE
+ * one-shot on CLOCK_REALTIME, and one on the main thread's CPU-time clock, which a restore
+ * cannot make again (it is not known whose clock it is) and reports (not checked here). After its work it checks that each timer_t still names its timer
  * with its clock, signal and value (/proc/self/timers), that the periodic signals still arrive,
  * each with its value and on its thread, and that the one-shots have about the time left they
  * should (written to TIME_FILE in milliseconds, for the test to compare with the image). It
@@ -121,7 +122,7 @@ static int sigev_thread(const char *progress, int seconds)
 int main(int argc, char **argv)
 {
     struct sigaction sa = { .sa_sigaction = on_proc, .sa_flags = SA_SIGINFO | SA_RESTART };
-    timer_t tp, tt, once, none;
+    timer_t tp, tt, once, none, cpu;
 
     if (argc == 4 && !strcmp(argv[1], "--sigev-thread"))
         return sigev_thread(argv[2], atoi(argv[3]));
@@ -157,7 +158,8 @@ int main(int argc, char **argv)
     if (timer_create(CLOCK_MONOTONIC, &ep, &tp) || timer_create(CLOCK_MONOTONIC, &et, &tt) ||
         timer_create(CLOCK_MONOTONIC, &eo, &once) || timer_create(CLOCK_REALTIME, &en, &none) ||
         timer_settime(tp, 0, &per, NULL) || timer_settime(tt, 0, &tper, NULL) ||
-        timer_settime(once, 0, &hour, NULL) || timer_settime(none, 0, &two, NULL))
+        timer_settime(once, 0, &hour, NULL) || timer_settime(none, 0, &two, NULL) ||
+        timer_create(CLOCK_THREAD_CPUTIME_ID, &en, &cpu) || timer_settime(cpu, 0, &hour, NULL))
         return 1;
 
     prog_work(atol(argv[1]), argv[2]);
