@@ -203,13 +203,15 @@ static long clone_same_tid(unsigned long flags, uint64_t top, const struct crs_i
     return crs_arch_clone3_thread(&a, sizeof a, thread_start, (void *)t);
 }
 
-/* The kernel's struct sigevent (64 bytes), filled field by field (see set_exe()). */
+/* The kernel's struct sigevent (64 bytes) and struct itimerspec, filled field by field (see
+ * set_exe()). */
 struct kernel_sigevent {
     uint64_t value;
     int32_t signo, notify;
     int32_t tid;
     int32_t pad[11];
 };
+struct kernel_itimerspec { int64_t interval_sec, interval_nsec, value_sec, value_nsec; };
 
 /* Every timer of the plan under its saved id (prctl PR_TIMER_CREATE_RESTORE_IDS: timer_create
  * takes the id it is handed), signalling the thread it did by that thread's new tid, armed with
@@ -228,7 +230,7 @@ static void make_timers(const struct crs_restart_plan *plan, const int32_t *newt
     for (uint32_t i = 0; i < plan->ntimers; i++) {
         const struct crs_img_timer *t = &plan->timers[i];
         volatile int32_t id = t->id;
-        struct crs_arch_itimerspec { int64_t isec, insec, vsec, vnsec; } its;
+        struct kernel_itimerspec its;
 
         ev.value = t->value;
         ev.signo = t->signo;
@@ -243,11 +245,11 @@ static void make_timers(const struct crs_restart_plan *plan, const int32_t *newt
         r = crs_sys3(SYS_timer_create, t->clockid, (long)&ev, (long)&id);
         if (r < 0 || id != t->id)
             fail("cannot recreate a POSIX timer under its id, errno ", r < 0 ? r : -EEXIST_);
-        its.isec = t->interval.sec;
-        its.insec = t->interval.nsec;
-        its.vsec = t->value_left.sec;
-        its.vnsec = t->value_left.nsec;
-        if ((its.vsec || its.vnsec) &&
+        its.interval_sec = t->interval.sec;
+        its.interval_nsec = t->interval.nsec;
+        its.value_sec = t->value_left.sec;
+        its.value_nsec = t->value_left.nsec;
+        if ((its.value_sec || its.value_nsec) &&
             (r = crs_sys4(SYS_timer_settime, t->id, 0, (long)&its, 0)) < 0)
             fail("cannot arm a POSIX timer again, errno ", r);
     }

@@ -73,7 +73,7 @@ static int timer_line(char *line, size_t len, void *arg)
             return 0;
         p->cur.clockid = (int32_t)sv;
         if (crs_sys2(SYS_timer_gettime, p->cur.id, (long)&its) < 0)
-            return 0;                   /* deleted meanwhile: by a thread not stopped? */
+            return 0;                   /* gone: only its own thread could, and it is stopped */
         p->cur.interval.sec = its.it_interval.tv_sec;
         p->cur.interval.nsec = its.it_interval.tv_nsec;
         p->cur.value_left.sec = its.it_value.tv_sec;
