@@ -72,6 +72,8 @@ crs_restore_test(restore_listening program.sh listening $<TARGET_FILE:restore_li
 add_executable(restore_ptimers_prog ${CRS_RESTORE_TESTS}/ptimers.c)
 target_link_libraries(restore_ptimers_prog PRIVATE Threads::Threads)
 crs_restore_test(restore_posix_timers ptimers.sh $<TARGET_FILE:restore_ptimers_prog>)
+# five checkpoints and four restores, one as another user: slow on a loaded machine
+set_tests_properties(restore_posix_timers PROPERTIES TIMEOUT 240)
 add_executable(restore_sockmark_prog ${CRS_RESTORE_TESTS}/sockmark.c)
 crs_restore_test(restore_sockopt_privilege sockmark.sh $<TARGET_FILE:restore_sockmark_prog>)
 crs_restore_test(restore_socketpairs sockpair.sh $<TARGET_FILE:restore_sockpair_prog>)

@@ -2,7 +2,9 @@
 # program goes on and checks its timers itself) and through checkpoint --kill and restore: the
 # same timer ids, clocks, signals and values, the periodic signals still arriving on their
 # threads, and the one-shots with the time they had left, no more (compared with what
-# `crsnap info --json` says the image holds); then the same as an unprivileged user, when root.
+# `crsnap info --json` says the image holds); through two generations of restores; a
+# SIGEV_THREAD timer's process refused with the reason; then a restore as an unprivileged user,
+# when root.
 . "$(dirname "$0")/lib.sh"
 prog=$1
 "$prog" 300000 "$T/progress" "$T/plain.left" >"$T/expected.out" 2>"$T/expected.err" ||
@@ -51,6 +53,11 @@ for now_ms, kind in zip(left, ("signal", "none")):
     print(kind, "image", image_ms, "ms, after the restore", now_ms, "ms")
     assert image_ms - 120000 < now_ms <= image_ms, (kind, image_ms, now_ms)
 PY
+
+# a restored process's timers come back again from its own checkpoint
+rm -f "$T/progress"
+two_generations "$prog" 6000000 "$T/progress" "$T/second.left"
+same "$T/second.out" "$T/expected.out"
 
 # A timer_create(SIGEV_THREAD) timer: glibc's helper thread blocks every signal, so the
 # checkpoint cannot stop it; it fails and says why, and the program goes on.
