@@ -214,6 +214,99 @@ static CRS_CHILD_CODE int bound(const struct sockaddr_storage *ss, socklen_t len
     return ss->ss_family == AF_UNIX && len > offsetof(struct sockaddr_un, sun_path);
 }
 
+/* The valued options a restore sets again: which level and name, where the value lives in the
+ * record, and to which sockets each applies. SO_LINGER and the timeouts are not plain ints and
+ * are handled beside these. */
+enum { FOR_ALL, FOR_TCP, FOR_IP4, FOR_IP6 };
+struct valued_opt {
+    uint32_t bit;
+    int level, name;
+    uint8_t applies;
+    uint8_t offset;             /* of the int32_t in struct crs_img_sockopts */
+    const char *text;           /* for warnings */
+};
+#define VOPT(bit, level, name, applies, field) \
+    { bit, level, name, applies, offsetof(struct crs_img_sockopts, field), #name }
+static const struct valued_opt valued_opts[] = {
+    /* IP_TOS first: setting it also sets SO_PRIORITY, which comes after */
+    VOPT(CRS_SOCK_V_TOS, IPPROTO_IP, IP_TOS, FOR_IP4, tos),
+    VOPT(CRS_SOCK_V_TOS, IPPROTO_IPV6, IPV6_TCLASS, FOR_IP6, tos),
+    VOPT(CRS_SOCK_V_TTL, IPPROTO_IP, IP_TTL, FOR_IP4, ttl),
+    VOPT(CRS_SOCK_V_TTL, IPPROTO_IPV6, IPV6_UNICAST_HOPS, FOR_IP6, ttl),
+    VOPT(CRS_SOCK_V_RCVBUF, SOL_SOCKET, SO_RCVBUF, FOR_ALL, rcvbuf),
+    VOPT(CRS_SOCK_V_SNDBUF, SOL_SOCKET, SO_SNDBUF, FOR_ALL, sndbuf),
+    VOPT(CRS_SOCK_V_RCVLOWAT, SOL_SOCKET, SO_RCVLOWAT, FOR_ALL, rcvlowat),
+    VOPT(CRS_SOCK_V_PRIORITY, SOL_SOCKET, SO_PRIORITY, FOR_ALL, priority),
+    VOPT(CRS_SOCK_V_MARK, SOL_SOCKET, SO_MARK, FOR_ALL, mark),
+    VOPT(CRS_SOCK_V_KEEPIDLE, IPPROTO_TCP, TCP_KEEPIDLE, FOR_TCP, keepidle),
+    VOPT(CRS_SOCK_V_KEEPINTVL, IPPROTO_TCP, TCP_KEEPINTVL, FOR_TCP, keepintvl),
+    VOPT(CRS_SOCK_V_KEEPCNT, IPPROTO_TCP, TCP_KEEPCNT, FOR_TCP, keepcnt),
+    VOPT(CRS_SOCK_V_USER_TIMEOUT, IPPROTO_TCP, TCP_USER_TIMEOUT, FOR_TCP, user_timeout),
+    VOPT(CRS_SOCK_V_DEFER_ACCEPT, IPPROTO_TCP, TCP_DEFER_ACCEPT, FOR_TCP, defer_accept),
+    VOPT(CRS_SOCK_V_FASTOPEN, IPPROTO_TCP, TCP_FASTOPEN, FOR_TCP, fastopen),
+};
+#undef VOPT
+
+static CRS_CHILD_CODE int opt_applies(const struct crs_img_fd *f, uint8_t applies)
+{
+    uint32_t fam = f->u.socket.family;
+    switch (applies) {
+    case FOR_TCP:
+        return is_inet(fam) && f->u.socket.type == SOCK_STREAM &&
+               (f->u.socket.protocol == 0 || f->u.socket.protocol == IPPROTO_TCP);
+    case FOR_IP4:
+        return fam == AF_INET;
+    case FOR_IP6:
+        return fam == AF_INET6;
+    default:
+        return 1;
+    }
+}
+
+static CRS_CHILD_CODE int32_t *opt_slot(struct crs_img_sockopts *o, uint8_t offset)
+{
+    return (int32_t *)((char *)o + offset);
+}
+
+/* The valued options, each as getsockopt reports it (the restore compares with a new
+ * socket's own and sets only those that differ). */
+static CRS_CHILD_CODE void read_valued(struct crs_img_fd *f)
+{
+    struct crs_img_sockopts *o = &f->u.socket.opt;
+    struct linger lg;
+    struct timeval tv;
+    socklen_t len;
+
+    for (size_t i = 0; i < sizeof valued_opts / sizeof valued_opts[0]; i++) {
+        const struct valued_opt *v = &valued_opts[i];
+        int val = 0;
+        len = sizeof val;
+        if (!opt_applies(f, v->applies) || getsockopt(f->fd, v->level, v->name, &val, &len) ||
+            len != sizeof val)
+            continue;
+        *opt_slot(o, v->offset) = val;
+        o->have |= v->bit;
+    }
+    len = sizeof lg;
+    if (getsockopt(f->fd, SOL_SOCKET, SO_LINGER, &lg, &len) == 0 && len == sizeof lg) {
+        o->linger_onoff = lg.l_onoff;
+        o->linger = lg.l_linger;
+        o->have |= CRS_SOCK_V_LINGER;
+    }
+    len = sizeof tv;
+    if (getsockopt(f->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &len) == 0 && len == sizeof tv) {
+        o->rcvtimeo.sec = tv.tv_sec;
+        o->rcvtimeo.usec = tv.tv_usec;
+        o->have |= CRS_SOCK_V_RCVTIMEO;
+    }
+    len = sizeof tv;
+    if (getsockopt(f->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, &len) == 0 && len == sizeof tv) {
+        o->sndtimeo.sec = tv.tv_sec;
+        o->sndtimeo.usec = tv.tv_usec;
+        o->have |= CRS_SOCK_V_SNDTIMEO;
+    }
+}
+
 static CRS_CHILD_CODE void read_facts(struct crs_img_fd *f, const char *text, size_t len,
                                      size_t cap)
 {
@@ -250,6 +343,7 @@ static CRS_CHILD_CODE void read_facts(struct crs_img_fd *f, const char *text, si
     if (is_inet(f->u.socket.family) && f->u.socket.type == SOCK_STREAM)
         o |= getopt_int(fd, IPPROTO_TCP, TCP_NODELAY) ? CRS_SOCK_O_NODELAY : 0;
     f->u.socket.opts = o;
+    read_valued(f);
 }
 
 /* A socket a restore makes again, bound and listening if it was: an inet or unix socket of a
@@ -442,6 +536,64 @@ static CRS_CHILD_CODE void read_all(struct crs_img_fd *fds, size_t n, char *buf,
     }
 }
 
+/* Sets f's valued options on fd, a socket made for f, where they differ from what the new
+ * socket has: an option the program never changed is left as the kernel chose (a buffer size
+ * set by hand would stop the kernel's tuning of it). One that cannot be set again (SO_MARK or a
+ * high SO_PRIORITY without CAP_NET_ADMIN, a buffer above the system's maximum) is a warning. */
+static void apply_valued(struct crs_restore *r, int fd, const struct crs_img_fd *f)
+{
+    const struct crs_img_sockopts *o = &f->u.socket.opt;
+
+    for (size_t i = 0; i < sizeof valued_opts / sizeof valued_opts[0]; i++) {
+        const struct valued_opt *v = &valued_opts[i];
+        int want = *opt_slot((struct crs_img_sockopts *)o, v->offset), now = 0, set = want;
+        socklen_t len = sizeof now;
+        if (!(o->have & v->bit) || !opt_applies(f, v->applies) ||
+            getsockopt(fd, v->level, v->name, &now, &len) || now == want)
+            continue;
+        /* the kernel doubles what it is given for a buffer; the record holds the double */
+        if (v->bit == CRS_SOCK_V_RCVBUF || v->bit == CRS_SOCK_V_SNDBUF)
+            set = want / 2;
+        int e = setsockopt(fd, v->level, v->name, &set, sizeof set) ? errno : 0;
+        if (!e && (v->bit == CRS_SOCK_V_RCVBUF || v->bit == CRS_SOCK_V_SNDBUF)) {
+            len = sizeof now;
+            if (getsockopt(fd, v->level, v->name, &now, &len) == 0 && now != want) {
+                /* above net.core.[rw]mem_max: only the privileged FORCE variant goes beyond */
+                int force = v->bit == CRS_SOCK_V_RCVBUF ? SO_RCVBUFFORCE : SO_SNDBUFFORCE;
+                e = setsockopt(fd, SOL_SOCKET, force, &set, sizeof set) ? errno : 0;
+                len = sizeof now;
+                if (!e && getsockopt(fd, v->level, v->name, &now, &len) == 0 && now != want)
+                    e = ERANGE;
+            }
+        }
+        if (e)
+            crs_restore_warn(r, "descriptor %d: socket option %s is not set back to %d: %s",
+                             f->fd, v->text, want, strerror(e));
+    }
+    if (o->have & CRS_SOCK_V_LINGER) {
+        struct linger lg = { 0 }, want = { o->linger_onoff, o->linger };
+        socklen_t len = sizeof lg;
+        if (getsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, &len) == 0 &&
+            (lg.l_onoff != want.l_onoff || lg.l_linger != want.l_linger) &&
+            setsockopt(fd, SOL_SOCKET, SO_LINGER, &want, sizeof want))
+            crs_restore_warn(r, "descriptor %d: socket option SO_LINGER is not set back: %s",
+                             f->fd, strerror(errno));
+    }
+    for (int k = 0; k < 2; k++) {
+        uint32_t bit = k ? CRS_SOCK_V_SNDTIMEO : CRS_SOCK_V_RCVTIMEO;
+        const struct crs_img_timeval *t = k ? &o->sndtimeo : &o->rcvtimeo;
+        int name = k ? SO_SNDTIMEO : SO_RCVTIMEO;
+        struct timeval now = { 0, 0 }, want = { (time_t)t->sec, (suseconds_t)t->usec };
+        socklen_t len = sizeof now;
+        if (!(o->have & bit) || getsockopt(fd, SOL_SOCKET, name, &now, &len) ||
+            (now.tv_sec == want.tv_sec && now.tv_usec == want.tv_usec))
+            continue;
+        if (setsockopt(fd, SOL_SOCKET, name, &want, sizeof want))
+            crs_restore_warn(r, "descriptor %d: socket option %s is not set back: %s", f->fd,
+                             k ? "SO_SNDTIMEO" : "SO_RCVTIMEO", strerror(errno));
+    }
+}
+
 /* A unix socketpair whose both ends are in the image (an event loop's wake-up channel, most
  * often) becomes a new socketpair of the same type, with what was waiting in each direction put
  * back (bytes of a stream, datagram by datagram otherwise). */
@@ -464,6 +616,17 @@ static int rebuild_pair(struct crs_restore *r, const struct crs_img_fd *f, uint8
         return -errno;
     for (int k = 0; k < 2; k++)
         sv[k] = crs_restore_fd_lift(r, sv[k]);
+    /* each end's options before the refill: its buffer sizes bound what goes back in */
+    uint8_t optioned[2] = {0, 0};
+    for (uint32_t i = 0; i < img->nfds && sv[0] >= 0 && sv[1] >= 0; i++) {
+        const struct crs_img_fd *g = &img->fds[i];
+        int k = g->ino == ino[0] ? 0 : 1;
+        if (g->kind == CRS_FD_SOCKET && (g->u.socket.flags & CRS_SOCK_F_PAIR) &&
+            (g->ino == ino[0] || g->ino == ino[1]) && !optioned[k]) {
+            apply_valued(r, sv[k], g);
+            optioned[k] = 1;
+        }
+    }
     /* what end k had to read was written by the other end */
     uint8_t refilled[2] = {0, 0};
     for (uint32_t i = 0; i < img->nfds && sv[0] >= 0 && sv[1] >= 0; i++) {
@@ -637,6 +800,7 @@ static int rebuild_bound(struct crs_restore *r, const struct crs_img_fd *f)
 
     if (fd < 0)
         return fd;
+    apply_valued(r, fd, f);             /* before listen: TCP_FASTOPEN, buffers for the queue */
     if ((e = bind_again(f, fd)) < 0) {
         close(fd);
         return e;
@@ -652,6 +816,7 @@ static int rebuild_udp(struct crs_restore *r, const struct crs_img_fd *f)
 
     if (fd < 0)
         return fd;
+    apply_valued(r, fd, f);
     if (f->u.socket.flags & CRS_SOCK_F_BOUND)
         bind(fd, (const struct sockaddr *)f->u.socket.addr, f->u.socket.addrlen);
     if (connect(fd, (const struct sockaddr *)f->u.socket.peer, f->u.socket.peerlen) < 0) {
@@ -714,6 +879,7 @@ static int rebuild_gone(struct crs_restore *r, const struct crs_img_fd *f)
     }
     if (fd < 0)
         return fd;
+    apply_valued(r, fd, f);
     fcntl(fd, F_SETFL, (int)f->flags);
     e = crs_restore_fd_place(r, fd, f);
     return e ? e : 1;

@@ -72,7 +72,9 @@ enum crs_img_section_type {
                            * attributes; absent in images written before it existed */
     CRS_SEC_MAPHASH = 15, /* optional: struct crs_img_maphash[], the contents of the files
                            * mapped shared, hashed; absent in images before it existed */
-    CRS_SEC_PIDNS = 16,   /* optional: one struct crs_img_pidns, the process ran in a pid
+    CRS_SEC_TIMERS = 16,  /* optional: struct crs_img_timer[], the POSIX timers
+                           * (timer_create); absent when there were none */
+    CRS_SEC_PIDNS = 17,   /* optional: one struct crs_img_pidns, the process ran in a pid
                            * namespace a restore made; absent otherwise */
     CRS_SEC__END,         /* one past the last type this version knows: sizes the tables
                            * indexed by type; never on disk (readers skip unknown types) */
@@ -85,6 +87,7 @@ enum crs_img_section_type {
 enum crs_img_unsaved_kind {
     CRS_UNSAVED_FD = 1,         /* fd: a descriptor of the FDS section */
     CRS_UNSAVED_CHILD = 2,      /* pid: a child process (children are not in the image) */
+    CRS_UNSAVED_TIMER = 3,      /* a POSIX timer the restore cannot make again (image/timers.h) */
 };
 
 struct crs_img_unsaved {
@@ -171,6 +174,25 @@ struct crs_img_restart {
 struct crs_img_rlimit { uint64_t cur, max; };
 struct crs_img_timeval { int64_t sec, usec; };
 struct crs_img_itimer { struct crs_img_timeval interval, value; };
+
+struct crs_img_timespec { int64_t sec, nsec; };
+
+/* A POSIX timer (timer_create), as /proc/PID/timers and timer_gettime report it while the
+ * threads are stopped. A restore makes it again under the same id (the program's timer_t),
+ * targeting the same thread by its new tid, and arms it with the time that was left. */
+struct crs_img_timer {
+    int32_t id;                 /* the kernel's timer id, 0..INT_MAX */
+    int32_t clockid;            /* as timer_create was given it (CPU clocks: negative) */
+    uint32_t notify;            /* sigev_notify: SIGEV_SIGNAL 0, SIGEV_NONE 1, SIGEV_THREAD 2,
+                                 * | SIGEV_THREAD_ID 4 (with SIGEV_SIGNAL) */
+    int32_t signo;              /* sigev_signo */
+    uint64_t value;             /* sigev_value */
+    int32_t tid;                /* SIGEV_THREAD_ID: the thread it signals, a tid of THREADS */
+    uint32_t flags;             /* none yet: zero */
+    struct crs_img_timespec interval; /* timer_gettime: it_interval */
+    struct crs_img_timespec value_left; /* it_value, the time left (zero: disarmed) */
+};                              /* 64 bytes */
+#define CRS_IMG_MAX_TIMERS 256u /* timers an image holds, at most (the rest are reported) */
 
 /* Resource limits 0..CRS_IMG_NRLIMITS-1 (RLIMIT_CPU...RLIMIT_RTTIME), as prlimit64 numbers them. */
 #define CRS_IMG_NRLIMITS 16
@@ -351,6 +373,38 @@ struct crs_img_epoll_tfd { int32_t fd; uint32_t events; uint64_t data; };
 #define CRS_SOCK_O_NODELAY   0x10u   /* TCP_NODELAY */
 #define CRS_SOCK_O_BROADCAST 0x20u
 
+/* crs_img_sockopts.have: the valued options a checkpoint read (getsockopt answered). Images
+ * written before these existed hold zero: nothing is set but the booleans above. */
+#define CRS_SOCK_V_RCVBUF    0x1u
+#define CRS_SOCK_V_SNDBUF    0x2u
+#define CRS_SOCK_V_RCVLOWAT  0x4u
+#define CRS_SOCK_V_PRIORITY  0x8u
+#define CRS_SOCK_V_MARK      0x10u
+#define CRS_SOCK_V_LINGER    0x20u
+#define CRS_SOCK_V_RCVTIMEO  0x40u
+#define CRS_SOCK_V_SNDTIMEO  0x80u
+#define CRS_SOCK_V_KEEPIDLE  0x100u
+#define CRS_SOCK_V_KEEPINTVL 0x200u
+#define CRS_SOCK_V_KEEPCNT   0x400u
+#define CRS_SOCK_V_USER_TIMEOUT 0x800u
+#define CRS_SOCK_V_DEFER_ACCEPT 0x1000u
+#define CRS_SOCK_V_FASTOPEN  0x2000u
+#define CRS_SOCK_V_TOS       0x4000u    /* IP_TOS; IPv6: IPV6_TCLASS */
+#define CRS_SOCK_V_TTL       0x8000u    /* IP_TTL; IPv6: IPV6_UNICAST_HOPS */
+
+/* A socket's valued options, as getsockopt reports them at the checkpoint. */
+struct crs_img_sockopts {
+    uint32_t have;              /* CRS_SOCK_V_* */
+    int32_t rcvbuf, sndbuf;     /* SO_RCVBUF, SO_SNDBUF: what the kernel keeps (twice what was
+                                 * asked), so a restore asks for half */
+    int32_t rcvlowat, priority, mark;   /* SO_RCVLOWAT, SO_PRIORITY, SO_MARK */
+    int32_t linger_onoff, linger;       /* SO_LINGER */
+    struct crs_img_timeval rcvtimeo, sndtimeo; /* SO_RCVTIMEO, SO_SNDTIMEO */
+    int32_t keepidle, keepintvl, keepcnt;      /* TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT */
+    int32_t user_timeout, defer_accept, fastopen; /* TCP_USER_TIMEOUT, _DEFER_ACCEPT, _FASTOPEN */
+    int32_t tos, ttl;           /* IP_TOS and IP_TTL, or IPV6_TCLASS and IPV6_UNICAST_HOPS */
+};                              /* 96 bytes */
+
 /* Descriptor records an image may hold: the snapshot child records at most this many (a
  * process with more fails its checkpoint), readers and the restorer accept as many. */
 #define CRS_IMG_MAX_FDS 65536u
@@ -381,10 +435,13 @@ struct crs_img_fd {
                  uint8_t addr[128];
                  uint32_t peerlen;  /* of peer: getpeername, with CRS_SOCK_F_PEER */
                  uint32_t pad2;
-                 uint8_t peer[128]; } socket;
+                 uint8_t peer[128];
+                 struct crs_img_sockopts opt; } socket;
         struct { uint32_t n; uint32_t pad; struct crs_img_epoll_tfd tfd[CRS_EPOLL_MAX]; } epoll;
         uint8_t raw[784];
     } u;
 };
+_Static_assert(sizeof(struct crs_img_fd) == 856, "the descriptor record keeps its size: fields "
+               "are added in the union's room, which older images hold as zeros");
 
 #endif

@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include "common/errmsg.h"
 #include "reader_internal.h"
+#include "timers.h"
 #include "fdkind.h"
 
 #include <errno.h>
@@ -231,6 +232,39 @@ void *crs_reader_keep(struct crs_image *img, void *p)
     abort(); /* more payloads than sections loaded: a programming error */
 }
 
+/* TIMERS: at most CRS_IMG_MAX_TIMERS, each as a kernel reports one, ids all different. */
+static int load_timers(struct crs_image *img, const struct crs_img_toc_entry *e, char *err,
+                       size_t errlen)
+{
+    struct crs_img_timer *t;
+    void *p;
+    int r;
+
+    if ((r = crs_reader_need_count(e, sizeof *t, err, errlen)))
+        return r;
+    if (e->count > CRS_IMG_MAX_TIMERS) {
+        crs_seterr(err, errlen, "damaged timers section: %u timers (at most %u)", e->count,
+                   CRS_IMG_MAX_TIMERS);
+        return -EBADMSG;
+    }
+    if ((r = crs_reader_load_section(img, e, &p, err, errlen)))
+        return r;
+    t = crs_reader_keep(img, p);
+    for (uint32_t i = 0; i < e->count; i++) {
+        int dup = 0;
+        for (uint32_t k = 0; k < i; k++)
+            dup |= t[k].id == t[i].id;
+        if (dup || crs_img_timer_valid(&t[i]) < 0) {
+            crs_seterr(err, errlen, "damaged timers section: record %u (timer id %d)", i,
+                       t[i].id);
+            return -EBADMSG;
+        }
+    }
+    img->timers = t;
+    img->ntimers = e->count;
+    return 0;
+}
+
 int crs_reader_load_all(struct crs_image *img, char *err, size_t errlen)
 {
     const struct crs_img_toc_entry *seen[CRS_SEC__END] = {0};
@@ -382,6 +416,9 @@ int crs_reader_load_all(struct crs_image *img, char *err, size_t errlen)
         memcpy(&img->attrs, p, sizeof img->attrs);
         free(p);
     }
+
+    if ((e = seen[CRS_SEC_TIMERS]) && (r = load_timers(img, e, err, errlen)))
+        return r;
 
     if ((e = seen[CRS_SEC_PIDNS])) {
         struct crs_img_pidns ns;

@@ -72,6 +72,8 @@ struct crs_image {
     uint32_t nunsaved;              /*   none in images written before the section existed */
     struct crs_img_attrs attrs;     /* ATTRS; all zero (no flag) in images before it existed */
     uint32_t outer_pid;             /* PIDNS: its pid outside its pid namespace; 0 = none */
+    const struct crs_img_timer *timers; /* TIMERS: POSIX timers; none in images without it */
+    uint32_t ntimers;
     const struct crs_img_maphash *maphash; /* MAPHASH: files mapped shared, hashed; none in */
     uint32_t nmaphash;                     /*   images before it existed */
 

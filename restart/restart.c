@@ -28,6 +28,11 @@
 #define SIG_SETMASK_ 2
 #define SS_ONSTACK_ 1
 #define SS_DISABLE_ 2
+#define FUTEX_WAIT_PRIVATE_ 128
+#define FUTEX_WAKE_PRIVATE_ 129
+#define PR_TIMER_CREATE_RESTORE_IDS_ 77
+#define SIGEV_THREAD_ID_ 4
+#define EEXIST_ 17
 /* Room left between a parked thread's stack pointer and the stack its clone starts on. */
 #define THREAD_TMP_GAP 512u
 
@@ -160,6 +165,10 @@ static void thread_start(void *arg)
 {
     const struct crs_img_thread *t = arg;
 
+    /* not a step further until the timers that may signal this thread exist: the restore
+     * mode of timer_create is the whole process's, no program code may create one meanwhile */
+    while (__atomic_load_n(&restart_plan.timers_pending, __ATOMIC_ACQUIRE))
+        crs_sys4(SYS_futex, (long)&restart_plan.timers_pending, FUTEX_WAIT_PRIVATE_, 1, 0);
     restore_thread_state(&restart_plan, t);
     jump_context(&t->ctx);
 }
@@ -210,8 +219,62 @@ static long clone_same_tid(unsigned long flags, uint64_t top, const struct crs_i
     return crs_arch_clone3_thread(&a, sizeof a, thread_start, (void *)t);
 }
 
+/* The kernel's struct sigevent (64 bytes) and struct itimerspec, filled field by field (see
+ * set_exe()). */
+struct kernel_sigevent {
+    uint64_t value;
+    int32_t signo, notify;
+    int32_t tid;
+    int32_t pad[11];
+};
+struct kernel_itimerspec { int64_t interval_sec, interval_nsec, value_sec, value_nsec; };
+
+/* Every timer of the plan under its saved id (prctl PR_TIMER_CREATE_RESTORE_IDS: timer_create
+ * takes the id it is handed), signalling the thread it did by that thread's new tid, armed with
+ * the time it had left. newtid[i] is the tid of plan->threads[i] now. The restorer made sure
+ * the kernel allows all this; a failure here cannot be undone, and ends the restore. */
+static void make_timers(const struct crs_restart_plan *plan, const int32_t *newtid)
+{
+    struct kernel_sigevent ev;
+    long r;
+
+    if (!plan->ntimers)
+        return;
+    r = crs_sys5(SYS_prctl, PR_TIMER_CREATE_RESTORE_IDS_, 1, 0, 0, 0);
+    if (r < 0)
+        fail("cannot create timers under their ids, errno ", r);
+    for (uint32_t i = 0; i < plan->ntimers; i++) {
+        const struct crs_img_timer *t = &plan->timers[i];
+        volatile int32_t id = t->id;
+        struct kernel_itimerspec its;
+
+        ev.value = t->value;
+        ev.signo = t->signo;
+        ev.notify = (int32_t)t->notify;
+        ev.tid = 0;
+        for (int k = 0; k < 11; k++)
+            ev.pad[k] = 0;
+        if (t->notify & SIGEV_THREAD_ID_)
+            for (uint32_t k = 0; k < plan->nthreads; k++)
+                if (plan->threads[k].tid == t->tid)
+                    ev.tid = newtid[k];
+        r = crs_sys3(SYS_timer_create, t->clockid, (long)&ev, (long)&id);
+        if (r < 0 || id != t->id)
+            fail("cannot recreate a POSIX timer under its id, errno ", r < 0 ? r : -EEXIST_);
+        its.interval_sec = t->interval.sec;
+        its.interval_nsec = t->interval.nsec;
+        its.value_sec = t->value_left.sec;
+        its.value_nsec = t->value_left.nsec;
+        if ((its.value_sec || its.value_nsec) &&
+            (r = crs_sys4(SYS_timer_settime, t->id, 0, (long)&its, 0)) < 0)
+            fail("cannot arm a POSIX timer again, errno ", r);
+    }
+    crs_sys5(SYS_prctl, PR_TIMER_CREATE_RESTORE_IDS_, 0, 0, 0, 0);
+}
+
 void crs_restart_entry(struct crs_restart_plan *plan)
 {
+    int32_t newtid[CRS_PLAN_MAX_THREADS];
     const struct crs_img_thread *m = &plan->threads[plan->main_index];
     const unsigned long flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND |
                                 CLONE_THREAD | CLONE_SYSVSEM | CLONE_SETTLS |
@@ -234,6 +297,7 @@ void crs_restart_entry(struct crs_restart_plan *plan)
     r = crs_sys1(SYS_set_tid_address, (long)m->tid_addr);
     if (m->tid_addr)
         *(volatile int32_t *)(uintptr_t)m->tid_addr = (int32_t)r;
+    newtid[plan->main_index] = (int32_t)r;
 
     for (uint32_t i = 0; i < plan->nthreads; i++) {
         const struct crs_img_thread *t = &plan->threads[i];
@@ -251,8 +315,12 @@ void crs_restart_entry(struct crs_restart_plan *plan)
                                       thread_start, (void *)t);
         if (r < 0)
             fail("cannot recreate a thread, errno ", r);
+        newtid[i] = (int32_t)r;
     }
 
+    make_timers(plan, newtid);
+    __atomic_store_n(&plan->timers_pending, 0, __ATOMIC_RELEASE);
+    crs_sys3(SYS_futex, (long)&plan->timers_pending, FUTEX_WAKE_PRIVATE_, 0x7fffffff);
     restore_thread_state(plan, m);
     jump_context(&m->ctx);
 }

@@ -13,6 +13,7 @@
 #define CRS_PLAN_MAX_UNMAP 64
 #define CRS_PLAN_MAX_FDS 256
 #define CRS_PLAN_MAX_THREADS 512
+#define CRS_PLAN_MAX_TIMERS CRS_IMG_MAX_TIMERS
 
 struct crs_restart_range { uint64_t start, len; };
 
@@ -40,6 +41,12 @@ struct crs_restart_plan {
     uint32_t flags;                    /* CRS_PLAN_F_* */
     uint32_t outer_pid;                /* in a pid namespace crsnap restore made: the pid
                                         * outside it, by which others find it; else 0 */
+    /* POSIX timers, made by the entry once every thread exists (a timer may signal one of
+     * them, by its new tid), under their saved ids, before any thread runs on: clockid is the
+     * one to give timer_create now, tid the saved one. */
+    uint32_t ntimers;
+    _Atomic int timers_pending;        /* futex: the new threads wait while it is 1 */
+    struct crs_img_timer timers[CRS_PLAN_MAX_TIMERS];
 };
 
 #define CRS_PLAN_F_SAME_TIDS 0x1u      /* recreate threads under their saved tids (clone3) */

@@ -186,6 +186,8 @@ int crs_restore_run(struct crs_image *img, const struct crs_restore_opts *o, cha
         goto fail;
     }
     r->plan->nunmap = (uint32_t)n;
+    if ((rc = crs_restore_timers_plan(r, err, errlen)))
+        goto fail;
     if (o->dry_run) {
         crs_restore_memory_release(r);
         free(r->fd_done);

@@ -171,6 +171,11 @@ void crs_restore_say_unsaved(const struct crs_image *img, int out, int all,
 int crs_restore_proc(struct crs_restore *r, char *err, size_t errlen);
 int crs_restore_itimers(struct crs_restore *r, char *err, size_t errlen);
 
+/* restore_timers.c: the POSIX timers the restart entry makes, into r->plan: those of the image
+ * that can come back, each clock tried (one this user may not have is a warning). Before
+ * anything changes; -errno with err when the kernel cannot give a timer its id. */
+int crs_restore_timers_plan(struct crs_restore *r, char *err, size_t errlen);
+
 /* restore_pidns.c: messages from the namespace to the restorer outside it. */
 enum { CRS_PIDNS_PID = 1, CRS_PIDNS_STATUS, CRS_PIDNS_ERROR };
 struct crs_pidns_msg {

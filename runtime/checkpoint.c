@@ -417,6 +417,8 @@ static int attempt(struct crs_result *res)
     r = crs_quiesce_all(crs_state.err, sizeof crs_state.err);
     if (r < 0) {
         abort_quiesced();
+        if (r == -ETIMEDOUT)            /* a thread that blocks every signal: whose is it? */
+            crs_ptimers_explain(crs_state.err, sizeof crs_state.err);
         res->error = r;
         snprintf(res->message, sizeof res->message, "%s", crs_state.err);
         return 0;
@@ -425,6 +427,7 @@ static int attempt(struct crs_result *res)
     /* Quiesced: system calls and fixed buffers only until the release. */
     collect_threads(req);
     read_itimers(req);
+    crs_ptimers_read(req);
     list_internal_fds(req);
     crs_dontfork_lift();
     crs_fdpos_record();

@@ -123,6 +123,10 @@ void crs_fddeleted_begin(void);     /* quiesced: no deleted file copied yet */
 void crs_fddeleted_add(int fd, const struct stat *sb); /* quiesced: a deleted file's contents */
 void crs_fddeleted_end(void);       /* after the clone: the parent's copy of them goes */
 void crs_dontfork_lift(void);       /* quiesced: let the snapshot clone copy MADV_DONTFORK regions */
+/* ptimers.c: quiesced, the POSIX timers with the time each has left, into the request; after
+ * a quiesce that failed, what the POSIX timers tell of the thread that did not stop. */
+void crs_ptimers_read(struct crs_snap_request *req);
+void crs_ptimers_explain(char *err, size_t errlen);
 void crs_dontfork_mark(void);       /* and mark them again, after it or after a restore */
 void crs_restarted(void);           /* a restored process, back in crs_checkpoint_run() */
 uint64_t crs_scan_dir_seq(const char *dir);

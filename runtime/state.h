@@ -269,6 +269,13 @@ struct crs_state {
     uint64_t deleted_bytes;
     uint32_t deleted_missed;        /* files left out: too large, too many, unreadable */
     struct crs_snap_deleted deleted[CRS_MAX_DELETED];
+
+    /* POSIX timers, read at the quiesce: fork does not carry them to the snapshot child
+     * (ptimers.c) */
+    uint32_t ntimers;
+    uint32_t timers_missed;         /* more than the image holds */
+    struct crs_img_timer timers[CRS_IMG_MAX_TIMERS];
+    char timers_line[256];          /* /proc/self/timers, read line by line */
 };
 
 extern struct crs_state crs_state;

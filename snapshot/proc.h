@@ -62,6 +62,12 @@ long crs_proc_unsaved(struct crs_img_unsaved *out, size_t max, struct crs_strtab
                       const struct crs_img_fd *fds, size_t nfds,
                       const struct crs_snap_deleted *del, uint32_t ndel, int pid);
 
+/* The POSIX timers a restore will not make again (image/timers.h says which), and those
+ * beyond what the image holds; appended to out[] like crs_proc_unsaved's records. */
+long crs_proc_unsaved_timers(struct crs_img_unsaved *out, size_t max, struct crs_strtab *st,
+                             const struct crs_img_timer *timers, uint32_t n, uint32_t missed,
+                             int pid, const struct crs_img_thread *threads, uint32_t nthreads);
+
 /* Linux dev_t encoding of major:minor, as stat reports it. */
 uint64_t crs_makedev(uint64_t major, uint64_t minor);
 

@@ -8,6 +8,7 @@
 #include "proc.h"
 #include "common/proc_util.h"
 #include "image/fdkind.h"
+#include "image/timers.h"
 
 #include <fcntl.h>
 #include <string.h>
@@ -122,6 +123,35 @@ long crs_proc_unsaved(struct crs_img_unsaved *out, size_t max, struct crs_strtab
         crs_sb_init(&b, what, sizeof what);
         sb_child(&b, &s, c);
         add(&s, CRS_UNSAVED_CHILD, -1, s.children[c], what);
+    }
+    return (long)s.n;
+}
+
+long crs_proc_unsaved_timers(struct crs_img_unsaved *out, size_t max, struct crs_strtab *st,
+                             const struct crs_img_timer *timers, uint32_t n, uint32_t missed,
+                             int pid, const struct crs_img_thread *threads, uint32_t nthreads)
+{
+    struct scan s = { .out = out, .max = max, .n = 0, .st = st };
+    char what[256];
+    struct crs_sbuf b;
+
+    for (uint32_t i = 0; i < n; i++) {
+        const char *why = crs_img_timer_why_not(&timers[i], (uint32_t)pid, threads, nthreads);
+        if (!why)
+            continue;
+        crs_sb_init(&b, what, sizeof what);
+        crs_sb_str(&b, "POSIX timer ");
+        crs_sb_u64(&b, (uint64_t)timers[i].id);
+        crs_sb_str(&b, ": ");
+        crs_sb_str(&b, why);
+        add(&s, CRS_UNSAVED_TIMER, -1, 0, what);
+    }
+    if (missed) {
+        crs_sb_init(&b, what, sizeof what);
+        crs_sb_u64(&b, missed);
+        crs_sb_str(&b, " POSIX timers beyond the first ");
+        crs_sb_u64(&b, CRS_IMG_MAX_TIMERS);
+        add(&s, CRS_UNSAVED_TIMER, -1, 0, what);
     }
     return (long)s.n;
 }

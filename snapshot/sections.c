@@ -267,6 +267,10 @@ int crs_child_write_image(struct child *c)
         return r;
     if ((r = put_section(c, CRS_SEC_ATTRS, 1, &c->attrs, sizeof c->attrs, NULL, 0)))
         return r;
+    if (req->ntimers &&
+        (r = put_section(c, CRS_SEC_TIMERS, req->ntimers, req->timers,
+                         req->ntimers * sizeof *req->timers, NULL, 0)))
+        return r;
     if (req->public_pid > 0) {
         struct crs_img_pidns ns = { (uint32_t)req->public_pid, 0 };
         if ((r = put_section(c, CRS_SEC_PIDNS, 1, &ns, sizeof ns, NULL, 0)))

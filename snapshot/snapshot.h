@@ -83,6 +83,9 @@ struct crs_snap_request {
     struct crs_img_itimer itimers[3]; /* not inherited across fork: read by the parent */
     int32_t public_pid;             /* the pid others know it by, if not its own (in a pid
                                      * namespace a restore made), else 0 */
+    const struct crs_img_timer *timers; /* POSIX timers, likewise */
+    uint32_t ntimers;
+    uint32_t timers_missed;         /* beyond CRS_IMG_MAX_TIMERS: reported, not saved */
     const struct crs_snap_fdstate *fdstate; /* captured at the quiesce (runtime/fdpos.c) */
     uint32_t nfdstate;
     const int *internal_fds;        /* crsnap's own descriptors, recorded as CRS_FD_INTERNAL */

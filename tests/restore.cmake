@@ -74,6 +74,13 @@ crs_restore_test(restore_attributes program.sh attrs $<TARGET_FILE:restore_attrs
 crs_restore_test(restore_blocking_calls blocking.sh $<TARGET_FILE:restore_blocking_prog>)
 crs_restore_test(restore_listening program.sh listening $<TARGET_FILE:restore_listen_prog> @TMP@
                  3000000 @PROGRESS@)
+add_executable(restore_ptimers_prog ${CRS_RESTORE_TESTS}/ptimers.c)
+target_link_libraries(restore_ptimers_prog PRIVATE Threads::Threads)
+crs_restore_test(restore_posix_timers ptimers.sh $<TARGET_FILE:restore_ptimers_prog>)
+# five checkpoints and four restores, one as another user: slow on a loaded machine
+set_tests_properties(restore_posix_timers PROPERTIES TIMEOUT 240)
+add_executable(restore_sockmark_prog ${CRS_RESTORE_TESTS}/sockmark.c)
+crs_restore_test(restore_sockopt_privilege sockmark.sh $<TARGET_FILE:restore_sockmark_prog>)
 crs_restore_test(restore_socketpairs sockpair.sh $<TARGET_FILE:restore_sockpair_prog>)
 crs_restore_test(restore_python_asyncio program.sh asyncio /usr/bin/python3
                  ${CRS_RESTORE_TESTS}/asyncio_wake.py 600000 @PROGRESS@)

@@ -12,6 +12,7 @@
 #include "image_fmt.h"
 #include "image/fdkind.h"
 #include "image/reader.h"
+#include "image/timers.h"
 
 struct summary {
     uint32_t vma_count[CRS_VMA__END];   /* indexed by kind: the reader checked them */
@@ -151,11 +152,85 @@ static void print_unsaved_json(const struct crs_image *img)
             printf("%s{\"kind\":\"fd\",\"fd\":%d", i ? "," : "", u->fd);
         else if (u->kind == CRS_UNSAVED_CHILD)
             printf("%s{\"kind\":\"child\",\"pid\":%u", i ? "," : "", u->pid);
+        else if (u->kind == CRS_UNSAVED_TIMER)
+            printf("%s{\"kind\":\"timer\"", i ? "," : "");
         else
             printf("%s{\"kind\":\"other\"", i ? "," : "");
         printf(",\"what\":");
         crs_json_string_str(stdout, what ? what : "");
         printf("}");
+    }
+    printf("]");
+}
+
+/* A POSIX timer's notification, as timer_create's sigev_notify names it. */
+static const char *notify_name(uint32_t notify)
+{
+    switch (notify) {
+    case CRS_SIGEV_SIGNAL: return "signal";
+    case CRS_SIGEV_NONE: return "none";
+    case CRS_SIGEV_THREAD: return "thread";
+    case CRS_SIGEV_SIGNAL | CRS_SIGEV_THREAD_ID: return "thread-id";
+    default: return "?";
+    }
+}
+
+static const char *clock_name(int32_t c)
+{
+    static const char *const names[] = {
+        "realtime", "monotonic", NULL, NULL, NULL, NULL, NULL, "boottime", "realtime-alarm",
+        "boottime-alarm", NULL, "tai",
+    };
+    if (c >= 0 && c < (int32_t)(sizeof names / sizeof names[0]) && names[c])
+        return names[c];
+    return c < 0 ? ((c & CRS_CPUCLOCK_PERTHREAD) ? "thread-cputime" : "process-cputime") : "?";
+}
+
+static double secs(const struct crs_img_timespec *t)
+{
+    return (double)t->sec + (double)t->nsec / 1e9;
+}
+
+static void print_timers_text(const struct crs_image *img)
+{
+    if (!img->ntimers)
+        return;
+    printf("timers     %u\n", img->ntimers);
+    for (uint32_t i = 0; i < img->ntimers; i++) {
+        const struct crs_img_timer *t = &img->timers[i];
+        const char *why = crs_img_timer_why_not(t, img->process.pid, img->threads, img->nthreads);
+        printf("  id %-6d %-15s %-9s", t->id, clock_name(t->clockid), notify_name(t->notify));
+        if (t->notify != CRS_SIGEV_NONE)
+            printf(" signal %d", t->signo);
+        if (t->notify & CRS_SIGEV_THREAD_ID)
+            printf(" tid %d", t->tid);
+        printf(" value %#llx", (unsigned long long)t->value);
+        if (t->value_left.sec || t->value_left.nsec)
+            printf(", %.3f s left", secs(&t->value_left));
+        else
+            printf(", disarmed");
+        if (t->interval.sec || t->interval.nsec)
+            printf(", every %.3f s", secs(&t->interval));
+        printf("%s\n", why ? " (not restored)" : "");
+    }
+}
+
+static void print_timers_json(const struct crs_image *img)
+{
+    printf(",\"timers\":[");
+    for (uint32_t i = 0; i < img->ntimers; i++) {
+        const struct crs_img_timer *t = &img->timers[i];
+        const char *why = crs_img_timer_why_not(t, img->process.pid, img->threads, img->nthreads);
+        printf("%s{\"id\":%d,\"clock\":%d,\"clock_name\":\"%s\",\"notify\":\"%s\",\"signal\":%d",
+               i ? "," : "", t->id, t->clockid, clock_name(t->clockid), notify_name(t->notify),
+               t->signo);
+        if (t->notify & CRS_SIGEV_THREAD_ID)
+            printf(",\"tid\":%d", t->tid);
+        printf(",\"value\":%llu,\"interval_ns\":%lld,\"left_ns\":%lld,\"restored\":%s}",
+               (unsigned long long)t->value,
+               (long long)(t->interval.sec * 1000000000ll + t->interval.nsec),
+               (long long)(t->value_left.sec * 1000000000ll + t->value_left.nsec),
+               why ? "false" : "true");
     }
     printf("]");
 }
@@ -241,6 +316,7 @@ static void print_text(const struct crs_image *img, const struct summary *s)
             printf(" (contents saved: %s)", crs_fmt_bytes(a, sizeof a, (uint64_t)d));
         printf("\n");
     }
+    print_timers_text(img);
     print_unsaved_text(img);
 }
 
@@ -321,6 +397,7 @@ static void print_json(const struct crs_image *img, const struct summary *s)
         sep = ",";
     }
     printf("]");
+    print_timers_json(img);
     print_unsaved_json(img);
     printf("}\n");
 }

@@ -340,6 +340,7 @@ static size_t record_size(uint32_t type)
     case CRS_SEC_SIGNALS: return sizeof(struct crs_img_sigaction);
     case CRS_SEC_FDS: return sizeof(struct crs_img_fd);
     case CRS_SEC_AUXV: return 16;
+    case CRS_SEC_TIMERS: return sizeof(struct crs_img_timer);
     default: return 0;
     }
 }

@@ -1,7 +1,8 @@
 /* tests/fuzz/seed_prog.c - the program whose image seeds the image fuzzer: it holds something
  * of every section an image can have (two threads, a pipe and a datagram socketpair with bytes
  * waiting, eventfd, timerfd, signalfd, epoll, a file with no name, private and shared file
- * mappings, a shared anonymous region), writes READY_FILE and waits to be checkpointed.
+ * mappings, a shared anonymous region, POSIX timers), writes READY_FILE and waits to be
+ * checkpointed.
  *   seed_prog DIR READY_FILE
  */
 #define _GNU_SOURCE
@@ -18,6 +19,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 static void *idle(void *arg)
@@ -64,6 +66,14 @@ int main(int argc, char **argv)
     int tfd = timerfd_create(CLOCK_MONOTONIC, 0);
     struct itimerspec its = {{100, 0}, {100, 0}};
     timerfd_settime(tfd, 0, &its, NULL);
+    /* POSIX timers: one signalling the process (ignored), one of SIGEV_NONE, never due */
+    struct sigevent pe = { .sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGURG,
+                           .sigev_value.sival_int = 9 };
+    struct sigevent ne = { .sigev_notify = SIGEV_NONE };
+    timer_t pt, nt;
+    if (timer_create(CLOCK_MONOTONIC, &pe, &pt) || timer_create(CLOCK_REALTIME, &ne, &nt) ||
+        timer_settime(pt, 0, &its, NULL) || timer_settime(nt, 0, &its, NULL))
+        return 1;
     sigemptyset(&mask);
     sigaddset(&mask, SIGUSR2);
     int sfd = signalfd(-1, &mask, 0);

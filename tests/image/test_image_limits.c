@@ -1,7 +1,8 @@
 /* tests/image/test_image_limits.c - what no restore could bring back is refused before one
  * starts: images at and past each limit (descriptors, threads, file offsets, saved pages past a
- * mapped file's end, timer values, the descriptor rlimit) through the reader, `crsnap verify`
- * and `crsnap restore -n`; and the NORESERVE flag of a region is recorded.
+ * mapped file's end, timer values, POSIX timer records, the descriptor rlimit) through the
+ * reader, `crsnap verify` and `crsnap restore -n`; and the NORESERVE flag of a region is
+ * recorded.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -33,6 +34,12 @@ static unsigned char *filemap;          /* a private mapping of `mapped`, first 
 
 #define FILE_PAGES 3
 
+/* A periodic CLOCK_MONOTONIC timer signalling the process: the good image's one POSIX timer. */
+static const struct crs_img_timer one_timer = {
+    .id = 7, .clockid = 1, .notify = 0, .signo = 34, .value = 0x1234,
+    .interval = { 0, 5000000 }, .value_left = { 2, 500 },
+};
+
 static int setup(void **state)
 {
     (void)state;
@@ -53,6 +60,8 @@ static int setup(void **state)
     ((char *)reserved)[0] = 1;
     struct crs_test_req *t = crs_test_req_new(good, dir, 1);
     scratch = t->req.scratch;
+    t->req.timers = &one_timer;         /* as the runtime would have read it */
+    t->req.ntimers = 1;
     return crs_test_write_image(t, &rep, &img0, &len0);
 }
 
@@ -405,6 +414,43 @@ static void test_timer_values(void **state)
     cli_refuses("interval timer 0 is not a valid time");
 }
 
+/* TIMERS: the good image's record is read back; a record no kernel would report (a second
+ * timer under the same id, nanoseconds past a second, a signal out of range, a thread
+ * notification without a signal) is refused by the reader, so by verify and restore -n. */
+static void test_posix_timer_records(void **state)
+{
+    (void)state;
+    char err[512];
+    struct crs_image *img;
+    assert_int_equal(crs_image_open(good, &img, err, sizeof err), 0);
+    assert_int_equal(img->ntimers, 1);
+    assert_memory_equal(&img->timers[0], &one_timer, sizeof one_timer);
+    crs_image_close(img);
+
+    struct crs_img_timer t[2] = { one_timer, one_timer };
+    struct { int field; const char *what; } bad_cases[] = {
+        { 0, "a second timer with the same id" }, { 1, "nanoseconds past a second" },
+        { 2, "signal 65" }, { 3, "SIGEV_NONE | SIGEV_THREAD_ID" },
+    };
+    for (size_t k = 0; k < sizeof bad_cases / sizeof bad_cases[0]; k++) {
+        size_t n;
+        t[1] = one_timer;
+        if (bad_cases[k].field == 1)
+            t[1].id = 8, t[1].value_left.nsec = 1000000000;
+        else if (bad_cases[k].field == 2)
+            t[1].id = 8, t[1].signo = 65;
+        else if (bad_cases[k].field == 3)
+            t[1].id = 8, t[1].notify = 1 | 4;
+        char *p = with_section(CRS_SEC_TIMERS, t, sizeof t, 2, &n);
+        crs_test_spit(bad, p, n);
+        free(p);
+        print_message("%s\n", bad_cases[k].what);
+        assert_int_equal(open_bad(err, sizeof err), -EBADMSG);
+        expect_text(err, "damaged timers section: record 1 (timer id ");
+        cli_refuses("damaged timers section");
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -415,6 +461,7 @@ int main(void)
         cmocka_unit_test(test_descriptor_rlimit),
         cmocka_unit_test(test_thread_count),
         cmocka_unit_test(test_timer_values),
+        cmocka_unit_test(test_posix_timer_records),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
