@@ -232,6 +232,8 @@ enum crs_img_vma_kind {
 #define CRS_VMA_F_NOHUGEPAGE 0x40u /* MADV_NOHUGEPAGE ("nh") */
 #define CRS_VMA_F_DONTDUMP 0x80u   /* MADV_DONTDUMP ("dd") */
 #define CRS_VMA_F_MERGEABLE 0x100u /* MADV_MERGEABLE, KSM ("mg") */
+#define CRS_VMA_F_LOCKED 0x200u    /* mlock ("lo" in the process's smaps, read by the runtime) */
+#define CRS_VMA_F_LOCKONFAULT 0x400u /* with LOCKED: locked as it faults in (MLOCK_ONFAULT) */
 
 struct crs_img_vma {
     uint64_t start, end;

@@ -210,6 +210,7 @@ int crs_restore_run(struct crs_image *img, const struct crs_restore_opts *o, cha
         (rc = crs_restore_fds(r, err, errlen)) ||
         (rc = crs_restore_proc(r, err, errlen)))
         die(r, err);
+    crs_restore_locks(r);
     if (crs_restore_mm(r, err, errlen)) {
         if (o->verbose)
             crs_restore_say(r->errfd, "warning: ", err);

@@ -113,6 +113,9 @@ void crs_restore_memory_release(struct crs_restore *r);
  * the vDSO block. -EADDRINUSE on a collision (a re-exec may help), other -errno otherwise. */
 int crs_restore_memory(struct crs_restore *r, char *err, size_t errlen);
 int crs_restore_vdso(struct crs_restore *r, char *err, size_t errlen);
+/* The regions that were locked, locked again (after the resource limits); a warning says what
+ * the kernel refused and why. */
+void crs_restore_locks(struct crs_restore *r);
 /* The kernel's view of the program break, argument area, auxv (prctl PR_SET_MM_MAP). */
 int crs_restore_mm(struct crs_restore *r, char *err, size_t errlen);
 

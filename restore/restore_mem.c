@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #ifdef MADV_POPULATE_WRITE
@@ -383,6 +384,42 @@ int crs_restore_memory(struct crs_restore *r, char *err, size_t errlen)
     for (uint32_t i = 0; i < img->nvmas; i++)
         advise(&img->vmas[i]);
     return 0;
+}
+
+/* Locks come back after the resource limits (restore_proc.c): RLIMIT_MEMLOCK bounds what an
+ * unprivileged user may lock, and the process's own limit is the one that applies. A lock
+ * refused is a warning, not an error: the memory is all there, only not pinned. */
+void crs_restore_locks(struct crs_restore *r)
+{
+    const struct crs_image *img = r->img;
+    uint64_t bytes = 0, failed_bytes = 0;
+    uint32_t failed = 0;
+    int e = 0;
+
+    for (uint32_t i = 0; i < img->nvmas; i++) {
+        const struct crs_img_vma *v = &img->vmas[i];
+        if (!(v->flags & CRS_VMA_F_LOCKED) || v->kind == CRS_VMA_VDSO || v->kind == CRS_VMA_VVAR ||
+            v->kind == CRS_VMA_VSYSCALL)
+            continue;
+        bytes += v->end - v->start;
+        if (mlock2((void *)(uintptr_t)v->start, v->end - v->start,
+                   v->flags & CRS_VMA_F_LOCKONFAULT ? MLOCK_ONFAULT : 0) < 0) {
+            if (!failed)
+                e = errno;
+            failed++;
+            failed_bytes += v->end - v->start;
+        }
+    }
+    if (!failed)
+        return;
+    struct rlimit rl;
+    char lim[64] = "";
+    if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        snprintf(lim, sizeof lim, "; RLIMIT_MEMLOCK is %llu KiB",
+                 (unsigned long long)(rl.rlim_cur >> 10));
+    crs_restore_warn(r, "%u of the locked regions (%" PRIu64 " of %" PRIu64 " KiB) are not "
+                     "locked again: %s%s", failed, failed_bytes >> 10, bytes >> 10, strerror(e),
+                     lim);
 }
 
 int crs_restore_vdso(struct crs_restore *r, char *err, size_t errlen)

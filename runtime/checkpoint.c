@@ -434,6 +434,9 @@ static int attempt(struct crs_result *res)
     req->deleted = crs_state.deleted;
     req->ndeleted = crs_state.ndeleted;
     req->deleted_memfd = crs_state.deleted_memfd;
+    req->ranges = crs_state.dontfork;
+    req->ranges_how = crs_state.dontfork_how;
+    req->nranges = (uint32_t)crs_state.ndontfork;
     if (crs_state.deleted_memfd >= 0 && req->ninternal < CRS_MAX_INTERNAL_FDS)
         crs_state.internal_fds[req->ninternal++] = crs_state.deleted_memfd;
     req->created_ns = crs_now_ns(CLOCK_REALTIME);
@@ -443,6 +446,7 @@ static int attempt(struct crs_result *res)
     restarted = crs_arch_save_context(&crs_state.threads[c->coord_index].ctx);
     if (restarted) {
         crs_dontfork_mark();
+        crs_memlock_restarted();
         crs_restarted();
         return 1;
     }

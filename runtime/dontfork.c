@@ -7,6 +7,11 @@
  * snapshot clone copy them (MADV_DOFORK, MADV_KEEPONFORK), and marks them again afterwards, in
  * the running process and in a restored one.
  *
+ * The same read of smaps records the regions the program locked (memlock.c notices that it
+ * does), which the snapshot child cannot see in its own smaps: a fork inherits no lock. It
+ * costs a walk of the page tables while the threads are parked, so only a process that asked
+ * for either pays it.
+ *
  * crs_dontfork_lift() and crs_dontfork_mark() run in the coordinator while the other threads
  * are parked: raw system calls and the state's own buffers only, no malloc, no stdio.
  */
@@ -57,18 +62,26 @@ static int has_flag(const char *l, size_t n, const char *f)
 }
 
 /* One line of smaps: a range line opens a region, its VmFlags line says whether it is "dc"
- * (MADV_DONTFORK) or "wf" (MADV_WIPEONFORK). */
+ * (MADV_DONTFORK), "wf" (MADV_WIPEONFORK), "lo" (locked) or "lf" (locked on fault). Regions
+ * next to each other with the same flags make one range (mlockall locks every region). */
 static void take_line(const char *l, size_t n, uint64_t *start, uint64_t *end)
 {
     const char *p = l;
     uint64_t a, b;
 
     if (n > 8 && !memcmp(l, "VmFlags:", 8)) {
-        int dc = has_flag(l, n, "dc"), wf = has_flag(l, n, "wf");
-        if ((dc || wf) && *end > *start && crs_state.ndontfork < CRS_MAX_DONTFORK) {
-            crs_state.dontfork[crs_state.ndontfork][0] = *start;
-            crs_state.dontfork[crs_state.ndontfork][1] = *end;
-            crs_state.dontfork_how[crs_state.ndontfork] = (uint8_t)(dc | wf << 1);
+        unsigned how = (unsigned)has_flag(l, n, "dc") | (unsigned)has_flag(l, n, "wf") << 1;
+        if (has_flag(l, n, "lo"))
+            how |= CRS_SNAP_RANGE_LOCKED | (has_flag(l, n, "lf") ? CRS_SNAP_RANGE_ONFAULT : 0);
+        int k = crs_state.ndontfork;
+        if (!how || *end <= *start)
+            return;
+        if (k && crs_state.dontfork[k - 1][1] == *start && crs_state.dontfork_how[k - 1] == how)
+            crs_state.dontfork[k - 1][1] = *end;
+        else if (k < CRS_MAX_DONTFORK) {
+            crs_state.dontfork[k][0] = *start;
+            crs_state.dontfork[k][1] = *end;
+            crs_state.dontfork_how[k] = (uint8_t)how;
             crs_state.ndontfork++;
         }
         return;
@@ -100,7 +113,7 @@ void crs_dontfork_lift(void)
     long fd, got;
 
     crs_state.ndontfork = 0;
-    if (!atomic_load(&crs_state.saw_dontfork))
+    if (!atomic_load(&crs_state.saw_dontfork) && !atomic_load(&crs_state.saw_mlock))
         return;
     fd = crs_sys3(SYS_open, (long)"/proc/self/smaps", O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0)

@@ -201,11 +201,16 @@ struct crs_state {
     unsigned own_want;              /* which of them are in use */
     int own_broken;                 /* -errno: they could not be made again, no checkpoints */
 
-    /* MADV_DONTFORK and MADV_WIPEONFORK regions, lifted around the snapshot clone (dontfork.c) */
+    /* Region flags a fork does not carry, read from smaps while quiesced (dontfork.c):
+     * MADV_DONTFORK and MADV_WIPEONFORK regions, lifted around the snapshot clone, and locked
+     * regions, which the snapshot child records (memlock.c notices the locks) */
     _Atomic int saw_dontfork;       /* the program asked for MADV_DONTFORK at least once */
+    _Atomic int saw_mlock;          /* the program locked memory at least once */
+    _Atomic int mlock_future;       /* the flags of the last mlockall with MCL_FUTURE, or 0 */
     int ndontfork;
     uint64_t dontfork[CRS_MAX_DONTFORK][2];   /* start, end */
-    uint8_t dontfork_how[CRS_MAX_DONTFORK];  /* 1: was MADV_DONTFORK, 2: MADV_WIPEONFORK */
+    uint8_t dontfork_how[CRS_MAX_DONTFORK];  /* 1: was MADV_DONTFORK, 2: MADV_WIPEONFORK,
+                                              * CRS_SNAP_RANGE_LOCKED, _ONFAULT (snapshot.h) */
     char smaps_buf[16384];
 
     /* what the descriptors' kinds capture at the quiesce (regular files' offsets, eventfd

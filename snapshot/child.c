@@ -182,10 +182,11 @@ static void read_map(struct child *c)
         c->stage = "preparing";
         finish(c, -EINVAL, NULL, c->t0);
     }
+    const struct crs_proc_ranges locked = { req->ranges, req->ranges_how, req->nranges };
     c->vmas = req->scratch;
     crs_strtab_init(&c->st, (char *)req->scratch + vbytes, (uint32_t)(parse - vbytes - LINE_SIZE));
     n = crs_proc_maps(c->vmas, vbytes / sizeof *c->vmas, &c->st,
-                      (char *)req->scratch + parse - LINE_SIZE, LINE_SIZE);
+                      (char *)req->scratch + parse - LINE_SIZE, LINE_SIZE, &locked);
     if (n < 0) {
         c->stage = "reading the memory map for";
         finish(c, (int)n, NULL, c->t0);

@@ -58,6 +58,11 @@ struct crs_snap_deleted {
     uint64_t dev;                   /* with ino, which file: one copy each */
 };
 
+/* crs_snap_request.ranges_how: the bits the child reads (1 and 2 are the runtime's own, for
+ * MADV_DONTFORK and MADV_WIPEONFORK regions). */
+#define CRS_SNAP_RANGE_LOCKED 0x4u      /* smaps "lo": mlock */
+#define CRS_SNAP_RANGE_ONFAULT 0x8u     /* smaps "lf": locked on fault (MLOCK_ONFAULT) */
+
 /* The most of the runtime's own descriptors (internal_fds) the child takes: above what the
  * runtime lists (CRS_MAX_INTERNAL_FDS, runtime/state.h, which asserts it). */
 #define CRS_SNAP_MAX_INTERNAL_FDS 256
@@ -97,6 +102,11 @@ struct crs_snap_request {
     const struct crs_snap_deleted *deleted; /* deleted files' contents, in deleted_memfd */
     uint32_t ndeleted;
     int deleted_memfd;
+    /* Regions whose flags a fork does not carry, as the runtime read them from its smaps while
+     * the threads were stopped (runtime/dontfork.c): [start, end) and CRS_SNAP_RANGE_* bits */
+    const uint64_t (*ranges)[2];
+    const uint8_t *ranges_how;
+    uint32_t nranges;
     int no_release;                 /* 1 = the child keeps the pages it has written until it
                                      * exits ($CRSNAP_NO_RELEASE); 0 = it unmaps them as it
                                      * goes, so the parent's later writes copy nothing */

@@ -103,3 +103,11 @@ crs_restore_test(restore_limit_noreserve limits.sh $<TARGET_FILE:restore_limits_
 crs_restore_test(restore_unsaved unsaved.sh)
 crs_restore_test(restore_unsaved_bash unsaved_bash.sh)
 crs_restore_test(restore_changed_output changed.sh)
+
+# Memory as it was: locks, guard regions, SysV and POSIX shared memory (memkinds.sh), as the
+# user running the tests and as an unprivileged one, whose limits apply.
+add_executable(restore_memlock_prog ${CRS_RESTORE_TESTS}/memlock.c)
+foreach(who self user user-memlock)
+  crs_restore_test(restore_memlock_${who} memkinds.sh ${who} memlock
+                   $<TARGET_FILE:restore_memlock_prog> 3000000 @PROGRESS@ future)
+endforeach()

@@ -20,6 +20,8 @@ struct summary {
     uint32_t fd_count[CRS_FD__END];
     uint32_t chunks;
     uint64_t stored;                /* page bytes as stored (compressed) */
+    uint32_t locked;                /* regions locked (mlock), and their bytes */
+    uint64_t locked_bytes;
 };
 
 /* What f's kind adds to the text and JSON forms ("" if nothing). */
@@ -62,6 +64,10 @@ static int summarise(struct crs_image *img, struct summary *s, char *err, size_t
         const struct crs_img_vma *v = &img->vmas[i];
         s->vma_count[v->kind]++;
         s->vma_bytes[v->kind] += v->end - v->start;
+        if (v->flags & CRS_VMA_F_LOCKED) {
+            s->locked++;
+            s->locked_bytes += v->end - v->start;
+        }
     }
     for (uint32_t i = 0; i < img->nfds; i++)
         s->fd_count[img->fds[i].kind]++;
@@ -207,6 +213,9 @@ static void print_text(const struct crs_image *img, const struct summary *s)
             printf("  %-13s %5u  %10s  saved %s\n", crs_image_vma_kind_name(k), s->vma_count[k],
                    crs_fmt_bytes(a, sizeof a, s->vma_bytes[k]),
                    crs_fmt_bytes(b, sizeof b, s->vma_saved[k]));
+    if (s->locked)
+        printf("  locked        %5u  %10s  (mlock)\n", s->locked,
+               crs_fmt_bytes(a, sizeof a, s->locked_bytes));
     printf("memory     %s covered, %s saved in %u chunks, %llu zero pages elided\n",
            crs_fmt_bytes(a, sizeof a, p->memory_covered), crs_fmt_bytes(b, sizeof b, p->memory_saved),
            s->chunks, (unsigned long long)p->pages_zero);
@@ -287,7 +296,9 @@ static void print_json(const struct crs_image *img, const struct summary *s)
                    (unsigned long long)s->vma_bytes[k], (unsigned long long)s->vma_saved[k]);
             sep = ",";
         }
-    printf("},\"memory_covered\":%llu,\"memory_saved\":%llu,\"pages_zero\":%llu,\"chunks\":%u",
+    printf("},\"locked_regions\":%u,\"locked_bytes\":%llu", s->locked,
+           (unsigned long long)s->locked_bytes);
+    printf(",\"memory_covered\":%llu,\"memory_saved\":%llu,\"pages_zero\":%llu,\"chunks\":%u",
            (unsigned long long)p->memory_covered, (unsigned long long)p->memory_saved,
            (unsigned long long)p->pages_zero, s->chunks);
     printf(",\"image_size\":%llu,\"page_data_size\":%llu,\"ratio\":%.3f,\"pause_ns\":%llu",
