@@ -72,6 +72,8 @@ enum crs_img_section_type {
                            * attributes; absent in images written before it existed */
     CRS_SEC_MAPHASH = 15, /* optional: struct crs_img_maphash[], the contents of the files
                            * mapped shared, hashed; absent in images before it existed */
+    CRS_SEC_GUARDS = 16,  /* optional: struct crs_img_guard[], the guard pages
+                           * (MADV_GUARD_INSTALL); absent when there are none */
     CRS_SEC__END,         /* one past the last type this version knows: sizes the tables
                            * indexed by type; never on disk (readers skip unknown types) */
 };
@@ -234,6 +236,7 @@ enum crs_img_vma_kind {
 #define CRS_VMA_F_MERGEABLE 0x100u /* MADV_MERGEABLE, KSM ("mg") */
 #define CRS_VMA_F_LOCKED 0x200u    /* mlock ("lo" in the process's smaps, read by the runtime) */
 #define CRS_VMA_F_LOCKONFAULT 0x400u /* with LOCKED: locked as it faults in (MLOCK_ONFAULT) */
+#define CRS_VMA_F_GUARDS 0x800u    /* some of its pages are guard pages: see GUARDS */
 
 struct crs_img_vma {
     uint64_t start, end;
@@ -258,6 +261,14 @@ struct crs_img_maphash {
 #define CRS_IMG_MAPHASH_MAX (256ull << 20) /* bytes hashed per checkpoint, at most: the files
                                             * past it are checked by size and mtime only */
 #define CRS_IMG_MAPHASH_RECORDS 1024u      /* regions hashed, at most */
+
+/* Guard pages (MADV_GUARD_INSTALL, Linux 6.13): pages that fault when touched and hold
+ * nothing. A run of them inside one region flagged CRS_VMA_F_GUARDS; ascending, disjoint. */
+struct crs_img_guard {
+    uint64_t start, end;        /* page-aligned, end exclusive */
+};
+#define CRS_IMG_GUARD_RECORDS 65536u /* runs an image holds, at most: a process with more
+                                      * fails its checkpoint rather than lose some */
 
 /* Pages in one chunk (1 MiB): the writer fills chunks up to it, readers refuse more. */
 #define CRS_IMG_CHUNK_MAX_PAGES 256u

@@ -374,6 +374,25 @@ int crs_reader_load_all(struct crs_image *img, char *err, size_t errlen)
             }
         }
     }
+    if ((e = seen[CRS_SEC_GUARDS])) {
+        if ((r = crs_reader_need_count(e, sizeof(struct crs_img_guard), err, errlen)))
+            return r;
+        if ((r = crs_reader_load_section(img, e, &p, err, errlen)))
+            return r;
+        img->guards = crs_reader_keep(img, p);
+        img->nguards = e->count;
+        for (uint32_t i = 0; i < img->nguards; i++) {
+            const struct crs_img_guard *g = &img->guards[i];
+            const struct crs_img_vma *v = crs_image_find_vma(img, g->start);
+            if (g->start >= g->end || (g->start | g->end) % CRS_IMG_PAGE_SIZE ||
+                (i && g->start < img->guards[i - 1].end) || !v || g->end > v->end ||
+                !(v->flags & CRS_VMA_F_GUARDS)) {
+                crs_seterr(err, errlen, "damaged guard-pages section: record %u is not a run of "
+                           "pages inside a region with guard pages, after the one before", i);
+                return -EBADMSG;
+            }
+        }
+    }
     if ((e = seen[CRS_SEC_ATTRS])) {
         if ((r = crs_reader_need_count(e, sizeof img->attrs, err, errlen)) || e->count != 1)
             return r ? r : (crs_seterr(err, errlen, "damaged attributes section"), -EBADMSG);

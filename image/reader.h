@@ -73,6 +73,8 @@ struct crs_image {
     struct crs_img_attrs attrs;     /* ATTRS; all zero (no flag) in images before it existed */
     const struct crs_img_maphash *maphash; /* MAPHASH: files mapped shared, hashed; none in */
     uint32_t nmaphash;                     /*   images before it existed */
+    const struct crs_img_guard *guards; /* GUARDS: guard page runs, ascending; none when */
+    uint32_t nguards;                   /*   the process had none */
 
     uint64_t pages_offset;          /* file offset of the first chunk header */
     uint64_t pages_length;          /* PAGES payload bytes */

@@ -22,6 +22,12 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#ifdef MADV_GUARD_INSTALL
+#define CRS_MADV_GUARD_INSTALL MADV_GUARD_INSTALL
+#else
+#define CRS_MADV_GUARD_INSTALL 102 /* Linux 6.13 */
+#endif
+
 #ifdef MADV_POPULATE_WRITE
 #define CRS_MADV_POPULATE_WRITE MADV_POPULATE_WRITE
 #else
@@ -351,6 +357,28 @@ static void advise(const struct crs_img_vma *v)
             madvise(p, len, hints[i].advice);
 }
 
+/* Guard pages, installed again over the regions as filled (an install drops what a page
+ * holds, and they held nothing). A kernel without guard regions (before Linux 6.13) leaves
+ * them ordinary pages: a warning, since a program that relied on the fault no longer gets it. */
+static void install_guards(struct crs_restore *r)
+{
+    const struct crs_image *img = r->img;
+    uint64_t failed = 0;
+    int e = 0;
+
+    for (uint32_t i = 0; i < img->nguards; i++) {
+        const struct crs_img_guard *g = &img->guards[i];
+        if (madvise((void *)(uintptr_t)g->start, g->end - g->start, CRS_MADV_GUARD_INSTALL) < 0) {
+            if (!failed)
+                e = errno;
+            failed += (g->end - g->start) / CRS_IMG_PAGE_SIZE;
+        }
+    }
+    if (failed)
+        crs_restore_warn(r, "%" PRIu64 " guard pages (MADV_GUARD_INSTALL) are not installed "
+                         "again, they are ordinary pages now: %s", failed, strerror(e));
+}
+
 int crs_restore_memory(struct crs_restore *r, char *err, size_t errlen)
 {
     struct crs_image *img = r->img;
@@ -383,6 +411,7 @@ int crs_restore_memory(struct crs_restore *r, char *err, size_t errlen)
     }
     for (uint32_t i = 0; i < img->nvmas; i++)
         advise(&img->vmas[i]);
+    install_guards(r);
     return 0;
 }
 

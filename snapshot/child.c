@@ -203,7 +203,8 @@ static char *own_memory(struct child *c)
     size_t poolbytes = crs_pool_size(&c->pool, c->req->level);
     size_t fdbytes = MAX_FDS * sizeof(struct crs_img_fd) +
                      MAX_UNSAVED * sizeof(struct crs_img_unsaved) +
-                     CRS_IMG_MAPHASH_RECORDS * sizeof(struct crs_img_maphash);
+                     CRS_IMG_MAPHASH_RECORDS * sizeof(struct crs_img_maphash) +
+                     CRS_IMG_GUARD_RECORDS * sizeof(struct crs_img_guard);
     size_t total = CRS_WRITER_MEM + poolbytes + FAULT_STACK + BATCH * 8 + BATCH + fdbytes +
                    WORK_SIZE;
     total = (total + 4 * CRS_IMG_PAGE_SIZE) & ~(size_t)(CRS_IMG_PAGE_SIZE - 1);
@@ -227,7 +228,8 @@ static char *own_memory(struct child *c)
     c->fds = (struct crs_img_fd *)(((uintptr_t)(c->mc + BATCH) + 63) & ~(uintptr_t)63);
     c->unsaved = (struct crs_img_unsaved *)(c->fds + MAX_FDS);
     c->maphash = (struct crs_img_maphash *)(c->unsaved + MAX_UNSAVED);
-    c->work = (char *)(c->maphash + CRS_IMG_MAPHASH_RECORDS);
+    c->guards = (struct crs_img_guard *)(c->maphash + CRS_IMG_MAPHASH_RECORDS);
+    c->work = (char *)(c->guards + CRS_IMG_GUARD_RECORDS);
     crs_pool_bind(c);
     /* the helper, where a second CPU is there to run it and nothing forbids it */
     crs_pool_start(&c->pool, helper_top, c->req->hooks.one_thread);

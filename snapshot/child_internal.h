@@ -82,6 +82,10 @@ struct child {
     long nunsaved;
     struct crs_img_maphash *maphash;   /* files mapped shared, hashed (maphash.c) */
     uint32_t nmaphash;
+    struct crs_img_guard *guards;      /* guard page runs (walk.c) */
+    uint32_t nguards;
+    uint32_t guard_first;              /* the first run of the region being walked */
+    uint32_t guard_at;                 /* the run the walk is at or before */
     struct crs_img_process proc;
     struct crs_img_attrs attrs;
     struct crs_img_sigaction sig[CRS_IMG_NSIG];

@@ -160,6 +160,8 @@ static void smaps_line(const char *line, size_t len, struct crs_img_vma *vmas, s
         { "nr", CRS_VMA_F_NORESERVE }, { "hg", CRS_VMA_F_HUGEPAGE },
         { "nh", CRS_VMA_F_NOHUGEPAGE }, { "dd", CRS_VMA_F_DONTDUMP },
         { "mg", CRS_VMA_F_MERGEABLE },
+        /* may hold guard pages (Linux 6.18): the page walk looks for them (walk.c) */
+        { "gu", CRS_VMA_F_GUARDS },
     };
     for (size_t i = 8; i + 2 <= len; i++) {        /* two-letter names, space-separated */
         if (line[i - 1] != ' ' || (i + 2 != len && line[i + 2] != ' '))

@@ -111,3 +111,7 @@ foreach(who self user user-memlock)
   crs_restore_test(restore_memlock_${who} memkinds.sh ${who} memlock
                    $<TARGET_FILE:restore_memlock_prog> 3000000 @PROGRESS@ future)
 endforeach()
+add_executable(restore_guard_prog ${CRS_RESTORE_TESTS}/guard.c)
+target_link_libraries(restore_guard_prog PRIVATE Threads::Threads)
+crs_restore_test(restore_guard_pages memkinds.sh self guard $<TARGET_FILE:restore_guard_prog>
+                 3000000 @PROGRESS@)

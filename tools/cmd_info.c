@@ -22,6 +22,7 @@ struct summary {
     uint64_t stored;                /* page bytes as stored (compressed) */
     uint32_t locked;                /* regions locked (mlock), and their bytes */
     uint64_t locked_bytes;
+    uint64_t guard_pages;           /* in img->nguards runs */
 };
 
 /* What f's kind adds to the text and JSON forms ("" if nothing). */
@@ -69,6 +70,8 @@ static int summarise(struct crs_image *img, struct summary *s, char *err, size_t
             s->locked_bytes += v->end - v->start;
         }
     }
+    for (uint32_t i = 0; i < img->nguards; i++)
+        s->guard_pages += (img->guards[i].end - img->guards[i].start) / CRS_IMG_PAGE_SIZE;
     for (uint32_t i = 0; i < img->nfds; i++)
         s->fd_count[img->fds[i].kind]++;
     crs_image_chunk_begin(img, &it);
@@ -216,6 +219,8 @@ static void print_text(const struct crs_image *img, const struct summary *s)
     if (s->locked)
         printf("  locked        %5u  %10s  (mlock)\n", s->locked,
                crs_fmt_bytes(a, sizeof a, s->locked_bytes));
+    if (img->nguards)
+        printf("guard pages %llu in %u runs\n", (unsigned long long)s->guard_pages, img->nguards);
     printf("memory     %s covered, %s saved in %u chunks, %llu zero pages elided\n",
            crs_fmt_bytes(a, sizeof a, p->memory_covered), crs_fmt_bytes(b, sizeof b, p->memory_saved),
            s->chunks, (unsigned long long)p->pages_zero);
@@ -298,6 +303,8 @@ static void print_json(const struct crs_image *img, const struct summary *s)
         }
     printf("},\"locked_regions\":%u,\"locked_bytes\":%llu", s->locked,
            (unsigned long long)s->locked_bytes);
+    printf(",\"guard_pages\":%llu,\"guard_runs\":%u", (unsigned long long)s->guard_pages,
+           img->nguards);
     printf(",\"memory_covered\":%llu,\"memory_saved\":%llu,\"pages_zero\":%llu,\"chunks\":%u",
            (unsigned long long)p->memory_covered, (unsigned long long)p->memory_saved,
            (unsigned long long)p->pages_zero, s->chunks);

@@ -106,6 +106,7 @@ case $label in
 # (mappings made after mlockall(MCL_FUTURE) are locked too: two regions at least)
 memlock) info='^  locked +([2-9]|[1-9][0-9]+) +[0-9.]+ [KMG]iB +\(mlock\)$'
          json='"locked_regions":([2-9]|[1-9][0-9]+),"locked_bytes":[0-9]+' ;;
+guard) info='^guard pages +5 in 4 runs$' json='"guard_pages":5' ;;
 *) info= json= ;;
 esac
 "$CRSNAP_BIN" info "$IMG" >"$T/info.out" 2>&1 || fail "crsnap info failed: $(cat "$T/info.out")"
