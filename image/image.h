@@ -74,6 +74,8 @@ enum crs_img_section_type {
                            * mapped shared, hashed; absent in images before it existed */
     CRS_SEC_GUARDS = 16,  /* optional: struct crs_img_guard[], the guard pages
                            * (MADV_GUARD_INSTALL); absent when there are none */
+    CRS_SEC_SHMOBJ = 17,  /* optional: struct crs_img_shmobj[], the SysV segments and
+                           * POSIX shared memory objects the regions map */
     CRS_SEC__END,         /* one past the last type this version knows: sizes the tables
                            * indexed by type; never on disk (readers skip unknown types) */
 };
@@ -237,6 +239,8 @@ enum crs_img_vma_kind {
 #define CRS_VMA_F_LOCKED 0x200u    /* mlock ("lo" in the process's smaps, read by the runtime) */
 #define CRS_VMA_F_LOCKONFAULT 0x400u /* with LOCKED: locked as it faults in (MLOCK_ONFAULT) */
 #define CRS_VMA_F_GUARDS 0x800u    /* some of its pages are guard pages: see GUARDS */
+#define CRS_VMA_F_SHMOBJ 0x1000u   /* maps a SysV segment or a /dev/shm object of SHMOBJ (by
+                                    * dev, ino): its resident pages are in PAGES */
 
 struct crs_img_vma {
     uint64_t start, end;
@@ -269,6 +273,29 @@ struct crs_img_guard {
 };
 #define CRS_IMG_GUARD_RECORDS 65536u /* runs an image holds, at most: a process with more
                                       * fails its checkpoint rather than lose some */
+
+/* Shared memory that lives only in memory and has a name other processes find it by: a SysV
+ * segment (shmget, attached with shmat) or a POSIX object (shm_open, a file of /dev/shm). Its
+ * regions (CRS_VMA_F_SHMOBJ, same dev and ino) hold its pages; this says how to make it again. */
+enum crs_img_shmobj_kind {
+    CRS_SHMOBJ_SYSV = 1,
+    CRS_SHMOBJ_POSIX = 2,
+};
+#define CRS_SHMOBJ_F_INSTANT 0x1u  /* its pages are those of the snapshot's instant (copied while
+                                    * the threads were stopped), not read afterwards */
+struct crs_img_shmobj {
+    uint32_t kind;              /* enum crs_img_shmobj_kind */
+    uint32_t mode;              /* SysV: shm_perm.mode, SHM_DEST (01000) once removed (IPC_RMID);
+                                 * POSIX: st_mode */
+    uint64_t dev, ino;          /* as its regions show them; SysV: ino is the segment's id */
+    uint64_t size;              /* bytes */
+    int32_t key;                /* SysV: its key (0: IPC_PRIVATE, or removed) */
+    uint32_t path;              /* POSIX: string offset of its path (/dev/shm/NAME) */
+    uint32_t uid, gid;          /* its owner */
+    uint32_t flags;             /* CRS_SHMOBJ_F_* */
+    uint32_t pad;
+};
+#define CRS_IMG_SHMOBJ_RECORDS 256u /* objects an image describes, at most */
 
 /* Pages in one chunk (1 MiB): the writer fills chunks up to it, readers refuse more. */
 #define CRS_IMG_CHUNK_MAX_PAGES 256u

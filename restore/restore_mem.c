@@ -42,11 +42,16 @@
  * the one it keeps). Pairs beyond it are left out. */
 #define AUXV_PAIRS 64
 
-/* Regions whose saved pages are written into them, so they start writable. */
-static int takes_pages(const struct crs_img_vma *v)
+/* Regions whose saved pages are written into them, so they start writable. A SysV segment or
+ * /dev/shm object takes them only when it was made again: one still there is used as it is. */
+static int takes_pages(const struct crs_restore *r, const struct crs_img_vma *v)
 {
     if (!(v->flags & CRS_VMA_F_SAVED))
         return 0;
+    if (v->flags & CRS_VMA_F_SHMOBJ) {
+        const struct crs_restore_obj *m = crs_restore_obj_of(r, v);
+        return m && m->fill;
+    }
     return v->kind != CRS_VMA_FILE_SHARED || (v->flags & CRS_VMA_F_DELETED);
 }
 
@@ -58,16 +63,21 @@ struct how {
     const char *path;
 };
 
-static int region_how(const struct crs_image *img, const struct crs_img_vma *v, struct how *h)
+static int region_how(const struct crs_restore *r, const struct crs_img_vma *v, struct how *h)
 {
-    const char *path = crs_image_string(img, v->path);
+    const char *path = crs_image_string(r->img, v->path);
     int file = (v->kind == CRS_VMA_FILE_PRIVATE || v->kind == CRS_VMA_FILE_SHARED) &&
                !(v->flags & CRS_VMA_F_DELETED) && path && path[0] == '/';
+    int fill = takes_pages(r, v);
 
-    h->prot = takes_pages(v) ? PROT_READ | PROT_WRITE : (int)v->prot;
+    /* a /dev/shm object not made again yet (the trial mapping): memory of the same kind */
+    if (file && (v->flags & CRS_VMA_F_SHMOBJ) && access(path, F_OK) < 0)
+        file = 0;
+    h->prot = fill ? PROT_READ | PROT_WRITE : (int)v->prot;
     h->flags = v->flags & CRS_VMA_F_NORESERVE ? MAP_NORESERVE : 0;
     h->path = file ? path : NULL;
-    h->oflags = v->kind == CRS_VMA_FILE_SHARED && (v->prot & PROT_WRITE) ? O_RDWR : O_RDONLY;
+    h->oflags = v->kind == CRS_VMA_FILE_SHARED && (v->prot & PROT_WRITE || fill) ? O_RDWR
+                                                                                : O_RDONLY;
     switch (v->kind) {
     case CRS_VMA_VDSO:
     case CRS_VMA_VVAR:
@@ -118,8 +128,10 @@ static int map_region(struct crs_restore *r, const struct crs_img_vma *v, char *
     int fd = -1;
     void *p;
 
-    if (!region_how(r->img, v, &h))
+    if (!region_how(r, v, &h))
         return 0;
+    if ((v->flags & CRS_VMA_F_SHMOBJ) && v->kind == CRS_VMA_ANON_SHARED)
+        return crs_restore_sysv_attach(r, v, err, errlen);
     if (h.path && (fd = open_for(v, &h, err, errlen)) < 0)
         return fd;
     /* shared with another region or a descriptor: the object made for them (restore_shm.c) */
@@ -164,7 +176,7 @@ int crs_restore_memory_try(const struct crs_restore *r, char *err, size_t errlen
         int fd = -1;
         void *p;
 
-        if (!region_how(img, v, &h))
+        if (!region_how(r, v, &h))
             continue;
         if (h.path && (fd = open_for(v, &h, err, errlen)) < 0) {
             rc = fd;
@@ -276,7 +288,7 @@ static int fill_share(struct share *s)
         size_t len = (size_t)it.chunk.npages * CRS_IMG_PAGE_SIZE;
         if ((it.index - 1) / BATCH_CHUNKS % s->n != s->id)
             continue;
-        if (!v || !takes_pages(v))
+        if (!v || !takes_pages(s->r, v))
             continue;       /* a shared file's contents live in the file */
         /* One call faults the chunk's pages in, instead of a fault per page while zstd writes
          * them; a kernel without MADV_POPULATE_WRITE just takes the faults. */
@@ -384,7 +396,8 @@ int crs_restore_memory(struct crs_restore *r, char *err, size_t errlen)
     struct crs_image *img = r->img;
     int rc;
 
-    if ((rc = crs_restore_shm_make(r, err, errlen)))
+    if ((rc = crs_restore_shm_make(r, err, errlen)) ||
+        (rc = crs_restore_shmobj_make(r, err, errlen)))
         return rc;
     for (uint32_t i = 0; i < img->nvmas; i++)
         if ((rc = map_region(r, &img->vmas[i], err, errlen)))
@@ -398,7 +411,9 @@ int crs_restore_memory(struct crs_restore *r, char *err, size_t errlen)
 
     for (uint32_t i = 0; i < img->nvmas; i++) {
         const struct crs_img_vma *v = &img->vmas[i];
-        if (!takes_pages(v) || v->kind == CRS_VMA_VDSO || v->kind == CRS_VMA_VVAR ||
+        /* a SysV segment is attached read-write, or read-only: its protection is set here */
+        int sysv = (v->flags & CRS_VMA_F_SHMOBJ) && v->kind == CRS_VMA_ANON_SHARED;
+        if ((!takes_pages(r, v) && !sysv) || v->kind == CRS_VMA_VDSO || v->kind == CRS_VMA_VVAR ||
             v->kind == CRS_VMA_VSYSCALL)
             continue;
         if (mprotect((void *)(uintptr_t)v->start, v->end - v->start, (int)v->prot) < 0) {
@@ -412,6 +427,7 @@ int crs_restore_memory(struct crs_restore *r, char *err, size_t errlen)
     for (uint32_t i = 0; i < img->nvmas; i++)
         advise(&img->vmas[i]);
     install_guards(r);
+    crs_restore_shmobj_finish(r);
     return 0;
 }
 

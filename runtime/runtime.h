@@ -113,6 +113,9 @@ void crs_fddeleted_end(void);       /* after the clone: the parent's copy of the
 void crs_dontfork_lift(void);       /* quiesced: let the snapshot clone copy MADV_DONTFORK regions */
 void crs_dontfork_mark(void);       /* and mark them again, after it or after a restore */
 void crs_memlock_restarted(void);   /* a restored process: mlockall(MCL_FUTURE) again */
+void crs_shmcopy_scan(void);        /* before the quiesce: list the in-memory shared regions */
+void crs_shmcopy_take(void);        /* quiesced: copy them */
+void crs_shmcopy_end(void);         /* after the clone: the parent's copy goes */
 void crs_restarted(void);           /* a restored process, back in crs_checkpoint_run() */
 uint64_t crs_scan_dir_seq(const char *dir);
 

@@ -212,6 +212,13 @@ struct crs_state {
     uint8_t dontfork_how[CRS_MAX_DONTFORK];  /* 1: was MADV_DONTFORK, 2: MADV_WIPEONFORK,
                                               * CRS_SNAP_RANGE_LOCKED, _ONFAULT (snapshot.h) */
     char smaps_buf[16384];
+    /* shared memory copied at the snapshot (shmcopy.c) */
+    int shm_memfd;                  /* -1 outside a checkpoint */
+    uint32_t nshmcopy;
+    uint64_t shm_bytes;
+    uint32_t shm_missed;            /* regions too large for the budget, or not readable */
+    struct crs_snap_shmcopy shmcopy[CRS_SNAP_SHM_REGIONS];
+    unsigned char shm_vec[4096];    /* mincore of one stretch */
 
     /* what the descriptors' kinds capture at the quiesce (regular files' offsets, eventfd
      * counters), for the snapshot child (fdpos.c) */

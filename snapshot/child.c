@@ -204,7 +204,8 @@ static char *own_memory(struct child *c)
     size_t fdbytes = MAX_FDS * sizeof(struct crs_img_fd) +
                      MAX_UNSAVED * sizeof(struct crs_img_unsaved) +
                      CRS_IMG_MAPHASH_RECORDS * sizeof(struct crs_img_maphash) +
-                     CRS_IMG_GUARD_RECORDS * sizeof(struct crs_img_guard);
+                     CRS_IMG_GUARD_RECORDS * sizeof(struct crs_img_guard) +
+                     CRS_IMG_SHMOBJ_RECORDS * sizeof(struct crs_img_shmobj);
     size_t total = CRS_WRITER_MEM + poolbytes + FAULT_STACK + BATCH * 8 + BATCH + fdbytes +
                    WORK_SIZE;
     total = (total + 4 * CRS_IMG_PAGE_SIZE) & ~(size_t)(CRS_IMG_PAGE_SIZE - 1);
@@ -229,7 +230,8 @@ static char *own_memory(struct child *c)
     c->unsaved = (struct crs_img_unsaved *)(c->fds + MAX_FDS);
     c->maphash = (struct crs_img_maphash *)(c->unsaved + MAX_UNSAVED);
     c->guards = (struct crs_img_guard *)(c->maphash + CRS_IMG_MAPHASH_RECORDS);
-    c->work = (char *)(c->guards + CRS_IMG_GUARD_RECORDS);
+    c->shmobj = (struct crs_img_shmobj *)(c->guards + CRS_IMG_GUARD_RECORDS);
+    c->work = (char *)(c->shmobj + CRS_IMG_SHMOBJ_RECORDS);
     crs_pool_bind(c);
     /* the helper, where a second CPU is there to run it and nothing forbids it */
     crs_pool_start(&c->pool, helper_top, c->req->hooks.one_thread);
@@ -359,6 +361,7 @@ void crs_snapshot_child(const struct crs_snap_request *req)
                                   req->deleted, req->deleted_memfd >= 0 ? req->ndeleted : 0,
                                   req->parent > 0 ? req->parent : getppid());
 
+    crs_child_shm(&c);
     crs_release_plan(&c);
 
     /* 4. the image; every name from here on is relative to the directory the parent checked */

@@ -58,6 +58,20 @@ struct crs_snap_deleted {
     uint64_t dev;                   /* with ino, which file: one copy each */
 };
 
+/* Shared memory that lives only in memory (SysV segments, /dev/shm objects) is not copied by
+ * the fork: the runtime copies the resident pages of its regions while the threads are stopped
+ * into a memfd of its own (runtime/shmcopy.c), at most CRS_SNAP_SHM_MAX bytes, and the child
+ * saves a region from its copy when the region is still the one copied. */
+#define CRS_SNAP_SHM_MAX (64u << 20)
+#define CRS_SNAP_SHM_REGIONS 64
+struct crs_snap_shmcopy {
+    uint64_t start, end;            /* the region */
+    uint64_t ino;                   /* its maps inode (a SysV segment's id) */
+    uint64_t offset;                /* where its copy starts in the memfd (holes: not resident) */
+    uint32_t copied;                /* 1: the copy is whole */
+    uint32_t pad;
+};
+
 /* crs_snap_request.ranges_how: the bits the child reads (1 and 2 are the runtime's own, for
  * MADV_DONTFORK and MADV_WIPEONFORK regions). */
 #define CRS_SNAP_RANGE_LOCKED 0x4u      /* smaps "lo": mlock */
@@ -107,6 +121,9 @@ struct crs_snap_request {
     const uint64_t (*ranges)[2];
     const uint8_t *ranges_how;
     uint32_t nranges;
+    const struct crs_snap_shmcopy *shmcopy; /* shared memory copied at the snapshot, in */
+    uint32_t nshmcopy;                       /*   shm_memfd */
+    int shm_memfd;
     int no_release;                 /* 1 = the child keeps the pages it has written until it
                                      * exits ($CRSNAP_NO_RELEASE); 0 = it unmaps them as it
                                      * goes, so the parent's later writes copy nothing */

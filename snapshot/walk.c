@@ -189,6 +189,8 @@ static int save_mode(const struct crs_img_vma *v)
     case CRS_VMA_ANON_SHARED:
         return SAVE_RESIDENT;
     case CRS_VMA_FILE_SHARED:
+        if (v->flags & CRS_VMA_F_SHMOBJ)
+            return SAVE_RESIDENT;       /* a /dev/shm object: in memory only */
         return (v->flags & CRS_VMA_F_DELETED) ? SAVE_ALL : SAVE_NONE;
     default:
         return SAVE_NONE;

@@ -115,3 +115,14 @@ add_executable(restore_guard_prog ${CRS_RESTORE_TESTS}/guard.c)
 target_link_libraries(restore_guard_prog PRIVATE Threads::Threads)
 crs_restore_test(restore_guard_pages memkinds.sh self guard $<TARGET_FILE:restore_guard_prog>
                  3000000 @PROGRESS@)
+add_executable(restore_sysvshm_prog ${CRS_RESTORE_TESTS}/sysvshm.c)
+foreach(who self user)
+  crs_restore_test(restore_sysvshm_${who} memkinds.sh ${who} sysv
+                   $<TARGET_FILE:restore_sysvshm_prog> @TMP@ 3000000 @PROGRESS@)
+endforeach()
+add_executable(restore_shmobj_prog ${CRS_RESTORE_TESTS}/shmobj.c)
+target_link_libraries(restore_shmobj_prog PRIVATE rt)
+foreach(who self user)
+  crs_restore_test(restore_shmobj_${who} memkinds.sh ${who} shm
+                   $<TARGET_FILE:restore_shmobj_prog> @TMP@ 3000000 @PROGRESS@)
+endforeach()

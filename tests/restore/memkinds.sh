@@ -36,6 +36,15 @@ expand() {
 }
 set -- $(expand "$@")
 
+# a SysV segment the program could not remove (a failed run) goes with the test
+sysv_cleanup() {
+    [ -f "$W/key" ] && ipcrm -M "$(cat "$W/key")" 2>/dev/null
+    [ -f "$W/shmname" ] && rm -f "$(cat "$W/shmname")"
+    [ -n "${U_DIR:-}" ] && unpriv_cleanup
+    cleanup
+}
+trap sysv_cleanup EXIT
+
 # as_who CMD...: CMD as the test's user, with the library that user can read
 as_who() {
     low=
@@ -107,6 +116,10 @@ case $label in
 memlock) info='^  locked +([2-9]|[1-9][0-9]+) +[0-9.]+ [KMG]iB +\(mlock\)$'
          json='"locked_regions":([2-9]|[1-9][0-9]+),"locked_bytes":[0-9]+' ;;
 guard) info='^guard pages +5 in 4 runs$' json='"guard_pages":5' ;;
+sysv) info='^  sysv key 0x0{8} id [0-9]+, 4\.0 KiB, mode 0600, removed$'
+      json='"kind":"sysv","key":[0-9]+,"id":[0-9]+,"removed":false,"size":12388,"mode":384,"instant":true' ;;
+shm) info='^  posix /dev/shm/crsnap-test-[0-9]+, 12 KiB, mode 0640$'
+     json='"kind":"posix","path":"/dev/shm/crsnap-test-[0-9]+","size":12388,"mode":416,"instant":true' ;;
 *) info= json= ;;
 esac
 "$CRSNAP_BIN" info "$IMG" >"$T/info.out" 2>&1 || fail "crsnap info failed: $(cat "$T/info.out")"
@@ -126,4 +139,49 @@ if [ -n "$low" ]; then
 fi
 same "$T/restored.out" "$T/expected.out"
 grep -q "warning" "$T/restored.err" && fail "the restore warned: $(cat "$T/restored.err")"
+# (b2) SysV: the key held by another segment at restore: refused, and --force restores with a
+# segment of the program's own (whose key check then fails, as it should)
+if [ "$label" = sysv ]; then
+    run_under squat "$@"
+    ckpt --kill
+    gone "$PID"
+    key=$(cat "$W/key")
+    ipcrm -M "$key" || fail "cannot remove the segment of key $key"
+    as_who "$PROG" squat "$W" || fail "cannot make another segment under key $key"
+    as_who "$C" restore -q "$IMG" >"$T/squat.out" 2>"$T/squat.err"
+    [ $? != 0 ] || fail "a restore went on while another segment holds key $key"
+    grep -q "SysV shared memory key $key is another segment's now (id [0-9]*, 4096 bytes; the process had id [0-9]*, 12388 bytes); --force" \
+        "$T/squat.err" || fail "no error naming the key: $(cat "$T/squat.err")"
+    as_who "$C" restore -q -f "$IMG" >"$T/squat.out" 2>"$T/squat.err"
+    [ $? = 0 ] || fail "restore --force with the key taken failed: $(cat "$T/squat.err")"
+    grep -q "warning: SysV shared memory key $key is another segment's now .*: the restored process gets a segment of its own, without the key" \
+        "$T/squat.err" || fail "no warning about the key: $(cat "$T/squat.err")"
+    grep -qx "the key names the segment BROKEN" "$T/squat.out" &&
+        [ "$(grep -c ' ok$' "$T/squat.out")" = 4 ] ||
+        fail "the forced restore did not run as it should: $(cat "$T/squat.out")"
+    ipcrm -M "$key"
+fi
+
+# (c) shared memory: a checkpoint while the program writes on, SIGKILL a little later, restore:
+# the image must hold the shared pages of the checkpoint's instant, not later ones
+case $label in
+sysv|shm)
+    [ -n "${MEMKINDS_RESET:-}" ] && as_who $MEMKINDS_RESET
+    run_under later "$@"
+    ckpt
+    sleep 0.3
+    kill -KILL "$PID"
+    gone "$PID"
+    [ -s "$T/later.out" ] && fail "the program finished before it was killed"
+    # a /dev/shm object lives in memory: gone after a reboot, made again from the image
+    if [ "$label" = shm ]; then
+        [ -f "$(cat "$W/shmname")" ] || fail "no /dev/shm object $(cat "$W/shmname") after the kill"
+        rm -f "$(cat "$W/shmname")"
+    fi
+    as_who "$C" restore -q "$IMG" >"$T/restored2.out" 2>"$T/restored2.err"
+    RC=$?
+    [ "$RC" = 0 ] || fail "crsnap restore of the live checkpoint exited $RC"
+    same "$T/restored2.out" "$T/expected.out"
+    ;;
+esac
 echo "$label ($who): live and restored runs pass their own checks"
