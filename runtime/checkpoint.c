@@ -413,6 +413,7 @@ static int attempt(struct crs_result *res)
     }
 
     crs_shmcopy_scan();
+    crs_dontfork_preread();
     c->start_ns = crs_now_ns(CLOCK_MONOTONIC);
     r = crs_quiesce_all(crs_state.err, sizeof crs_state.err);
     if (r < 0) {

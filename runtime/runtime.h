@@ -110,6 +110,7 @@ void crs_fdqueue_add(int fd, const struct stat *sb); /* quiesced: a pipe's or so
 void crs_fddeleted_begin(void);     /* quiesced: no deleted file copied yet */
 void crs_fddeleted_add(int fd, const struct stat *sb); /* quiesced: a deleted file's contents */
 void crs_fddeleted_end(void);       /* after the clone: the parent's copy of them goes */
+void crs_dontfork_preread(void);    /* before the quiesce: the locked regions, read early */
 void crs_dontfork_lift(void);       /* quiesced: let the snapshot clone copy MADV_DONTFORK regions */
 void crs_dontfork_mark(void);       /* and mark them again, after it or after a restore */
 void crs_memlock_restarted(void);   /* a restored process: mlockall(MCL_FUTURE) again */

@@ -207,6 +207,7 @@ struct crs_state {
     _Atomic int saw_dontfork;       /* the program asked for MADV_DONTFORK at least once */
     _Atomic int saw_mlock;          /* the program locked memory at least once */
     _Atomic int mlock_future;       /* the flags of the last mlockall with MCL_FUTURE, or 0 */
+    int64_t lock_pre_kib;           /* KiB locked as read before the stop, or -1 (dontfork.c) */
     int ndontfork;
     uint64_t dontfork[CRS_MAX_DONTFORK][2];   /* start, end */
     uint8_t dontfork_how[CRS_MAX_DONTFORK];  /* 1: was MADV_DONTFORK, 2: MADV_WIPEONFORK,

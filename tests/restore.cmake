@@ -111,6 +111,9 @@ foreach(who self user user-memlock)
   crs_restore_test(restore_memlock_${who} memkinds.sh ${who} memlock
                    $<TARGET_FILE:restore_memlock_prog> 3000000 @PROGRESS@ future)
 endforeach()
+# without MCL_FUTURE the locks read before the stop are the ones the image gets
+crs_restore_test(restore_memlock_regions memkinds.sh self memlock
+                 $<TARGET_FILE:restore_memlock_prog> 3000000 @PROGRESS@)
 add_executable(restore_guard_prog ${CRS_RESTORE_TESTS}/guard.c)
 target_link_libraries(restore_guard_prog PRIVATE Threads::Threads)
 crs_restore_test(restore_guard_pages memkinds.sh self guard $<TARGET_FILE:restore_guard_prog>
