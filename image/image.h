@@ -76,6 +76,10 @@ enum crs_img_section_type {
                            * (timer_create); absent when there were none */
     CRS_SEC_PIDNS = 17,   /* optional: one struct crs_img_pidns, the process ran in a pid
                            * namespace a restore made; absent otherwise */
+    CRS_SEC_GUARDS = 18,  /* optional: struct crs_img_guard[], the guard pages
+                           * (MADV_GUARD_INSTALL); absent when there are none */
+    CRS_SEC_SHMOBJ = 19,  /* optional: struct crs_img_shmobj[], the SysV segments and
+                           * POSIX shared memory objects the regions map */
     CRS_SEC__END,         /* one past the last type this version knows: sizes the tables
                            * indexed by type; never on disk (readers skip unknown types) */
 };
@@ -263,6 +267,11 @@ enum crs_img_vma_kind {
 #define CRS_VMA_F_NOHUGEPAGE 0x40u /* MADV_NOHUGEPAGE ("nh") */
 #define CRS_VMA_F_DONTDUMP 0x80u   /* MADV_DONTDUMP ("dd") */
 #define CRS_VMA_F_MERGEABLE 0x100u /* MADV_MERGEABLE, KSM ("mg") */
+#define CRS_VMA_F_LOCKED 0x200u    /* mlock ("lo" in the process's smaps, read by the runtime) */
+#define CRS_VMA_F_LOCKONFAULT 0x400u /* with LOCKED: locked as it faults in (MLOCK_ONFAULT) */
+#define CRS_VMA_F_GUARDS 0x800u    /* some of its pages are guard pages: see GUARDS */
+#define CRS_VMA_F_SHMOBJ 0x1000u   /* maps a SysV segment or a /dev/shm object of SHMOBJ (by
+                                    * dev, ino): its resident pages are in PAGES */
 
 struct crs_img_vma {
     uint64_t start, end;
@@ -287,6 +296,37 @@ struct crs_img_maphash {
 #define CRS_IMG_MAPHASH_MAX (256ull << 20) /* bytes hashed per checkpoint, at most: the files
                                             * past it are checked by size and mtime only */
 #define CRS_IMG_MAPHASH_RECORDS 1024u      /* regions hashed, at most */
+
+/* Guard pages (MADV_GUARD_INSTALL, Linux 6.13): pages that fault when touched and hold
+ * nothing. A run of them inside one region flagged CRS_VMA_F_GUARDS; ascending, disjoint. */
+struct crs_img_guard {
+    uint64_t start, end;        /* page-aligned, end exclusive */
+};
+#define CRS_IMG_GUARD_RECORDS 65536u /* runs an image holds, at most: a process with more
+                                      * fails its checkpoint rather than lose some */
+
+/* Shared memory that lives only in memory and has a name other processes find it by: a SysV
+ * segment (shmget, attached with shmat) or a POSIX object (shm_open, a file of /dev/shm). Its
+ * regions (CRS_VMA_F_SHMOBJ, same dev and ino) hold its pages; this says how to make it again. */
+enum crs_img_shmobj_kind {
+    CRS_SHMOBJ_SYSV = 1,
+    CRS_SHMOBJ_POSIX = 2,
+};
+#define CRS_SHMOBJ_F_INSTANT 0x1u  /* its pages are those of the snapshot's instant (copied while
+                                    * the threads were stopped), not read afterwards */
+struct crs_img_shmobj {
+    uint32_t kind;              /* enum crs_img_shmobj_kind */
+    uint32_t mode;              /* SysV: shm_perm.mode, SHM_DEST (01000) once removed (IPC_RMID);
+                                 * POSIX: st_mode */
+    uint64_t dev, ino;          /* as its regions show them; SysV: ino is the segment's id */
+    uint64_t size;              /* bytes */
+    int32_t key;                /* SysV: its key (0: IPC_PRIVATE, or removed) */
+    uint32_t path;              /* POSIX: string offset of its path (/dev/shm/NAME) */
+    uint32_t uid, gid;          /* its owner */
+    uint32_t flags;             /* CRS_SHMOBJ_F_* */
+    uint32_t pad;
+};
+#define CRS_IMG_SHMOBJ_RECORDS 256u /* objects an image describes, at most */
 
 /* Pages in one chunk (1 MiB): the writer fills chunks up to it, readers refuse more. */
 #define CRS_IMG_CHUNK_MAX_PAGES 256u

@@ -79,6 +79,37 @@ static int check_str(const struct crs_image *img, uint32_t off, const char *what
 }
 
 /* Splits the ARGV payload into argv (count entries) and envp (the rest). */
+/* SHMOBJ: each object once, of a known kind, its size below what can be mapped; a POSIX one
+ * named /dev/shm/NAME (a restore may create it there, and nowhere else). */
+static int load_shmobj(struct crs_image *img, const struct crs_img_toc_entry *e, char *err,
+                       size_t errlen)
+{
+    void *p;
+    int r;
+
+    if ((r = crs_reader_need_count(e, sizeof(struct crs_img_shmobj), err, errlen)) ||
+        (r = crs_reader_load_section(img, e, &p, err, errlen)))
+        return r;
+    img->shmobj = crs_reader_keep(img, p);
+    img->nshmobj = e->count;
+    for (uint32_t i = 0; i < img->nshmobj; i++) {
+        const struct crs_img_shmobj *o = &img->shmobj[i];
+        const char *path = crs_image_string(img, o->path);
+        int bad = (o->kind != CRS_SHMOBJ_SYSV && o->kind != CRS_SHMOBJ_POSIX) ||
+                  o->size > (1ull << 47) || !path;
+        if (!bad && o->kind == CRS_SHMOBJ_POSIX)
+            bad = strncmp(path, "/dev/shm/", 9) || !path[9] || strchr(path + 9, '/') ||
+                  !strcmp(path + 9, ".") || !strcmp(path + 9, "..");
+        for (uint32_t j = 0; j < i && !bad; j++)
+            bad = img->shmobj[j].dev == o->dev && img->shmobj[j].ino == o->ino;
+        if (bad) {
+            crs_seterr(err, errlen, "damaged shared-memory-objects section: record %u", i);
+            return -EBADMSG;
+        }
+    }
+    return 0;
+}
+
 static int split_argv(struct crs_image *img, char *p, uint64_t len, uint32_t argc, char *err,
                       size_t errlen)
 {
@@ -134,7 +165,8 @@ static int check_vmas(const struct crs_image *img, char *err, size_t errlen)
         }
         if ((v->flags & CRS_VMA_F_SAVED) &&
             (v->kind == CRS_VMA_VDSO || v->kind == CRS_VMA_VVAR || v->kind == CRS_VMA_VSYSCALL ||
-             (v->kind == CRS_VMA_FILE_SHARED && !(v->flags & CRS_VMA_F_DELETED)))) {
+             (v->kind == CRS_VMA_FILE_SHARED &&
+              !(v->flags & (CRS_VMA_F_DELETED | CRS_VMA_F_SHMOBJ))))) {
             crs_seterr(err, errlen, "damaged region %u: a %s region cannot hold saved pages", i,
                        crs_image_vma_kind_name(v->kind));
             return -EBADMSG;
@@ -400,12 +432,48 @@ int crs_reader_load_all(struct crs_image *img, char *err, size_t errlen)
         img->nmaphash = e->count;
         for (uint32_t i = 0; i < img->nmaphash; i++) {
             const struct crs_img_vma *v = crs_image_find_vma(img, img->maphash[i].start);
-            if (!v || v->start != img->maphash[i].start || v->kind != CRS_VMA_FILE_SHARED ||
+            if (!v || v->start != img->maphash[i].start ||
+                (v->kind != CRS_VMA_FILE_SHARED && !(v->flags & CRS_VMA_F_SHMOBJ)) ||
                 img->maphash[i].len > v->end - v->start) {
                 crs_seterr(err, errlen, "damaged mapped-file-hashes section: record %u is for "
                            "no shared file region", i);
                 return -EBADMSG;
             }
+        }
+    }
+    if ((e = seen[CRS_SEC_GUARDS])) {
+        if ((r = crs_reader_need_count(e, sizeof(struct crs_img_guard), err, errlen)))
+            return r;
+        if ((r = crs_reader_load_section(img, e, &p, err, errlen)))
+            return r;
+        img->guards = crs_reader_keep(img, p);
+        img->nguards = e->count;
+        for (uint32_t i = 0; i < img->nguards; i++) {
+            const struct crs_img_guard *g = &img->guards[i];
+            const struct crs_img_vma *v = crs_image_find_vma(img, g->start);
+            if (g->start >= g->end || (g->start | g->end) % CRS_IMG_PAGE_SIZE ||
+                (i && g->start < img->guards[i - 1].end) || !v || g->end > v->end ||
+                !(v->flags & CRS_VMA_F_GUARDS)) {
+                crs_seterr(err, errlen, "damaged guard-pages section: record %u is not a run of "
+                           "pages inside a region with guard pages, after the one before", i);
+                return -EBADMSG;
+            }
+        }
+    }
+    if ((e = seen[CRS_SEC_SHMOBJ]) && (r = load_shmobj(img, e, err, errlen)))
+        return r;
+    for (uint32_t i = 0; i < img->nvmas; i++) {
+        const struct crs_img_vma *v = &img->vmas[i];
+        const struct crs_img_shmobj *o = (v->flags & CRS_VMA_F_SHMOBJ) ?
+                                         crs_image_shmobj_of(img, v) : NULL;
+        if ((v->flags & CRS_VMA_F_SHMOBJ) &&
+            (!o || (o->kind == CRS_SHMOBJ_SYSV) != (v->kind == CRS_VMA_ANON_SHARED) ||
+             (o->kind == CRS_SHMOBJ_POSIX) != (v->kind == CRS_VMA_FILE_SHARED) ||
+             v->file_offset % CRS_IMG_PAGE_SIZE ||
+             v->file_offset + (v->end - v->start) > o->size + CRS_IMG_PAGE_SIZE - 1)) {
+            crs_seterr(err, errlen, "damaged region %u: it maps shared memory the image does not "
+                       "describe", i);
+            return -EBADMSG;
         }
     }
     if ((e = seen[CRS_SEC_ATTRS])) {

@@ -251,3 +251,12 @@ void crs_image_set_progress(struct crs_image *img, crs_progress_fn fn, void *arg
     img->progress_arg = arg;
     img->progress_done = 0;
 }
+
+const struct crs_img_shmobj *crs_image_shmobj_of(const struct crs_image *img,
+                                                 const struct crs_img_vma *v)
+{
+    for (uint32_t i = 0; i < img->nshmobj; i++)
+        if (img->shmobj[i].dev == v->dev && img->shmobj[i].ino == v->ino)
+            return &img->shmobj[i];
+    return NULL;
+}

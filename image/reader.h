@@ -76,6 +76,10 @@ struct crs_image {
     uint32_t ntimers;
     const struct crs_img_maphash *maphash; /* MAPHASH: files mapped shared, hashed; none in */
     uint32_t nmaphash;                     /*   images before it existed */
+    const struct crs_img_shmobj *shmobj; /* SHMOBJ: SysV segments and /dev/shm objects */
+    uint32_t nshmobj;
+    const struct crs_img_guard *guards; /* GUARDS: guard page runs, ascending; none when */
+    uint32_t nguards;                   /*   the process had none */
 
     uint64_t pages_offset;          /* file offset of the first chunk header */
     uint64_t pages_length;          /* PAGES payload bytes */
@@ -117,6 +121,10 @@ const struct crs_image_deleted *crs_image_deleted_for(const struct crs_image *im
  * 0.0.0.0:8000 (TCP)", "child process 1234 (sleep)". The text is the image's, unescaped.
  * Returns what snprintf returns. */
 int crs_image_unsaved_line(const struct crs_image *img, uint32_t i, char *buf, size_t len);
+
+/* The SHMOBJ record of the object region v maps (by dev and ino), or NULL. */
+const struct crs_img_shmobj *crs_image_shmobj_of(const struct crs_image *img,
+                                                 const struct crs_img_vma *v);
 
 /* The region containing addr, or NULL. */
 const struct crs_img_vma *crs_image_find_vma(const struct crs_image *img, uint64_t addr);

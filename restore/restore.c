@@ -169,7 +169,8 @@ int crs_restore_run(struct crs_image *img, const struct crs_restore_opts *o, cha
     if ((rc = crs_restore_memory_prepare(r, err, errlen)))
         goto fail;
     if (!(r->fd_done = calloc(img->nfds ? img->nfds : 1, 1)) ||
-        !(r->shm = calloc(img->nvmas ? img->nvmas : 1, sizeof *r->shm))) {
+        !(r->shm = calloc(img->nvmas ? img->nvmas : 1, sizeof *r->shm)) ||
+        !(r->objs = calloc(img->nshmobj ? img->nshmobj : 1, sizeof *r->objs))) {
         crs_seterr(err, errlen, "out of memory");
         rc = -ENOMEM;
         goto fail;
@@ -192,6 +193,7 @@ int crs_restore_run(struct crs_image *img, const struct crs_restore_opts *o, cha
         crs_restore_memory_release(r);
         free(r->fd_done);
         free(r->shm);
+        free(r->objs);
         free(r->plan);
         free(r);
         return 0;
@@ -213,6 +215,7 @@ int crs_restore_run(struct crs_image *img, const struct crs_restore_opts *o, cha
         (rc = crs_restore_fds(r, err, errlen)) ||
         (rc = crs_restore_proc(r, err, errlen)))
         die(r, err);
+    crs_restore_locks(r);
     if (crs_restore_mm(r, err, errlen)) {
         if (o->verbose)
             crs_restore_say(r->errfd, "warning: ", err);
@@ -252,6 +255,7 @@ fail:
         crs_restore_shm_close(r);
     free(r->fd_done);
     free(r->shm);
+    free(r->objs);
     free(r->plan);
     free(r);
     return rc;

@@ -61,6 +61,14 @@ struct crs_restore_shm {
     int sealed;                 /* its memfd descriptor has set its seals */
 };
 
+/* A SysV segment or /dev/shm object (SHMOBJ) at restore: the segment's id, and whether it was
+ * made again, so that its regions' saved pages are written into it. */
+struct crs_restore_obj {
+    int shmid;                  /* SysV: the segment attached; else -1 */
+    int fill;                   /* made again: the saved pages go in */
+    int remove;                 /* SysV: removed once attached (IPC_RMID) */
+};
+
 /* Everything the restorer carries from the checks to the jump. Filled step by step. */
 struct crs_restore {
     struct crs_image *img;
@@ -74,6 +82,7 @@ struct crs_restore {
     uint8_t *fd_done;           /* one flag per saved descriptor, made before the layout check */
     struct crs_restore_shm *shm; /* shared memory objects made again (restore_shm.c): room for */
     uint32_t nshm;              /*   one per region, made before the layout check */
+    struct crs_restore_obj *objs; /* one per SHMOBJ record (restore_shmobj.c) */
     /* Decompression on two threads: both decompressors and the second thread's stack are made
      * before the layout check (crs_restore_memory_prepare), so they are in the unmap list. */
     int nthreads;               /* 1 or 2 */
@@ -122,6 +131,9 @@ void crs_restore_memory_release(struct crs_restore *r);
  * the vDSO block. -EADDRINUSE on a collision (a re-exec may help), other -errno otherwise. */
 int crs_restore_memory(struct crs_restore *r, char *err, size_t errlen);
 int crs_restore_vdso(struct crs_restore *r, char *err, size_t errlen);
+/* The regions that were locked, locked again (after the resource limits); a warning says what
+ * the kernel refused and why. */
+void crs_restore_locks(struct crs_restore *r);
 /* The kernel's view of the program break, argument area, auxv (prctl PR_SET_MM_MAP). */
 int crs_restore_mm(struct crs_restore *r, char *err, size_t errlen);
 
@@ -134,6 +146,19 @@ int crs_restore_shm_make(struct crs_restore *r, char *err, size_t errlen);
 struct crs_restore_shm *crs_restore_shm_find(struct crs_restore *r, uint64_t dev, uint64_t ino);
 int crs_restore_shm_lift(struct crs_restore *r, int floor, char *err, size_t errlen);
 void crs_restore_shm_close(struct crs_restore *r);
+
+/* restore_shmobj.c: SysV segments and /dev/shm objects. check: 0, 1 (a warning in err) or
+ * -errno for one object, changing nothing; make: creates the missing ones, before the regions
+ * are mapped; obj_of: the state of the object region v maps, or NULL; sysv_attach: maps SysV
+ * region v at its place; finish: removes again the segments the process had removed. */
+int crs_restore_check_shmobj(const struct crs_image *img, const struct crs_img_shmobj *o,
+                             const struct crs_restore_opts *opts, char *err, size_t errlen);
+int crs_restore_shmobj_make(struct crs_restore *r, char *err, size_t errlen);
+const struct crs_restore_obj *crs_restore_obj_of(const struct crs_restore *r,
+                                                  const struct crs_img_vma *v);
+int crs_restore_sysv_attach(struct crs_restore *r, const struct crs_img_vma *v, char *err,
+                            size_t errlen);
+void crs_restore_shmobj_finish(struct crs_restore *r);
 
 /* restore_fds.c: moves the restorer's descriptors above every saved number, then rebuilds the
  * saved ones. Unrestored descriptors are listed in r->plan. */

@@ -264,7 +264,16 @@ int crs_restore_check_files(const struct crs_image *img, const struct crs_restor
             continue;
         const char *path = crs_image_string(img, v->path);
         int is_entry = entry_file && path && !strcmp(path, entry_file);
+        /* a /dev/shm object that is gone is made again with the saved contents */
+        if ((v->flags & CRS_VMA_F_SHMOBJ) && path && access(path, F_OK) < 0 && errno == ENOENT)
+            continue;
         if ((r = check_mapped(img, v, is_entry ? &strict : o, err, errlen)) < 0)
+            return r;
+        if (r > 0)
+            crs_restore_say(2, "warning: ", err);
+    }
+    for (uint32_t i = 0; i < img->nshmobj; i++) {
+        if ((r = crs_restore_check_shmobj(img, &img->shmobj[i], o, err, errlen)) < 0)
             return r;
         if (r > 0)
             crs_restore_say(2, "warning: ", err);

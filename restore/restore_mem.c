@@ -19,7 +19,14 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
+
+#ifdef MADV_GUARD_INSTALL
+#define CRS_MADV_GUARD_INSTALL MADV_GUARD_INSTALL
+#else
+#define CRS_MADV_GUARD_INSTALL 102 /* Linux 6.13 */
+#endif
 
 #ifdef MADV_POPULATE_WRITE
 #define CRS_MADV_POPULATE_WRITE MADV_POPULATE_WRITE
@@ -35,11 +42,16 @@
  * the one it keeps). Pairs beyond it are left out. */
 #define AUXV_PAIRS 64
 
-/* Regions whose saved pages are written into them, so they start writable. */
-static int takes_pages(const struct crs_img_vma *v)
+/* Regions whose saved pages are written into them, so they start writable. A SysV segment or
+ * /dev/shm object takes them only when it was made again: one still there is used as it is. */
+static int takes_pages(const struct crs_restore *r, const struct crs_img_vma *v)
 {
     if (!(v->flags & CRS_VMA_F_SAVED))
         return 0;
+    if (v->flags & CRS_VMA_F_SHMOBJ) {
+        const struct crs_restore_obj *m = crs_restore_obj_of(r, v);
+        return m && m->fill;
+    }
     return v->kind != CRS_VMA_FILE_SHARED || (v->flags & CRS_VMA_F_DELETED);
 }
 
@@ -51,16 +63,21 @@ struct how {
     const char *path;
 };
 
-static int region_how(const struct crs_image *img, const struct crs_img_vma *v, struct how *h)
+static int region_how(const struct crs_restore *r, const struct crs_img_vma *v, struct how *h)
 {
-    const char *path = crs_image_string(img, v->path);
+    const char *path = crs_image_string(r->img, v->path);
     int file = (v->kind == CRS_VMA_FILE_PRIVATE || v->kind == CRS_VMA_FILE_SHARED) &&
                !(v->flags & CRS_VMA_F_DELETED) && path && path[0] == '/';
+    int fill = takes_pages(r, v);
 
-    h->prot = takes_pages(v) ? PROT_READ | PROT_WRITE : (int)v->prot;
+    /* a /dev/shm object not made again yet (the trial mapping): memory of the same kind */
+    if (file && (v->flags & CRS_VMA_F_SHMOBJ) && access(path, F_OK) < 0)
+        file = 0;
+    h->prot = fill ? PROT_READ | PROT_WRITE : (int)v->prot;
     h->flags = v->flags & CRS_VMA_F_NORESERVE ? MAP_NORESERVE : 0;
     h->path = file ? path : NULL;
-    h->oflags = v->kind == CRS_VMA_FILE_SHARED && (v->prot & PROT_WRITE) ? O_RDWR : O_RDONLY;
+    h->oflags = v->kind == CRS_VMA_FILE_SHARED && (v->prot & PROT_WRITE || fill) ? O_RDWR
+                                                                                : O_RDONLY;
     switch (v->kind) {
     case CRS_VMA_VDSO:
     case CRS_VMA_VVAR:
@@ -111,8 +128,10 @@ static int map_region(struct crs_restore *r, const struct crs_img_vma *v, char *
     int fd = -1;
     void *p;
 
-    if (!region_how(r->img, v, &h))
+    if (!region_how(r, v, &h))
         return 0;
+    if ((v->flags & CRS_VMA_F_SHMOBJ) && v->kind == CRS_VMA_ANON_SHARED)
+        return crs_restore_sysv_attach(r, v, err, errlen);
     if (h.path && (fd = open_for(v, &h, err, errlen)) < 0)
         return fd;
     /* shared with another region or a descriptor: the object made for them (restore_shm.c) */
@@ -157,7 +176,7 @@ int crs_restore_memory_try(const struct crs_restore *r, char *err, size_t errlen
         int fd = -1;
         void *p;
 
-        if (!region_how(img, v, &h))
+        if (!region_how(r, v, &h))
             continue;
         if (h.path && (fd = open_for(v, &h, err, errlen)) < 0) {
             rc = fd;
@@ -269,7 +288,7 @@ static int fill_share(struct share *s)
         size_t len = (size_t)it.chunk.npages * CRS_IMG_PAGE_SIZE;
         if ((it.index - 1) / BATCH_CHUNKS % s->n != s->id)
             continue;
-        if (!v || !takes_pages(v))
+        if (!v || !takes_pages(s->r, v))
             continue;       /* a shared file's contents live in the file */
         /* One call faults the chunk's pages in, instead of a fault per page while zstd writes
          * them; a kernel without MADV_POPULATE_WRITE just takes the faults. */
@@ -350,12 +369,35 @@ static void advise(const struct crs_img_vma *v)
             madvise(p, len, hints[i].advice);
 }
 
+/* Guard pages, installed again over the regions as filled (an install drops what a page
+ * holds, and they held nothing). A kernel without guard regions (before Linux 6.13) leaves
+ * them ordinary pages: a warning, since a program that relied on the fault no longer gets it. */
+static void install_guards(struct crs_restore *r)
+{
+    const struct crs_image *img = r->img;
+    uint64_t failed = 0;
+    int e = 0;
+
+    for (uint32_t i = 0; i < img->nguards; i++) {
+        const struct crs_img_guard *g = &img->guards[i];
+        if (madvise((void *)(uintptr_t)g->start, g->end - g->start, CRS_MADV_GUARD_INSTALL) < 0) {
+            if (!failed)
+                e = errno;
+            failed += (g->end - g->start) / CRS_IMG_PAGE_SIZE;
+        }
+    }
+    if (failed)
+        crs_restore_warn(r, "%" PRIu64 " guard pages (MADV_GUARD_INSTALL) are not installed "
+                         "again, they are ordinary pages now: %s", failed, strerror(e));
+}
+
 int crs_restore_memory(struct crs_restore *r, char *err, size_t errlen)
 {
     struct crs_image *img = r->img;
     int rc;
 
-    if ((rc = crs_restore_shm_make(r, err, errlen)))
+    if ((rc = crs_restore_shm_make(r, err, errlen)) ||
+        (rc = crs_restore_shmobj_make(r, err, errlen)))
         return rc;
     for (uint32_t i = 0; i < img->nvmas; i++)
         if ((rc = map_region(r, &img->vmas[i], err, errlen)))
@@ -369,7 +411,9 @@ int crs_restore_memory(struct crs_restore *r, char *err, size_t errlen)
 
     for (uint32_t i = 0; i < img->nvmas; i++) {
         const struct crs_img_vma *v = &img->vmas[i];
-        if (!takes_pages(v) || v->kind == CRS_VMA_VDSO || v->kind == CRS_VMA_VVAR ||
+        /* a SysV segment is attached read-write, or read-only: its protection is set here */
+        int sysv = (v->flags & CRS_VMA_F_SHMOBJ) && v->kind == CRS_VMA_ANON_SHARED;
+        if ((!takes_pages(r, v) && !sysv) || v->kind == CRS_VMA_VDSO || v->kind == CRS_VMA_VVAR ||
             v->kind == CRS_VMA_VSYSCALL)
             continue;
         if (mprotect((void *)(uintptr_t)v->start, v->end - v->start, (int)v->prot) < 0) {
@@ -382,7 +426,45 @@ int crs_restore_memory(struct crs_restore *r, char *err, size_t errlen)
     }
     for (uint32_t i = 0; i < img->nvmas; i++)
         advise(&img->vmas[i]);
+    install_guards(r);
+    crs_restore_shmobj_finish(r);
     return 0;
+}
+
+/* Locks come back after the resource limits (restore_proc.c): RLIMIT_MEMLOCK bounds what an
+ * unprivileged user may lock, and the process's own limit is the one that applies. A lock
+ * refused is a warning, not an error: the memory is all there, only not pinned. */
+void crs_restore_locks(struct crs_restore *r)
+{
+    const struct crs_image *img = r->img;
+    uint64_t bytes = 0, failed_bytes = 0;
+    uint32_t failed = 0;
+    int e = 0;
+
+    for (uint32_t i = 0; i < img->nvmas; i++) {
+        const struct crs_img_vma *v = &img->vmas[i];
+        if (!(v->flags & CRS_VMA_F_LOCKED) || v->kind == CRS_VMA_VDSO || v->kind == CRS_VMA_VVAR ||
+            v->kind == CRS_VMA_VSYSCALL)
+            continue;
+        bytes += v->end - v->start;
+        if (mlock2((void *)(uintptr_t)v->start, v->end - v->start,
+                   v->flags & CRS_VMA_F_LOCKONFAULT ? MLOCK_ONFAULT : 0) < 0) {
+            if (!failed)
+                e = errno;
+            failed++;
+            failed_bytes += v->end - v->start;
+        }
+    }
+    if (!failed)
+        return;
+    struct rlimit rl;
+    char lim[64] = "";
+    if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        snprintf(lim, sizeof lim, "; RLIMIT_MEMLOCK is %llu KiB",
+                 (unsigned long long)(rl.rlim_cur >> 10));
+    crs_restore_warn(r, "%u of the locked regions (%" PRIu64 " of %" PRIu64 " KiB) are not "
+                     "locked again: %s%s", failed, failed_bytes >> 10, bytes >> 10, strerror(e),
+                     lim);
 }
 
 int crs_restore_vdso(struct crs_restore *r, char *err, size_t errlen)

@@ -22,7 +22,8 @@
 
 int crs_restore_shm_region(const struct crs_img_vma *v)
 {
-    return v->ino && (v->kind == CRS_VMA_ANON_SHARED ||
+    /* a SysV segment or /dev/shm object is made again as itself (restore_shmobj.c) */
+    return v->ino && !(v->flags & CRS_VMA_F_SHMOBJ) && (v->kind == CRS_VMA_ANON_SHARED ||
                       (v->kind == CRS_VMA_FILE_SHARED && (v->flags & CRS_VMA_F_DELETED)));
 }
 

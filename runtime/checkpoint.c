@@ -413,6 +413,8 @@ static int attempt(struct crs_result *res)
         return 0;
     }
 
+    crs_shmcopy_scan();
+    crs_dontfork_preread();
     c->start_ns = crs_now_ns(CLOCK_MONOTONIC);
     r = crs_quiesce_all(crs_state.err, sizeof crs_state.err);
     if (r < 0) {
@@ -431,6 +433,7 @@ static int attempt(struct crs_result *res)
     list_internal_fds(req);
     crs_dontfork_lift();
     crs_fdpos_record();
+    crs_shmcopy_take();                 /* after the descriptors: its memfd is not the program's */
     req->fdstate = crs_state.fdstate;
     req->nfdstate = crs_state.nfdstate;
     req->nqueued = crs_state.nqueued;
@@ -438,6 +441,14 @@ static int attempt(struct crs_result *res)
     req->deleted = crs_state.deleted;
     req->ndeleted = crs_state.ndeleted;
     req->deleted_memfd = crs_state.deleted_memfd;
+    req->shmcopy = crs_state.shmcopy;
+    req->nshmcopy = crs_state.shm_memfd >= 0 ? crs_state.nshmcopy : 0;
+    req->shm_memfd = crs_state.shm_memfd;
+    if (crs_state.shm_memfd >= 0 && req->ninternal < CRS_MAX_INTERNAL_FDS)
+        crs_state.internal_fds[req->ninternal++] = crs_state.shm_memfd;
+    req->ranges = crs_state.dontfork;
+    req->ranges_how = crs_state.dontfork_how;
+    req->nranges = (uint32_t)crs_state.ndontfork;
     if (crs_state.deleted_memfd >= 0 && req->ninternal < CRS_MAX_INTERNAL_FDS)
         crs_state.internal_fds[req->ninternal++] = crs_state.deleted_memfd;
     req->created_ns = crs_now_ns(CLOCK_REALTIME);
@@ -447,6 +458,7 @@ static int attempt(struct crs_result *res)
     restarted = crs_arch_save_context(&crs_state.threads[c->coord_index].ctx);
     if (restarted) {
         crs_dontfork_mark();
+        crs_memlock_restarted();
         crs_restarted();
         return 1;
     }
@@ -463,6 +475,7 @@ static int attempt(struct crs_result *res)
     }
     crs_dontfork_mark();
     crs_fddeleted_end();
+    crs_shmcopy_end();
     if (pid < 0) {
         abort_quiesced();
         res->error = (int)pid;
@@ -488,6 +501,10 @@ static int attempt(struct crs_result *res)
         crs_log(CRS_LOG_ERROR, "%u deleted open files not saved (more than %u MiB in all, or "
                 "unreadable): a restore will not have them", crs_state.deleted_missed,
                 CRS_SNAP_DELETED_MAX >> 20);
+    if (crs_state.shm_missed)
+        crs_log(CRS_LOG_INFO, "%u shared memory regions not copied at the snapshot (more than "
+                "%u MiB in all, or not readable): the image has them as they were a little "
+                "later", crs_state.shm_missed, CRS_SNAP_SHM_MAX >> 20);
     if (crs_state.queued_missed)
         crs_log(CRS_LOG_INFO, "%u pipe or socket queues not saved (more than %u KiB in all, "
                 "or not copied whole)", crs_state.queued_missed, CRS_SNAP_QUEUED_MAX >> 10);

@@ -122,12 +122,17 @@ void crs_fdqueue_add(int fd, const struct stat *sb); /* quiesced: a pipe's or so
 void crs_fddeleted_begin(void);     /* quiesced: no deleted file copied yet */
 void crs_fddeleted_add(int fd, const struct stat *sb); /* quiesced: a deleted file's contents */
 void crs_fddeleted_end(void);       /* after the clone: the parent's copy of them goes */
+void crs_dontfork_preread(void);    /* before the quiesce: the locked regions, read early */
 void crs_dontfork_lift(void);       /* quiesced: let the snapshot clone copy MADV_DONTFORK regions */
 /* ptimers.c: quiesced, the POSIX timers with the time each has left, into the request; after
  * a quiesce that failed, what the POSIX timers tell of the thread that did not stop. */
 void crs_ptimers_read(struct crs_snap_request *req);
 void crs_ptimers_explain(char *err, size_t errlen);
 void crs_dontfork_mark(void);       /* and mark them again, after it or after a restore */
+void crs_memlock_restarted(void);   /* a restored process: mlockall(MCL_FUTURE) again */
+void crs_shmcopy_scan(void);        /* before the quiesce: list the in-memory shared regions */
+void crs_shmcopy_take(void);        /* quiesced: copy them */
+void crs_shmcopy_end(void);         /* after the clone: the parent's copy goes */
 void crs_restarted(void);           /* a restored process, back in crs_checkpoint_run() */
 uint64_t crs_scan_dir_seq(const char *dir);
 

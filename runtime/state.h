@@ -240,12 +240,25 @@ struct crs_state {
     unsigned own_want;              /* which of them are in use */
     int own_broken;                 /* -errno: they could not be made again, no checkpoints */
 
-    /* MADV_DONTFORK and MADV_WIPEONFORK regions, lifted around the snapshot clone (dontfork.c) */
+    /* Region flags a fork does not carry, read from smaps while quiesced (dontfork.c):
+     * MADV_DONTFORK and MADV_WIPEONFORK regions, lifted around the snapshot clone, and locked
+     * regions, which the snapshot child records (memlock.c notices the locks) */
     _Atomic int saw_dontfork;       /* the program asked for MADV_DONTFORK at least once */
+    _Atomic int saw_mlock;          /* the program locked memory at least once */
+    _Atomic int mlock_future;       /* the flags of the last mlockall with MCL_FUTURE, or 0 */
+    int64_t lock_pre_kib;           /* KiB locked as read before the stop, or -1 (dontfork.c) */
     int ndontfork;
     uint64_t dontfork[CRS_MAX_DONTFORK][2];   /* start, end */
-    uint8_t dontfork_how[CRS_MAX_DONTFORK];  /* 1: was MADV_DONTFORK, 2: MADV_WIPEONFORK */
+    uint8_t dontfork_how[CRS_MAX_DONTFORK];  /* 1: was MADV_DONTFORK, 2: MADV_WIPEONFORK,
+                                              * CRS_SNAP_RANGE_LOCKED, _ONFAULT (snapshot.h) */
     char smaps_buf[16384];
+    /* shared memory copied at the snapshot (shmcopy.c) */
+    int shm_memfd;                  /* -1 outside a checkpoint */
+    uint32_t nshmcopy;
+    uint64_t shm_bytes;
+    uint32_t shm_missed;            /* regions too large for the budget, or not readable */
+    struct crs_snap_shmcopy shmcopy[CRS_SNAP_SHM_REGIONS];
+    unsigned char shm_vec[4096];    /* mincore of one stretch */
 
     /* what the descriptors' kinds capture at the quiesce (regular files' offsets, eventfd
      * counters), for the snapshot child (fdpos.c) */

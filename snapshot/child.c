@@ -182,10 +182,11 @@ static void read_map(struct child *c)
         c->stage = "preparing";
         finish(c, -EINVAL, NULL, c->t0);
     }
+    const struct crs_proc_ranges locked = { req->ranges, req->ranges_how, req->nranges };
     c->vmas = req->scratch;
     crs_strtab_init(&c->st, (char *)req->scratch + vbytes, (uint32_t)(parse - vbytes - LINE_SIZE));
     n = crs_proc_maps(c->vmas, vbytes / sizeof *c->vmas, &c->st,
-                      (char *)req->scratch + parse - LINE_SIZE, LINE_SIZE);
+                      (char *)req->scratch + parse - LINE_SIZE, LINE_SIZE, &locked);
     if (n < 0) {
         c->stage = "reading the memory map for";
         finish(c, (int)n, NULL, c->t0);
@@ -202,7 +203,9 @@ static char *own_memory(struct child *c)
     size_t poolbytes = crs_pool_size(&c->pool, c->req->level);
     size_t fdbytes = MAX_FDS * sizeof(struct crs_img_fd) +
                      MAX_UNSAVED * sizeof(struct crs_img_unsaved) +
-                     CRS_IMG_MAPHASH_RECORDS * sizeof(struct crs_img_maphash);
+                     CRS_IMG_MAPHASH_RECORDS * sizeof(struct crs_img_maphash) +
+                     CRS_IMG_GUARD_RECORDS * sizeof(struct crs_img_guard) +
+                     CRS_IMG_SHMOBJ_RECORDS * sizeof(struct crs_img_shmobj);
     size_t total = CRS_WRITER_MEM + poolbytes + FAULT_STACK + BATCH * 8 + BATCH + fdbytes +
                    WORK_SIZE;
     total = (total + 4 * CRS_IMG_PAGE_SIZE) & ~(size_t)(CRS_IMG_PAGE_SIZE - 1);
@@ -226,7 +229,9 @@ static char *own_memory(struct child *c)
     c->fds = (struct crs_img_fd *)(((uintptr_t)(c->mc + BATCH) + 63) & ~(uintptr_t)63);
     c->unsaved = (struct crs_img_unsaved *)(c->fds + MAX_FDS);
     c->maphash = (struct crs_img_maphash *)(c->unsaved + MAX_UNSAVED);
-    c->work = (char *)(c->maphash + CRS_IMG_MAPHASH_RECORDS);
+    c->guards = (struct crs_img_guard *)(c->maphash + CRS_IMG_MAPHASH_RECORDS);
+    c->shmobj = (struct crs_img_shmobj *)(c->guards + CRS_IMG_GUARD_RECORDS);
+    c->work = (char *)(c->shmobj + CRS_IMG_SHMOBJ_RECORDS);
     crs_pool_bind(c);
     /* the helper, where a second CPU is there to run it and nothing forbids it */
     crs_pool_start(&c->pool, helper_top, c->req->hooks.one_thread);
@@ -359,6 +364,7 @@ void crs_snapshot_child(const struct crs_snap_request *req)
                                           &c.st, req->timers, req->ntimers, req->timers_missed,
                                           (int)c.proc.pid, req->threads, req->nthreads);
 
+    crs_child_shm(&c);
     crs_release_plan(&c);
 
     /* 4. the image; every name from here on is relative to the directory the parent checked */

@@ -82,6 +82,12 @@ struct child {
     long nunsaved;
     struct crs_img_maphash *maphash;   /* files mapped shared, hashed (maphash.c) */
     uint32_t nmaphash;
+    struct crs_img_shmobj *shmobj;     /* SysV segments and /dev/shm objects (proc_shm.c) */
+    uint32_t nshmobj;
+    struct crs_img_guard *guards;      /* guard page runs (walk.c) */
+    uint32_t nguards;
+    uint32_t guard_first;              /* the first run of the region being walked */
+    uint32_t guard_at;                 /* the run the walk is at or before */
     struct crs_img_process proc;
     struct crs_img_attrs attrs;
     struct crs_img_sigaction sig[CRS_IMG_NSIG];
@@ -172,6 +178,12 @@ int crs_child_probe_page(uint64_t addr);
 /* sections.c: the image (header, pages, every section, table of contents, trailer), and a
  * finished image's sequence number rewritten. */
 int crs_child_write_image(struct child *c);
+/* proc_shm.c: the SysV segments and /dev/shm objects the regions map, recorded and flagged;
+ * the regions the runtime copied at the snapshot read from their copies. */
+void crs_child_shm(struct child *c);
+/* The runtime's whole copy of region v, or NULL. */
+const struct crs_snap_shmcopy *crs_child_shm_copy(const struct child *c,
+                                                  const struct crs_img_vma *v);
 /* maphash.c: hashes the files mapped shared into c->maphash. */
 void crs_child_maphash(struct child *c);
 int crs_child_renumber(struct child *c, uint64_t seq);

@@ -24,6 +24,23 @@ void crs_child_maphash(struct child *c)
         struct stat st;
         uint64_t len, hash;
 
+        /* shared memory copied at the snapshot: the copy's bytes, those of the instant */
+        const struct crs_snap_shmcopy *copy =
+            (v->flags & CRS_VMA_F_SHMOBJ) ? crs_child_shm_copy(c, v) : NULL;
+        if (copy) {
+            len = v->end - v->start;
+            if (v->kind == CRS_VMA_FILE_SHARED)
+                len = v->file_size <= v->file_offset ? 0
+                      : v->file_size - v->file_offset < len ? v->file_size - v->file_offset : len;
+            if (len && len <= budget &&
+                crs_hash_file_range(c->req->shm_memfd, copy->offset, len, c->work, WORK_SIZE,
+                                    &c->mh, &hash) == 0) {
+                c->maphash[c->nmaphash++] = (struct crs_img_maphash){
+                    .start = v->start, .len = len, .hash = hash };
+                budget -= len;
+            }
+            continue;
+        }
         if (v->kind != CRS_VMA_FILE_SHARED || (v->flags & CRS_VMA_F_DELETED) || path[0] != '/' ||
             v->file_size <= v->file_offset)
             continue;

@@ -20,10 +20,18 @@ void crs_strtab_init(struct crs_strtab *t, char *buf, uint32_t cap);
 uint32_t crs_strtab_addn(struct crs_strtab *t, const char *s, size_t n);
 uint32_t crs_strtab_add(struct crs_strtab *t, const char *s);
 
+/* Ranges of the process with CRS_SNAP_RANGE_* bits, ascending (the request's). */
+struct crs_proc_ranges {
+    const uint64_t (*r)[2];
+    const uint8_t *how;
+    uint32_t n;
+};
+
 /* Parses /proc/self/maps into vmas (at most max). line is a work buffer of linecap bytes.
- * Fills path, dev/ino, kind and flags; stats backing files. Returns the count or -errno. */
+ * Fills path, dev/ino, kind and flags (the locked ones from locked, which may be NULL); stats
+ * backing files. Returns the count or -errno. */
 long crs_proc_maps(struct crs_img_vma *vmas, size_t max, struct crs_strtab *st, char *line,
-                   size_t linecap);
+                   size_t linecap, const struct crs_proc_ranges *locked);
 
 /* Reads the dispositions of signals 1..CRS_IMG_NSIG (SIGKILL and SIGSTOP left zero). */
 void crs_proc_signals(struct crs_img_sigaction sig[CRS_IMG_NSIG]);

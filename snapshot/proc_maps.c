@@ -160,6 +160,8 @@ static void smaps_line(const char *line, size_t len, struct crs_img_vma *vmas, s
         { "nr", CRS_VMA_F_NORESERVE }, { "hg", CRS_VMA_F_HUGEPAGE },
         { "nh", CRS_VMA_F_NOHUGEPAGE }, { "dd", CRS_VMA_F_DONTDUMP },
         { "mg", CRS_VMA_F_MERGEABLE },
+        /* may hold guard pages (Linux 6.18): the page walk looks for them (walk.c) */
+        { "gu", CRS_VMA_F_GUARDS },
     };
     for (size_t i = 8; i + 2 <= len; i++) {        /* two-letter names, space-separated */
         if (line[i - 1] != ' ' || (i + 2 != len && line[i + 2] != ' '))
@@ -173,8 +175,9 @@ static void smaps_line(const char *line, size_t len, struct crs_img_vma *vmas, s
 /* What only smaps shows of each region (VmFlags): MAP_NORESERVE ("nr"), which a restore maps so
  * again (else a large sparse region would need its whole size in commit), and the advice a
  * restore gives it again (huge pages, dump, KSM). A lock (mlock) is not inherited by the
- * snapshot child, so it is not seen here. Best effort: without smaps the regions are restored
- * with a reservation, which `crsnap restore -n` checks, and no advice. */
+ * snapshot child, so it is not seen here: the runtime read the locks from the process's own
+ * smaps while the threads were stopped (mark_locked). Best effort: without smaps the regions
+ * are restored with a reservation, which `crsnap restore -n` checks, and no advice. */
 struct smaps_walk {
     struct crs_img_vma *vmas;
     size_t n, k;
@@ -192,6 +195,24 @@ static void mark_vmflags(struct crs_img_vma *vmas, size_t n, char *line, size_t 
 {
     struct smaps_walk w = { vmas, n, 0, UINT64_MAX };
     crs_read_lines("/proc/self/smaps", line, linecap, smaps_one, &w);
+}
+
+/* The regions inside a range the runtime found locked. The map is the one the threads left
+ * (the child's copy of it), so each region lies wholly inside or outside each range. */
+static void mark_locked(struct crs_img_vma *vmas, size_t n, const struct crs_proc_ranges *lk)
+{
+    size_t k = 0;
+
+    for (uint32_t i = 0; lk && i < lk->n; i++) {
+        if (!(lk->how[i] & CRS_SNAP_RANGE_LOCKED))
+            continue;
+        while (k < n && vmas[k].end <= lk->r[i][0])
+            k++;
+        for (size_t j = k; j < n && vmas[j].start < lk->r[i][1]; j++)
+            if (vmas[j].start >= lk->r[i][0] && vmas[j].end <= lk->r[i][1])
+                vmas[j].flags |= CRS_VMA_F_LOCKED |
+                                 (lk->how[i] & CRS_SNAP_RANGE_ONFAULT ? CRS_VMA_F_LOCKONFAULT : 0);
+    }
 }
 
 struct maps_walk {
@@ -217,12 +238,14 @@ static int maps_one(char *line, size_t len, void *arg)
 }
 
 long crs_proc_maps(struct crs_img_vma *vmas, size_t max, struct crs_strtab *st, char *line,
-                   size_t linecap)
+                   size_t linecap, const struct crs_proc_ranges *locked)
 {
     struct maps_walk w = { vmas, max, 0, st, 0 };
     int r = crs_read_lines("/proc/self/maps", line, linecap, maps_one, &w);
 
-    if (!r)
+    if (!r) {
         mark_vmflags(vmas, w.n, line, linecap);
+        mark_locked(vmas, w.n, locked);
+    }
     return r ? r : (long)w.n;
 }

@@ -281,6 +281,14 @@ int crs_child_write_image(struct child *c)
         (r = put_section(c, CRS_SEC_MAPHASH, c->nmaphash, c->maphash,
                          c->nmaphash * sizeof *c->maphash, NULL, 0)))
         return r;
+    if (c->nshmobj &&
+        (r = put_section(c, CRS_SEC_SHMOBJ, c->nshmobj, c->shmobj,
+                         c->nshmobj * sizeof *c->shmobj, NULL, 0)))
+        return r;
+    if (c->nguards &&
+        (r = put_section(c, CRS_SEC_GUARDS, c->nguards, c->guards,
+                         c->nguards * sizeof *c->guards, NULL, 0)))
+        return r;
     if (c->nunsaved &&
         (r = put_section(c, CRS_SEC_UNSAVED, (uint32_t)c->nunsaved, c->unsaved,
                          (size_t)c->nunsaved * sizeof *c->unsaved, NULL, 0)))

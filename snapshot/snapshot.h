@@ -58,6 +58,25 @@ struct crs_snap_deleted {
     uint64_t dev;                   /* with ino, which file: one copy each */
 };
 
+/* Shared memory that lives only in memory (SysV segments, /dev/shm objects) is not copied by
+ * the fork: the runtime copies the resident pages of its regions while the threads are stopped
+ * into a memfd of its own (runtime/shmcopy.c), at most CRS_SNAP_SHM_MAX bytes, and the child
+ * saves a region from its copy when the region is still the one copied. */
+#define CRS_SNAP_SHM_MAX (64u << 20)
+#define CRS_SNAP_SHM_REGIONS 64
+struct crs_snap_shmcopy {
+    uint64_t start, end;            /* the region */
+    uint64_t ino;                   /* its maps inode (a SysV segment's id) */
+    uint64_t offset;                /* where its copy starts in the memfd (holes: not resident) */
+    uint32_t copied;                /* 1: the copy is whole */
+    uint32_t pad;
+};
+
+/* crs_snap_request.ranges_how: the bits the child reads (1 and 2 are the runtime's own, for
+ * MADV_DONTFORK and MADV_WIPEONFORK regions). */
+#define CRS_SNAP_RANGE_LOCKED 0x4u      /* smaps "lo": mlock */
+#define CRS_SNAP_RANGE_ONFAULT 0x8u     /* smaps "lf": locked on fault (MLOCK_ONFAULT) */
+
 /* The most of the runtime's own descriptors (internal_fds) the child takes: above what the
  * runtime lists (CRS_MAX_INTERNAL_FDS, runtime/state.h, which asserts it). */
 #define CRS_SNAP_MAX_INTERNAL_FDS 256
@@ -102,6 +121,14 @@ struct crs_snap_request {
     const struct crs_snap_deleted *deleted; /* deleted files' contents, in deleted_memfd */
     uint32_t ndeleted;
     int deleted_memfd;
+    /* Regions whose flags a fork does not carry, as the runtime read them from its smaps while
+     * the threads were stopped (runtime/dontfork.c): [start, end) and CRS_SNAP_RANGE_* bits */
+    const uint64_t (*ranges)[2];
+    const uint8_t *ranges_how;
+    uint32_t nranges;
+    const struct crs_snap_shmcopy *shmcopy; /* shared memory copied at the snapshot, in */
+    uint32_t nshmcopy;                       /*   shm_memfd */
+    int shm_memfd;
     int no_release;                 /* 1 = the child keeps the pages it has written until it
                                      * exits ($CRSNAP_NO_RELEASE); 0 = it unmaps them as it
                                      * goes, so the parent's later writes copy nothing */

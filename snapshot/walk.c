@@ -19,6 +19,7 @@
 #define CRS_PAGE_IS_PRESENT (1ull << 3)
 #define CRS_PAGE_IS_SWAPPED (1ull << 4)
 #define CRS_PAGE_IS_PFNZERO (1ull << 5)
+#define CRS_PAGE_IS_GUARD (1ull << 8)
 struct crs_pm_scan_arg {
     uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
     uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
@@ -30,6 +31,7 @@ struct crs_page_region {
 #define PM_PRESENT (1ull << 63)
 #define PM_SWAP (1ull << 62)
 #define PM_FILE (1ull << 61)
+#define PM_GUARD (1ull << 58)           /* a guard page (Linux 6.15) */
 
 CRS_RAW_ACCESS static int is_zero_page(const void *p)
 {
@@ -92,6 +94,87 @@ static int add_page(struct child *c, uint64_t addr)
     return 0;
 }
 
+/* A run of guard pages of the region being walked, joined to the run before when it follows it
+ * in the same region. */
+static int add_guard(struct child *c, uint64_t start, uint64_t end)
+{
+    if (c->nguards > c->guard_first && c->guards[c->nguards - 1].end == start) {
+        c->guards[c->nguards - 1].end = end;
+        return 0;
+    }
+    if (c->nguards == CRS_IMG_GUARD_RECORDS) {
+        c->stage = "recording the guard pages (more runs than an image holds) for";
+        return -E2BIG;
+    }
+    c->guards[c->nguards++] = (struct crs_img_guard){ start, end };
+    return 0;
+}
+
+/* Guard pages (MADV_GUARD_INSTALL) fault when touched and hold nothing: the walk must not read
+ * them, and the image lists them so that a restore installs them again. A fork copies them, so
+ * the child's own page map shows them: PAGEMAP_SCAN's PAGE_IS_GUARD, else pagemap's bit 58.
+ * Only regions the kernel marks as possibly holding some (smaps "gu") are looked at; the flag
+ * stays on those that have some. */
+static int find_guards(struct child *c, struct crs_img_vma *v)
+{
+    struct crs_page_region *vec = (struct crs_page_region *)c->pm;
+    struct crs_pm_scan_arg a;
+    uint64_t at = v->start;
+    int r;
+
+    c->guard_first = c->guard_at = c->nguards;
+    if (!(v->flags & CRS_VMA_F_GUARDS))
+        return 0;
+    while (!c->no_scan && at < v->end) {
+        memset(&a, 0, sizeof a);
+        a.size = sizeof a;
+        a.start = at;
+        a.end = v->end;
+        a.vec = (uint64_t)(uintptr_t)vec;
+        a.vec_len = BATCH * 8 / sizeof *vec;
+        a.category_mask = CRS_PAGE_IS_GUARD;
+        a.return_mask = CRS_PAGE_IS_GUARD;
+        long n = ioctl(c->pagemap_fd, CRS_PAGEMAP_SCAN, &a);
+        if (n < 0 && at == v->start && (errno == ENOTTY || errno == EINVAL || errno == EOPNOTSUPP))
+            break;                      /* no such ioctl, or no PAGE_IS_GUARD: read pagemap */
+        if (n < 0) {
+            c->stage = "scanning the page map for guard pages of";
+            return -errno;
+        }
+        for (long i = 0; i < n; i++)
+            if ((r = add_guard(c, vec[i].start, vec[i].end)))
+                return r;
+        if (a.walk_end <= at)
+            break;
+        at = a.walk_end;
+    }
+    for (; at < v->end; at += (uint64_t)BATCH * CRS_IMG_PAGE_SIZE) {
+        uint64_t k = (v->end - at) / CRS_IMG_PAGE_SIZE;
+        if (k > BATCH)
+            k = BATCH;
+        ssize_t n = pread(c->pagemap_fd, c->pm, k * 8, (off_t)(at / CRS_IMG_PAGE_SIZE * 8));
+        if (n != (ssize_t)(k * 8)) {
+            c->stage = "reading the page map for guard pages of";
+            return n < 0 ? -errno : -EIO;
+        }
+        for (uint64_t i = 0; i < k; i++)
+            if ((c->pm[i] & PM_GUARD) &&
+                (r = add_guard(c, at + i * CRS_IMG_PAGE_SIZE, at + (i + 1) * CRS_IMG_PAGE_SIZE)))
+                return r;
+    }
+    if (c->nguards == c->guard_first)
+        v->flags &= ~CRS_VMA_F_GUARDS;
+    return 0;
+}
+
+/* Is addr a guard page of the region being walked? (The walk goes up through it.) */
+static int in_guard(struct child *c, uint64_t addr)
+{
+    while (c->guard_at < c->nguards && c->guards[c->guard_at].end <= addr)
+        c->guard_at++;
+    return c->guard_at < c->nguards && c->guards[c->guard_at].start <= addr;
+}
+
 enum { SAVE_NONE, SAVE_ANON, SAVE_DIRTY, SAVE_RESIDENT, SAVE_ALL };
 
 static int save_mode(const struct crs_img_vma *v)
@@ -106,6 +189,8 @@ static int save_mode(const struct crs_img_vma *v)
     case CRS_VMA_ANON_SHARED:
         return SAVE_RESIDENT;
     case CRS_VMA_FILE_SHARED:
+        if (v->flags & CRS_VMA_F_SHMOBJ)
+            return SAVE_RESIDENT;       /* a /dev/shm object: in memory only */
         return (v->flags & CRS_VMA_F_DELETED) ? SAVE_ALL : SAVE_NONE;
     default:
         return SAVE_NONE;
@@ -119,6 +204,8 @@ static int save_page(struct child *c, const struct crs_img_vma *v, uint64_t addr
     uint64_t s1 = s0 + c->req->scratch_size;
     if (addr >= s0 && addr < s1)
         return 0;
+    if ((v->flags & CRS_VMA_F_GUARDS) && in_guard(c, addr))
+        return 0;                       /* it would fault, and holds nothing */
     if (!*readable) {
         /* the child's address space is its own copy: opening it up changes nothing; what
          * has been released already is gone */
@@ -201,6 +288,8 @@ int crs_walk_region(struct child *c, struct crs_img_vma *v)
     int use_mc = mode == SAVE_RESIDENT;
     int r;
 
+    if ((r = find_guards(c, v)))
+        return r;
     if (mode == SAVE_NONE)
         return 0;
     c->rel_v = crs_releasable(c, v) ? v : NULL;
@@ -210,6 +299,8 @@ int crs_walk_region(struct child *c, struct crs_img_vma *v)
             if (!readable && mprotect((void *)(uintptr_t)v->start, v->end - v->start,
                                       (int)(v->prot | PROT_READ)) == 0)
                 readable = 1;
+            if ((v->flags & CRS_VMA_F_GUARDS) && in_guard(c, a))
+                continue;
             if (!readable || crs_child_probe_page(a) < 0)
                 break;
             if ((r = save_page(c, v, a, &readable)))

@@ -117,3 +117,29 @@ crs_restore_test(restore_limit_noreserve limits.sh $<TARGET_FILE:restore_limits_
 crs_restore_test(restore_unsaved unsaved.sh)
 crs_restore_test(restore_unsaved_bash unsaved_bash.sh)
 crs_restore_test(restore_changed_output changed.sh)
+
+# Memory as it was: locks, guard regions, SysV and POSIX shared memory (memkinds.sh), as the
+# user running the tests and as an unprivileged one, whose limits apply.
+add_executable(restore_memlock_prog ${CRS_RESTORE_TESTS}/memlock.c)
+foreach(who self user user-memlock)
+  crs_restore_test(restore_memlock_${who} memkinds.sh ${who} memlock
+                   $<TARGET_FILE:restore_memlock_prog> 3000000 @PROGRESS@ future)
+endforeach()
+# without MCL_FUTURE the locks read before the stop are the ones the image gets
+crs_restore_test(restore_memlock_regions memkinds.sh self memlock
+                 $<TARGET_FILE:restore_memlock_prog> 3000000 @PROGRESS@)
+add_executable(restore_guard_prog ${CRS_RESTORE_TESTS}/guard.c)
+target_link_libraries(restore_guard_prog PRIVATE Threads::Threads)
+crs_restore_test(restore_guard_pages memkinds.sh self guard $<TARGET_FILE:restore_guard_prog>
+                 3000000 @PROGRESS@)
+add_executable(restore_sysvshm_prog ${CRS_RESTORE_TESTS}/sysvshm.c)
+foreach(who self user)
+  crs_restore_test(restore_sysvshm_${who} memkinds.sh ${who} sysv
+                   $<TARGET_FILE:restore_sysvshm_prog> @TMP@ 3000000 @PROGRESS@)
+endforeach()
+add_executable(restore_shmobj_prog ${CRS_RESTORE_TESTS}/shmobj.c)
+target_link_libraries(restore_shmobj_prog PRIVATE rt)
+foreach(who self user)
+  crs_restore_test(restore_shmobj_${who} memkinds.sh ${who} shm
+                   $<TARGET_FILE:restore_shmobj_prog> @TMP@ 3000000 @PROGRESS@)
+endforeach()

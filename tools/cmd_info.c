@@ -21,6 +21,9 @@ struct summary {
     uint32_t fd_count[CRS_FD__END];
     uint32_t chunks;
     uint64_t stored;                /* page bytes as stored (compressed) */
+    uint32_t locked;                /* regions locked (mlock), and their bytes */
+    uint64_t locked_bytes;
+    uint64_t guard_pages;           /* in img->nguards runs */
 };
 
 /* What f's kind adds to the text and JSON forms ("" if nothing). */
@@ -63,7 +66,13 @@ static int summarise(struct crs_image *img, struct summary *s, char *err, size_t
         const struct crs_img_vma *v = &img->vmas[i];
         s->vma_count[v->kind]++;
         s->vma_bytes[v->kind] += v->end - v->start;
+        if (v->flags & CRS_VMA_F_LOCKED) {
+            s->locked++;
+            s->locked_bytes += v->end - v->start;
+        }
     }
+    for (uint32_t i = 0; i < img->nguards; i++)
+        s->guard_pages += (img->guards[i].end - img->guards[i].start) / CRS_IMG_PAGE_SIZE;
     for (uint32_t i = 0; i < img->nfds; i++)
         s->fd_count[img->fds[i].kind]++;
     crs_image_chunk_begin(img, &it);
@@ -285,6 +294,26 @@ static void print_text(const struct crs_image *img, const struct summary *s)
             printf("  %-13s %5u  %10s  saved %s\n", crs_image_vma_kind_name(k), s->vma_count[k],
                    crs_fmt_bytes(a, sizeof a, s->vma_bytes[k]),
                    crs_fmt_bytes(b, sizeof b, s->vma_saved[k]));
+    if (s->locked)
+        printf("  locked        %5u  %10s  (mlock)\n", s->locked,
+               crs_fmt_bytes(a, sizeof a, s->locked_bytes));
+    if (img->nguards)
+        printf("guard pages %llu in %u runs\n", (unsigned long long)s->guard_pages, img->nguards);
+    if (img->nshmobj)
+        printf("shared memory objects %u\n", img->nshmobj);
+    for (uint32_t i = 0; i < img->nshmobj; i++) {
+        const struct crs_img_shmobj *o = &img->shmobj[i];
+        if (o->kind == CRS_SHMOBJ_SYSV) {
+            printf("  sysv key 0x%08x id %llu", (unsigned)o->key, (unsigned long long)o->ino);
+        } else {
+            printf("  posix ");
+            crs_print_escaped_str(stdout, crs_image_string(img, o->path));
+        }
+        printf(", %s, mode %04o%s%s\n", crs_fmt_bytes(a, sizeof a, o->size),
+               o->mode & (o->kind == CRS_SHMOBJ_SYSV ? 0777u : 07777u),
+               o->kind == CRS_SHMOBJ_SYSV && (o->mode & 01000) ? ", removed" : "",
+               o->flags & CRS_SHMOBJ_F_INSTANT ? "" : ", read after the snapshot");
+    }
     printf("memory     %s covered, %s saved in %u chunks, %llu zero pages elided\n",
            crs_fmt_bytes(a, sizeof a, p->memory_covered), crs_fmt_bytes(b, sizeof b, p->memory_saved),
            s->chunks, (unsigned long long)p->pages_zero);
@@ -366,7 +395,27 @@ static void print_json(const struct crs_image *img, const struct summary *s)
                    (unsigned long long)s->vma_bytes[k], (unsigned long long)s->vma_saved[k]);
             sep = ",";
         }
-    printf("},\"memory_covered\":%llu,\"memory_saved\":%llu,\"pages_zero\":%llu,\"chunks\":%u",
+    printf("},\"locked_regions\":%u,\"locked_bytes\":%llu", s->locked,
+           (unsigned long long)s->locked_bytes);
+    printf(",\"guard_pages\":%llu,\"guard_runs\":%u", (unsigned long long)s->guard_pages,
+           img->nguards);
+    printf(",\"shm_objects\":[");
+    for (uint32_t i = 0; i < img->nshmobj; i++) {
+        const struct crs_img_shmobj *o = &img->shmobj[i];
+        printf("%s{\"kind\":\"%s\",", i ? "," : "", o->kind == CRS_SHMOBJ_SYSV ? "sysv" : "posix");
+        if (o->kind == CRS_SHMOBJ_SYSV) {
+            printf("\"key\":%u,\"id\":%llu,\"removed\":%s", (unsigned)o->key,
+                   (unsigned long long)o->ino, (o->mode & 01000) ? "true" : "false");
+        } else {
+            printf("\"path\":");
+            crs_json_string_str(stdout, crs_image_string(img, o->path));
+        }
+        printf(",\"size\":%llu,\"mode\":%u,\"instant\":%s}", (unsigned long long)o->size,
+               o->mode & (o->kind == CRS_SHMOBJ_SYSV ? 0777u : 07777u),
+               o->flags & CRS_SHMOBJ_F_INSTANT ? "true" : "false");
+    }
+    printf("]");
+    printf(",\"memory_covered\":%llu,\"memory_saved\":%llu,\"pages_zero\":%llu,\"chunks\":%u",
            (unsigned long long)p->memory_covered, (unsigned long long)p->memory_saved,
            (unsigned long long)p->pages_zero, s->chunks);
     printf(",\"image_size\":%llu,\"page_data_size\":%llu,\"ratio\":%.3f,\"pause_ns\":%llu",

@@ -97,6 +97,7 @@ check child snapshot/child.c snapshot/release.c snapshot/pool.c snapshot/walk.c 
     snapshot/fault.c snapshot/sections.c snapshot/maphash.c snapshot/publish.c snapshot/writer.c \
     common/proc_util.c common/filehash.c \
     snapshot/proc_maps.c snapshot/proc_fds.c snapshot/proc_process.c snapshot/proc_unsaved.c \
+    snapshot/proc_shm.c \
     arch/x86_64/clone.S
 # The restart entry: no TLS, no libc, the restorer's mappings going away under it.
 check restart restart/restart.c arch/x86_64/clone.S arch/x86_64/context.S arch/x86_64/stack.S

@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/shm.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -34,6 +35,8 @@ static size_t len0;
 static int qpipe[2];                   /* its bytes are in the good image's QUEUED section */
 static int gone_fd = -1;               /* its contents are in the DELETED section */
 static int lsock = -1;                  /* a listening socket: a restore binds it again */
+static int have_guard;                  /* the kernel has guard pages: GUARDS in the image */
+static char shm_name[64];               /* a /dev/shm object mapped: in SHMOBJ */
 static int csock = -1;                  /* connected to it: in the UNSAVED section */
 static pid_t kid = -1;                  /* a child: in the UNSAVED section */
 static struct crs_snap_report rep0;     /* the good image's report */
@@ -44,6 +47,20 @@ static int setup(void **state)
     crs_test_dir(dir, sizeof dir, "damage");
     snprintf(good, sizeof good, "%s/ckpt-000001.crsnap", dir);
     snprintf(bad, sizeof bad, "%s/bad.crsnap", dir);
+    /* a guard page (Linux 6.13), a removed SysV segment and a /dev/shm object, mapped */
+    char *g = mmap(NULL, 4 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    have_guard = g != MAP_FAILED && madvise(g + 4096, 4096, 102) == 0;
+    int sid = shmget(IPC_PRIVATE, 8192, IPC_CREAT | 0600);
+    if (sid < 0 || shmat(sid, NULL, 0) == (void *)-1 || shmctl(sid, IPC_RMID, NULL) < 0)
+        return -1;
+    snprintf(shm_name, sizeof shm_name, "/crsnap-damage-%d", (int)getpid());
+    char shm_path[96];
+    snprintf(shm_path, sizeof shm_path, "/dev/shm%s", shm_name);
+    int sfd = open(shm_path, O_RDWR | O_CREAT | O_EXCL, 0600);
+    if (sfd < 0 || ftruncate(sfd, 4096) < 0 ||
+        mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, sfd, 0) == MAP_FAILED)
+        return -1;
+    close(sfd);
     struct crs_test_req *t = crs_test_req_new(good, dir, 1);
     qpipe[0] = crs_test_queue_pipe(t, "waiting");
     gone_fd = crs_test_delete_file(t, dir, "no name");
@@ -79,6 +96,11 @@ static int teardown(void **state)
 {
     (void)state;
     free(img0);
+    if (shm_name[0]) {
+        char shm_path[96];
+        snprintf(shm_path, sizeof shm_path, "/dev/shm%s", shm_name);
+        unlink(shm_path);
+    }
     if (kid > 0) {
         kill(kid, SIGKILL);
         waitpid(kid, NULL, 0);
@@ -155,6 +177,20 @@ static void test_good_image(void **state)
     assert_int_equal(img->deleted[0].fd, gone_fd);
     assert_int_equal(img->deleted[0].size, 7);
     assert_memory_equal(img->deleted[0].data, "no name", 7);
+    /* the guard page, the removed SysV segment and the /dev/shm object */
+    if (have_guard) {
+        assert_int_equal(img->nguards, 1);
+        assert_int_equal(img->guards[0].end - img->guards[0].start, 4096);
+    }
+    assert_int_equal(img->nshmobj, 2);
+    for (uint32_t i = 0; i < img->nshmobj; i++) {
+        const struct crs_img_shmobj *o = &img->shmobj[i];
+        if (o->kind == CRS_SHMOBJ_SYSV)
+            assert_true(o->key == 0 && (o->mode & 01000) && o->size == 8192);
+        else
+            assert_true(o->kind == CRS_SHMOBJ_POSIX && o->size == 4096 &&
+                        !strcmp(crs_image_string(img, o->path) + 8, shm_name));
+    }
     /* what a restore leaves out: the connected socket and the child, nothing else of ours
      * (the listening socket is bound again) */
     int have_sock = 0, have_kid = 0;
@@ -472,6 +508,48 @@ static void unsaved_count(char *p, size_t n)
     (void)record(p, n, CRS_SEC_UNSAVED, &e);
     e->count += 1;
 }
+static void guard_empty(char *p, size_t n)
+{
+    struct crs_img_toc_entry *e;
+    struct crs_img_guard *g = record(p, n, CRS_SEC_GUARDS, &e);
+    g->end = g->start;
+    resum(p, e);
+}
+static void guard_outside(char *p, size_t n)
+{
+    struct crs_img_toc_entry *e;
+    struct crs_img_guard *g = record(p, n, CRS_SEC_GUARDS, &e);
+    g->start = 0x1000;                  /* no region there */
+    g->end = 0x2000;
+    resum(p, e);
+}
+/* The object a restore may create, sent outside /dev/shm: the path of the program itself. */
+static void shmobj_path_elsewhere(char *p, size_t n)
+{
+    struct crs_img_toc_entry *e, *pe;
+    struct crs_img_shmobj *o = record(p, n, CRS_SEC_SHMOBJ, &e);
+    struct crs_img_process *proc = record(p, n, CRS_SEC_PROCESS, &pe);
+    for (uint32_t i = 0; i < e->count; i++)
+        if (o[i].kind == CRS_SHMOBJ_POSIX)
+            o[i].path = proc->exe;
+    resum(p, e);
+}
+static void shmobj_kind(char *p, size_t n)
+{
+    struct crs_img_toc_entry *e;
+    struct crs_img_shmobj *o = record(p, n, CRS_SEC_SHMOBJ, &e);
+    o->kind = 7;
+    resum(p, e);
+}
+/* Every record names another object: the regions flagged SHMOBJ are described by none. */
+static void shmobj_missing(char *p, size_t n)
+{
+    struct crs_img_toc_entry *e;
+    struct crs_img_shmobj *o = record(p, n, CRS_SEC_SHMOBJ, &e);
+    for (uint32_t i = 0; i < e->count; i++)
+        o[i].ino += 1000000;
+    resum(p, e);
+}
 static void argc_too_big(char *p, size_t n)
 {
     entry(p, n, CRS_SEC_ARGV)->count = 0x7fffffff;
@@ -513,6 +591,16 @@ static void test_hostile(void **state)
     hostile(unsaved_pid_zero, "not-restored child with pid 0", NULL);
     hostile(unsaved_count, "not-restored record count", NULL);
     hostile(wrong_version, "version", "unsupported image version 99");
+    if (have_guard) {
+        hostile(guard_empty, "an empty guard run", "damaged guard-pages section: record 0");
+        hostile(guard_outside, "a guard run outside the regions",
+                "damaged guard-pages section: record 0");
+    }
+    hostile(shmobj_path_elsewhere, "a shared memory object outside /dev/shm",
+            "damaged shared-memory-objects section");
+    hostile(shmobj_kind, "a shared memory object of no kind", "damaged shared-memory-objects");
+    hostile(shmobj_missing, "regions of shared memory the image does not describe",
+            "it maps shared memory the image does not describe");
 }
 
 /* Random damage anywhere: the reader may accept a byte that no checksum covers (padding), but
