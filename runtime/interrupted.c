@@ -295,6 +295,7 @@ int crs_call_rewind(void *uc, const struct crs_blocked_call *c, uint64_t waited_
     struct crs_call_room *room;
     unsigned arg;
     uint64_t *a;
+    int timed;
 
     if (!c->valid || crs_arch_uc_result(uc) != -EINTR || crs_arch_uc_pc(uc) != c->pc ||
         crs_arch_uc_sp(uc) != c->sp)
@@ -305,7 +306,8 @@ int crs_call_rewind(void *uc, const struct crs_blocked_call *c, uint64_t waited_
     if (own_signal_waiting(mask, quiesce_sig))
         return 0;
 
-    room = needs_time(c->nr, c->arg) > 0 ? my_room(crs_gettid()) : NULL;
+    timed = needs_time(c->nr, c->arg) > 0;
+    room = timed ? my_room(crs_gettid()) : NULL;
     switch (how_of(c->nr, &arg)) {
     case MS_LEFT:
         a = crs_arch_uc_arg(uc, (int)arg);
@@ -333,7 +335,7 @@ int crs_call_rewind(void *uc, const struct crs_blocked_call *c, uint64_t waited_
         break;
     case RING:
         /* Through a copy: once entered again, the call's argument is the room itself. */
-        if (room && needs_time(c->nr, c->arg) > 0 && c->arg[5] <= sizeof room->ring_arg) {
+        if (room && c->arg[5] <= sizeof room->ring_arg) {
             __typeof__(room->ring_arg) ra;
             memset(&ra, 0, sizeof ra);
             memcpy(&ra, (const void *)(uintptr_t)c->arg[4], c->arg[5]);

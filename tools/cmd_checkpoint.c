@@ -415,8 +415,8 @@ int crs_cmd_checkpoint(int argc, char **argv)
     if (uid != (unsigned)geteuid())
         return denied_message(pid, 1, uid);
     r = locate(pid, uid, dir, sizeof dir, path, sizeof path, why, sizeof why);
-    if (r == -ENOENT && restored_by(pid) != pid) {
-        pid = restored_by(pid);
+    if (r == -ENOENT && (c = restored_by(pid)) != pid) {
+        pid = c;
         if (process_euid(pid, &uid) < 0 || uid != (unsigned)geteuid())
             return denied_message(pid, 0, 0);
         r = locate(pid, uid, dir, sizeof dir, path, sizeof path, why, sizeof why);
