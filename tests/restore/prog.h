@@ -11,20 +11,25 @@
 
 #define CHECK(cond, what) printf("%s %s\n", what, (cond) ? "ok" : "BROKEN")
 
-/* n rounds of arithmetic; a tenth of the way in, creates progress (if not NULL), the script's
- * cue to checkpoint while work remains. */
-static inline void prog_work(long n, const char *progress)
+/* Round i of n rounds of arithmetic; a tenth of the way in, creates progress (if not NULL),
+ * the script's cue to checkpoint while work remains. */
+static inline void prog_step(long i, long n, const char *progress)
 {
     volatile uint64_t x = 1;
-    for (long i = 0; i < n; i++) {
-        for (int k = 0; k < 1000; k++)
-            x = x * 6364136223846793005ull + 1;
-        if (progress && i == n / 10) {
-            int pf = open(progress, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-            if (pf >= 0)
-                close(pf);
-        }
+    for (int k = 0; k < 1000; k++)
+        x = x * 6364136223846793005ull + 1;
+    if (progress && i == n / 10) {
+        int pf = open(progress, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (pf >= 0)
+            close(pf);
     }
+}
+
+/* n rounds of prog_step. */
+static inline void prog_work(long n, const char *progress)
+{
+    for (long i = 0; i < n; i++)
+        prog_step(i, n, progress);
 }
 
 #endif

@@ -50,17 +50,11 @@ int main(int argc, char **argv)
     volatile uint64_t *counter = (volatile uint64_t *)(rw + 2 * 4096);
 
     long n = atol(argv[2]);
-    volatile uint64_t x = 1, mine = 0;
+    volatile uint64_t mine = 0;
     for (long i = 0; i < n; i++) {
-        for (int k = 0; k < 1000; k++)
-            x = x * 6364136223846793005ull + 1;
+        prog_step(i, n, argv[3]);
         mine++;
         (*counter)++;
-        if (i == n / 10) {
-            int pf = open(argv[3], O_WRONLY | O_CREAT | O_TRUNC, 0644);
-            if (pf >= 0)
-                close(pf);
-        }
     }
 
     int whole = 1;
