@@ -110,6 +110,19 @@ static int add_guard(struct child *c, uint64_t start, uint64_t end)
     return 0;
 }
 
+/* A PAGEMAP_SCAN request for [start, end) into vec (the walker's page buffer, c->pm); the
+ * caller sets the masks. */
+static void scan_arg(struct crs_pm_scan_arg *a, uint64_t start, uint64_t end,
+                     struct crs_page_region *vec)
+{
+    memset(a, 0, sizeof *a);
+    a->size = sizeof *a;
+    a->start = start;
+    a->end = end;
+    a->vec = (uint64_t)(uintptr_t)vec;
+    a->vec_len = BATCH * 8 / sizeof *vec;
+}
+
 /* Guard pages (MADV_GUARD_INSTALL) fault when touched and hold nothing: the walk must not read
  * them, and the image lists them so that a restore installs them again. A fork copies them, so
  * the child's own page map shows them: PAGEMAP_SCAN's PAGE_IS_GUARD, else pagemap's bit 58.
@@ -126,12 +139,7 @@ static int find_guards(struct child *c, struct crs_img_vma *v)
     if (!(v->flags & CRS_VMA_F_GUARDS))
         return 0;
     while (!c->no_scan && at < v->end) {
-        memset(&a, 0, sizeof a);
-        a.size = sizeof a;
-        a.start = at;
-        a.end = v->end;
-        a.vec = (uint64_t)(uintptr_t)vec;
-        a.vec_len = BATCH * 8 / sizeof *vec;
+        scan_arg(&a, at, v->end, vec);
         a.category_mask = CRS_PAGE_IS_GUARD;
         a.return_mask = CRS_PAGE_IS_GUARD;
         long n = ioctl(c->pagemap_fd, CRS_PAGEMAP_SCAN, &a);
@@ -232,12 +240,7 @@ static int scan_region(struct child *c, const struct crs_img_vma *v, int mode, i
     int r;
 
     while (at < v->end) {
-        memset(&a, 0, sizeof a);
-        a.size = sizeof a;
-        a.start = at;
-        a.end = v->end;
-        a.vec = (uint64_t)(uintptr_t)vec;
-        a.vec_len = BATCH * 8 / sizeof *vec;
+        scan_arg(&a, at, v->end, vec);
         a.return_mask = CRS_PAGE_IS_PRESENT | CRS_PAGE_IS_SWAPPED | CRS_PAGE_IS_FILE |
                         CRS_PAGE_IS_PFNZERO;
         a.category_anyof_mask = CRS_PAGE_IS_PRESENT | CRS_PAGE_IS_SWAPPED;
