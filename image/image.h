@@ -80,6 +80,10 @@ enum crs_img_section_type {
                            * (MADV_GUARD_INSTALL); absent when there are none */
     CRS_SEC_SHMOBJ = 19,  /* optional: struct crs_img_shmobj[], the SysV segments and
                            * POSIX shared memory objects the regions map */
+    /* 20-23: taken by other sections (incremental images, page indexes) */
+    CRS_SEC_TREE = 24,    /* optional: struct crs_img_tree then struct crs_img_tree_member[]:
+                           * this image is the root of a job of several processes, whose
+                           * images are in the parts directory it names; absent otherwise */
     CRS_SEC__END,         /* one past the last type this version knows: sizes the tables
                            * indexed by type; never on disk (readers skip unknown types) */
 };
@@ -327,6 +331,28 @@ struct crs_img_shmobj {
     uint32_t pad;
 };
 #define CRS_IMG_SHMOBJ_RECORDS 256u /* objects an image describes, at most */
+
+/* A job of several processes (TREE): the root's image names the directory that holds the
+ * other members' images, one per living member, named PID.crsnap, each with the root's job
+ * id in its header. Members are listed parents first; the first one is the root itself. */
+#define CRS_TREE_F_ROOT 0x1u        /* the process this image holds */
+#define CRS_TREE_F_ZOMBIE 0x2u      /* had ended, not yet reaped: no image, wait_status says how */
+struct crs_img_tree {
+    char parts[64];             /* the parts directory, beside the image (NUL-terminated, one
+                                 * component: no '/') */
+    uint32_t nmembers;          /* as the section's count */
+    uint32_t flags;             /* none yet: zero */
+};
+struct crs_img_tree_member {
+    uint32_t pid, ppid;         /* ppid: its parent's pid (the root's own is outside the job) */
+    uint32_t pgid, sid;         /* its process group and session */
+    uint32_t flags;             /* CRS_TREE_F_* */
+    int32_t wait_status;        /* CRS_TREE_F_ZOMBIE: what wait() reports for it; else 0 */
+    char comm[16];              /* its name (NUL-terminated) */
+    uint64_t pad;
+};                              /* 48 bytes */
+#define CRS_IMG_TREE_MAX 256u   /* processes in a job, at most */
+#define CRS_IMG_PID_MAX 4194304u /* the kernel's largest pid (PID_MAX_LIMIT) */
 
 /* Pages in one chunk (1 MiB): the writer fills chunks up to it, readers refuse more. */
 #define CRS_IMG_CHUNK_MAX_PAGES 256u

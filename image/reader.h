@@ -80,6 +80,9 @@ struct crs_image {
     uint32_t nshmobj;
     const struct crs_img_guard *guards; /* GUARDS: guard page runs, ascending; none when */
     uint32_t nguards;                   /*   the process had none */
+    const struct crs_img_tree *tree;    /* TREE: the image is a job's root; NULL otherwise */
+    const struct crs_img_tree_member *tree_members; /* ntree, parents first, [0] the root */
+    uint32_t ntree;
 
     uint64_t pages_offset;          /* file offset of the first chunk header */
     uint64_t pages_length;          /* PAGES payload bytes */
@@ -105,6 +108,9 @@ int crs_image_open(const char *path, struct crs_image **out, char *err, size_t e
 int crs_image_open_fd(int fd, const char *path, struct crs_image **out, char *err,
                       size_t errlen);
 void crs_image_close(struct crs_image *img);
+
+/* image/tree.c: the member of the job with this pid, or NULL. */
+const struct crs_img_tree_member *crs_image_tree_member(const struct crs_image *img, uint32_t pid);
 
 /* A string from the STRINGS section; "" for offset 0, NULL when out of range. */
 const char *crs_image_string(const struct crs_image *img, uint32_t off);

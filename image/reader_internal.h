@@ -22,6 +22,10 @@ int crs_reader_need_count(const struct crs_img_toc_entry *e, size_t recsize, cha
 void *crs_reader_keep(struct crs_image *img, void *p);
 int crs_reader_load_all(struct crs_image *img, char *err, size_t errlen);
 
+/* tree.c */
+int crs_reader_load_tree(struct crs_image *img, const struct crs_img_toc_entry *e, char *err,
+                         size_t errlen);
+
 /* records.c */
 int crs_reader_load_queued(struct crs_image *img, const struct crs_img_toc_entry *e, char *err,
                            size_t errlen);
