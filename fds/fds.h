@@ -36,11 +36,6 @@ int crs_fd_unlinked_rebuild(struct crs_restore *r, const struct crs_img_fd *f);
 int crs_fd_contents_rebuild(struct crs_restore *r, const struct crs_img_fd *f,
                             crs_fd_make_fn make, crs_fd_finish_fn finish);
 
-/* queued.c: does the image hold bytes waiting in g; put them back through wfd (the pipe's new
- * write end, or the socket pair's other new end). */
-int crs_fd_has_queued(const struct crs_image *img, const struct crs_img_fd *g);
-void crs_fd_refill(struct crs_restore *r, const struct crs_img_fd *g, int wfd, int is_pipe);
-
 /* "(sec, nsec)" as fdinfo prints a timer value, into microseconds (snapshot child). */
 void crs_fd_parse_timeval(const char *s, struct crs_img_timeval *tv);
 

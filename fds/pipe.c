@@ -1,7 +1,9 @@
 /* fds/pipe.c - pipes and FIFOs. A FIFO (it has a path) is opened again by name. A pipe whose
  * both ends are in the process becomes a new pipe holding again the bytes that were waiting in
- * it (captured while the threads were stopped: queued.c). A pipe to another process (most often
- * a child) cannot come back: the checkpoint says so, naming the child that holds the other end.
+ * it (captured while the threads were stopped, put back by restore/restore_queued.c). A pipe
+ * to another process of the same job is the job's pipe, made once (restore/restore_tree.c);
+ * to any other process it cannot come back: the checkpoint says so, naming the child that
+ * holds the other end.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -101,7 +103,13 @@ static int rebuild_pair(struct crs_restore *r, const struct crs_img_fd *f, uint8
 {
     const struct crs_image *img = r->img;
     int p[2], have[2] = {0, 0}, e = 0;
+    int shared = crs_restore_tree_pipe(r, f);
 
+    if (shared >= 0) {                  /* a pipe to another process of the job */
+        if ((e = crs_restore_fd_dup(f, shared)) == 0)
+            fcntl(f->fd, F_SETFL, (int)f->flags);
+        return e;
+    }
     for (uint32_t i = 0; i < img->nfds; i++) {
         const struct crs_img_fd *g = &img->fds[i];
         if (g->kind == CRS_FD_PIPE && g->ino == f->ino)
@@ -116,8 +124,8 @@ static int rebuild_pair(struct crs_restore *r, const struct crs_img_fd *f, uint8
     for (uint32_t i = 0; i < img->nfds && p[1] >= 0; i++) {
         const struct crs_img_fd *g = &img->fds[i];
         if (g->kind == CRS_FD_PIPE && g->ino == f->ino && (g->flags & O_ACCMODE) != O_WRONLY &&
-            crs_fd_has_queued(img, g)) {
-            crs_fd_refill(r, g, p[1], 1);
+            crs_restore_has_queued(img, g)) {
+            crs_restore_refill(r, g, p[1], 1);
             break;
         }
     }

@@ -1,9 +1,9 @@
 /* fds/socket.c - sockets. A unix socket pair with both ends in the process (an event loop's
  * wake-up channel, most often) is recognised by asking the kernel for every unix socket's peer
  * (NETLINK_SOCK_DIAG) and becomes a new pair at a restore, with the bytes waiting in each
- * direction put back (queued.c). Every other socket (listening, connected to another process,
- * network) stays closed, and the checkpoint says what it was ("socket listening on
- * 127.0.0.1:8000 (TCP)"), read from the snapshot child's copy of the descriptor.
+ * direction put back (restore/restore_queued.c). Every other socket (listening, connected to
+ * another process, network) stays closed, and the checkpoint says what it was ("socket
+ * listening on 127.0.0.1:8000 (TCP)"), read from the snapshot child's copy of the descriptor.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -633,8 +633,9 @@ static int rebuild_pair(struct crs_restore *r, const struct crs_img_fd *f, uint8
         const struct crs_img_fd *g = &img->fds[i];
         int k = g->ino == ino[0] ? 0 : 1;
         if (g->kind == CRS_FD_SOCKET && (g->u.socket.flags & CRS_SOCK_F_PAIR) &&
-            (g->ino == ino[0] || g->ino == ino[1]) && !refilled[k] && crs_fd_has_queued(img, g)) {
-            crs_fd_refill(r, g, sv[1 - k], 0);
+            (g->ino == ino[0] || g->ino == ino[1]) && !refilled[k] &&
+            crs_restore_has_queued(img, g)) {
+            crs_restore_refill(r, g, sv[1 - k], 0);
             refilled[k] = 1;            /* another descriptor of that end holds the same */
         }
     }

@@ -148,6 +148,19 @@ int crs_restore_run(struct crs_image *img, const struct crs_restore_opts *o, cha
          (rc = crs_restore_check_pid(img, err, errlen))) ||
         (rc = crs_restore_check_files(img, o, err, errlen)))
         goto fail;
+    /* A job: every member's image is checked here too, before anything changes; a member's
+     * restorer takes the pipes its ancestors made. */
+    if (img->tree && !getenv("CRSNAP_RESTORE_SHARED") &&
+        (rc = crs_restore_tree_check(r, err, errlen)))
+        goto fail;
+    if ((img->tree || o->tree_root) && crs_restore_tree_inherit(r) < 0) {
+        crs_seterr(err, errlen, "the job's pipes are not where the restore of its root left "
+                   "them");
+        rc = -EINVAL;
+        goto fail;
+    }
+    if (img->tree && r->opts.pid_mode == CRS_PID_DEFAULT)
+        r->opts.pid_mode = CRS_PID_SAME;    /* its processes know each other's pids */
     /* The restored process runs with the restorer's credentials, not the saved ones. */
     if (geteuid() != img->process.euid && !o->dry_run)
         fprintf(stderr, "crsnap restore: warning: the image was taken as uid %u, it runs as "
@@ -199,8 +212,18 @@ int crs_restore_run(struct crs_image *img, const struct crs_restore_opts *o, cha
         return 0;
     }
 
+    if (img->tree && !getenv("CRSNAP_RESTORE_SHARED") &&
+        (rc = crs_restore_tree_make(r, err, errlen)))
+        goto fail;
     if ((rc = crs_restore_take_pid(r, err, errlen)))
         goto fail;
+    /* The process's children in its job, each under its pid, before it becomes itself (a
+     * restorer executed again for a fresh layout made them already). */
+    if ((img->tree || o->tree_root) && !crs_restore_tree_spawned(0)) {
+        if ((rc = crs_restore_tree_spawn(r, img->tree ? img : o->tree_root, err, errlen)))
+            die(r, err);
+        crs_restore_tree_spawned(1);
+    }
 
     /* From here the process becomes the image. Nothing may interrupt it. */
     sigfillset(&all);
@@ -232,6 +255,8 @@ int crs_restore_run(struct crs_image *img, const struct crs_restore_opts *o, cha
         r->plan->flags |= CRS_PLAN_F_DROP_CAPS;
         r->plan->outer_pid = (uint32_t)r->outer_pid;
     }
+    if (o->tree_root && crs_restore_tree_in_ns())
+        r->plan->flags |= CRS_PLAN_F_DROP_CAPS;
     r->plan->magic = CRS_PLAN_MAGIC;
     memcpy((void *)(uintptr_t)rs->plan_addr, r->plan, sizeof *r->plan);
     if ((rc = crs_restore_vdso(r, err, errlen)))

@@ -12,6 +12,12 @@
 #include "image/reader.h"
 #include "restart/restart.h"
 
+/* Re-executions of crsnap when the restorer's layout collides with an image, counted in the
+ * environment: shared by crsnap restore and run --resume, which use the same restorer (a
+ * job's member restorer starts the count again). */
+#define CRS_REEXEC_ENV "CRSNAP_RESTORE_TRY"
+#define CRS_REEXEC_MAX 8
+
 /* The restorer's test hooks: pretend to be another host, to reach the incompatible-host errors.
  * NULL / 0 = the real one. Read once by the restore command (snapshot/testhooks.c). */
 struct crs_restore_hooks {
@@ -31,6 +37,8 @@ enum {
 };
 
 struct crs_restore_opts {
+    const struct crs_image *tree_root; /* a member of a job: the job's root image (its own
+                                     * image is the one restored) */
     int force;                  /* changed or missing files are warnings, not errors */
     int dry_run;                /* validate everything, change nothing */
     int progress;               /* progress line on stderr */
@@ -69,6 +77,14 @@ struct crs_restore_obj {
     int remove;                 /* SysV: removed once attached (IPC_RMID) */
 };
 
+/* A pipe between processes of a job (restore_tree.c): made once, inherited by all. */
+struct crs_restore_shared {
+    uint64_t ino;                   /* its inode in the images */
+    int fd[2];                      /* read and write ends here */
+    uint32_t source;                /* the pid whose image holds its queued bytes, or 0 */
+};
+#define CRS_RESTORE_MAX_SHARED 256
+
 /* Everything the restorer carries from the checks to the jump. Filled step by step. */
 struct crs_restore {
     struct crs_image *img;
@@ -90,6 +106,8 @@ struct crs_restore {
     void *wstack;
     size_t wstack_size;
     int outer_pid;              /* in a pid namespace of its own: its pid outside, else 0 */
+    struct crs_restore_shared shared[CRS_RESTORE_MAX_SHARED]; /* a job's pipes */
+    uint32_t nshared;
 };
 
 /* restore_check.c: host facts and the files the image needs. 0, or -errno with a one-line
@@ -192,6 +210,11 @@ void crs_restore_say(int fd, const char *kind, const char *msg);
 void crs_restore_say_unsaved(const struct crs_image *img, int out, int all,
                              const uint32_t *extra, uint32_t nextra);
 
+/* restore_queued.c: does the image hold bytes waiting in g; put them back through wfd (the
+ * pipe's new write end, or the socket pair's other new end). */
+int crs_restore_has_queued(const struct crs_image *img, const struct crs_img_fd *g);
+void crs_restore_refill(struct crs_restore *r, const struct crs_img_fd *g, int wfd, int is_pipe);
+
 /* restore_proc.c: signal dispositions, cwd, umask, rlimits, personality; itimers last. */
 int crs_restore_proc(struct crs_restore *r, char *err, size_t errlen);
 int crs_restore_itimers(struct crs_restore *r, char *err, size_t errlen);
@@ -218,11 +241,37 @@ __attribute__((noreturn)) void crs_restore_relay(pid_t child, pid_t target, int 
 /* Closes every descriptor but keep (-1: all). */
 void crs_close_all_but(int keep);
 
+/* restore_pid.c: a child of this process under pid want (clone3 set_tid), as fork() returns
+ * (0 in the child), or -errno: -EEXIST taken, -EPERM not this user's to choose. */
+long crs_restore_fork_pid(pid_t want);
 /* restore_pid.c: unless opts.pid_mode is CRS_PID_NEW, forks under the saved pid. Returns 0 in
  * the child (which goes on to become the restored process), or 0 in this process when the pid
  * cannot be had (a warning said so), or -errno with CRS_PID_SAME; the parent never returns: it
  * waits for the child and exits with its status. */
 int crs_restore_take_pid(struct crs_restore *r, char *err, size_t errlen);
+
+/* restore_tree.c: a job of several processes (see the file's head). open_part: the image of
+ * process pid of root's job, checked to be that; check: every member's image, before anything
+ * changes, and the pipes they share (r->shared); make: those pipes, with their bytes, named in
+ * the environment; inherit: a member's restorer takes them from there; pipe: the end of a
+ * shared pipe descriptor f is, or -1; lift/owns/close: with the restorer's own descriptors,
+ * then gone once the process's own are rebuilt; spawn: this process's children in the job,
+ * each under its pid; spawned: it did already (mark: it does now); in_ns: a member's
+ * restorer runs in a namespace the restore made. */
+int crs_restore_tree_open_part(const struct crs_image *root, uint32_t pid,
+                               struct crs_image **out, char *err, size_t errlen);
+int crs_restore_tree_check(struct crs_restore *r, char *err, size_t errlen);
+int crs_restore_tree_make(struct crs_restore *r, char *err, size_t errlen);
+int crs_restore_tree_inherit(struct crs_restore *r);
+int crs_restore_tree_pipe(const struct crs_restore *r, const struct crs_img_fd *f);
+int crs_restore_tree_lift(struct crs_restore *r, int floor, char *err, size_t errlen);
+int crs_restore_tree_owns(const struct crs_restore *r, int fd);
+void crs_restore_tree_close(struct crs_restore *r);
+int crs_restore_tree_spawn(struct crs_restore *r, const struct crs_image *root, char *err,
+                           size_t errlen);
+int crs_restore_tree_spawned(int mark);
+int crs_restore_tree_pids_free(const struct crs_image *root, char *err, size_t errlen);
+int crs_restore_tree_in_ns(void);
 
 /* restore.c: the whole sequence, checks included. Returns only on failure (-errno, err set),
  * or 0 after a dry run. A failure after memory was touched exits the process instead. */

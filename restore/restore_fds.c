@@ -62,6 +62,8 @@ int crs_restore_move_own_fds(struct crs_restore *r, char *err, size_t errlen)
     r->img->fd = fd;
     keep[nkeep++] = fd;
     int e = crs_restore_shm_lift(r, floor, err, errlen);
+    if (!e)
+        e = crs_restore_tree_lift(r, floor, err, errlen);
     if (e)
         return e;
     r->errfd = r->stdfd[2] >= 0 ? r->stdfd[2] : fd; /* writes to the image fd just fail */
@@ -71,6 +73,9 @@ int crs_restore_move_own_fds(struct crs_restore *r, char *err, size_t errlen)
         top = keep[i] > top ? keep[i] : top;
     for (uint32_t i = 0; i < r->nshm; i++)
         top = r->shm[i].fd > top ? r->shm[i].fd : top;
+    for (uint32_t i = 0; i < r->nshared; i++)
+        for (int k = 0; k < 2; k++)
+            top = r->shared[i].fd[k] > top ? r->shared[i].fd[k] : top;
     close_range(0, (unsigned)floor - 1, 0);
     for (int n = floor; n < top; n++) {
         int ours = 0;
@@ -78,6 +83,7 @@ int crs_restore_move_own_fds(struct crs_restore *r, char *err, size_t errlen)
             ours |= keep[i] == n;
         for (uint32_t i = 0; i < r->nshm; i++)
             ours |= r->shm[i].fd == n;
+        ours |= crs_restore_tree_owns(r, n);
         if (!ours)
             close(n);
     }
@@ -254,6 +260,7 @@ int crs_restore_fds(struct crs_restore *r, char *err, size_t errlen)
     crs_restore_say_unsaved(img, r->errfd, r->opts.verbose, extra, nextra);
     free(extra);
     crs_restore_shm_close(r);           /* the regions and descriptors hold them now */
+    crs_restore_tree_close(r);          /* the job's pipes this process did not have */
     for (uint32_t i = 0; i < img->nfds; i++) {
         const struct crs_fd_ops *k = crs_fd_ops_of(img->fds[i].kind);
         if (k && k->rebuild_late && fcntl(img->fds[i].fd, F_GETFD) >= 0)

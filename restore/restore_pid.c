@@ -91,10 +91,9 @@ void crs_restore_relay(pid_t child, pid_t target, int status_fd)
 
 /* clone3(set_tid) in this pid namespace. Returns 0 in the child; the parent relays and never
  * returns; -errno when it cannot (why in err). */
-static int fork_here(pid_t want, char *err, size_t errlen)
+long crs_restore_fork_pid(pid_t want)
 {
     struct clone_args args;
-    pid_t parent = getpid();
     long c;
 
     memset(&args, 0, sizeof args);
@@ -103,8 +102,16 @@ static int fork_here(pid_t want, char *err, size_t errlen)
     args.set_tid_size = 1;
     fflush(NULL);
     c = syscall(SYS_clone3, &args, sizeof args);
+    return c < 0 ? -errno : c;
+}
+
+static int fork_here(pid_t want, char *err, size_t errlen)
+{
+    pid_t parent = getpid();
+    long c = crs_restore_fork_pid(want);
+
     if (c < 0) {
-        int e = errno;
+        int e = (int)-c;
         crs_seterr(err, errlen, "%s", e == EEXIST ? "a process has it here" :
                    e == EPERM ? "setting it needs CAP_CHECKPOINT_RESTORE" : strerror(e));
         return -e;
@@ -126,7 +133,10 @@ int crs_restore_take_pid(struct crs_restore *r, char *err, size_t errlen)
 
     if (r->opts.pid_mode == CRS_PID_NEW || getpid() == want)
         return 0;
-    if ((e = fork_here(want, here, sizeof here)) == 0)
+    /* A job takes every pid of its processes here, or goes into a namespace of its own. */
+    if (r->img->tree && (e = crs_restore_tree_pids_free(r->img, here, sizeof here)) < 0)
+        ;
+    else if ((e = fork_here(want, here, sizeof here)) == 0)
         return 0;
     if ((e = crs_restore_pidns(r, want, ns, sizeof ns)) == 0)
         return 0;

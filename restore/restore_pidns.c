@@ -85,7 +85,6 @@ static int outer_pid(int outer_proc)
  * r->outer_pid set; the first process itself ends when the restored one does. */
 static int ns_init(struct crs_restore *r, int fd, uid_t uid, gid_t gid, pid_t want)
 {
-    struct clone_args args;
     int outer, e, st;
     long c;
 
@@ -101,13 +100,9 @@ static int ns_init(struct crs_restore *r, int fd, uid_t uid, gid_t gid, pid_t wa
         send_msg(fd, CRS_PIDNS_ERROR, errno, MOUNT_PROC);
         _exit(1);
     }
-    memset(&args, 0, sizeof args);
-    args.exit_signal = SIGCHLD;
-    args.set_tid = (uint64_t)(uintptr_t)&want;
-    args.set_tid_size = 1;
-    c = syscall(SYS_clone3, &args, sizeof args);
+    c = crs_restore_fork_pid(want);
     if (c < 0) {
-        send_msg(fd, CRS_PIDNS_ERROR, errno, MAKE_PROCESS);
+        send_msg(fd, CRS_PIDNS_ERROR, (int)-c, MAKE_PROCESS);
         _exit(1);
     }
     if (c == 0) {

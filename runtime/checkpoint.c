@@ -55,6 +55,8 @@ uint64_t crs_scan_dir_seq(const char *dir)
 
 static void close_fd(int *fd);
 
+#define TREE_TRIES 6                    /* attempts at a job whose processes keep changing */
+
 /* Fills the request's path and dir; the sequence number is taken in open_dir(). Before the
  * quiesce: it may allocate. */
 static void choose_path(struct crs_snap_request *req, const char *explicit_path)
@@ -143,6 +145,7 @@ static void list_internal_fds(struct crs_snap_request *req)
         if (fds[i] >= 0)
             crs_state.internal_fds[n++] = fds[i];
     n += crs_control_fds(crs_state.internal_fds + n, CRS_MAX_INTERNAL_FDS - n);
+    n += crs_tree_fds(crs_state.internal_fds + n, CRS_MAX_INTERNAL_FDS - n);
     req->internal_fds = crs_state.internal_fds;
     req->ninternal = n;
 }
@@ -283,6 +286,7 @@ static void collect_child(struct crs_result *res)
     got = read(c->report_pipe[0], &rep, sizeof rep);
     c->crashed = WIFSIGNALED(st) && (WTERMSIG(st) == SIGSEGV || WTERMSIG(st) == SIGBUS ||
                                      WTERMSIG(st) == SIGILL);
+    c->child_silent = got != (ssize_t)sizeof rep;
     if (got == (ssize_t)sizeof rep) {
         c->crashed = c->crashed || rep.crashed;
         rep.path[sizeof rep.path - 1] = 0;
@@ -348,8 +352,9 @@ static void finish(struct crs_result *res, int outcome)
     close_fd(&crs_state.cur.pause_pipe[0]);
     close_fd(&crs_state.cur.pause_pipe[1]);
     close_fd(&crs_state.req.dir_fd);
-    if (res->error)
-        crs_log(CRS_LOG_ERROR, "checkpoint failed: %s", res->message);
+    if (res->error)                     /* a member called off: the root says why */
+        crs_log(crs_state.cur.member && res->error == -ECANCELED ? CRS_LOG_DEBUG : CRS_LOG_ERROR,
+                "checkpoint failed: %s", res->message);
     else
         crs_log(CRS_LOG_INFO, "checkpoint %s: %llu bytes, pause %llu us, write %llu us",
                 res->path, (unsigned long long)res->bytes_written,
@@ -395,6 +400,13 @@ static int attempt(struct crs_result *res)
         return 0;
     }
     fill_request(req);
+    req->leader_fd = c->member ? crs_state.tree.leader_fd : -1;
+    if (c->member)
+        req->seq = res->seq = crs_state.tree.seq;
+    if ((r = crs_tree_begin(req, res->message, sizeof res->message)) < 0) {
+        res->error = r;
+        return 0;
+    }
 
     int inside = 0;
     if ((r = crs_cs_close(crs_state.cfg.quiesce_timeout_ms, &inside)) < 0) {
@@ -421,6 +433,14 @@ static int attempt(struct crs_result *res)
         abort_quiesced();
         if (r == -ETIMEDOUT)            /* a thread that blocks every signal: whose is it? */
             crs_ptimers_explain(crs_state.err, sizeof crs_state.err);
+        res->error = r;
+        snprintf(res->message, sizeof res->message, "%s", crs_state.err);
+        return 0;
+    }
+    /* In a job, every process stops before any of them records what it shares with the
+     * others (the bytes in a pipe between two of them). */
+    if ((r = crs_tree_stopped(crs_state.err, sizeof crs_state.err)) < 0) {
+        abort_quiesced();
         res->error = r;
         snprintf(res->message, sizeof res->message, "%s", crs_state.err);
         return 0;
@@ -485,6 +505,9 @@ static int attempt(struct crs_result *res)
     }
     c->child = (pid_t)pid;
     c->pidfd = crs_fd_high(c->pidfd);
+    /* In a job, nobody resumes before every snapshot is taken. A root that calls it off now
+     * fails the checkpoint; the child's image, a part of nothing, is removed with the rest. */
+    int tree_err = crs_tree_forked(crs_state.err, sizeof crs_state.err);
     if (!c->kill)
         crs_quiesce_release(CRS_CONTINUE);
     res->pause_ns = crs_now_ns(CLOCK_MONOTONIC) - c->start_ns;
@@ -510,8 +533,21 @@ static int attempt(struct crs_result *res)
                 "or not copied whole)", crs_state.queued_missed, CRS_SNAP_QUEUED_MAX >> 10);
 
     collect_child(res);
+    if (tree_err < 0 && !res->error) {
+        res->error = tree_err;
+        snprintf(res->message, sizeof res->message, "%s", crs_state.err);
+    }
+    if (c->member && c->child_silent)    /* else the child told the root itself */
+        crs_tree_report(res);
+    else if (!c->member)
+        crs_tree_results(res);
+    if (c->kill && c->member && !res->error && !crs_tree_wait_exit()) {
+        res->error = -ECANCELED;
+        snprintf(res->message, sizeof res->message, "the job's checkpoint failed elsewhere");
+    }
     if (c->kill) {
         if (!res->error) {
+            crs_tree_end(1, 1);
             for (unsigned i = 0; i < crs_state.nwaiters; i++)
                 crs_control_reply(crs_state.waiters[i].fd, 0, res->seq, res->path, NULL);
             if (c->kill_sig)
@@ -533,12 +569,18 @@ void crs_checkpoint_run(int kill_fd)
 
     memset(&res, 0, sizeof res);
     memset(req, 0, sizeof *req);
+    c->member = crs_state.tree.role == CRS_TREE_MEMBER && crs_state.tree.pending;
+    if (c->member && crs_tree_stale()) {  /* the root gave up on it before it started */
+        crs_tree_end(0, 0);
+        return;
+    }
     c->active = 1;
-    c->kill = kill_fd >= 0 || c->kill_sig;
+    c->kill = kill_fd >= 0 || c->kill_sig || (c->member && crs_state.tree.kill);
 
     pthread_mutex_lock(&crs_state.lock);
-    c->explicit_path = !c->kill && crs_state.path_pending;
-    choose_path(req, c->explicit_path ? crs_state.path_req : NULL);
+    c->explicit_path = !c->kill && !c->member && crs_state.path_pending;
+    choose_path(req, c->member ? crs_state.tree.path :
+                     c->explicit_path ? crs_state.path_req : NULL);
     /* Requests so far are served by this checkpoint, and so are those that arrive before the
      * snapshot is taken (covered is read again then); a failure before it serves these. */
     c->covered_lo = crs_state.done_seq;
@@ -548,12 +590,30 @@ void crs_checkpoint_run(int kill_fd)
     pthread_mutex_unlock(&crs_state.lock);
     res.seq = req->seq;
 
-    if (attempt(&res))
-        return;
+    /* A job whose processes changed while it stopped is taken again, a few times. */
+    for (int tries = 0;; tries++) {
+        if (attempt(&res))
+            return;
+        if (res.error != -EAGAIN || c->member || tries >= TREE_TRIES)
+            break;
+        crs_log(CRS_LOG_INFO, "checkpoint: %s; trying again", res.message);
+        crs_tree_end(0, 0);
+        choose_path(req, c->explicit_path ? crs_state.path_req : NULL);
+        usleep(20000 << tries);         /* a member starting: its library needs a moment */
+        crs_quiesce_wait_left();
+        crs_cs_open();
+        close_fd(&c->report_pipe[0]);
+        close_fd(&c->report_pipe[1]);
+        close_fd(&c->pause_pipe[0]);
+        close_fd(&c->pause_pipe[1]);
+        uint64_t seq = res.seq;
+        memset(&res, 0, sizeof res);
+        res.seq = seq;
+    }
     /* A crash of the child is a bug of ours, most likely in what it unmaps as it goes (see
      * snapshot/release.c): say where it was, and take the snapshot once more without that. The
      * program's handlers see a second checkpoint; nothing is published twice. */
-    if (c->crashed && !req->no_release) {
+    if (c->crashed && !req->no_release && !c->member && !req->ntree) {
         crs_log(CRS_LOG_ERROR, "checkpoint failed: %s; trying again without releasing memory",
                 res.message);
         crs_quiesce_wait_left();
@@ -564,8 +624,12 @@ void crs_checkpoint_run(int kill_fd)
         memset(&res, 0, sizeof res);
         res.seq = seq;
         req->no_release = 1;
+        crs_tree_end(0, 0);
         if (attempt(&res))
             return;
     }
+    if (c->member && !c->child)         /* no snapshot child to tell the root: say why */
+        crs_tree_report(&res);
+    crs_tree_end(!res.error, c->kill);
     finish(&res, CRS_CONTINUE);
 }

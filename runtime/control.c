@@ -145,6 +145,13 @@ static void reply_status(int fd)
 /* Returns 1 when fd was kept (it waits for a result). */
 static int serve(int fd, const char *line)
 {
+    if (crs_state.tree.role == CRS_TREE_MEMBER && !strncmp(line, "checkpoint", 10)) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "this process is part of a job: checkpoint its root, pid %d",
+                 (int)crs_state.tree.root);
+        crs_control_reply(fd, EINVAL, 0, NULL, msg);
+        return 0;
+    }
     if (!strcmp(line, "checkpoint")) {
         atomic_fetch_add(&crs_state.req_seq, 1);
         crs_control_reply(fd, 0, 0, NULL, NULL);
@@ -163,6 +170,8 @@ static int serve(int fd, const char *line)
             crs_state.kill_pending = w->fd;
         return 1;
     }
+    if (!strncmp(line, "tree ", 5))
+        return crs_tree_serve(fd, line);
     if (!strcmp(line, "status")) {
         reply_status(fd);
         return 0;

@@ -57,6 +57,24 @@ static int work_pending(void)
     return want;
 }
 
+/* A member of a job takes no checkpoint of its own: its triggers go to the root, and the
+ * job's checkpoint, which it takes part in, serves them. */
+static int member_forward(void)
+{
+    uint64_t want = atomic_load(&crs_state.req_seq);
+    int r;
+
+    if (crs_state.tree.role != CRS_TREE_MEMBER)
+        return 0;
+    if (want > crs_state.tree.forwarded) {
+        crs_state.tree.forwarded = want;
+        if ((r = crs_tree_forward()) < 0)
+            crs_log(CRS_LOG_ERROR, "cannot ask the job's root (pid %d) for a checkpoint: %s",
+                    (int)crs_state.tree.root, strerror(-r));
+    }
+    return 1;
+}
+
 static void *coordinator_main(void *arg)
 {
     (void)arg;
@@ -75,11 +93,15 @@ static void *coordinator_main(void *arg)
             crs_exit_on_serve();
             continue;
         }
+        if (crs_state.tree.pending) {
+            crs_checkpoint_run(-1);
+            continue;
+        }
         if (crs_state.kill_pending >= 0) {
             crs_checkpoint_run(crs_state.kill_pending);
             continue;
         }
-        if (work_pending()) {
+        if (!member_forward() && work_pending()) {
             crs_checkpoint_run(-1);
             continue;
         }
@@ -152,6 +174,7 @@ void crs_restarted(void)
         crs_log(CRS_LOG_ERROR, "no pipe for queued bytes after restart");
     crs_state.listen_fd = -1;
     crs_state.sock_path[0] = 0;
+    crs_tree_restarted();               /* its connections too */
     crs_state.nwaiters = 0;             /* their connections are gone */
     crs_state.nclients = 0;
     crs_state.kill_pending = -1;

@@ -25,10 +25,71 @@ static void at_exit(void)
     crs_control_unlink();
 }
 
-/* A fork() of an initialised process has no coordinator: the API says so there. */
+static int setup(const struct crs_config *cfg);
+
+/* Descriptors the runtime made for itself: a forked copy makes its own. */
+static void close_own(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+/* A fork() of an initialised process has no coordinator. Alone, the API says so there; in a
+ * job, the child is a member of it: it gets a runtime of its own, as an exec'd child does
+ * from the preload (its handlers, copied with its memory, stay registered). */
 static void after_fork_child(void)
 {
-    crs_state.disabled = 1;
+    struct crs_tree_state *t = &crs_state.tree;
+    int efd = atomic_exchange(&crs_state.eventfd, -1);
+
+    if (t->role == CRS_TREE_NONE || crs_state.initialized != 1) {
+        crs_state.disabled = 1;
+        return;
+    }
+    close_own(&efd);
+    close_own(&crs_state.timerfd);
+    close_own(&crs_state.listen_fd);
+    close_own(&crs_state.tee_pipe[0]);
+    close_own(&crs_state.tee_pipe[1]);
+    for (unsigned i = 0; i < crs_state.nclients; i++)
+        close_own(&crs_state.clients[i].fd);
+    for (unsigned i = 0; i < crs_state.nwaiters; i++)
+        close_own(&crs_state.waiters[i].fd);
+    for (uint32_t i = 0; i < t->npeers; i++)
+        close_own(&t->peers[i]);
+    close_own(&t->leader_fd);
+    crs_state.nclients = crs_state.nwaiters = 0;
+    t->npeers = 0;
+    t->pending = t->active = 0;
+    t->role = CRS_TREE_MEMBER;
+    if (crs_state.scratch)
+        munmap((char *)crs_state.scratch - 4096, crs_state.scratch_size + 2 * 4096);
+    crs_state.scratch = NULL;
+    crs_state.sock_path[0] = 0;
+    /* the parent's requests, results and checkpoint in progress are not this process's */
+    atomic_store(&crs_state.req_seq, 0);
+    crs_state.done_seq = 0;
+    crs_state.noutcomes = 0;
+    crs_state.path_pending = crs_state.path_busy = 0;
+    crs_state.have_result = 0;
+    crs_state.handlers_busy = 0;
+    crs_state.cur.active = 0;
+    t->forwarded = 0;
+    atomic_store(&crs_state.cs_pending, 0);
+    atomic_store(&crs_state.cs_count, crs_tls.cs_depth > 0);
+    atomic_store(&crs_state.quiescing, 0);
+    atomic_store(&crs_state.coord_started, 0);
+    pthread_mutex_init(&crs_state.lock, NULL);
+    pthread_cond_init(&crs_state.cond, NULL);
+    crs_state.initialized = 2;
+    if (setup(NULL) < 0) {
+        crs_state.disabled = 1;
+        crs_log(CRS_LOG_ERROR, "a forked child of the job could not start its runtime: the "
+                "job's checkpoints will fail while it runs");
+        return;
+    }
+    crs_state.initialized = 1;
 }
 
 /* A relative directory is taken from the current directory at init, not at each checkpoint. */
@@ -84,6 +145,10 @@ static int setup(const struct crs_config *cfg)
         return r;
     }
     absolute_dir(crs_state.cfg.dir, sizeof crs_state.cfg.dir);
+    if (crs_state.tree.role == CRS_TREE_NONE)
+        crs_tree_role();
+    if (crs_state.tree.role == CRS_TREE_MEMBER)
+        crs_state.cfg.interval = 0;     /* the root's timer checkpoints the whole job */
     crs_state.pid = crs_state.public_pid = getpid();
     crs_state.eventfd = -1;
     crs_state.deleted_memfd = -1;
@@ -145,8 +210,11 @@ static int setup(const struct crs_config *cfg)
         crs_log(CRS_LOG_ERROR, "cannot start the coordinator: %s", strerror(-r));
         return r;
     }
-    atexit(at_exit);
-    pthread_atfork(NULL, NULL, after_fork_child);
+    if (!crs_state.atfork_set) {        /* once: a forked member runs setup() again */
+        atexit(at_exit);
+        pthread_atfork(NULL, NULL, after_fork_child);
+        crs_state.atfork_set = 1;
+    }
     crs_log(CRS_LOG_INFO, "ready: dir %s, interval %gs, keep %d, signal %d", crs_state.cfg.dir,
             crs_state.cfg.interval, crs_state.cfg.keep, crs_state.cfg.signal);
     return 0;
@@ -217,7 +285,10 @@ __attribute__((constructor)) static void preload_init(void)
     /* The hold is this process's alone: its children must not take it as theirs. */
     if (held)
         unsetenv(CRS_HELD_SIGNAL_ENV);
-    if (!p || !strstr(p, "libcrsnap") || (only && *only && atoi(only) != (int)getpid())) {
+    const char *tree = getenv("CRSNAP_TREE");
+    int alone = tree && !strcmp(tree, "0");
+    if (!p || !strstr(p, "libcrsnap") ||
+        (alone && only && *only && atoi(only) != (int)getpid())) {
         release_held_signal(sig, 0);
         return;
     }

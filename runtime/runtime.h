@@ -136,6 +136,27 @@ void crs_shmcopy_end(void);         /* after the clone: the parent's copy goes *
 void crs_restarted(void);           /* a restored process, back in crs_checkpoint_run() */
 uint64_t crs_scan_dir_seq(const char *dir);
 
+/* tree.c: a job of several processes. The root: begin (before the handlers, the members asked
+ * and the request pointed at the parts directory), stopped (after its quiesce: every member
+ * stopped, nobody came or went; -EAGAIN: try again), forked (after the clone: every member's
+ * snapshot taken), results (after its own image: every part durable, then published), end.
+ * A member: serve (the control request), stopped and forked (its steps of the same), report,
+ * wait_exit (kill mode), end; forward passes a trigger of its own to the root. */
+void crs_tree_role(void);
+int crs_tree_begin(struct crs_snap_request *req, char *err, size_t errlen);
+int crs_tree_stopped(char *err, size_t errlen);
+int crs_tree_forked(char *err, size_t errlen);
+int crs_tree_results(struct crs_result *res);
+void crs_tree_end(int ok, int exit);
+void crs_tree_abort(void);
+int crs_tree_serve(int fd, const char *line);
+void crs_tree_report(const struct crs_result *res);
+int crs_tree_wait_exit(void);
+int crs_tree_forward(void);
+void crs_tree_restarted(void);
+int crs_tree_stale(void);           /* a member's request its root gave up */
+unsigned crs_tree_fds(int *out, unsigned room); /* its connections and directories */
+
 /* api.c: called by the coordinator when a checkpoint ends */
 void crs_post_outcome(int outcome, const struct crs_result *res);
 

@@ -36,7 +36,8 @@
 #define CRS_FIXED_INTERNAL_FDS 12   /* the long-lived ones a checkpoint lists: checkpoint.c's
                                      * list_internal_fds names 10, then the deleted files'
                                      * memfd; one to spare */
-#define CRS_MAX_INTERNAL_FDS (CRS_FIXED_INTERNAL_FDS + CRS_MAX_WAITERS + CRS_MAX_CTL_CLIENTS)
+#define CRS_MAX_INTERNAL_FDS (CRS_FIXED_INTERNAL_FDS + CRS_MAX_WAITERS + CRS_MAX_CTL_CLIENTS + \
+                              CRS_IMG_TREE_MAX + 3)  /* a job root's connections (tree.c) */
 _Static_assert(CRS_MAX_INTERNAL_FDS <= CRS_SNAP_MAX_INTERNAL_FDS,
                "the snapshot child takes every descriptor the runtime lists as its own");
 #define CRS_OWN_FDS 5               /* long-lived descriptors watched by ownfds.c */
@@ -140,6 +141,8 @@ struct crs_current {
     int kill;                       /* exit after a successful snapshot */
     int kill_sig;                   /* kill mode for an exit-on signal (exit_on.c), 0 = no */
     int explicit_path;              /* a crs_checkpoint(path) request */
+    int member;                     /* a member's part of its job's checkpoint (tree.c) */
+    int child_silent;               /* the snapshot child died without its report */
     uint64_t covered;               /* dir requests up to this ticket are served by it */
     uint64_t covered_lo;
     uint64_t start_ns;              /* quiesce started (monotonic) */
@@ -154,10 +157,43 @@ struct crs_current {
     int crashed;                    /* the child died of a fault: a bug of ours, retried once */
 };
 
+/* A job of several processes (tree.c). */
+enum { CRS_TREE_NONE = 0, CRS_TREE_ROOT, CRS_TREE_MEMBER };
+#define CRS_TREE_LINE (CRS_PATH_MAX + 64)
+struct crs_tree_state {
+    int role;                       /* CRS_TREE_*: from the environment `crsnap run` set */
+    pid_t root;                     /* the root's pid */
+    /* the root, during a checkpoint of the job */
+    int active;                     /* several processes take part in this one */
+    uint32_t nmembers;
+    struct crs_img_tree head;
+    struct crs_img_tree_member members[CRS_IMG_TREE_MAX];
+    struct crs_img_tree_member again[CRS_IMG_TREE_MAX]; /* the second look */
+    int peers[CRS_IMG_TREE_MAX];    /* a connection to each living member */
+    uint32_t peer_member[CRS_IMG_TREE_MAX]; /* its index in members[] */
+    uint32_t npeers;
+    int dir_fd;                     /* the image directory (the request's) */
+    int parts_fd;                   /* the parts directory in it */
+    char dir[CRS_PATH_MAX];         /* the request's DIR, "" for an explicit path */
+    char final[CRS_PATH_MAX];       /* the job's image name in dir_fd */
+    /* a member, during a checkpoint of the job */
+    int leader_fd;                  /* the root's connection, or -1 */
+    int pending;                    /* asked, not started */
+    int kill;
+    uint64_t seq;
+    char path[CRS_PATH_MAX];        /* where its image goes */
+    uint64_t forwarded;             /* requests up to this ticket were passed to the root */
+    /* buffers for /proc, used while stopped */
+    char dents[4096];
+    char text[1024];                /* a children list */
+    char stat_text[1024];           /* a /proc/PID/stat */
+};
+
 struct crs_state {
     /* set once at init */
     int initialized;
     int disabled;                   /* a forked copy of the process: no coordinator here */
+    int atfork_set;                 /* the fork and exit hooks are registered */
     pid_t pid;
     pid_t public_pid;               /* the pid others know it by, which names its control
                                      * socket: outside the pid namespace a restore made */
@@ -289,6 +325,8 @@ struct crs_state {
     uint32_t timers_missed;         /* more than the image holds */
     struct crs_img_timer timers[CRS_IMG_MAX_TIMERS];
     char timers_line[256];          /* /proc/self/timers, read line by line */
+
+    struct crs_tree_state tree;
 };
 
 extern struct crs_state crs_state;

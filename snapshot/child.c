@@ -30,6 +30,42 @@
 /* Descriptors recorded as crsnap's own: the request's, then the report and pause pipes. */
 #define CHILD_INTERNAL_FDS (CRS_SNAP_MAX_INTERNAL_FDS + 2)
 
+/* A member of a job: the outcome goes to the job's root on the connection the child shares
+ * with its parent, as the parent would have sent it. From here, because the parent may have
+ * executed another program meanwhile, and its end of the connection with it. */
+static void tell_leader(const struct crs_snap_request *req, const struct crs_snap_report *rep)
+{
+    char line[CRS_PATH_MAX + 320];
+    struct crs_sbuf b;
+
+    if (req->leader_fd < 0)
+        return;
+    crs_sb_init(&b, line, sizeof line - 1);
+    if (rep->error) {
+        crs_sb_str(&b, "error ");
+        crs_sb_u64(&b, (uint64_t)-rep->error);
+        crs_sb_str(&b, " ");
+        for (const char *t = rep->message; *t; t++) {
+            char one[2] = { *t == '\n' ? ' ' : *t, '\0' };
+            crs_sb_str(&b, one);
+        }
+    } else {
+        crs_sb_str(&b, "ok ");
+        crs_sb_u64(&b, rep->seq);
+        crs_sb_str(&b, " ");
+        crs_sb_str(&b, rep->path);
+    }
+    line[b.len] = '\n';
+    for (size_t off = 0, len = b.len + 1; off < len;) {
+        ssize_t n = send(req->leader_fd, line + off, len - off, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        off += (size_t)n;
+    }
+}
+
 __attribute__((noreturn)) static void finish(struct child *c, int err, const char *note,
                                              uint64_t t0)
 {
@@ -86,6 +122,7 @@ __attribute__((noreturn)) static void finish(struct child *c, int err, const cha
         }
         rep.unsaved_shown++;
     }
+    tell_leader(req, &rep);
     if (req->report_fd >= 0) {
         const char *p = (const char *)&rep;
         size_t left = sizeof rep;
@@ -352,8 +389,9 @@ void crs_snapshot_child(const struct crs_snap_request *req)
         finish(&c, r, NULL, t0);
     }
     crs_proc_attrs(&c.attrs, req->parent > 0 ? req->parent : getppid(), c.work, WORK_SIZE);
-    /* its pid and name come from /proc/PARENT: only good if the parent was alive throughout */
-    if (parent_gone(req)) {
+    /* its pid and name come from /proc/PARENT: only good if the parent was alive throughout;
+     * a job's member may end right after its snapshot: its image is the job's all the same */
+    if (parent_gone(req) && req->leader_fd < 0) {
         c.stage = "the process ended before its state was read for";
         finish(&c, -ESRCH, NULL, t0);
     }
@@ -378,7 +416,7 @@ void crs_snapshot_child(const struct crs_snap_request *req)
         crs_child_fail(&c, r, t0);
     /* a process that ended meanwhile gets no image: its successor as `latest` would be an
      * image of a process that is gone, which nobody asked for any more */
-    if (parent_gone(req)) {
+    if (parent_gone(req) && req->leader_fd < 0) {   /* a job's image is of all its processes */
         c.stage = "the process ended while writing";
         crs_child_fail(&c, -ESRCH, t0);
     }

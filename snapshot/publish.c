@@ -226,6 +226,44 @@ struct retain_ent {
     char name[64];
 };
 
+/* "ckpt-NNNNNN.parts" for the image "ckpt-NNNNNN.crsnap": where a job's other images are. */
+static void parts_name(const char *image, char *out, size_t cap)
+{
+    size_t n = crs_strlen(image), sl = sizeof CRS_IMG_SUFFIX - 1;
+    struct crs_sbuf b;
+
+    crs_sb_init(&b, out, cap);
+    if (n > sl && !strcmp(image + n - sl, CRS_IMG_SUFFIX))
+        n -= sl;
+    for (size_t i = 0; i < n; i++) {
+        char one[2] = { image[i], 0 };
+        crs_sb_str(&b, one);
+    }
+    crs_sb_str(&b, CRS_PUBLISH_PARTS_SUFFIX);
+}
+
+void crs_publish_remove_parts(int dfd, const char *name)
+{
+    char dents[4096];
+    struct crs_dirwalk w;
+    const char *e;
+    struct stat sb;
+    int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+    if (fd < 0)
+        return;
+    if (fstat(fd, &sb) < 0 || sb.st_uid != geteuid()) {
+        close(fd);
+        return;
+    }
+    crs_dirwalk_init(&w, fd, dents, sizeof dents);
+    while (crs_dirwalk_next(&w, &e) > 0)
+        if (strcmp(e, ".") && strcmp(e, ".."))
+            unlinkat(fd, e, 0);
+    close(fd);
+    unlinkat(dfd, name, AT_REMOVEDIR);
+}
+
 int crs_publish_retain(int dfd, int keep, const char *current,
                        const uint8_t job[CRS_PUBLISH_JOB_SIZE], void *work, size_t cap)
 {
@@ -271,8 +309,11 @@ int crs_publish_retain(int dfd, int keep, const char *current,
             kept++;
             continue;
         }
-        if (unlinkat(dfd, ents[i].name, 0) == 0)
+        if (unlinkat(dfd, ents[i].name, 0) == 0) {
             deleted++;
+            parts_name(ents[i].name, dents, sizeof dents);  /* a job's: its members' images */
+            crs_publish_remove_parts(dfd, dents);
+        }
     }
     if (deleted)
         sync_dir(dfd);

@@ -47,6 +47,12 @@ int crs_publish_latest(int dfd, const char *name, const uint8_t job[CRS_PUBLISH_
 int crs_publish_retain(int dfd, int keep, const char *current,
                        const uint8_t job[CRS_PUBLISH_JOB_SIZE], void *work, size_t cap);
 
+/* A job's images other than its root's are in a directory beside the root's image, named
+ * after it: "ckpt-NNNNNN.parts" (runtime/tree.c). Retention deletes it with the root's image.
+ * remove_parts removes such a directory of the user's and every name in it. */
+#define CRS_PUBLISH_PARTS_SUFFIX ".parts"
+void crs_publish_remove_parts(int dfd, const char *name);
+
 /* Removes the temporary files and links this job's snapshot children left when they died (the
  * PID in their name is gone): only names of the form crs_publish_create_temp and
  * crs_publish_latest make with this job's id, owned by the effective uid. Returns the number

@@ -267,6 +267,10 @@ int crs_child_write_image(struct child *c)
         return r;
     if ((r = put_section(c, CRS_SEC_ATTRS, 1, &c->attrs, sizeof c->attrs, NULL, 0)))
         return r;
+    if (req->tree && req->ntree &&
+        (r = put_section(c, CRS_SEC_TREE, req->ntree, req->tree, sizeof *req->tree,
+                         req->tree_members, req->ntree * sizeof *req->tree_members)))
+        return r;
     if (req->ntimers &&
         (r = put_section(c, CRS_SEC_TIMERS, req->ntimers, req->timers,
                          req->ntimers * sizeof *req->timers, NULL, 0)))

@@ -79,7 +79,7 @@ struct crs_snap_shmcopy {
 
 /* The most of the runtime's own descriptors (internal_fds) the child takes: above what the
  * runtime lists (CRS_MAX_INTERNAL_FDS, runtime/state.h, which asserts it). */
-#define CRS_SNAP_MAX_INTERNAL_FDS 256
+#define CRS_SNAP_MAX_INTERNAL_FDS 640
 
 struct crs_snap_request {
     char path[CRS_PATH_MAX];        /* final image path */
@@ -129,6 +129,13 @@ struct crs_snap_request {
     const struct crs_snap_shmcopy *shmcopy; /* shared memory copied at the snapshot, in */
     uint32_t nshmcopy;                       /*   shm_memfd */
     int shm_memfd;
+    /* The root of a job of several processes (runtime/tree.c): the TREE section, its header
+     * and members (ntree of them); NULL for a process alone or a member */
+    int leader_fd;                  /* a member of a job: the root's connection, where the
+                                     * child says how it went (-1 otherwise) */
+    const struct crs_img_tree *tree;
+    const struct crs_img_tree_member *tree_members;
+    uint32_t ntree;
     int no_release;                 /* 1 = the child keeps the pages it has written until it
                                      * exits ($CRSNAP_NO_RELEASE); 0 = it unmaps them as it
                                      * goes, so the parent's later writes copy nothing */

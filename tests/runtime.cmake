@@ -50,6 +50,9 @@ if(NOT CRSNAP_SANITIZE)
   add_test(NAME runtime_preload_pid COMMAND rt_plain child)
   set_tests_properties(runtime_preload_pid PROPERTIES TIMEOUT 60 ENVIRONMENT
     "${CRS_TEST_ENV};LD_PRELOAD=$<TARGET_FILE:crsnap_shared>;CRSNAP_DIR=${CRS_RT_TMP}/preload-pid;CRSNAP_SOCKET_DIR=${CRS_RT_TMP}/preload-pid-sock")
+  add_test(NAME runtime_preload_pid_alone COMMAND rt_plain child)
+  set_tests_properties(runtime_preload_pid_alone PROPERTIES TIMEOUT 60 ENVIRONMENT
+    "${CRS_TEST_ENV};LD_PRELOAD=$<TARGET_FILE:crsnap_shared>;CRSNAP_TREE=0;CRSNAP_DIR=${CRS_RT_TMP}/preload-alone;CRSNAP_SOCKET_DIR=${CRS_RT_TMP}/preload-alone-sock")
   add_test(NAME runtime_preload_bad_env COMMAND rt_plain run)
   set_tests_properties(runtime_preload_bad_env PROPERTIES TIMEOUT 60
     PASS_REGULAR_EXPRESSION "invalid CRSNAP_INTERVAL \"soon\".*rt_plain: done"

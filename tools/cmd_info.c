@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "common/escape.h"
 #include "image_fmt.h"
+#include "tree_info.h"
 #include "image/fdkind.h"
 #include "image/reader.h"
 #include "image/timers.h"
@@ -270,6 +271,7 @@ static void print_text(const struct crs_image *img, const struct summary *s)
     printf("taken      %s, sequence %llu%s\n", crs_fmt_time(a, sizeof a, img->header.created_ns),
            (unsigned long long)img->header.seq,
            (img->header.flags & CRS_IMG_F_KILLED) ? ", process exited after it" : "");
+    crs_tree_info_text(img);
     printf("host       ");
     str(img->host.sysname);
     putchar(' ');
@@ -448,6 +450,7 @@ static void print_json(const struct crs_image *img, const struct summary *s)
     printf("]");
     print_timers_json(img);
     print_unsaved_json(img);
+    crs_tree_info_json(img);
     printf("}\n");
 }
 

@@ -96,6 +96,7 @@ int crs_cmd_restore(int argc, char **argv)
         {"same-pid", no_argument, 0, 'p'}, {"new-pid", no_argument, 0, 'N'},
         {"verbose", no_argument, 0, 'v'}, {"help", no_argument, 0, 'h'},
         {"trust-image", no_argument, 0, 'T'},
+        {"member", required_argument, 0, 'M'},
         {0, 0, 0, 0},
     };
     struct crs_restore_opts o = { 0 };
@@ -103,6 +104,7 @@ int crs_cmd_restore(int argc, char **argv)
     char path[PATH_MAX], err[PATH_MAX + 1024];
     unsigned trust = 0;
     int quiet = 0, c, rc;
+    long member = 0;
 
     crs_restore_opts_from_env(&o);
     while ((c = getopt_long(argc, argv, "+fnpqvh", longopts, NULL)) != -1) {
@@ -114,6 +116,7 @@ int crs_cmd_restore(int argc, char **argv)
         case 'q': quiet = 1; break;
         case 'v': o.verbose = 1; break;
         case 'T': trust |= CRS_TRUST_ANY; break;
+        case 'M': member = strtol(optarg, NULL, 10); break;
         case 'h': usage(stdout); return CRS_EXIT_OK;
         default:
             fprintf(stderr, "crsnap restore: try 'crsnap restore --help'\n");
@@ -152,6 +155,29 @@ int crs_cmd_restore(int argc, char **argv)
     if (o.hooks.force_reexec && (tries ? atoi(tries) : 0) < o.hooks.force_reexec) {
         crs_image_close(img);
         return reexec(argv, "forced re-execution");
+    }
+    if (member > 0) {
+        /* One process of a job, made under its pid by the restore of its parent (the
+         * restore of the job's root started it all): its own image, from the job's. */
+        struct crs_image *part = NULL;
+        if (!img->tree || !crs_image_tree_member(img, (uint32_t)member) ||
+            crs_restore_tree_open_part(img, (uint32_t)member, &part, err, sizeof err) < 0) {
+            if (!img->tree || !crs_image_tree_member(img, (uint32_t)member))
+                snprintf(err, sizeof err, "process %ld is not in this job", member);
+            fprintf(stderr, "crsnap restore: %s\n", err);
+            crs_image_close(img);
+            return CRS_EXIT_FAIL;
+        }
+        o.tree_root = img;
+        rc = crs_restore_run(part, &o, err, sizeof err);
+        crs_image_close(part);
+        crs_image_close(img);
+        if (rc == -EADDRINUSE)
+            return reexec(argv, err);
+        fprintf(stderr, "crsnap restore: process %ld: ", member);
+        crs_print_escaped_str(stderr, err);
+        fputc('\n', stderr);
+        return CRS_EXIT_FAIL;
     }
     rc = crs_restore_run(img, &o, err, sizeof err);
     if (rc == 0 && o.dry_run) {

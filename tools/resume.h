@@ -6,10 +6,7 @@
 
 #define CRS_JOB_ENV "CRSNAP_JOB"
 
-/* Re-executions of crsnap when the restorer's layout collides with an image, counted in the
- * environment: shared by crsnap restore and run --resume, which use the same restorer. */
-#define CRS_REEXEC_ENV "CRSNAP_RESTORE_TRY"
-#define CRS_REEXEC_MAX 8
+#include "restore/restore.h"           /* CRS_REEXEC_ENV, CRS_REEXEC_MAX */
 
 /* The job's identity: a hash of PROGRAM's real path and its arguments (args[0] excluded),
  * 16 hex digits into out (17 bytes). crsnap run puts it in the program's environment, so every

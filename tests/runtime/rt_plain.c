@@ -3,7 +3,8 @@
  * CRSNAP_DIR while it runs ("wait"); with a bad CRSNAP_* value it must simply run ("run").
  *
  * With "child", it also runs itself again as a child with CRSNAP_PID naming the parent: that
- * child must not start crsnap (no control socket of its own).
+ * child is a member of the parent's job and starts crsnap too (a control socket of its own, the
+ * root's to ask), unless CRSNAP_TREE=0 keeps it out (then no socket).
  *
  *   rt_plain wait | run | child     exit 0 = pass
  */
@@ -77,8 +78,9 @@ int main(int argc, char **argv)
         char sock[4200];
         struct stat st;
         usleep(100000);
+        const char *tree = getenv("CRSNAP_TREE");
         snprintf(sock, sizeof sock, "%s/%d.sock", getenv("CRSNAP_SOCKET_DIR"), (int)getpid());
-        ok = stat(sock, &st) < 0;
+        ok = (stat(sock, &st) == 0) == !(tree && !strcmp(tree, "0"));
     } else if (argc > 1 && !strcmp(argv[1], "wait")) {
         time_t end = time(NULL) + LIMIT_S;
         while (images(dir) < 2 && time(NULL) < end)

@@ -14,7 +14,7 @@ lines() { grep -c "$1" "$T/prog.err"; }
 gaps() {
     ls "$1" >"$T/ls"
     nums=$(sed -n 's/^ckpt-0*\([0-9][0-9]*\)\.crsnap$/\1/p' "$T/ls" | sort -n | tr '\n' ' ')
-    [ "$nums" = "$(seq -s ' ' 1 "$(grep -c '^ckpt-' "$T/ls")") " ] ||
+    [ "$nums" = "$(seq -s ' ' 1 "$(grep -c '^ckpt-.*\.crsnap$' "$T/ls")") " ] ||
         fail "sequence numbers were consumed: $nums"
 }
 # start DIR ARGS... -- SCRIPT: python3 -c SCRIPT under crsnap run; waits for "closed" on stdout.

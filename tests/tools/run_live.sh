@@ -51,9 +51,10 @@ while [ "$(newest "$T/periodic")" -lt 4 ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n 
 kill -TERM $pid
 finish 143
 [ "$(count "$T/periodic")" = 2 ] || fail "-k 2 kept $(count "$T/periodic") images: $(ls "$T/periodic")"
-# Only the program crsnap run starts gets the runtime: a child it spawns inherits LD_PRELOAD but
-# must not start a runtime of its own (its own socket, timer and images in the same directory).
-"$CRSNAP_BIN" run -d "$T/kids" sh -c '"$0" sleep 30 & echo $! >"$1"; wait' "$PROBE" "$T/kid.pid" \
+# A child the program spawns inherits LD_PRELOAD and is a member of its job: a runtime of its
+# own (a control socket), but no timer and no images of its own; asked for a checkpoint, it
+# names the root; a checkpoint of the root holds both. With CRSNAP_TREE=0 it stays out.
+"$CRSNAP_BIN" run -d "$T/kids" -i 0.2 sh -c '"$0" sleep 30 & echo $! >"$1"; wait' "$PROBE" "$T/kid.pid" \
     >"$T/prog.out" 2>"$T/prog.err" &
 pid=$!
 CLEANUP_PIDS="$CLEANUP_PIDS $pid"
@@ -61,9 +62,30 @@ wait_for "$CRSNAP_SOCKET_DIR/$pid.sock"
 wait_for "$T/kid.pid"
 kid=$(cat "$T/kid.pid")
 CLEANUP_PIDS="$CLEANUP_PIDS $kid"
-grep -q "^CRSNAP_PID=$pid\$" "/proc/$kid/environ" 2>/dev/null || tr '\0' '\n' <"/proc/$kid/environ" | grep -q "^CRSNAP_PID=$pid\$" ||
+tr '\0' '\n' <"/proc/$kid/environ" | grep -q "^CRSNAP_PID=$pid\$" ||
     fail "the child does not see CRSNAP_PID=$pid"
+wait_for "$CRSNAP_SOCKET_DIR/$kid.sock"
+"$CRSNAP_BIN" checkpoint -w "$kid" >"$T/kid.out" 2>&1 && fail "a member took a checkpoint of its own"
+grep -q "part of a job: checkpoint its root, pid $pid" "$T/kid.out" ||
+    fail "a member's refusal does not name the root: $(cat "$T/kid.out")"
+img=$("$CRSNAP_BIN" checkpoint -w "$pid") || fail "the job's checkpoint failed"
+"$CRSNAP_BIN" info "$img" | grep -q "^tree  *2 processes" || fail "the job's image is not of 2 processes"
+for f in "$T/kids"/*.crsnap; do
+    "$CRSNAP_BIN" info "$f" | grep -q "pid $pid," || fail "an image of another process: $f"
+done
+ls "$T/kids"/*.parts/"$kid.crsnap" >/dev/null 2>&1 || fail "no image of the child in the job"
+kill -TERM $kid $pid
+wait $pid 2>/dev/null
+
+CRSNAP_TREE=0 "$CRSNAP_BIN" run -d "$T/alone" sh -c '"$0" sleep 30 & echo $! >"$1"; wait' "$PROBE" \
+    "$T/kid2.pid" >"$T/prog.out" 2>"$T/prog.err" &
+pid=$!
+CLEANUP_PIDS="$CLEANUP_PIDS $pid"
+wait_for "$CRSNAP_SOCKET_DIR/$pid.sock"
+wait_for "$T/kid2.pid"
+kid=$(cat "$T/kid2.pid")
+CLEANUP_PIDS="$CLEANUP_PIDS $kid"
 sleep 1
-[ ! -e "$CRSNAP_SOCKET_DIR/$kid.sock" ] || fail "a child of the program started its own runtime"
+[ ! -e "$CRSNAP_SOCKET_DIR/$kid.sock" ] || fail "with CRSNAP_TREE=0 a child started its own runtime"
 kill -TERM $kid $pid
 echo ok

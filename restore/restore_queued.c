@@ -1,18 +1,18 @@
-/* fds/queued.c - bytes waiting in a pipe or a unix socket at the stop: copied by the runtime
- * while the threads are stopped (runtime/fdqueue.c, asked by the quiesce of pipe.c and
- * socket.c), held by the image (QUEUED section), and written back into the rebuilt pipe or
- * socket pair by the restorer, before the ends are placed.
+/* restore/restore_queued.c - bytes waiting in a pipe or a unix socket at the stop: copied by
+ * the runtime while the threads are stopped (runtime/fdqueue.c, asked by the quiesce of
+ * fds/pipe.c and fds/socket.c), held by the image (QUEUED section), and written back by the
+ * restorer into the rebuilt pipe or socket pair (or a job's shared pipe, restore_tree.c),
+ * before the ends are placed.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "fds.h"
 #include "image/reader.h"
-#include "restore/restore.h"
+#include "restore.h"
 
-int crs_fd_has_queued(const struct crs_image *img, const struct crs_img_fd *g)
+int crs_restore_has_queued(const struct crs_image *img, const struct crs_img_fd *g)
 {
     for (uint32_t i = 0; i < img->nqueued; i++)
         if (img->queued[i].fd == g->fd && img->queued[i].ino == g->ino)
@@ -22,7 +22,7 @@ int crs_fd_has_queued(const struct crs_image *img, const struct crs_img_fd *g)
 
 /* g's records in order (one per datagram on a datagram pair), on descriptors of our own,
  * without ever blocking; what does not go back is reported. */
-void crs_fd_refill(struct crs_restore *r, const struct crs_img_fd *g, int wfd, int is_pipe)
+void crs_restore_refill(struct crs_restore *r, const struct crs_img_fd *g, int wfd, int is_pipe)
 {
     const struct crs_image *img = r->img;
     int fl = fcntl(wfd, F_GETFL), whole = 1;

@@ -1,0 +1,437 @@
+/* restore/restore_tree.c - a job of several processes brought back. The first restorer checks
+ * every member's image before anything changes, makes the pipes members share (with their
+ * queued bytes) once, and becomes the root; each process makes its children under their pids
+ * before it becomes itself, and each child is a `crsnap restore --member PID` of its own, so
+ * that its layout is fresh. The shared pipes travel down by inheritance, named in
+ * $CRSNAP_RESTORE_SHARED; every process keeps the ends it had and closes the others.
+ * Ordinary libc code, run before the restorer's point of no return.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/sched.h>
+
+#include "common/errmsg.h"
+#include "image/fdkind.h"
+#include "restore.h"
+
+#define SHARED_ENV "CRSNAP_RESTORE_SHARED"
+#define NS_ENV "CRSNAP_RESTORE_IN_NS"
+#define SPAWNED_ENV "CRSNAP_RESTORE_SPAWNED"
+
+/* The directory of path, and path of a member's image in it: DIR/PARTS/PID.crsnap. */
+static int part_path(const char *root_path, const struct crs_img_tree *t, uint32_t pid,
+                     char *out, size_t cap)
+{
+    const char *slash = strrchr(root_path, '/');
+    int n = slash ? snprintf(out, cap, "%.*s/%s/%u%s", (int)(slash - root_path), root_path,
+                             t->parts, pid, CRS_IMG_SUFFIX)
+                  : snprintf(out, cap, "%s/%u%s", t->parts, pid, CRS_IMG_SUFFIX);
+    return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+}
+
+int crs_restore_tree_open_part(const struct crs_image *root, uint32_t pid,
+                               struct crs_image **out, char *err, size_t errlen)
+{
+    char path[PATH_MAX], why[512];
+    struct stat sb;
+    int fd, r;
+
+    if ((r = part_path(root->path, root->tree, pid, path, sizeof path)) < 0) {
+        crs_seterr(err, errlen, "the image of process %u: path too long", pid);
+        return r;
+    }
+    /* Beside a trusted image, made by the same user: the same user's, not writable by others,
+     * not a link. */
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &sb) < 0) {
+        r = -errno;
+        if (fd >= 0)
+            close(fd);
+        crs_seterr(err, errlen, "%s: the image of process %u of the job: %s", path, pid,
+                   strerror(-r));
+        return r;
+    }
+    if (!S_ISREG(sb.st_mode) || sb.st_uid != geteuid() || (sb.st_mode & 022)) {
+        close(fd);
+        crs_seterr(err, errlen, "%s: not a file of yours that only you can write", path);
+        return -EPERM;
+    }
+    if ((r = crs_image_open_fd(fd, path, out, why, sizeof why)) < 0) {
+        crs_seterr(err, errlen, "the image of process %u of the job: %s", pid, why);
+        return r;
+    }
+    if ((*out)->process.pid != pid || (*out)->tree) {
+        crs_seterr(err, errlen, "%s is not the image of process %u of this job", path, pid);
+        crs_image_close(*out);
+        *out = NULL;
+        return -EBADMSG;
+    }
+    return 0;
+}
+
+/* A FIFO is opened again by its path; only pipes are shared by inheritance. */
+static int is_fifo(const struct crs_image *img, const struct crs_img_fd *f)
+{
+    const char *path = crs_image_string(img, f->path);
+    return path && path[0] == '/';
+}
+
+/* Which ends of pipe ino img holds: bit 0 a read end, bit 1 a write end. */
+static int pipe_ends(const struct crs_image *img, uint64_t ino)
+{
+    int ends = 0;
+    for (uint32_t i = 0; i < img->nfds; i++)
+        if (img->fds[i].kind == CRS_FD_PIPE && img->fds[i].ino == ino &&
+            !is_fifo(img, &img->fds[i]))
+            ends |= (img->fds[i].flags & O_ACCMODE) == O_RDONLY ? 1 : 2;
+    return ends;
+}
+
+static int add_shared(struct crs_restore *r, uint64_t ino)
+{
+    for (uint32_t i = 0; i < r->nshared; i++)
+        if (r->shared[i].ino == ino)
+            return 0;
+    if (r->nshared >= CRS_RESTORE_MAX_SHARED)
+        return -E2BIG;
+    r->shared[r->nshared++] = (struct crs_restore_shared){ ino, { -1, -1 }, 0 };
+    return 0;
+}
+
+/* Every member's image checked as a restore of it would check it (the root's own was, by
+ * crs_restore_run), and the pipes two of them share listed. Nothing changes. */
+int crs_restore_tree_check(struct crs_restore *r, char *err, size_t errlen)
+{
+    const struct crs_image *root = r->img;
+    struct crs_image *parts[CRS_IMG_TREE_MAX] = { 0 };
+    int rc = 0;
+
+    if (r->opts.pid_mode == CRS_PID_NEW) {
+        crs_seterr(err, errlen, "a job of %u processes comes back only under its own pids: "
+                   "--new-pid cannot restore it", root->ntree);
+        return -EINVAL;
+    }
+    for (uint32_t i = 1; i < root->ntree && !rc; i++) {
+        const struct crs_img_tree_member *m = &root->tree_members[i];
+        char why[768];
+        if (m->flags & CRS_TREE_F_ZOMBIE)
+            continue;
+        if ((rc = crs_restore_tree_open_part(root, m->pid, &parts[i], err, errlen)))
+            break;
+        if ((rc = crs_restore_check_image(parts[i], why, sizeof why)) ||
+            (rc = crs_restore_check_host(parts[i], &r->opts.hooks, why, sizeof why)) ||
+            (rc = crs_restore_check_fd_limit(parts[i], why, sizeof why)) ||
+            (rc = crs_restore_check_files(parts[i], &r->opts, why, sizeof why)) ||
+            (rc = (r->opts.dry_run ? crs_image_verify : crs_image_check)(parts[i], NULL, NULL,
+                                                                       why, sizeof why)))
+            crs_seterr(err, errlen, "process %u (%s) of the job: %s", m->pid, m->comm, why);
+    }
+    /* A pipe is the job's when two processes of it hold it (by its inode) and its read and
+     * write ends are both among them. One with an end outside the job (most often a standard
+     * stream to whoever started it) is each process's own business, as for a process alone:
+     * a standard stream becomes crsnap restore's. */
+    for (uint32_t i = 0; i < root->ntree && !rc; i++) {
+        const struct crs_image *a = i ? parts[i] : root;
+        if (!a)
+            continue;
+        for (uint32_t k = 0; k < a->nfds && !rc; k++) {
+            const struct crs_img_fd *f = &a->fds[k];
+            int ends = 0, holders = 0;
+            if (f->kind != CRS_FD_PIPE || is_fifo(a, f))
+                continue;
+            for (uint32_t j = 0; j < root->ntree; j++) {
+                const struct crs_image *b = j ? parts[j] : root;
+                int e = b ? pipe_ends(b, f->ino) : 0;
+                ends |= e;
+                holders += e != 0;
+            }
+            if (holders > 1 && ends == 3 && (rc = add_shared(r, f->ino)) < 0)
+                crs_seterr(err, errlen, "more than %d pipes between the job's processes",
+                           CRS_RESTORE_MAX_SHARED);
+        }
+    }
+    /* Who refills each shared pipe: the process whose image copied its bytes (a reader). */
+    for (uint32_t s = 0; s < r->nshared && !rc; s++)
+        for (uint32_t i = 0; i < root->ntree && !r->shared[s].source; i++) {
+            const struct crs_image *a = i ? parts[i] : root;
+            for (uint32_t k = 0; a && k < a->nfds; k++)
+                if (a->fds[k].kind == CRS_FD_PIPE && a->fds[k].ino == r->shared[s].ino &&
+                    crs_restore_has_queued(a, &a->fds[k])) {
+                    r->shared[s].source = root->tree_members[i].pid;
+                    break;
+                }
+        }
+    for (uint32_t i = 1; i < root->ntree; i++)
+        if (parts[i])
+            crs_image_close(parts[i]);
+    return rc;
+}
+
+/* The shared pipes, made once with their bytes, at the numbers $CRSNAP_RESTORE_SHARED names
+ * (inherited by every process of the job, across its exec). */
+int crs_restore_tree_make(struct crs_restore *r, char *err, size_t errlen)
+{
+    char *env, *p;
+    size_t cap = 32 + (size_t)r->nshared * 64;
+    int rc = 0;
+
+    if (!(env = calloc(1, cap)))
+        return -ENOMEM;
+    p = env;
+    for (uint32_t s = 0; s < r->nshared && !rc; s++) {
+        struct crs_restore_shared *sh = &r->shared[s];
+        int fd[2];
+        if (pipe2(fd, 0) < 0) {
+            rc = -errno;
+            crs_seterr(err, errlen, "cannot make a pipe between the job's processes: %s",
+                       strerror(-rc));
+            break;
+        }
+        sh->fd[0] = fd[0];
+        sh->fd[1] = fd[1];
+        if (sh->source) {
+            struct crs_image *src = NULL;
+            struct crs_restore tmp;
+            if (sh->source == r->img->process.pid)
+                src = r->img;
+            else if ((rc = crs_restore_tree_open_part(r->img, sh->source, &src, err, errlen)))
+                break;
+            memset(&tmp, 0, sizeof tmp);
+            tmp.img = src;
+            tmp.errfd = 2;
+            for (uint32_t k = 0; k < src->nfds; k++)
+                if (src->fds[k].kind == CRS_FD_PIPE && src->fds[k].ino == sh->ino &&
+                    crs_restore_has_queued(src, &src->fds[k])) {
+                    crs_restore_refill(&tmp, &src->fds[k], fd[1], 1);
+                    break;
+                }
+            if (src != r->img)
+                crs_image_close(src);
+        }
+        p += sprintf(p, "%s%llu:%d:%d", s ? "," : "", (unsigned long long)sh->ino, fd[0], fd[1]);
+    }
+    if (!rc && setenv(SHARED_ENV, env, 1) < 0)
+        rc = -errno;
+    free(env);
+    return rc;
+}
+
+/* A member's restorer: the shared pipes its ancestors made. 0, or -EINVAL when the
+ * environment does not describe them. */
+int crs_restore_tree_inherit(struct crs_restore *r)
+{
+    const char *p = getenv(SHARED_ENV);
+
+    if (!p)
+        return 0;                       /* the first restorer: it makes them */
+    r->nshared = 0;
+    while (*p) {
+        unsigned long long ino;
+        int a, b, n = 0;
+        if (sscanf(p, "%llu:%d:%d%n", &ino, &a, &b, &n) != 3 || r->nshared >= CRS_RESTORE_MAX_SHARED ||
+            fcntl(a, F_GETFD) < 0 || fcntl(b, F_GETFD) < 0)
+            return -EINVAL;
+        r->shared[r->nshared++] = (struct crs_restore_shared){ ino, { a, b }, 0 };
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return 0;
+}
+
+/* The end of shared pipe ino that f is (its read or write end), or -1. */
+int crs_restore_tree_pipe(const struct crs_restore *r, const struct crs_img_fd *f)
+{
+    for (uint32_t s = 0; s < r->nshared; s++)
+        if (r->shared[s].ino == f->ino)
+            return r->shared[s].fd[(f->flags & O_ACCMODE) == O_RDONLY ? 0 : 1];
+    return -1;
+}
+
+/* Moves the shared ends above floor with the restorer's own descriptors. */
+int crs_restore_tree_lift(struct crs_restore *r, int floor, char *err, size_t errlen)
+{
+    for (uint32_t s = 0; s < r->nshared; s++)
+        for (int k = 0; k < 2; k++) {
+            int fd = fcntl(r->shared[s].fd[k], F_DUPFD_CLOEXEC, floor);
+            if (fd < 0) {
+                int e = errno;
+                crs_seterr(err, errlen, "cannot move a pipe of the job above %d: %s", floor,
+                           strerror(e));
+                return -e;
+            }
+            close(r->shared[s].fd[k]);
+            r->shared[s].fd[k] = fd;
+        }
+    return 0;
+}
+
+int crs_restore_tree_owns(const struct crs_restore *r, int fd)
+{
+    for (uint32_t s = 0; s < r->nshared; s++)
+        if (r->shared[s].fd[0] == fd || r->shared[s].fd[1] == fd)
+            return 1;
+    return 0;
+}
+
+/* Once the descriptors are rebuilt: the ends this process did not have go, so that a reader
+ * sees the end of a pipe when its real writers close it. */
+void crs_restore_tree_close(struct crs_restore *r)
+{
+    for (uint32_t s = 0; s < r->nshared; s++)
+        for (int k = 0; k < 2; k++)
+            if (r->shared[s].fd[k] >= 0) {
+                close(r->shared[s].fd[k]);
+                r->shared[s].fd[k] = -1;
+            }
+    r->nshared = 0;
+}
+
+/* In a namespace of the restore's own, a member's restorer runs after an exec by a user that
+ * is not root there: CAP_CHECKPOINT_RESTORE must survive it (ambient) for it to give its own
+ * children their pids. */
+static void keep_cap_over_exec(void)
+{
+    struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+    struct __user_cap_data_struct d[2];
+
+    if (syscall(SYS_capget, &h, d) < 0)
+        return;
+    d[CAP_TO_INDEX(CAP_CHECKPOINT_RESTORE)].inheritable |= CAP_TO_MASK(CAP_CHECKPOINT_RESTORE);
+    if (syscall(SYS_capset, &h, d) == 0)
+        prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_CHECKPOINT_RESTORE, 0, 0);
+}
+
+/* The new process m, before it execs: its session and group, as far as they are the job's. */
+static void take_ids(const struct crs_image *root, const struct crs_img_tree_member *m)
+{
+    if (m->sid == m->pid) {
+        setsid();
+        return;
+    }
+    if (m->pgid == m->pid) {
+        setpgid(0, 0);
+        return;
+    }
+    /* a group led by another process of the job, made before this one (parents first) */
+    for (uint32_t i = 0; i < root->ntree; i++)
+        if (root->tree_members[i].pid == m->pgid && root->tree_members[i].pid != m->pid) {
+            setpgid(0, (pid_t)m->pgid);
+            return;
+        }
+}
+
+/* The child of this process that member m was: made under its pid; a zombie ends at once as
+ * it had, the others become `crsnap restore --member PID ROOTIMAGE`. */
+static int spawn(struct crs_restore *r, const struct crs_image *root,
+                 const struct crs_img_tree_member *m, char *err, size_t errlen)
+{
+    long c = crs_restore_fork_pid((pid_t)m->pid);
+
+    if (c < 0) {
+        int e = (int)-c;
+        crs_seterr(err, errlen, "cannot make process %u (%s) of the job under its pid: %s", m->pid,
+                   m->comm, e == EEXIST ? "a process has it here" :
+                   e == EPERM ? "that needs CAP_CHECKPOINT_RESTORE" : strerror(e));
+        return -e;
+    }
+    if (c > 0)
+        return 0;
+
+    /* the child */
+    take_ids(root, m);
+    if (m->flags & CRS_TREE_F_ZOMBIE) {
+        int st = m->wait_status;
+        if (WIFSIGNALED(st)) {
+            sigset_t none;
+            signal(WTERMSIG(st), SIG_DFL);
+            sigemptyset(&none);
+            sigprocmask(SIG_SETMASK, &none, NULL);
+            raise(WTERMSIG(st));
+        }
+        _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 1);
+    }
+    char pid[16];
+    snprintf(pid, sizeof pid, "%u", m->pid);
+    if (r->outer_pid || getenv(NS_ENV)) {
+        setenv(NS_ENV, "1", 1);
+        keep_cap_over_exec();
+    }
+    unsetenv(CRS_REEXEC_ENV);
+    unsetenv(SPAWNED_ENV);
+    char *argv[] = { "crsnap", "restore", "--member", pid, (char *)root->path, NULL, NULL };
+    if (r->opts.verbose)
+        argv[4] = "-v", argv[5] = (char *)root->path;
+    execv("/proc/self/exe", argv);
+    dprintf(2, "crsnap restore: cannot run the restore of process %u: %s\n", m->pid,
+            strerror(errno));
+    _exit(1);
+}
+
+/* Whether every pid of the job is free here (root's own is taken by a fork of this process).
+ * 0, or -EEXIST with the first one taken. */
+int crs_restore_tree_pids_free(const struct crs_image *root, char *err, size_t errlen)
+{
+    for (uint32_t i = 1; i < root->ntree; i++) {
+        char path[32];
+        snprintf(path, sizeof path, "/proc/%u", root->tree_members[i].pid);
+        if (access(path, F_OK) == 0) {
+            crs_seterr(err, errlen, "pid %u of the job has a process here",
+                       root->tree_members[i].pid);
+            return -EEXIST;
+        }
+    }
+    return 0;
+}
+
+/* This process's children in the job, made (with theirs, each by its own restorer). Where one
+ * cannot be made, those already made are killed: the job comes back whole or not at all. */
+int crs_restore_tree_spawn(struct crs_restore *r, const struct crs_image *root, char *err,
+                           size_t errlen)
+{
+    uint32_t self = r->img->process.pid;
+    pid_t made[CRS_IMG_TREE_MAX];
+    uint32_t n = 0;
+
+    for (uint32_t i = 1; i < root->ntree; i++) {
+        const struct crs_img_tree_member *m = &root->tree_members[i];
+        if (m->ppid != self)
+            continue;
+        int e = spawn(r, root, m, err, errlen);
+        if (e < 0) {
+            for (uint32_t k = 0; k < n; k++)
+                kill(made[k], SIGKILL);
+            return e;
+        }
+        made[n++] = (pid_t)m->pid;
+    }
+    return 0;
+}
+
+/* A member's restorer in a namespace the restore made: it drops its capabilities as the root
+ * does before the program runs. */
+int crs_restore_tree_in_ns(void)
+{
+    return getenv(NS_ENV) != NULL;
+}
+
+/* This process made its children already (it executed itself again for a fresh layout after
+ * that): 1. Called with mark, records that it did. */
+int crs_restore_tree_spawned(int mark)
+{
+    if (mark)
+        setenv(SPAWNED_ENV, "1", 1);
+    return getenv(SPAWNED_ENV) != NULL;
+}
