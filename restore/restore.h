@@ -77,11 +77,17 @@ struct crs_restore_obj {
     int remove;                 /* SysV: removed once attached (IPC_RMID) */
 };
 
-/* A pipe between processes of a job (restore_tree.c): made once, inherited by all. */
+/* A pipe, or memory, shared by processes of a job (restore_tree.c): made once, inherited by
+ * all. */
 struct crs_restore_shared {
     uint64_t ino;                   /* its inode in the images */
-    int fd[2];                      /* read and write ends here */
-    uint32_t source;                /* the pid whose image holds its queued bytes, or 0 */
+    int fd[2];                      /* a pipe's read and write ends; memory: its memfd, -1 */
+    uint32_t source;                /* the pid whose image holds its queued bytes or pages */
+    uint32_t memory;                /* 1: shared memory (a region's dev and ino), 0: a pipe */
+    uint32_t ends;                  /* a pipe: which ends the job holds (1 read, 2 write); the
+                                     * other is closed: its peer is gone */
+    uint64_t dev;                   /* memory: its device */
+    uint64_t size;                  /* memory: bytes, the most any process maps of it */
 };
 #define CRS_RESTORE_MAX_SHARED 256
 
@@ -264,6 +270,9 @@ int crs_restore_tree_check(struct crs_restore *r, char *err, size_t errlen);
 int crs_restore_tree_make(struct crs_restore *r, char *err, size_t errlen);
 int crs_restore_tree_inherit(struct crs_restore *r);
 int crs_restore_tree_pipe(const struct crs_restore *r, const struct crs_img_fd *f);
+/* restore_tree.c: the memfd of the job's shared memory (dev, ino), filled by the first
+ * restorer: a process maps it and writes none of its own pages into it; or -1. */
+int crs_restore_tree_memory(const struct crs_restore *r, uint64_t dev, uint64_t ino);
 int crs_restore_tree_lift(struct crs_restore *r, int floor, char *err, size_t errlen);
 int crs_restore_tree_owns(const struct crs_restore *r, int fd);
 void crs_restore_tree_close(struct crs_restore *r);

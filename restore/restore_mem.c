@@ -48,6 +48,8 @@ static int takes_pages(const struct crs_restore *r, const struct crs_img_vma *v)
 {
     if (!(v->flags & CRS_VMA_F_SAVED))
         return 0;
+    if (crs_restore_shm_region(v) && crs_restore_tree_memory(r, v->dev, v->ino) >= 0)
+        return 0;           /* a job's shared memory, filled once for all its processes */
     if (v->flags & CRS_VMA_F_SHMOBJ) {
         const struct crs_restore_obj *m = crs_restore_obj_of(r, v);
         return m && m->fill;

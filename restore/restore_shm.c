@@ -6,7 +6,8 @@
  * such object is made once, as a memfd of its size holding the contents the image has for it
  * (the DELETED section's, then the regions' saved pages over them), before the regions are
  * mapped; the regions map it, and the descriptors (fds/memfd.c, fds/unlinked.c) open it again.
- * A region that shares with nothing keeps being mapped anonymous. Runs in the restorer.
+ * A region that shares with nothing keeps being mapped anonymous; memory that another process
+ * of a job maps too is the job's, made once (restore_tree.c). Runs in the restorer.
  */
 #define _GNU_SOURCE
 #include "common/errmsg.h"
@@ -79,6 +80,20 @@ int crs_restore_shm_make(struct crs_restore *r, char *err, size_t errlen)
 
         if (!crs_restore_shm_region(v) || crs_restore_shm_find(r, v->dev, v->ino))
             continue;
+        /* memory of the job's, which another process maps too: made and filled once, by the
+         * first restorer (restore_tree.c) */
+        int job = crs_restore_tree_memory(r, v->dev, v->ino);
+        if (job >= 0) {
+            int fd = fcntl(job, F_DUPFD_CLOEXEC, 0);
+            if (fd < 0) {
+                crs_seterr(err, errlen, "cannot use the memory the job shares: %s",
+                           strerror(errno));
+                return -errno;
+            }
+            r->shm[r->nshm++] = (struct crs_restore_shm){ .dev = v->dev, .ino = v->ino,
+                                                          .fd = fd };
+            continue;
+        }
         for (uint32_t j = 0; j < img->nvmas; j++) {
             const struct crs_img_vma *w = &img->vmas[j];
             if (crs_restore_shm_region(w) && w->dev == v->dev && w->ino == v->ino) {

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -99,14 +100,84 @@ static int pipe_ends(const struct crs_image *img, uint64_t ino)
     return ends;
 }
 
-static int add_shared(struct crs_restore *r, uint64_t ino)
+static int add_shared(struct crs_restore *r, uint64_t ino, int ends)
 {
     for (uint32_t i = 0; i < r->nshared; i++)
-        if (r->shared[i].ino == ino)
+        if (!r->shared[i].memory && r->shared[i].ino == ino)
             return 0;
     if (r->nshared >= CRS_RESTORE_MAX_SHARED)
         return -E2BIG;
-    r->shared[r->nshared++] = (struct crs_restore_shared){ ino, { -1, -1 }, 0 };
+    r->shared[r->nshared++] = (struct crs_restore_shared){ .ino = ino, .fd = { -1, -1 },
+                                                           .ends = (uint32_t)ends };
+    return 0;
+}
+
+/* Shared memory (dev, ino) of process pid, mapped up to end bytes of it. */
+static int add_memory(struct crs_restore *r, uint64_t dev, uint64_t ino, uint64_t end)
+{
+    for (uint32_t i = 0; i < r->nshared; i++) {
+        struct crs_restore_shared *sh = &r->shared[i];
+        if (sh->memory && sh->dev == dev && sh->ino == ino) {
+            if (end > sh->size)
+                sh->size = end;
+            return 0;
+        }
+    }
+    if (r->nshared >= CRS_RESTORE_MAX_SHARED)
+        return -E2BIG;
+    r->shared[r->nshared++] = (struct crs_restore_shared){ .ino = ino, .fd = { -1, -1 },
+                                                           .memory = 1, .dev = dev, .size = end };
+    return 0;
+}
+
+/* Whether img maps shared memory (dev, ino) that lives only in memory; saved: with pages. */
+static int maps_memory(const struct crs_image *img, uint64_t dev, uint64_t ino, int saved)
+{
+    for (uint32_t i = 0; i < img->nvmas; i++) {
+        const struct crs_img_vma *v = &img->vmas[i];
+        if (crs_restore_shm_region(v) && v->dev == dev && v->ino == ino &&
+            (!saved || (v->flags & CRS_VMA_F_SAVED)))
+            return 1;
+    }
+    return 0;
+}
+
+/* Memory that two processes of the job map (MAP_SHARED anonymous memory inherited over
+ * fork, a memfd or unlinked file mapped by both): one object, made once. */
+static int list_memory(struct crs_restore *r, struct crs_image **parts, char *err,
+                       size_t errlen)
+{
+    const struct crs_image *root = r->img;
+
+    for (uint32_t i = 0; i < root->ntree; i++) {
+        const struct crs_image *a = i ? parts[i] : root;
+        for (uint32_t k = 0; a && k < a->nvmas; k++) {
+            const struct crs_img_vma *v = &a->vmas[k];
+            uint32_t holders = 0;
+            if (!crs_restore_shm_region(v))
+                continue;
+            for (uint32_t j = 0; j < root->ntree; j++) {
+                const struct crs_image *b = j ? parts[j] : root;
+                holders += b && maps_memory(b, v->dev, v->ino, 0);
+            }
+            if (holders > 1 &&
+                add_memory(r, v->dev, v->ino, v->file_offset + (v->end - v->start)) < 0) {
+                crs_seterr(err, errlen, "more than %d pipes and shared memory objects between "
+                           "the job's processes", CRS_RESTORE_MAX_SHARED);
+                return -E2BIG;
+            }
+        }
+    }
+    /* its pages come from the first image that saved some (all were copied at the instant
+     * every process was stopped) */
+    for (uint32_t s = 0; s < r->nshared; s++) {
+        struct crs_restore_shared *sh = &r->shared[s];
+        for (uint32_t i = 0; sh->memory && !sh->source && i < root->ntree; i++) {
+            const struct crs_image *a = i ? parts[i] : root;
+            if (a && maps_memory(a, sh->dev, sh->ino, 1))
+                sh->source = root->tree_members[i].pid;
+        }
+    }
     return 0;
 }
 
@@ -138,10 +209,11 @@ int crs_restore_tree_check(struct crs_restore *r, char *err, size_t errlen)
                                                                        why, sizeof why)))
             crs_seterr(err, errlen, "process %u (%s) of the job: %s", m->pid, m->comm, why);
     }
-    /* A pipe is the job's when two processes of it hold it (by its inode) and its read and
-     * write ends are both among them. One with an end outside the job (most often a standard
-     * stream to whoever started it) is each process's own business, as for a process alone:
-     * a standard stream becomes crsnap restore's. */
+    /* A pipe is the job's when its processes hold it (by its inode): one pipe, made once.
+     * When they hold only one of its ends, the other was closed or is outside the job: it is
+     * closed (its peer is gone: a reader sees the end, a writer EPIPE), except where it is a
+     * standard stream, which becomes crsnap restore's, as for a process alone; a pipe only one
+     * process holds both ends of is that process's own. */
     for (uint32_t i = 0; i < root->ntree && !rc; i++) {
         const struct crs_image *a = i ? parts[i] : root;
         if (!a)
@@ -157,14 +229,17 @@ int crs_restore_tree_check(struct crs_restore *r, char *err, size_t errlen)
                 ends |= e;
                 holders += e != 0;
             }
-            if (holders > 1 && ends == 3 && (rc = add_shared(r, f->ino)) < 0)
+            if ((holders > 1 || ends != 3) && (rc = add_shared(r, f->ino, ends)) < 0)
                 crs_seterr(err, errlen, "more than %d pipes between the job's processes",
                            CRS_RESTORE_MAX_SHARED);
         }
     }
+    if (!rc)
+        rc = list_memory(r, parts, err, errlen);
     /* Who refills each shared pipe: the process whose image copied its bytes (a reader). */
     for (uint32_t s = 0; s < r->nshared && !rc; s++)
-        for (uint32_t i = 0; i < root->ntree && !r->shared[s].source; i++) {
+        for (uint32_t i = 0; i < root->ntree && !r->shared[s].memory && !r->shared[s].source;
+             i++) {
             const struct crs_image *a = i ? parts[i] : root;
             for (uint32_t k = 0; a && k < a->nfds; k++)
                 if (a->fds[k].kind == CRS_FD_PIPE && a->fds[k].ino == r->shared[s].ino &&
@@ -177,6 +252,59 @@ int crs_restore_tree_check(struct crs_restore *r, char *err, size_t errlen)
         if (parts[i])
             crs_image_close(parts[i]);
     return rc;
+}
+
+/* One shared memory object of the job: a memfd of its size, holding the pages the source
+ * process's image saved of it (at their offsets in the object). */
+static int make_memory(struct crs_restore *r, struct crs_restore_shared *sh, char *err,
+                       size_t errlen)
+{
+    struct crs_image *src = NULL;
+    struct crs_chunk_reader rd;
+    struct crs_chunk_iter it;
+    void *buf = NULL;
+    int rc;
+
+    sh->fd[0] = memfd_create("crsnap-shm", 0);
+    if (sh->fd[0] < 0 || ftruncate(sh->fd[0], (off_t)sh->size) < 0) {
+        rc = -errno;
+        crs_seterr(err, errlen, "cannot make the memory the job's processes share: %s",
+                   strerror(-rc));
+        return rc;
+    }
+    if (!sh->source)
+        return 0;
+    if (sh->source == r->img->process.pid)
+        src = r->img;
+    else if ((rc = crs_restore_tree_open_part(r->img, sh->source, &src, err, errlen)))
+        return rc;
+    if ((rc = crs_chunk_reader_init(&rd)) < 0 ||
+        !(buf = malloc((size_t)CRS_IMG_CHUNK_MAX_PAGES * CRS_IMG_PAGE_SIZE))) {
+        rc = rc < 0 ? rc : -ENOMEM;
+        crs_seterr(err, errlen, "out of memory");
+        goto out;
+    }
+    crs_image_chunk_begin(src, &it);
+    while ((rc = crs_image_next_chunk(src, &it, err, errlen)) > 0) {
+        const struct crs_img_vma *v = crs_image_find_vma(src, it.chunk.addr);
+        size_t len = (size_t)it.chunk.npages * CRS_IMG_PAGE_SIZE;
+        if (!v || !crs_restore_shm_region(v) || v->dev != sh->dev || v->ino != sh->ino)
+            continue;
+        if ((rc = crs_image_read_chunk_r(src, &rd, &it, buf, len, err, errlen)) < 0)
+            break;
+        uint64_t off = v->file_offset + (it.chunk.addr - v->start);
+        if (pwrite(sh->fd[0], buf, len, (off_t)off) != (ssize_t)len) {
+            rc = -EIO;
+            crs_seterr(err, errlen, "cannot fill the memory the job's processes share");
+            break;
+        }
+    }
+    crs_chunk_reader_free(&rd);
+out:
+    free(buf);
+    if (src != r->img)
+        crs_image_close(src);
+    return rc < 0 ? rc : 0;
 }
 
 /* The shared pipes, made once with their bytes, at the numbers $CRSNAP_RESTORE_SHARED names
@@ -193,6 +321,12 @@ int crs_restore_tree_make(struct crs_restore *r, char *err, size_t errlen)
     for (uint32_t s = 0; s < r->nshared && !rc; s++) {
         struct crs_restore_shared *sh = &r->shared[s];
         int fd[2];
+        if (sh->memory) {
+            if ((rc = make_memory(r, sh, err, errlen)) == 0)
+                p += sprintf(p, "%sm%llu:%llu:%d", s ? "," : "", (unsigned long long)sh->dev,
+                             (unsigned long long)sh->ino, sh->fd[0]);
+            continue;
+        }
         if (pipe2(fd, 0) < 0) {
             rc = -errno;
             crs_seterr(err, errlen, "cannot make a pipe between the job's processes: %s",
@@ -220,7 +354,14 @@ int crs_restore_tree_make(struct crs_restore *r, char *err, size_t errlen)
             if (src != r->img)
                 crs_image_close(src);
         }
-        p += sprintf(p, "%s%llu:%d:%d", s ? "," : "", (unsigned long long)sh->ino, fd[0], fd[1]);
+        /* an end the job does not hold goes once the bytes are in */
+        for (int k = 0; k < 2; k++)
+            if (!(sh->ends & (1u << k))) {
+                close(sh->fd[k]);
+                sh->fd[k] = -1;
+            }
+        p += sprintf(p, "%s%llu:%d:%d", s ? "," : "", (unsigned long long)sh->ino, sh->fd[0],
+                     sh->fd[1]);
     }
     if (!rc && setenv(SHARED_ENV, env, 1) < 0)
         rc = -errno;
@@ -238,12 +379,22 @@ int crs_restore_tree_inherit(struct crs_restore *r)
         return 0;                       /* the first restorer: it makes them */
     r->nshared = 0;
     while (*p) {
-        unsigned long long ino;
+        unsigned long long ino, dev;
         int a, b, n = 0;
-        if (sscanf(p, "%llu:%d:%d%n", &ino, &a, &b, &n) != 3 || r->nshared >= CRS_RESTORE_MAX_SHARED ||
-            fcntl(a, F_GETFD) < 0 || fcntl(b, F_GETFD) < 0)
+        if (r->nshared >= CRS_RESTORE_MAX_SHARED)
             return -EINVAL;
-        r->shared[r->nshared++] = (struct crs_restore_shared){ ino, { a, b }, 0 };
+        if (*p == 'm') {
+            if (sscanf(p, "m%llu:%llu:%d%n", &dev, &ino, &a, &n) != 3 || fcntl(a, F_GETFD) < 0)
+                return -EINVAL;
+            r->shared[r->nshared++] = (struct crs_restore_shared){
+                .ino = ino, .dev = dev, .fd = { a, -1 }, .memory = 1 };
+        } else {
+            if (sscanf(p, "%llu:%d:%d%n", &ino, &a, &b, &n) != 3 || (a < 0 && b < 0) ||
+                (a >= 0 && fcntl(a, F_GETFD) < 0) || (b >= 0 && fcntl(b, F_GETFD) < 0))
+                return -EINVAL;
+            r->shared[r->nshared++] = (struct crs_restore_shared){
+                .ino = ino, .fd = { a, b }, .ends = (a >= 0) | (b >= 0) << 1 };
+        }
         p += n;
         if (*p == ',')
             p++;
@@ -254,9 +405,22 @@ int crs_restore_tree_inherit(struct crs_restore *r)
 /* The end of shared pipe ino that f is (its read or write end), or -1. */
 int crs_restore_tree_pipe(const struct crs_restore *r, const struct crs_img_fd *f)
 {
+    for (uint32_t s = 0; s < r->nshared; s++) {
+        const struct crs_restore_shared *sh = &r->shared[s];
+        if (sh->memory || sh->ino != f->ino)
+            continue;
+        if (sh->ends != 3 && f->fd <= 2)
+            return -1;                  /* a standard stream out of the job: crsnap restore's */
+        return sh->fd[(f->flags & O_ACCMODE) == O_RDONLY ? 0 : 1];
+    }
+    return -1;
+}
+
+int crs_restore_tree_memory(const struct crs_restore *r, uint64_t dev, uint64_t ino)
+{
     for (uint32_t s = 0; s < r->nshared; s++)
-        if (r->shared[s].ino == f->ino)
-            return r->shared[s].fd[(f->flags & O_ACCMODE) == O_RDONLY ? 0 : 1];
+        if (r->shared[s].memory && r->shared[s].dev == dev && r->shared[s].ino == ino)
+            return r->shared[s].fd[0];
     return -1;
 }
 
@@ -265,6 +429,8 @@ int crs_restore_tree_lift(struct crs_restore *r, int floor, char *err, size_t er
 {
     for (uint32_t s = 0; s < r->nshared; s++)
         for (int k = 0; k < 2; k++) {
+            if (r->shared[s].fd[k] < 0)
+                continue;
             int fd = fcntl(r->shared[s].fd[k], F_DUPFD_CLOEXEC, floor);
             if (fd < 0) {
                 int e = errno;

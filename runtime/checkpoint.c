@@ -598,6 +598,7 @@ void crs_checkpoint_run(int kill_fd)
             break;
         crs_log(CRS_LOG_INFO, "checkpoint: %s; trying again", res.message);
         crs_tree_end(0, 0);
+        close_fd(&req->dir_fd);
         choose_path(req, c->explicit_path ? crs_state.path_req : NULL);
         usleep(20000 << tries);         /* a member starting: its library needs a moment */
         crs_quiesce_wait_left();

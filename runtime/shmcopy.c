@@ -6,7 +6,8 @@
  * they are stopped it copies their resident pages into a memfd of its own, at most
  * CRS_SNAP_SHM_MAX bytes in all: written from the mapping, so a region unmapped in between
  * makes the write fail (EFAULT) rather than fault. The child saves a region from its copy when
- * the region it sees is the one copied, and from the live mapping otherwise.
+ * the region it sees is the one copied, and from the live mapping otherwise. In a job, the
+ * same goes for the memory its processes share without a name (tree.c).
  *
  * crs_shmcopy_scan() runs in the coordinator before the quiesce; crs_shmcopy_take() while the
  * other threads are parked: raw system calls and the state's own buffers only, no malloc, no
@@ -55,7 +56,12 @@ static int scan_line(char *line, size_t len, void *arg)
     size_t n = (size_t)(line + len - name);
     int sysv = crs_strncmp_prefix(name, "/SYSV") && ends_with(name, n, " (deleted)");
     int posix = crs_strncmp_prefix(name, "/dev/shm/") && !ends_with(name, n, " (deleted)");
-    if (!sysv && !posix)
+    /* In a job, memory without a name that processes share since a fork (anonymous shared
+     * memory, a memfd, an unlinked file) must be of the same instant in every image too. */
+    int job = (crs_state.tree.active || crs_state.cur.member) && ino &&
+              (ends_with(name, n, " (deleted)") || crs_strncmp_prefix(name, "/memfd:") ||
+               crs_strncmp_prefix(name, "[anon_shmem"));
+    if (!sysv && !posix && !job)
         return 0;
     if (crs_state.nshmcopy == CRS_SNAP_SHM_REGIONS) {
         crs_state.shm_missed++;

@@ -313,6 +313,9 @@ int crs_tree_begin(struct crs_snap_request *req, char *err, size_t errlen)
     t->active = 0;
     t->npeers = 0;
     t->parts_fd = t->dir_fd = -1;
+    req->tree = NULL;
+    req->tree_members = NULL;
+    req->ntree = 0;
     if (t->role != CRS_TREE_ROOT)
         return 0;
     if ((r = list_tree(&n, err, errlen)) < 0)
@@ -349,7 +352,9 @@ int crs_tree_begin(struct crs_snap_request *req, char *err, size_t errlen)
     t->parts_fd = crs_fd_high(t->parts_fd);
     t->active = 1;
 
-    /* Every living member, asked; a zombie is only listed. */
+    /* Every living member reached first (one just started may need a moment), then all
+     * asked at once: each stops as soon as it is asked, and waits for the others. A zombie
+     * is only listed. */
     for (uint32_t i = 1; i < n; i++) {
         const struct crs_img_tree_member *m = &t->members[i];
         if (m->flags & CRS_TREE_F_ZOMBIE)
@@ -361,21 +366,21 @@ int crs_tree_begin(struct crs_snap_request *req, char *err, size_t errlen)
         }
         t->peer_member[t->npeers] = i;
         t->peers[t->npeers++] = fd;
+    }
+    for (uint32_t k = 0; k < t->npeers; k++) {
+        const struct crs_img_tree_member *m = &t->members[t->peer_member[k]];
+        const char *slash = strrchr(req->path, '/');
+        int fd = t->peers[k];
         crs_seterr(line, sizeof line, "tree %llu %d\n", (unsigned long long)req->seq,
-                 crs_state.cur.kill);
-        crs_seterr(part, sizeof part, "%s/%s/%u%s\n", req->dir[0] ? req->dir : ".",
-                 t->head.parts, m->pid, CRS_IMG_SUFFIX);
-        if (!req->dir[0]) {             /* an explicit path: its directory */
-            const char *slash = strrchr(req->path, '/');
-            crs_seterr(part, sizeof part, "%.*s/%s/%u%s\n",
-                     slash ? (int)(slash - req->path) : 1, slash ? req->path : ".",
-                     t->head.parts, m->pid, CRS_IMG_SUFFIX);
-        }
+                   crs_state.cur.kill);
+        /* DIR/PARTS/PID.crsnap, DIR the image's directory */
+        crs_seterr(part, sizeof part, "%.*s/%s/%u%s\n", slash ? (int)(slash - req->path) : 1,
+                   slash ? req->path : ".", t->head.parts, m->pid, CRS_IMG_SUFFIX);
         if ((r = send_line(fd, line)) < 0 ||
             (r = read_line(fd, line, sizeof line, STEP_MS)) < 0 ||
             strcmp(line, "accepted") || (r = send_line(fd, part)) < 0) {
             crs_seterr(err, errlen, "process %u (%s) of the job refused to take part%s%s",
-                     m->pid, m->comm, r >= 0 ? ": " : "", r >= 0 ? line : "");
+                       m->pid, m->comm, r >= 0 ? ": " : "", r >= 0 ? line : "");
             crs_tree_abort();
             return r == -EPIPE ? -EAGAIN : r < 0 ? r : -ECANCELED;   /* it ended or exec'd */
         }
@@ -561,7 +566,12 @@ void crs_tree_end(int ok, int exit)
         crs_publish_remove_parts(t->dir_fd, t->head.parts);
     if (t->parts_fd >= 0)
         close(t->parts_fd);
-    t->parts_fd = -1;
+    /* the request's directory is the image directory again: it closes it, once */
+    if (t->dir_fd >= 0)
+        crs_state.req.dir_fd = t->dir_fd;
+    t->parts_fd = t->dir_fd = -1;
+    crs_state.req.tree = NULL;
+    crs_state.req.ntree = 0;
     t->active = 0;
 }
 

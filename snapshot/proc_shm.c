@@ -150,8 +150,14 @@ static void use_copies(struct child *c)
         c->shmobj[i].flags |= CRS_SHMOBJ_F_INSTANT;
     for (size_t i = 0; i < c->nvmas; i++) {
         struct crs_img_vma *v = &c->vmas[i];
-        if (!(v->flags & CRS_VMA_F_SHMOBJ))
+        /* and in a job, the memory shared without a name, copied the same way */
+        if (!(v->flags & CRS_VMA_F_SHMOBJ)) {
+            const struct crs_snap_shmcopy *s = crs_child_shm_copy(c, v);
+            if (s && (v->kind == CRS_VMA_ANON_SHARED || v->kind == CRS_VMA_FILE_SHARED))
+                mmap((void *)(uintptr_t)v->start, v->end - v->start, PROT_READ,
+                     MAP_SHARED | MAP_FIXED, req->shm_memfd, (off_t)s->offset);
             continue;
+        }
         const struct crs_snap_shmcopy *s = crs_child_shm_copy(c, v);
         if (!s || mmap((void *)(uintptr_t)v->start, v->end - v->start, PROT_READ,
                        MAP_SHARED | MAP_FIXED, req->shm_memfd, (off_t)s->offset) == MAP_FAILED) {
