@@ -264,6 +264,7 @@ int crs_restore_take_pid(struct crs_restore *r, char *err, size_t errlen);
  * then gone once the process's own are rebuilt; spawn: this process's children in the job,
  * each under its pid; spawned: it did already (mark: it does now); in_ns: a member's
  * restorer runs in a namespace the restore made. */
+#define CRS_RESTORE_ROOT_ENV "CRSNAP_RESTORE_ROOT"  /* "DEV:INO" of the job's trusted image */
 int crs_restore_tree_open_part(const struct crs_image *root, uint32_t pid,
                                struct crs_image **out, char *err, size_t errlen);
 int crs_restore_tree_check(struct crs_restore *r, char *err, size_t errlen);

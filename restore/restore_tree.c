@@ -365,6 +365,17 @@ int crs_restore_tree_make(struct crs_restore *r, char *err, size_t errlen)
     }
     if (!rc && setenv(SHARED_ENV, env, 1) < 0)
         rc = -errno;
+    /* the image, checked and trusted here, is the one every member's restorer opens: in a
+     * namespace of the job's own the directories above it belong to nobody, and the checks of
+     * who may write them cannot be made again there */
+    struct stat sb;
+    char id[64];
+    if (!rc && fstat(r->img->fd, &sb) == 0) {
+        snprintf(id, sizeof id, "%llu:%llu", (unsigned long long)sb.st_dev,
+                 (unsigned long long)sb.st_ino);
+        if (setenv(CRS_RESTORE_ROOT_ENV, id, 1) < 0)
+            rc = -errno;
+    }
     free(env);
     return rc;
 }

@@ -88,6 +88,29 @@ static int reexec(char **argv, char *err)
     return CRS_EXIT_FAIL;
 }
 
+/* A member's restorer opens the job's image that the first restorer checked and trusted, as
+ * $CRSNAP_RESTORE_ROOT identifies it (the directories above it may show as nobody's in the
+ * job's namespace). 0 with *img open; 1 when this is not that image (the usual checks then);
+ * -errno with err. */
+static int open_member_root(const char *path, struct crs_image **img, char *err, size_t errlen)
+{
+    const char *id = getenv(CRS_RESTORE_ROOT_ENV);
+    unsigned long long dev, ino;
+    struct stat sb;
+    int fd;
+
+    if (!id || sscanf(id, "%llu:%llu", &dev, &ino) != 2)
+        return 1;
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &sb) < 0 || (unsigned long long)sb.st_dev != dev ||
+        (unsigned long long)sb.st_ino != ino) {
+        if (fd >= 0)
+            close(fd);
+        return 1;
+    }
+    return crs_image_open_fd(fd, path, img, err, errlen);
+}
+
 int crs_cmd_restore(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -134,8 +157,13 @@ int crs_cmd_restore(int argc, char **argv)
     for (int fd = 0; fd < 3; fd++)
         if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", fd ? O_WRONLY : O_RDONLY) < 0)
             return CRS_EXIT_FAIL;
-    if ((rc = crs_trust_open(argv[optind], trust, quiet ? NULL : stderr, &img, err,
-                             sizeof err)) < 0) {
+    if (member > 0 && (rc = open_member_root(argv[optind], &img, err, sizeof err)) != 1) {
+        if (rc < 0) {
+            fprintf(stderr, "crsnap restore: %s\n", err);
+            return CRS_EXIT_FAIL;
+        }
+    } else if ((rc = crs_trust_open(argv[optind], trust, quiet ? NULL : stderr, &img, err,
+                                    sizeof err)) < 0) {
         if (rc != -EPERM && rc != -EXDEV) {
             fprintf(stderr, "crsnap restore: %s\n", err);
             return CRS_EXIT_FAIL;
