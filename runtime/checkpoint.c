@@ -427,6 +427,14 @@ static int attempt(struct crs_result *res)
 
     crs_shmcopy_scan();
     crs_dontfork_preread();
+    /* In a job, every process has run its handlers and read what it reads before it stops,
+     * before any stops: each one's pause is then its own stop, the others' and the forks. */
+    if ((r = crs_tree_prepared(crs_state.err, sizeof crs_state.err)) < 0) {
+        crs_registry_resume(&crs_state.frozen, CRS_ASYNC, 0, CRS_ABORT);
+        res->error = r;
+        snprintf(res->message, sizeof res->message, "%s", crs_state.err);
+        return 0;
+    }
     c->start_ns = crs_now_ns(CLOCK_MONOTONIC);
     r = crs_quiesce_all(crs_state.err, sizeof crs_state.err);
     if (r < 0) {

@@ -144,6 +144,7 @@ uint64_t crs_scan_dir_seq(const char *dir);
  * wait_exit (kill mode), end; forward passes a trigger of its own to the root. */
 void crs_tree_role(void);
 int crs_tree_begin(struct crs_snap_request *req, char *err, size_t errlen);
+int crs_tree_prepared(char *err, size_t errlen);
 int crs_tree_stopped(char *err, size_t errlen);
 int crs_tree_forked(char *err, size_t errlen);
 int crs_tree_results(struct crs_result *res);

@@ -5,7 +5,9 @@
  *
  *   root -> member   "tree SEQ KILL\n"   (the control request; the member answers "accepted")
  *                    "PATH\n"            where the member's image goes
- *   member -> root   "ready\n"           its handlers ran and its threads are stopped
+ *   member -> root   "prepared\n"        its handlers ran, it is about to stop
+ *   root -> member   "stop\n" | "abort\n"
+ *   member -> root   "ready\n"           its threads are stopped
  *   root -> member   "go\n" | "abort\n"  every member is stopped: take the snapshot
  *   member -> root   "forked\n"          its snapshot is taken, its threads still stopped
  *   root -> member   "resume\n" | "abort\n"
@@ -251,7 +253,7 @@ static int hear_all(const char *want, int timeout_ms, char *err, size_t errlen)
                  r < 0 ? "went away (it ended or executed another program)" :
                  "answered out of turn");
         /* before it stopped, a member may end or exec: the job changed, look again */
-        if (r == -EPIPE && !strcmp(want, "ready"))
+        if (r == -EPIPE && (!strcmp(want, "prepared") || !strcmp(want, "ready")))
             return -EAGAIN;
         return r < 0 ? r : -EPROTO;
     }
@@ -269,11 +271,16 @@ static int connect_member(const struct crs_img_tree_member *m, char *err, size_t
     const char *slash = strrchr(crs_state.sock_path, '/');
     int fd;
 
-    if (!slash) {
-        crs_seterr(err, errlen, "this process has no control socket");
+    char why[CRS_CTLDIR_WHY_MAX];
+    if (slash)
+        crs_seterr(dir, sizeof dir, "%.*s", (int)(slash - crs_state.sock_path),
+                   crs_state.sock_path);
+    else if (crs_ctldir_pick(crs_state.cfg.socket_dir, getenv(CRS_CTLDIR_XDG_ENV), geteuid(),
+                             0, dir, sizeof dir, why, sizeof why) < 0) {
+        /* a root without a socket of its own (crs_config.control_socket = -1) */
+        crs_seterr(err, errlen, "cannot reach the job's processes: %s", why);
         return -ENOENT;
     }
-    crs_seterr(dir, sizeof dir, "%.*s", (int)(slash - crs_state.sock_path), crs_state.sock_path);
     if (crs_ctldir_sock(dir, (int)m->pid, sa.sun_path, sizeof sa.sun_path) < 0)
         return -ENAMETOOLONG;
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -411,6 +418,22 @@ static int member_step(const char *say, const char *want, char *err, size_t errl
         crs_seterr(err, errlen, "the job's checkpoint was called off by its root");
         return -ECANCELED;
     }
+    return 0;
+}
+
+/* Before anyone stops: every process prepared (handlers run, what it reads read). */
+int crs_tree_prepared(char *err, size_t errlen)
+{
+    struct crs_tree_state *t = &crs_state.tree;
+    int r;
+
+    if (t->role == CRS_TREE_MEMBER && t->leader_fd >= 0)
+        return member_step("prepared\n", "stop", err, errlen);
+    if (!t->active)
+        return 0;
+    if ((r = hear_all("prepared", STEP_MS, err, errlen)) < 0)
+        return r;
+    tell_all("stop\n");
     return 0;
 }
 
