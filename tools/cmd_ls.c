@@ -16,6 +16,7 @@
 #include "commands.h"
 #include "common/escape.h"
 #include "image_fmt.h"
+#include "tree_info.h"
 #include "trust.h"
 #include "image/reader.h"
 #include "snapshot/snapshot.h"
@@ -122,6 +123,7 @@ opened:;
            crs_fmt_bytes(s, sizeof s, img->file_size),
            stored ? (double)img->process.memory_saved / (double)stored : 0.0,
            crs_fmt_duration(p, sizeof p, img->trailer.pause_ns), e->name, why);
+    crs_tree_info_ls(img);
     crs_image_close(img);
 }
 

@@ -55,8 +55,9 @@ static void usage(FILE *out)
     fprintf(out, "usage: crsnap verify IMAGE\n\n"
                  "Check an image completely: header, trailer, table of contents, every section\n"
                  "and chunk checksum, and decompress every chunk; and what the image alone\n"
-                 "must satisfy to be restored anywhere (limits, offsets). `crsnap restore -n`\n"
-                 "checks this host as well.\n\n"
+                 "must satisfy to be restored anywhere (limits, offsets); for a job's image,\n"
+                 "the image of each of its processes too. `crsnap restore -n` checks this host\n"
+                 "as well.\n\n"
                  "  -q, --quiet  print nothing when the image is sound\n"
                  "  -h, --help   show this help\n\n"
                  "Exit status: 0 sound, 1 damaged, incomplete or unreadable, 2 wrong usage.\n");
@@ -84,6 +85,21 @@ int crs_cmd_verify(int argc, char **argv)
         r = crs_image_verify(img, isatty(2) ? show : NULL, &prog, err, sizeof err);
     if (prog.shown)
         fprintf(stderr, "\r\033[K");
+    /* a job's image is sound only when every process's image is */
+    for (uint32_t i = 1; !r && img->tree && i < img->ntree; i++) {
+        const struct crs_img_tree_member *m = &img->tree_members[i];
+        struct crs_image *part;
+        char why[400];
+        if (m->flags & CRS_TREE_F_ZOMBIE)
+            continue;
+        if ((r = crs_restore_tree_open_part(img, m->pid, &part, err, sizeof err)))
+            break;
+        if ((r = crs_restore_check_image(part, why, sizeof why)) == 0)
+            r = crs_image_verify(part, NULL, NULL, why, sizeof why);
+        if (r)
+            snprintf(err, sizeof err, "process %u (%.16s) of the job: %s", m->pid, m->comm, why);
+        crs_image_close(part);
+    }
     if (r) {
         complain(path, err);
         crs_image_close(img);
@@ -92,9 +108,12 @@ int crs_cmd_verify(int argc, char **argv)
     if (!quiet) {
         char a[32], b[32];
         crs_print_escaped_str(stdout, path);
-        printf(": ok, %u regions, %s of pages in %u chunks, %s file\n", img->nvmas,
+        printf(": ok, %u regions, %s of pages in %u chunks, %s file", img->nvmas,
                crs_fmt_bytes(a, sizeof a, img->process.memory_saved), img->nchunks,
                crs_fmt_bytes(b, sizeof b, img->file_size));
+        if (img->tree)
+            printf("; a job of %u processes, every image sound", img->ntree);
+        putchar('\n');
     }
     crs_image_close(img);
     return CRS_EXIT_OK;

@@ -87,6 +87,29 @@ void crs_tree_info_text(const struct crs_image *img)
     printf("  all images %s\n", crs_fmt_bytes(a, sizeof a, total));
 }
 
+void crs_tree_info_ls(const struct crs_image *img)
+{
+    char a[32], b[32], why[64];
+
+    for (uint32_t i = 1; img->tree && i < img->ntree; i++) {
+        const struct crs_img_tree_member *m = &img->tree_members[i];
+        struct part_facts f;
+        part_facts(img, m, &f);
+        printf("%6s  %-23s  ", "", i == 1 ? "  job's processes:" : "");
+        printf("pid %-8u ppid %-8u ", m->pid, m->ppid);
+        crs_print_escaped(stdout, m->comm, strnlen(m->comm, sizeof m->comm));
+        if (m->flags & CRS_TREE_F_ZOMBIE) {
+            ended(m->wait_status, why, sizeof why);
+            printf("  (%s)\n", why);
+        } else if (!f.ok) {
+            printf("  (image unreadable)\n");
+        } else {
+            printf("  memory %s, image %s\n", crs_fmt_bytes(a, sizeof a, f.memory),
+                   crs_fmt_bytes(b, sizeof b, f.bytes));
+        }
+    }
+}
+
 void crs_tree_info_json(const struct crs_image *img)
 {
     if (!img->tree)

@@ -1,4 +1,5 @@
-/* tools/tree_info.h - a job's processes, as `crsnap info` shows them (tree_info.c). */
+/* tools/tree_info.h - a job's processes, as `crsnap info` and `crsnap ls` show them
+ * (tree_info.c). */
 #ifndef CRS_TOOL_TREE_INFO_H
 #define CRS_TOOL_TREE_INFO_H
 
@@ -8,5 +9,7 @@
  * member, its leading comma included. */
 void crs_tree_info_text(const struct crs_image *img);
 void crs_tree_info_json(const struct crs_image *img);
+/* For `crsnap ls`: one indented line per process of the job but its root. */
+void crs_tree_info_ls(const struct crs_image *img);
 
 #endif

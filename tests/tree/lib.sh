@@ -26,6 +26,11 @@ members() { "$CRSNAP_BIN" info "$IMG" | sed -n 's/^tree *\([0-9]*\) processes.*/
 # checkpoint_job N: checkpoints of the running job until one holds at least N processes (a
 # job's children come and go); sets IMG.
 checkpoint_job() {
+    n=200
+    until [ -S "$CRSNAP_SOCKET_DIR/$PID.sock" ]; do
+        alive; n=$((n - 1)); [ "$n" -gt 0 ] || fail "the job's root never listened"
+        sleep 0.05
+    done
     tries=40
     while :; do
         checkpoint
