@@ -281,7 +281,7 @@ static int fill_share(struct share *s)
     struct crs_chunk_iter it;
     int rc = 0;
 
-    crs_image_chunk_begin(img, &it);
+    crs_image_chunk_begin_window(img, &it, &s->rd->win);
     while (!atomic_load_explicit(s->stop, memory_order_relaxed) &&
            (rc = crs_image_next_chunk(img, &it, s->err, sizeof s->err)) > 0) {
         const struct crs_img_vma *v = crs_image_find_vma(img, it.chunk.addr);
@@ -351,13 +351,15 @@ static int fill_pages(struct crs_restore *r, char *err, size_t errlen)
     return 0;
 }
 
-/* The advice the region had. Advice the kernel lacks (KSM, huge pages not built in) is a hint
- * gone, not an error. */
-static void advise(const struct crs_img_vma *v)
+/* The advice the region had, in two steps: the huge-page advice before the pages are written
+ * (so that a region that had huge pages is filled with huge pages, far fewer faults, and one
+ * that refused them gets none), the rest after. Advice the kernel lacks (KSM, huge pages not
+ * built in) is a hint gone, not an error. */
+static void advise(const struct crs_img_vma *v, int before_fill)
 {
-    static const struct { uint32_t flag; int advice; } hints[] = {
-        { CRS_VMA_F_HUGEPAGE, MADV_HUGEPAGE }, { CRS_VMA_F_NOHUGEPAGE, MADV_NOHUGEPAGE },
-        { CRS_VMA_F_DONTDUMP, MADV_DONTDUMP }, { CRS_VMA_F_MERGEABLE, MADV_MERGEABLE },
+    static const struct { uint32_t flag; int advice, before; } hints[] = {
+        { CRS_VMA_F_HUGEPAGE, MADV_HUGEPAGE, 1 }, { CRS_VMA_F_NOHUGEPAGE, MADV_NOHUGEPAGE, 1 },
+        { CRS_VMA_F_DONTDUMP, MADV_DONTDUMP, 0 }, { CRS_VMA_F_MERGEABLE, MADV_MERGEABLE, 0 },
     };
     void *p = (void *)(uintptr_t)v->start;
     size_t len = v->end - v->start;
@@ -365,7 +367,7 @@ static void advise(const struct crs_img_vma *v)
     if (v->kind == CRS_VMA_VDSO || v->kind == CRS_VMA_VVAR || v->kind == CRS_VMA_VSYSCALL)
         return;
     for (size_t i = 0; i < sizeof hints / sizeof hints[0]; i++)
-        if (v->flags & hints[i].flag)
+        if ((v->flags & hints[i].flag) && hints[i].before == before_fill)
             madvise(p, len, hints[i].advice);
 }
 
@@ -402,6 +404,8 @@ int crs_restore_memory(struct crs_restore *r, char *err, size_t errlen)
     for (uint32_t i = 0; i < img->nvmas; i++)
         if ((rc = map_region(r, &img->vmas[i], err, errlen)))
             return rc;
+    for (uint32_t i = 0; i < img->nvmas; i++)
+        advise(&img->vmas[i], 1);
     if (!r->rd[0].dctx) {
         crs_seterr(err, errlen, "internal error: the decompressors were not made before the check");
         return -EINVAL;
@@ -425,7 +429,7 @@ int crs_restore_memory(struct crs_restore *r, char *err, size_t errlen)
         }
     }
     for (uint32_t i = 0; i < img->nvmas; i++)
-        advise(&img->vmas[i]);
+        advise(&img->vmas[i], 0);
     install_guards(r);
     crs_restore_shmobj_finish(r);
     return 0;
