@@ -138,6 +138,7 @@ int crs_restore_run(struct crs_image *img, const struct crs_restore_opts *o, cha
     r->img = img;
     r->opts = *o;
     r->errfd = 2;
+    r->uffd = r->lazy_go = -1;
     /* Every check of restore_check.c's list, before anything changes: a dry run makes the
      * same ones and stops where a restore would start to change its address space. */
     if ((rc = crs_restore_check_image(img, err, errlen)) ||
@@ -156,9 +157,15 @@ int crs_restore_run(struct crs_image *img, const struct crs_restore_opts *o, cha
     pr.what = "checked";
     /* Every checksum now, before anything changes; the pages are decompressed once, into place,
      * later (a frame that then fails to decompress still stops the restore before the restored
-     * process runs). A dry run has the time to decompress everything. */
-    if ((rc = (o->dry_run ? crs_image_verify : crs_image_check)(
-             img, o->progress ? show_progress : NULL, &pr, err, errlen))) {
+     * process runs). A dry run has the time to decompress everything. A lazy restore checks
+     * every chunk header now, and each chunk's bytes when the helper reads them. */
+    if (o->lazy && !o->dry_run)
+        crs_restore_lazy_probe(r);
+    if (r->lazy) {
+        if ((rc = crs_restore_lazy_index(r, err, errlen)))
+            goto fail;
+    } else if ((rc = (o->dry_run ? crs_image_verify : crs_image_check)(
+                  img, o->progress ? show_progress : NULL, &pr, err, errlen))) {
         char why[384];
         snprintf(why, sizeof why, "%s", err);
         crs_seterr(err, errlen, "%s: %s", img->path, why);
@@ -201,6 +208,13 @@ int crs_restore_run(struct crs_image *img, const struct crs_restore_opts *o, cha
 
     if ((rc = crs_restore_take_pid(r, err, errlen)))
         goto fail;
+    if (r->lazy && (rc = crs_restore_lazy_start(r, err, errlen))) {
+        if (rc < 0)
+            goto fail;
+        /* refused in this process after all: eager, with the full check first */
+        if ((rc = crs_image_check(img, NULL, NULL, err, errlen)))
+            goto fail;
+    }
 
     /* From here the process becomes the image. Nothing may interrupt it. */
     sigfillset(&all);
@@ -256,6 +270,11 @@ fail:
     free(r->fd_done);
     free(r->shm);
     free(r->objs);
+    free(r->lazy_chunks);
+    if (r->uffd >= 0)
+        close(r->uffd);
+    if (r->lazy_go >= 0)
+        close(r->lazy_go);
     free(r->plan);
     free(r);
     return rc;

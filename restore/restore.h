@@ -39,6 +39,9 @@ struct crs_restore_opts {
     int own_std;                /* descriptors 0-2 are this command's, whatever they were (a
                                  * batch job resumed: its output goes to this run's file) */
     int one_thread;             /* decompress on one thread ($CRSNAP_RESTORE_THREADS=1) */
+    int lazy;                   /* --lazy: resume first, pages come in on touch (restore_lazy.c) */
+    int lazy_no_prefetch;       /* test hook: the lazy helper serves faults only */
+    const char *lazy_pidfile;   /* test hook: the lazy helper writes its pid there */
     struct crs_restore_hooks hooks;
 };
 
@@ -69,6 +72,12 @@ struct crs_restore_obj {
     int remove;                 /* SysV: removed once attached (IPC_RMID) */
 };
 
+/* A chunk of the image, as the header walk of a lazy restore found it (headers checked). */
+struct crs_lazy_chunk {
+    struct crs_chunk_iter it;
+    int lazy;                   /* in a region the helper fills */
+};
+
 /* Everything the restorer carries from the checks to the jump. Filled step by step. */
 struct crs_restore {
     struct crs_image *img;
@@ -90,6 +99,13 @@ struct crs_restore {
     void *wstack;
     size_t wstack_size;
     int outer_pid;              /* in a pid namespace of its own: its pid outside, else 0 */
+    /* Lazy restore (restore_lazy.c): on when asked and userfaultfd is there; the userfaultfd
+     * of the restored process (kept open by it), the pipe that starts the helper, and every
+     * chunk header, walked once before anything changes. */
+    int lazy;
+    int uffd, lazy_go;
+    struct crs_lazy_chunk *lazy_chunks;
+    uint32_t nlazy_chunks, lazy_cap;
 };
 
 /* restore_check.c: host facts and the files the image needs. 0, or -errno with a one-line
@@ -191,6 +207,28 @@ int crs_restore_fd_open_flags(uint32_t flags);
 void crs_restore_say(int fd, const char *kind, const char *msg);
 void crs_restore_say_unsaved(const struct crs_image *img, int out, int all,
                              const uint32_t *extra, uint32_t nextra);
+
+/* restore_mem.c: does region v take saved pages (they are written into it)? */
+int crs_restore_takes_pages(const struct crs_restore *r, const struct crs_img_vma *v);
+
+/* restore_lazy.c: lazy restore. region: is v filled by the helper (private anonymous, saved,
+ * not locked, no guards, not a SysV or /dev/shm object); probe: userfaultfd with kernel-mode
+ * faults is there for this user (1, r->lazy set), or one line on stderr and 0 (eager); index:
+ * walks and checks every chunk header (instead of the full check of the pages); start: after
+ * the pid is taken, the userfaultfd of this process and the guardian and helper, forked before
+ * anything is mapped (1: userfaultfd refused here, one line said, restore eagerly; 0; -errno);
+ * register: the lazy regions, once mapped, then starts the helper; fill_eager: the chunks of
+ * the other regions, written in place by the restorer. */
+int crs_restore_lazy_region(const struct crs_restore *r, const struct crs_img_vma *v);
+int crs_restore_lazy_probe(struct crs_restore *r);
+int crs_restore_lazy_index(struct crs_restore *r, char *err, size_t errlen);
+int crs_restore_lazy_start(struct crs_restore *r, char *err, size_t errlen);
+int crs_restore_lazy_register(struct crs_restore *r, char *err, size_t errlen);
+int crs_restore_lazy_fill_eager(struct crs_restore *r, char *err, size_t errlen);
+/* lazy_helper.c: the helper's life, in the process forked by crs_restore_lazy_start: waits for
+ * the regions to be registered (gofd), then serves and fills them; exits 0 when every page is
+ * in or the process is gone, non-zero when it cannot go on. */
+__attribute__((noreturn)) void crs_lazy_helper(struct crs_restore *r, int gofd);
 
 /* restore_proc.c: signal dispositions, cwd, umask, rlimits, personality; itimers last. */
 int crs_restore_proc(struct crs_restore *r, char *err, size_t errlen);

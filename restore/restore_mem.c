@@ -44,7 +44,7 @@
 
 /* Regions whose saved pages are written into them, so they start writable. A SysV segment or
  * /dev/shm object takes them only when it was made again: one still there is used as it is. */
-static int takes_pages(const struct crs_restore *r, const struct crs_img_vma *v)
+int crs_restore_takes_pages(const struct crs_restore *r, const struct crs_img_vma *v)
 {
     if (!(v->flags & CRS_VMA_F_SAVED))
         return 0;
@@ -68,7 +68,7 @@ static int region_how(const struct crs_restore *r, const struct crs_img_vma *v, 
     const char *path = crs_image_string(r->img, v->path);
     int file = (v->kind == CRS_VMA_FILE_PRIVATE || v->kind == CRS_VMA_FILE_SHARED) &&
                !(v->flags & CRS_VMA_F_DELETED) && path && path[0] == '/';
-    int fill = takes_pages(r, v);
+    int fill = crs_restore_takes_pages(r, v);
 
     /* a /dev/shm object not made again yet (the trial mapping): memory of the same kind */
     if (file && (v->flags & CRS_VMA_F_SHMOBJ) && access(path, F_OK) < 0)
@@ -288,7 +288,7 @@ static int fill_share(struct share *s)
         size_t len = (size_t)it.chunk.npages * CRS_IMG_PAGE_SIZE;
         if ((it.index - 1) / BATCH_CHUNKS % s->n != s->id)
             continue;
-        if (!v || !takes_pages(s->r, v))
+        if (!v || !crs_restore_takes_pages(s->r, v))
             continue;       /* a shared file's contents live in the file */
         /* One call faults the chunk's pages in, instead of a fault per page while zstd writes
          * them; a kernel without MADV_POPULATE_WRITE just takes the faults. */
@@ -410,14 +410,17 @@ int crs_restore_memory(struct crs_restore *r, char *err, size_t errlen)
         crs_seterr(err, errlen, "internal error: the decompressors were not made before the check");
         return -EINVAL;
     }
-    if ((rc = fill_pages(r, err, errlen)))
+    /* lazy: the helper fills the registered regions, this fills the others */
+    if (r->lazy ? (rc = crs_restore_lazy_register(r, err, errlen)) ||
+                      (rc = crs_restore_lazy_fill_eager(r, err, errlen))
+                : (rc = fill_pages(r, err, errlen)))
         return rc;
 
     for (uint32_t i = 0; i < img->nvmas; i++) {
         const struct crs_img_vma *v = &img->vmas[i];
         /* a SysV segment is attached read-write, or read-only: its protection is set here */
         int sysv = (v->flags & CRS_VMA_F_SHMOBJ) && v->kind == CRS_VMA_ANON_SHARED;
-        if ((!takes_pages(r, v) && !sysv) || v->kind == CRS_VMA_VDSO || v->kind == CRS_VMA_VVAR ||
+        if ((!crs_restore_takes_pages(r, v) && !sysv) || v->kind == CRS_VMA_VDSO || v->kind == CRS_VMA_VVAR ||
             v->kind == CRS_VMA_VSYSCALL)
             continue;
         if (mprotect((void *)(uintptr_t)v->start, v->end - v->start, (int)v->prot) < 0) {
