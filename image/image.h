@@ -80,6 +80,9 @@ enum crs_img_section_type {
                            * (MADV_GUARD_INSTALL); absent when there are none */
     CRS_SEC_SHMOBJ = 19,  /* optional: struct crs_img_shmobj[], the SysV segments and
                            * POSIX shared memory objects the regions map */
+    /* 20, 21: kept for incremental images */
+    CRS_SEC_PAGEIDX = 22, /* optional: struct crs_img_pageidx[], where each chunk of PAGES
+                           * starts; absent in images written before it existed */
     CRS_SEC__END,         /* one past the last type this version knows: sizes the tables
                            * indexed by type; never on disk (readers skip unknown types) */
 };
@@ -296,6 +299,15 @@ struct crs_img_maphash {
 #define CRS_IMG_MAPHASH_MAX (256ull << 20) /* bytes hashed per checkpoint, at most: the files
                                             * past it are checked by size and mtime only */
 #define CRS_IMG_MAPHASH_RECORDS 1024u      /* regions hashed, at most */
+
+/* Where a chunk of the PAGES section is: one record per chunk, in the chunks' order, so that
+ * a lazy restore finds the chunk of a page without reading every chunk header. */
+struct crs_img_pageidx {
+    uint64_t addr;              /* the chunk's first page (its header's addr) */
+    uint64_t offset;            /* file offset of the chunk's header */
+    uint32_t npages;            /* its header's npages */
+    uint32_t reserved;          /* zero */
+};
 
 /* Guard pages (MADV_GUARD_INSTALL, Linux 6.13): pages that fault when touched and hold
  * nothing. A run of them inside one region flagged CRS_VMA_F_GUARDS; ascending, disjoint. */

@@ -78,6 +78,8 @@ struct crs_image {
     uint32_t nmaphash;                     /*   images before it existed */
     const struct crs_img_shmobj *shmobj; /* SHMOBJ: SysV segments and /dev/shm objects */
     uint32_t nshmobj;
+    const struct crs_img_pageidx *pageidx; /* PAGEIDX: one record per chunk, checked against */
+    uint32_t npageidx;                     /*   the regions and the pages section; or none */
     const struct crs_img_guard *guards; /* GUARDS: guard page runs, ascending; none when */
     uint32_t nguards;                   /*   the process had none */
 

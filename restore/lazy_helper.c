@@ -252,8 +252,9 @@ static int place(struct helper *h, int ci, uint64_t dst, const char *src, uint64
     return 0;
 }
 
-/* Copies chunk k into context ci wherever its pages are still to come. */
-static void fill_chunk(struct helper *h, int ci, uint32_t k)
+/* Copies chunk k into context ci wherever its pages are still to come. Read through the
+ * window when filling in order, on its own for a fault (anywhere in the file). */
+static void fill_chunk(struct helper *h, int ci, uint32_t k, struct crs_read_window *win)
 {
     struct crs_restore *r = h->r;
     struct crs_lazy_chunk *lc = &r->lazy_chunks[k];
@@ -261,7 +262,9 @@ static void fill_chunk(struct helper *h, int ci, uint32_t k)
 
     if (h->ctx[ci].done[k])
         return;
-    lc->it.win = &r->rd[0].win;
+    if (crs_restore_lazy_chunk(r, k, win, h->err, sizeof h->err))
+        fatal(h, h->err, 0);
+    lc->it.win = win;
     if (crs_image_read_chunk_r(r->img, &r->rd[0], &lc->it, h->buf, n * PAGE, h->err,
                                sizeof h->err))
         fatal(h, h->err, 0);
@@ -313,7 +316,7 @@ static void serve(struct helper *h, int ci, uint64_t addr)
     long k = a ? chunk_of(h->r, a) : -1;
 
     if (k >= 0 && h->r->lazy_chunks[k].lazy && !c->done[k]) {
-        fill_chunk(h, ci, (uint32_t)k);
+        fill_chunk(h, ci, (uint32_t)k, NULL);
     } else {
         /* zero, or no longer the image's: a zero page, unless one is there already */
         while (place(h, ci, addr, NULL, PAGE, 1) == -EAGAIN) {}
@@ -420,7 +423,7 @@ void crs_lazy_helper(struct crs_restore *r, int gofd)
                 continue;
             long k = r->opts.lazy_no_prefetch ? -1 : next_chunk(&h, i, hot, nhot, &hot_at);
             if (k >= 0) {
-                fill_chunk(&h, i, (uint32_t)k);
+                fill_chunk(&h, i, (uint32_t)k, &r->rd[0].win);
                 busy = 1;
                 serve_all(&h, 0);
             }

@@ -74,7 +74,8 @@ struct crs_restore_obj {
 
 /* A chunk of the image, as the header walk of a lazy restore found it (headers checked). */
 struct crs_lazy_chunk {
-    struct crs_chunk_iter it;
+    struct crs_chunk_iter it;   /* from the page index: addr, npages and next only, */
+    int loaded;                 /*   until crs_restore_lazy_chunk reads and checks its header */
     int lazy;                   /* in a region the helper fills */
 };
 
@@ -214,7 +215,8 @@ int crs_restore_takes_pages(const struct crs_restore *r, const struct crs_img_vm
 /* restore_lazy.c: lazy restore. region: is v filled by the helper (private anonymous, saved,
  * not locked, no guards, not a SysV or /dev/shm object); probe: userfaultfd with kernel-mode
  * faults is there for this user (1, r->lazy set), or one line on stderr and 0 (eager); index:
- * walks and checks every chunk header (instead of the full check of the pages); start: after
+ * the chunks, from the image's page index, else by walking and checking every chunk header
+ * (instead of the full check of the pages); start: after
  * the pid is taken, the userfaultfd of this process and the guardian and helper, forked before
  * anything is mapped (1: userfaultfd refused here, one line said, restore eagerly; 0; -errno);
  * register: the lazy regions, once mapped, then starts the helper; fill_eager: the chunks of
@@ -225,6 +227,9 @@ int crs_restore_lazy_index(struct crs_restore *r, char *err, size_t errlen);
 int crs_restore_lazy_start(struct crs_restore *r, char *err, size_t errlen);
 int crs_restore_lazy_register(struct crs_restore *r, char *err, size_t errlen);
 int crs_restore_lazy_fill_eager(struct crs_restore *r, char *err, size_t errlen);
+/* Chunk k's header, read (through win) and checked against the page index, once. */
+int crs_restore_lazy_chunk(struct crs_restore *r, uint32_t k, struct crs_read_window *win,
+                           char *err, size_t errlen);
 /* lazy_helper.c: the helper's life, in the process forked by crs_restore_lazy_start: waits for
  * the regions to be registered (gofd), then serves and fills them; exits 0 when every page is
  * in or the process is gone, non-zero when it cannot go on. */

@@ -75,7 +75,7 @@ int crs_restore_lazy_probe(struct crs_restore *r)
     return 1;
 }
 
-static int index_chunk(struct crs_restore *r, const struct crs_chunk_iter *it)
+static int index_chunk(struct crs_restore *r, const struct crs_chunk_iter *it, int loaded)
 {
     if (r->nlazy_chunks == r->lazy_cap) {
         uint32_t cap = r->lazy_cap ? 2 * r->lazy_cap : 4096;
@@ -88,6 +88,7 @@ static int index_chunk(struct crs_restore *r, const struct crs_chunk_iter *it)
     struct crs_lazy_chunk *c = &r->lazy_chunks[r->nlazy_chunks++];
     c->it = *it;
     c->it.win = NULL;
+    c->loaded = loaded;
     const struct crs_img_vma *v = crs_image_find_vma(r->img, it->chunk.addr);
     c->lazy = v && crs_restore_lazy_region(r, v);
     return 0;
@@ -106,6 +107,25 @@ int crs_restore_lazy_index(struct crs_restore *r, char *err, size_t errlen)
         crs_seterr(err, errlen, "out of memory");
         return -ENOMEM;
     }
+    /* With a page index (checked as the image was opened), nothing more is read now: each
+     * chunk's header is read and compared with its record when the chunk is needed. */
+    for (uint32_t i = 0; i < img->npageidx; i++) {
+        const struct crs_img_pageidx *x = &img->pageidx[i];
+        crs_image_chunk_begin(img, &it);
+        it.next = x->offset;
+        it.index = i;
+        it.chunk.addr = x->addr;
+        it.chunk.npages = x->npages;
+        if (index_chunk(r, &it, 0)) {
+            free(win.buf);
+            crs_seterr(err, errlen, "out of memory");
+            return -ENOMEM;
+        }
+    }
+    if (img->npageidx) {
+        free(win.buf);
+        return 0;
+    }
     for (uint32_t i = 0; i < img->ntoc; i++)
         if (img->toc[i].type == CRS_SEC_PAGES)
             pages = &img->toc[i];
@@ -122,7 +142,7 @@ int crs_restore_lazy_index(struct crs_restore *r, char *err, size_t errlen)
     while ((rc = crs_image_next_chunk(img, &it, err, errlen)) > 0) {
         XXH3_64bits_update(hs, &it.chunk, sizeof it.chunk);
         total += (uint64_t)it.chunk.npages * CRS_IMG_PAGE_SIZE;
-        if (index_chunk(r, &it)) {
+        if (index_chunk(r, &it, 1)) {
             crs_seterr(err, errlen, "out of memory");
             rc = -ENOMEM;
             break;
@@ -246,6 +266,31 @@ int crs_restore_lazy_register(struct crs_restore *r, char *err, size_t errlen)
     return 0;
 }
 
+int crs_restore_lazy_chunk(struct crs_restore *r, uint32_t k, struct crs_read_window *win,
+                           char *err, size_t errlen)
+{
+    struct crs_lazy_chunk *c = &r->lazy_chunks[k];
+    struct crs_chunk_iter it;
+    int rc;
+
+    if (c->loaded)
+        return 0;
+    crs_image_chunk_begin_window(r->img, &it, win);
+    it.next = c->it.next;
+    it.index = k;
+    if ((rc = crs_image_next_chunk(r->img, &it, err, errlen)) <= 0)
+        return rc < 0 ? rc : -EBADMSG;
+    if (it.chunk.addr != c->it.chunk.addr || it.chunk.npages != c->it.chunk.npages) {
+        crs_seterr(err, errlen, "%s: damaged chunk %u: it does not match the page index",
+                   r->img->path, k);
+        return -EBADMSG;
+    }
+    it.win = NULL;
+    c->it = it;
+    c->loaded = 1;
+    return 0;
+}
+
 int crs_restore_lazy_fill_eager(struct crs_restore *r, char *err, size_t errlen)
 {
     struct crs_image *img = r->img;
@@ -257,10 +302,12 @@ int crs_restore_lazy_fill_eager(struct crs_restore *r, char *err, size_t errlen)
         size_t len = (size_t)c->it.chunk.npages * CRS_IMG_PAGE_SIZE;
         if (c->lazy || !v || !crs_restore_takes_pages(r, v))
             continue;
-        c->it.win = &rd->win;
-        int rc = crs_image_read_chunk_r(img, rd, &c->it, (void *)(uintptr_t)c->it.chunk.addr,
-                                        len, err, errlen);
-        c->it.win = NULL;
+        /* a few chunks scattered through the file: read each on its own, no window */
+        int rc = crs_restore_lazy_chunk(r, i, NULL, err, errlen);
+        if (rc)
+            return rc;
+        rc = crs_image_read_chunk_r(img, rd, &c->it, (void *)(uintptr_t)c->it.chunk.addr,
+                                    len, err, errlen);
         if (rc)
             return rc;
     }
