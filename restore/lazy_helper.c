@@ -113,7 +113,7 @@ static int add_ctx(struct helper *h, int fd, const struct ctx *parent)
     struct ctx *c = &h->ctx[h->nctx];
     memset(c, 0, sizeof *c);
     c->fd = fd;
-    c->done = calloc(h->r->nlazy_chunks ? h->r->nlazy_chunks : 1, 1);
+    c->done = calloc(h->r->nidx ? h->r->nidx : 1, 1);
     if (!c->done)
         fatal(h, "out of memory", 0);
     if (parent)
@@ -257,18 +257,14 @@ static int place(struct helper *h, int ci, uint64_t dst, const char *src, uint64
 static void fill_chunk(struct helper *h, int ci, uint32_t k, struct crs_read_window *win)
 {
     struct crs_restore *r = h->r;
-    struct crs_lazy_chunk *lc = &r->lazy_chunks[k];
-    uint64_t base = lc->it.chunk.addr, n = lc->it.chunk.npages;
+    uint64_t base = r->idx[k].addr, n = r->idx[k].npages;
+    struct crs_chunk_iter it;
 
     if (h->ctx[ci].done[k])
         return;
-    if (crs_restore_lazy_chunk(r, k, win, h->err, sizeof h->err))
+    if (crs_restore_lazy_chunk(r, k, win, &it, h->err, sizeof h->err) ||
+        crs_image_read_chunk_r(r->img, &r->rd[0], &it, h->buf, n * PAGE, h->err, sizeof h->err))
         fatal(h, h->err, 0);
-    lc->it.win = win;
-    if (crs_image_read_chunk_r(r->img, &r->rd[0], &lc->it, h->buf, n * PAGE, h->err,
-                               sizeof h->err))
-        fatal(h, h->err, 0);
-    lc->it.win = NULL;
     for (;;) {
         int again = 0;
         for (uint64_t p = 0; p < n && !again;) {
@@ -295,10 +291,10 @@ static void fill_chunk(struct helper *h, int ci, uint32_t k, struct crs_read_win
 /* The chunk holding image page a, or -1 (a page that was zero). */
 static long chunk_of(const struct crs_restore *r, uint64_t a)
 {
-    uint32_t lo = 0, hi = r->nlazy_chunks;
+    uint32_t lo = 0, hi = r->nidx;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        const struct crs_img_chunk *c = &r->lazy_chunks[mid].it.chunk;
+        const struct crs_img_pageidx *c = &r->idx[mid];
         if (a < c->addr)
             hi = mid;
         else if (a >= c->addr + (uint64_t)c->npages * PAGE)
@@ -315,7 +311,7 @@ static void serve(struct helper *h, int ci, uint64_t addr)
     uint64_t a = image_page(c, addr);
     long k = a ? chunk_of(h->r, a) : -1;
 
-    if (k >= 0 && h->r->lazy_chunks[k].lazy && !c->done[k]) {
+    if (k >= 0 && !c->done[k] && crs_restore_lazy_chunk_lazy(h->r, (uint32_t)k)) {
         fill_chunk(h, ci, (uint32_t)k, NULL);
     } else {
         /* zero, or no longer the image's: a zero page, unless one is there already */
@@ -358,9 +354,9 @@ static long next_chunk(struct helper *h, int ci, const uint32_t *hot, uint32_t n
         if (!c->done[k])
             return k;
     }
-    while (c->next < r->nlazy_chunks && (!r->lazy_chunks[c->next].lazy || c->done[c->next]))
+    while (c->next < r->nidx && (c->done[c->next] || !crs_restore_lazy_chunk_lazy(r, c->next)))
         c->next++;
-    return c->next < r->nlazy_chunks ? (long)c->next : -1;
+    return c->next < r->nidx ? (long)c->next : -1;
 }
 
 /* The chunks near each thread's saved sp, and the restart stack and plan: the first the
@@ -378,7 +374,8 @@ static uint32_t hot_chunks(struct crs_restore *r, uint32_t *hot, uint32_t max)
     for (uint32_t i = 0; i < nat; i++)
         for (uint64_t a = at[i] - HOT_BYTES; a < at[i] + HOT_BYTES && n < max; a += PAGE) {
             long k = chunk_of(r, a & ~(uint64_t)(PAGE - 1));
-            if (k >= 0 && r->lazy_chunks[k].lazy && (n == 0 || hot[n - 1] != (uint32_t)k))
+            if (k >= 0 && crs_restore_lazy_chunk_lazy(r, (uint32_t)k) &&
+                (n == 0 || hot[n - 1] != (uint32_t)k))
                 hot[n++] = (uint32_t)k;
         }
     return n;

@@ -270,7 +270,7 @@ fail:
     free(r->fd_done);
     free(r->shm);
     free(r->objs);
-    free(r->lazy_chunks);
+    free(r->own_idx);
     if (r->uffd >= 0)
         close(r->uffd);
     if (r->lazy_go >= 0)

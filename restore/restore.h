@@ -72,13 +72,6 @@ struct crs_restore_obj {
     int remove;                 /* SysV: removed once attached (IPC_RMID) */
 };
 
-/* A chunk of the image, as the header walk of a lazy restore found it (headers checked). */
-struct crs_lazy_chunk {
-    struct crs_chunk_iter it;   /* from the page index: addr, npages and next only, */
-    int loaded;                 /*   until crs_restore_lazy_chunk reads and checks its header */
-    int lazy;                   /* in a region the helper fills */
-};
-
 /* Everything the restorer carries from the checks to the jump. Filled step by step. */
 struct crs_restore {
     struct crs_image *img;
@@ -105,8 +98,10 @@ struct crs_restore {
      * chunk header, walked once before anything changes. */
     int lazy;
     int uffd, lazy_go;
-    struct crs_lazy_chunk *lazy_chunks;
-    uint32_t nlazy_chunks, lazy_cap;
+    const struct crs_img_pageidx *idx; /* the image's page index, or one made by the walk */
+    uint32_t nidx;
+    struct crs_img_pageidx *own_idx;   /* the walk's (malloc), NULL with the image's */
+    uint32_t own_cap;
 };
 
 /* restore_check.c: host facts and the files the image needs. 0, or -errno with a one-line
@@ -227,9 +222,12 @@ int crs_restore_lazy_index(struct crs_restore *r, char *err, size_t errlen);
 int crs_restore_lazy_start(struct crs_restore *r, char *err, size_t errlen);
 int crs_restore_lazy_register(struct crs_restore *r, char *err, size_t errlen);
 int crs_restore_lazy_fill_eager(struct crs_restore *r, char *err, size_t errlen);
-/* Chunk k's header, read (through win) and checked against the page index, once. */
+/* Chunk k of r->idx: its header read (through win, or on its own when NULL) and checked
+ * against the record, into it, ready for crs_image_read_chunk_r. */
 int crs_restore_lazy_chunk(struct crs_restore *r, uint32_t k, struct crs_read_window *win,
-                           char *err, size_t errlen);
+                           struct crs_chunk_iter *it, char *err, size_t errlen);
+/* Does chunk k of r->idx go into a region the helper fills? */
+int crs_restore_lazy_chunk_lazy(const struct crs_restore *r, uint32_t k);
 /* lazy_helper.c: the helper's life, in the process forked by crs_restore_lazy_start: waits for
  * the regions to be registered (gofd), then serves and fills them; exits 0 when every page is
  * in or the process is gone, non-zero when it cannot go on. */

@@ -75,22 +75,21 @@ int crs_restore_lazy_probe(struct crs_restore *r)
     return 1;
 }
 
-static int index_chunk(struct crs_restore *r, const struct crs_chunk_iter *it, int loaded)
+/* One record of the index the walk makes when the image has none. */
+static int index_chunk(struct crs_restore *r, const struct crs_chunk_iter *it)
 {
-    if (r->nlazy_chunks == r->lazy_cap) {
-        uint32_t cap = r->lazy_cap ? 2 * r->lazy_cap : 4096;
-        struct crs_lazy_chunk *c = realloc(r->lazy_chunks, cap * sizeof *c);
-        if (!c)
+    if (r->nidx == r->own_cap) {
+        uint32_t cap = r->own_cap ? 2 * r->own_cap : 4096;
+        struct crs_img_pageidx *v = realloc(r->own_idx, cap * sizeof *v);
+        if (!v)
             return -ENOMEM;
-        r->lazy_chunks = c;
-        r->lazy_cap = cap;
+        r->own_idx = v;
+        r->idx = v;
+        r->own_cap = cap;
     }
-    struct crs_lazy_chunk *c = &r->lazy_chunks[r->nlazy_chunks++];
-    c->it = *it;
-    c->it.win = NULL;
-    c->loaded = loaded;
-    const struct crs_img_vma *v = crs_image_find_vma(r->img, it->chunk.addr);
-    c->lazy = v && crs_restore_lazy_region(r, v);
+    r->own_idx[r->nidx++] = (struct crs_img_pageidx){
+        .addr = it->chunk.addr, .npages = it->chunk.npages,
+        .offset = it->data_offset - sizeof(struct crs_img_chunk) };
     return 0;
 }
 
@@ -98,51 +97,36 @@ int crs_restore_lazy_index(struct crs_restore *r, char *err, size_t errlen)
 {
     struct crs_image *img = r->img;
     const struct crs_img_toc_entry *pages = NULL;
-    struct crs_read_window win = { .buf = malloc(CRS_READ_WINDOW), .size = CRS_READ_WINDOW };
     struct crs_chunk_iter it;
     uint64_t total = 0;
     int rc;
 
-    if (!win.buf) {
+    /* The image's page index was checked when it was opened: nothing more is read now, each
+     * chunk's header is read and compared with its record when the chunk is needed. */
+    if (img->npageidx) {
+        r->idx = img->pageidx;
+        r->nidx = img->npageidx;
+        return 0;
+    }
+    struct crs_read_window win = { .buf = malloc(CRS_READ_WINDOW), .size = CRS_READ_WINDOW };
+    XXH3_state_t *hs = XXH3_createState();
+    if (!win.buf || !hs) {
+        free(win.buf);
+        XXH3_freeState(hs);
         crs_seterr(err, errlen, "out of memory");
         return -ENOMEM;
-    }
-    /* With a page index (checked as the image was opened), nothing more is read now: each
-     * chunk's header is read and compared with its record when the chunk is needed. */
-    for (uint32_t i = 0; i < img->npageidx; i++) {
-        const struct crs_img_pageidx *x = &img->pageidx[i];
-        crs_image_chunk_begin(img, &it);
-        it.next = x->offset;
-        it.index = i;
-        it.chunk.addr = x->addr;
-        it.chunk.npages = x->npages;
-        if (index_chunk(r, &it, 0)) {
-            free(win.buf);
-            crs_seterr(err, errlen, "out of memory");
-            return -ENOMEM;
-        }
-    }
-    if (img->npageidx) {
-        free(win.buf);
-        return 0;
     }
     for (uint32_t i = 0; i < img->ntoc; i++)
         if (img->toc[i].type == CRS_SEC_PAGES)
             pages = &img->toc[i];
     /* Every header is checked now (and their checksum), as a restore checks them; the bytes of
-     * each chunk are checked by the helper when it reads them, before they are used. */
-    XXH3_state_t *hs = XXH3_createState();
-    if (!hs) {
-        free(win.buf);
-        crs_seterr(err, errlen, "out of memory");
-        return -ENOMEM;
-    }
+     * each chunk are checked by the helper when it reads them. */
     XXH3_64bits_reset(hs);
     crs_image_chunk_begin_window(img, &it, &win);
     while ((rc = crs_image_next_chunk(img, &it, err, errlen)) > 0) {
         XXH3_64bits_update(hs, &it.chunk, sizeof it.chunk);
         total += (uint64_t)it.chunk.npages * CRS_IMG_PAGE_SIZE;
-        if (index_chunk(r, &it, 1)) {
+        if (index_chunk(r, &it)) {
             crs_seterr(err, errlen, "out of memory");
             rc = -ENOMEM;
             break;
@@ -266,28 +250,27 @@ int crs_restore_lazy_register(struct crs_restore *r, char *err, size_t errlen)
     return 0;
 }
 
-int crs_restore_lazy_chunk(struct crs_restore *r, uint32_t k, struct crs_read_window *win,
-                           char *err, size_t errlen)
+int crs_restore_lazy_chunk_lazy(const struct crs_restore *r, uint32_t k)
 {
-    struct crs_lazy_chunk *c = &r->lazy_chunks[k];
-    struct crs_chunk_iter it;
+    const struct crs_img_vma *v = crs_image_find_vma(r->img, r->idx[k].addr);
+    return v && crs_restore_lazy_region(r, v);
+}
+
+int crs_restore_lazy_chunk(struct crs_restore *r, uint32_t k, struct crs_read_window *win,
+                           struct crs_chunk_iter *it, char *err, size_t errlen)
+{
     int rc;
 
-    if (c->loaded)
-        return 0;
-    crs_image_chunk_begin_window(r->img, &it, win);
-    it.next = c->it.next;
-    it.index = k;
-    if ((rc = crs_image_next_chunk(r->img, &it, err, errlen)) <= 0)
+    crs_image_chunk_begin_window(r->img, it, win);
+    it->next = r->idx[k].offset;
+    it->index = k;
+    if ((rc = crs_image_next_chunk(r->img, it, err, errlen)) <= 0)
         return rc < 0 ? rc : -EBADMSG;
-    if (it.chunk.addr != c->it.chunk.addr || it.chunk.npages != c->it.chunk.npages) {
+    if (it->chunk.addr != r->idx[k].addr || it->chunk.npages != r->idx[k].npages) {
         crs_seterr(err, errlen, "%s: damaged chunk %u: it does not match the page index",
                    r->img->path, k);
         return -EBADMSG;
     }
-    it.win = NULL;
-    c->it = it;
-    c->loaded = 1;
     return 0;
 }
 
@@ -295,19 +278,18 @@ int crs_restore_lazy_fill_eager(struct crs_restore *r, char *err, size_t errlen)
 {
     struct crs_image *img = r->img;
     struct crs_chunk_reader *rd = &r->rd[0];
+    struct crs_chunk_iter it;
 
-    for (uint32_t i = 0; i < r->nlazy_chunks; i++) {
-        struct crs_lazy_chunk *c = &r->lazy_chunks[i];
-        const struct crs_img_vma *v = crs_image_find_vma(img, c->it.chunk.addr);
-        size_t len = (size_t)c->it.chunk.npages * CRS_IMG_PAGE_SIZE;
-        if (c->lazy || !v || !crs_restore_takes_pages(r, v))
+    for (uint32_t i = 0; i < r->nidx; i++) {
+        const struct crs_img_vma *v = crs_image_find_vma(img, r->idx[i].addr);
+        size_t len = (size_t)r->idx[i].npages * CRS_IMG_PAGE_SIZE;
+        if (!v || crs_restore_lazy_region(r, v) || !crs_restore_takes_pages(r, v))
             continue;
         /* a few chunks scattered through the file: read each on its own, no window */
-        int rc = crs_restore_lazy_chunk(r, i, NULL, err, errlen);
-        if (rc)
-            return rc;
-        rc = crs_image_read_chunk_r(img, rd, &c->it, (void *)(uintptr_t)c->it.chunk.addr,
-                                    len, err, errlen);
+        int rc = crs_restore_lazy_chunk(r, i, NULL, &it, err, errlen);
+        if (!rc)
+            rc = crs_image_read_chunk_r(img, rd, &it, (void *)(uintptr_t)r->idx[i].addr, len,
+                                        err, errlen);
         if (rc)
             return rc;
     }
