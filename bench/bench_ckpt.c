@@ -5,8 +5,13 @@
  * (child_cpu_ns: user + system time of the reaped snapshot child, io_uring workers included)
  * With -x it takes one checkpoint and keeps it; when that image is restored, the process checks
  * a word of every page and exits at once (0 if the memory came back as it was, 3 if not).
+ * With -t FILE as well, the restored process first writes to FILE the CLOCK_MONOTONIC time (ns)
+ * at which it runs again, so that restore-to-running is timed without the check; with -w FILE,
+ * it then waits until FILE exists before it checks its memory (so that a lazy restore fills it
+ * undisturbed).
  *
  * usage: bench_ckpt -s MiB [-f mixed|touch|random] [-H] [-r REPS] [-d DUMPFILE] [-x IMAGE]
+ *                   [-t FILE] [-w FILE]
  */
 #define _GNU_SOURCE
 #include "common.h"
@@ -40,8 +45,8 @@ int main(int argc, char **argv)
     size_t size = 64u << 20;
     enum bench_fill fill = FILL_MIXED;
     int thp = 0, reps = 1, opt;
-    const char *dump = NULL, *keep = NULL;
-    while ((opt = getopt(argc, argv, "s:f:Hr:d:x:")) != -1) {
+    const char *dump = NULL, *keep = NULL, *stamp = NULL, *go = NULL;
+    while ((opt = getopt(argc, argv, "s:f:Hr:d:x:t:w:")) != -1) {
         switch (opt) {
         case 's': size = (size_t)strtoul(optarg, NULL, 10) << 20; break;
         case 'f': fill = !strcmp(optarg, "touch") ? FILL_TOUCH : !strcmp(optarg, "random") ? FILL_RANDOM : FILL_MIXED; break;
@@ -49,6 +54,8 @@ int main(int argc, char **argv)
         case 'r': reps = atoi(optarg); break;
         case 'd': dump = optarg; break;
         case 'x': keep = optarg; break;
+        case 't': stamp = optarg; break;
+        case 'w': go = optarg; break;
         default:
             fprintf(stderr, "usage: bench_ckpt -s MiB [-f mixed|touch|random] [-H] [-r REPS] [-d FILE] [-x IMAGE]\n");
             return 2;
@@ -80,8 +87,18 @@ int main(int argc, char **argv)
         }
         uint64_t before = sample_sum(p, size);
         int rc = crs.checkpoint(keep);
-        if (rc == CRS_RESTART)
+        if (rc == CRS_RESTART) {
+            if (stamp) {
+                uint64_t t = bench_now_ns();
+                int fd = open(stamp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+                if (fd < 0 || write(fd, &t, sizeof t) != (ssize_t)sizeof t)
+                    _exit(4);
+                close(fd);
+            }
+            while (go && access(go, F_OK) != 0)
+                usleep(1000);
             _exit(sample_sum(p, size) == before ? 0 : 3);
+        }
         if (rc < 0)
             return 1;
         reps = 0;

@@ -18,6 +18,25 @@ void crs_image_chunk_begin(const struct crs_image *img, struct crs_chunk_iter *i
     it->next = img->pages_offset;
 }
 
+void crs_image_chunk_begin_window(const struct crs_image *img, struct crs_chunk_iter *it,
+                                  struct crs_read_window *win)
+{
+    crs_image_chunk_begin(img, it);
+    it->win = win;
+}
+
+/* len bytes at off into buf: through the iterator's window when it has one. */
+static int read_at(const struct crs_chunk_iter *it, int fd, void *buf, size_t len, uint64_t off)
+{
+    const void *p;
+    int r = crs_reader_window_view(it->win, fd, len, off, &p);
+    if (r == -E2BIG)
+        return crs_reader_read_at(fd, buf, len, off);
+    if (r == 0)
+        memcpy(buf, p, len);
+    return r;
+}
+
 int crs_image_next_chunk(const struct crs_image *img, struct crs_chunk_iter *it, char *err,
                          size_t errlen)
 {
@@ -37,7 +56,7 @@ int crs_image_next_chunk(const struct crs_image *img, struct crs_chunk_iter *it,
         crs_seterr(err, errlen, "damaged pages section: chunk %u runs past the section", it->index);
         return -EBADMSG;
     }
-    if ((r = crs_reader_read_at(img->fd, c, sizeof *c, it->next))) {
+    if ((r = read_at(it, img->fd, c, sizeof *c, it->next))) {
         crs_seterr(err, errlen, "reading chunk %u: %s", it->index,
                    r == -EBADMSG ? "truncated" : strerror(-r));
         return r;
@@ -78,29 +97,37 @@ int crs_image_next_chunk(const struct crs_image *img, struct crs_chunk_iter *it,
 }
 
 /* Reads a chunk's stored bytes (into dst itself when they are raw pages), checks them and
- * decompresses them into dst when dst is set. Touches only fd, dctx and cbuf. */
+ * decompresses them into dst when dst is set. Touches only fd, dctx, cbuf and the iterator's
+ * window. */
 static int decode_chunk(int fd, void *dctx, void *cbuf, const struct crs_chunk_iter *it,
                         void *dst, const void **src, char *err, size_t errlen)
 {
     const struct crs_img_chunk *c = &it->chunk;
     size_t raw = (size_t)c->npages * CRS_IMG_PAGE_SIZE;
     void *buf = (dst && (c->flags & CRS_CHUNK_F_RAW)) ? dst : cbuf;
+    const void *in = buf;
     int r;
 
-    if ((r = crs_reader_read_at(fd, buf, c->clen, it->data_offset))) {
+    /* Through the window, compressed bytes are checked and decompressed where they lie. */
+    r = crs_reader_window_view(it->win, fd, c->clen, it->data_offset, &in);
+    if (r == 0 && buf == dst)
+        memcpy(dst, in, c->clen), in = dst;
+    else if (r == -E2BIG)
+        r = crs_reader_read_at(fd, buf, c->clen, it->data_offset);
+    if (r) {
         crs_seterr(err, errlen, "reading chunk %u: %s", it->index - 1,
                    r == -EBADMSG ? "truncated" : strerror(-r));
         return r;
     }
-    if (XXH3_64bits(buf, c->clen) != c->checksum) {
+    if (XXH3_64bits(in, c->clen) != c->checksum) {
         crs_seterr(err, errlen,
                    "damaged chunk %u (pages at %llx): checksum mismatch", it->index - 1,
                    (unsigned long long)c->addr);
         return -EBADMSG;
     }
-    *src = buf;
+    *src = in;
     if (dst && !(c->flags & CRS_CHUNK_F_RAW)) {
-        size_t n = ZSTD_decompressDCtx(dctx, dst, raw, buf, c->clen);
+        size_t n = ZSTD_decompressDCtx(dctx, dst, raw, in, c->clen);
         if (ZSTD_isError(n) || n != raw) {
             crs_seterr(err, errlen, "damaged chunk %u (pages at %llx): %s", it->index - 1,
                        (unsigned long long)c->addr,
@@ -154,7 +181,8 @@ int crs_chunk_reader_init(struct crs_chunk_reader *rd)
     rd->cbuf_size = ZSTD_compressBound((size_t)CRS_IMG_CHUNK_MAX_PAGES * CRS_IMG_PAGE_SIZE);
     rd->cbuf = malloc(rd->cbuf_size);
     rd->dctx = ZSTD_createDCtx();
-    if (!rd->cbuf || !rd->dctx) {
+    rd->win = (struct crs_read_window){ .buf = malloc(CRS_READ_WINDOW), .size = CRS_READ_WINDOW };
+    if (!rd->cbuf || !rd->dctx || !rd->win.buf) {
         crs_chunk_reader_free(rd);
         return -ENOMEM;
     }
@@ -164,8 +192,10 @@ int crs_chunk_reader_init(struct crs_chunk_reader *rd)
 void crs_chunk_reader_free(struct crs_chunk_reader *rd)
 {
     free(rd->cbuf);
+    free(rd->win.buf);
     ZSTD_freeDCtx(rd->dctx);
     rd->cbuf = rd->dctx = NULL;
+    rd->win = (struct crs_read_window){ 0 };
 }
 
 int crs_image_read_chunk_r(const struct crs_image *img, struct crs_chunk_reader *rd,
@@ -218,8 +248,10 @@ static int verify_pages(struct crs_image *img, int deep, crs_progress_fn fn, voi
     int r;
     void *buf = deep ? malloc((size_t)CRS_IMG_CHUNK_MAX_PAGES * CRS_IMG_PAGE_SIZE) : NULL;
     XXH3_state_t *hs = XXH3_createState();
+    struct crs_read_window win = { .buf = malloc(CRS_READ_WINDOW), .size = CRS_READ_WINDOW };
 
-    if ((deep && !buf) || !hs) {
+    if ((deep && !buf) || !hs || !win.buf) {
+        free(win.buf);
         free(buf);
         XXH3_freeState(hs);
         crs_seterr(err, errlen, "out of memory");
@@ -230,7 +262,7 @@ static int verify_pages(struct crs_image *img, int deep, crs_progress_fn fn, voi
             pages = &img->toc[i];
     XXH3_64bits_reset(hs);
     crs_image_set_progress(img, fn, arg);
-    crs_image_chunk_begin(img, &it);
+    crs_image_chunk_begin_window(img, &it, &win);
     while ((r = crs_image_next_chunk(img, &it, err, errlen)) > 0) {
         XXH3_64bits_update(hs, &it.chunk, sizeof it.chunk);
         r = deep ? crs_image_read_chunk(img, &it, buf,
@@ -251,6 +283,7 @@ static int verify_pages(struct crs_image *img, int deep, crs_progress_fn fn, voi
         r = -EBADMSG;
     }
     crs_image_set_progress(img, NULL, NULL);
+    free(win.buf);
     free(buf);
     XXH3_freeState(hs);
     return r;

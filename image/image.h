@@ -80,7 +80,10 @@ enum crs_img_section_type {
                            * (MADV_GUARD_INSTALL); absent when there are none */
     CRS_SEC_SHMOBJ = 19,  /* optional: struct crs_img_shmobj[], the SysV segments and
                            * POSIX shared memory objects the regions map */
-    /* 20-23: taken by other sections (incremental images, page indexes) */
+    /* 20, 21: kept for incremental images */
+    CRS_SEC_PAGEIDX = 22, /* optional: struct crs_img_pageidx[], where each chunk of PAGES
+                           * starts; absent in images written before it existed */
+    /* 23: kept */
     CRS_SEC_TREE = 24,    /* optional: struct crs_img_tree then struct crs_img_tree_member[]:
                            * this image is the root of a job of several processes, whose
                            * images are in the parts directory it names; absent otherwise */
@@ -300,6 +303,15 @@ struct crs_img_maphash {
 #define CRS_IMG_MAPHASH_MAX (256ull << 20) /* bytes hashed per checkpoint, at most: the files
                                             * past it are checked by size and mtime only */
 #define CRS_IMG_MAPHASH_RECORDS 1024u      /* regions hashed, at most */
+
+/* Where a chunk of the PAGES section is: one record per chunk, in the chunks' order, so that
+ * a lazy restore finds the chunk of a page without reading every chunk header. */
+struct crs_img_pageidx {
+    uint64_t addr;              /* the chunk's first page (its header's addr) */
+    uint64_t offset;            /* file offset of the chunk's header */
+    uint32_t npages;            /* its header's npages */
+    uint32_t reserved;          /* zero */
+};
 
 /* Guard pages (MADV_GUARD_INSTALL, Linux 6.13): pages that fault when touched and hold
  * nothing. A run of them inside one region flagged CRS_VMA_F_GUARDS; ascending, disjoint. */

@@ -297,6 +297,58 @@ static int load_timers(struct crs_image *img, const struct crs_img_toc_entry *e,
     return 0;
 }
 
+/* The page index: one record per chunk, in order, each naming a place inside the pages
+ * section, a run of pages inside a saved region, after the one before; together they hold
+ * exactly the pages the process section says. A chunk's header is compared with its record
+ * when it is read. */
+static int load_pageidx(struct crs_image *img, const struct crs_img_toc_entry *e, char *err,
+                        size_t errlen)
+{
+    uint64_t total = 0, last_end = 0, last_off = 0, end = img->pages_offset + img->pages_length;
+    void *p;
+    int r;
+
+    if ((r = crs_reader_need_count(e, sizeof(struct crs_img_pageidx), err, errlen)))
+        return r;
+    if (e->count != img->nchunks) {
+        crs_seterr(err, errlen, "damaged page-index section: %u records for %u chunks", e->count,
+                   img->nchunks);
+        return -EBADMSG;
+    }
+    if ((r = crs_reader_load_section(img, e, &p, err, errlen)))
+        return r;
+    img->pageidx = crs_reader_keep(img, p);
+    img->npageidx = e->count;
+    for (uint32_t i = 0; i < img->npageidx; i++) {
+        const struct crs_img_pageidx *x = &img->pageidx[i];
+        uint64_t raw = (uint64_t)x->npages * CRS_IMG_PAGE_SIZE;
+        const struct crs_img_vma *v = crs_image_find_vma(img, x->addr);
+        if (x->npages == 0 || x->npages > CRS_IMG_CHUNK_MAX_PAGES || x->reserved ||
+            x->addr % CRS_IMG_PAGE_SIZE || x->addr < last_end || x->addr > UINT64_MAX - raw ||
+            !v || x->addr + raw > v->end || !(v->flags & CRS_VMA_F_SAVED) ||
+            x->offset % 8 || x->offset < img->pages_offset ||
+            x->offset > end - sizeof(struct crs_img_chunk) || (i && x->offset <= last_off)) {
+            crs_seterr(err, errlen, "damaged page-index section: record %u is not a chunk of "
+                       "a saved region after the one before", i);
+            img->pageidx = NULL;
+            img->npageidx = 0;
+            return -EBADMSG;
+        }
+        last_end = x->addr + raw;
+        last_off = x->offset;
+        total += raw;
+    }
+    if (total != img->process.memory_saved) {
+        crs_seterr(err, errlen, "damaged page-index section: %llu bytes of pages, the process "
+                   "section says %llu", (unsigned long long)total,
+                   (unsigned long long)img->process.memory_saved);
+        img->pageidx = NULL;
+        img->npageidx = 0;
+        return -EBADMSG;
+    }
+    return 0;
+}
+
 int crs_reader_load_all(struct crs_image *img, char *err, size_t errlen)
 {
     const struct crs_img_toc_entry *seen[CRS_SEC__END] = {0};
@@ -523,6 +575,8 @@ int crs_reader_load_all(struct crs_image *img, char *err, size_t errlen)
 
     if ((r = check_process(img, err, errlen)) || (r = check_vmas(img, err, errlen)) ||
         (r = check_threads(img, err, errlen)) || (r = check_fds(img, err, errlen)))
+        return r;
+    if ((e = seen[CRS_SEC_PAGEIDX]) && (r = load_pageidx(img, e, err, errlen)))
         return r;
     return 0;
 }

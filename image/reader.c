@@ -42,6 +42,32 @@ int crs_reader_read_at(int fd, void *buf, size_t len, uint64_t off)
     return 0;
 }
 
+int crs_reader_window_view(struct crs_read_window *w, int fd, size_t len, uint64_t off,
+                           const void **p)
+{
+    if (!w || !w->size || len > w->size)
+        return -E2BIG;
+    if (off < w->off || off - w->off > w->len || len > w->len - (off - w->off)) {
+        ssize_t n;
+        size_t got = 0;
+        /* one long read; a short one (end of file, a signal) is completed up to len */
+        while (got < len) {
+            n = pread(fd, w->buf + got, w->size - got, (off_t)(off + got));
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0) {
+                w->len = 0;
+                return n < 0 ? -errno : -EBADMSG;
+            }
+            got += (size_t)n;
+        }
+        w->off = off;
+        w->len = got;
+    }
+    *p = w->buf + (off - w->off);
+    return 0;
+}
+
 const char *crs_image_string(const struct crs_image *img, uint32_t off)
 {
     if (off == 0)

@@ -78,6 +78,8 @@ struct crs_image {
     uint32_t nmaphash;                     /*   images before it existed */
     const struct crs_img_shmobj *shmobj; /* SHMOBJ: SysV segments and /dev/shm objects */
     uint32_t nshmobj;
+    const struct crs_img_pageidx *pageidx; /* PAGEIDX: one record per chunk, checked against */
+    uint32_t npageidx;                     /*   the regions and the pages section; or none */
     const struct crs_img_guard *guards; /* GUARDS: guard page runs, ascending; none when */
     uint32_t nguards;                   /*   the process had none */
     const struct crs_img_tree *tree;    /* TREE: the image is a job's root; NULL otherwise */
@@ -138,15 +140,27 @@ const struct crs_img_vma *crs_image_find_vma(const struct crs_image *img, uint64
 /* Walks the PAGES section. Initialise with crs_image_chunk_begin, then call
  * crs_image_next_chunk until it returns 0 (end) or < 0 (damaged; err says why). Each header is
  * checked (magic, page count, address alignment, inside a saved region, ascending and
- * disjoint, bytes inside the section) before it is returned in it->chunk. */
+ * disjoint, bytes inside the section) before it is returned in it->chunk. With a window
+ * (crs_image_chunk_begin_window), headers and the chunks' bytes are read through it, in long
+ * reads, instead of two small reads per chunk. */
+struct crs_read_window {
+    char *buf;
+    size_t size;                    /* bytes buf holds; 0: no window, every read is a pread */
+    uint64_t off;                   /* file offset of buf[0] */
+    size_t len;                     /* bytes of the file in buf */
+};
+#define CRS_READ_WINDOW (4u << 20)
 struct crs_chunk_iter {
     uint64_t next;                  /* file offset of the next chunk header */
     uint64_t data_offset;           /* file offset of the current chunk's bytes */
     uint64_t last_end;              /* end address of the previous chunk */
     uint32_t index;                 /* chunks returned so far */
     struct crs_img_chunk chunk;     /* the current chunk */
+    struct crs_read_window *win;    /* NULL: none */
 };
 void crs_image_chunk_begin(const struct crs_image *img, struct crs_chunk_iter *it);
+void crs_image_chunk_begin_window(const struct crs_image *img, struct crs_chunk_iter *it,
+                                  struct crs_read_window *win);
 int crs_image_next_chunk(const struct crs_image *img, struct crs_chunk_iter *it,
                          char *err, size_t errlen);
 
@@ -157,13 +171,15 @@ int crs_image_read_chunk(struct crs_image *img, const struct crs_chunk_iter *it,
                          void *dst, size_t dstlen, char *err, size_t errlen);
 void crs_image_set_progress(struct crs_image *img, crs_progress_fn fn, void *arg);
 
-/* A decompressor of one's own (context and input buffer), so that several threads can read
- * chunks of one image at once: crs_image_read_chunk_r reads with pread, changes nothing in img
- * and calls no progress hook. init returns 0 or -ENOMEM; free takes a zeroed or inited one. */
+/* A decompressor of one's own (context, input buffer and read window), so that several
+ * threads can read chunks of one image at once: crs_image_read_chunk_r reads with pread or
+ * through the iterator's window, changes nothing in img and calls no progress hook. init
+ * returns 0 or -ENOMEM; free takes a zeroed or inited one. */
 struct crs_chunk_reader {
     void *dctx;
     void *cbuf;
     size_t cbuf_size;
+    struct crs_read_window win;
 };
 int crs_chunk_reader_init(struct crs_chunk_reader *rd);
 void crs_chunk_reader_free(struct crs_chunk_reader *rd);

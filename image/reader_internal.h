@@ -13,6 +13,10 @@ const char *crs_reader_section_name(uint32_t type);
 
 /* reader.c */
 int crs_reader_read_at(int fd, void *buf, size_t len, uint64_t off);
+/* len bytes at off through window w (refilled with one long read when they are not in it):
+ * *p points into the window. -E2BIG when len does not fit in w (read them another way). */
+int crs_reader_window_view(struct crs_read_window *w, int fd, size_t len, uint64_t off,
+                           const void **p);
 
 /* load.c */
 int crs_reader_load_section(struct crs_image *img, const struct crs_img_toc_entry *e, void **out,

@@ -138,6 +138,7 @@ int crs_restore_run(struct crs_image *img, const struct crs_restore_opts *o, cha
     r->img = img;
     r->opts = *o;
     r->errfd = 2;
+    r->uffd = r->lazy_go = -1;
     /* Every check of restore_check.c's list, before anything changes: a dry run makes the
      * same ones and stops where a restore would start to change its address space. */
     if ((rc = crs_restore_check_image(img, err, errlen)) ||
@@ -169,9 +170,15 @@ int crs_restore_run(struct crs_image *img, const struct crs_restore_opts *o, cha
     pr.what = "checked";
     /* Every checksum now, before anything changes; the pages are decompressed once, into place,
      * later (a frame that then fails to decompress still stops the restore before the restored
-     * process runs). A dry run has the time to decompress everything. */
-    if ((rc = (o->dry_run ? crs_image_verify : crs_image_check)(
-             img, o->progress ? show_progress : NULL, &pr, err, errlen))) {
+     * process runs). A dry run has the time to decompress everything. A lazy restore checks
+     * every chunk header now, and each chunk's bytes when the helper reads them. */
+    if (r->opts.lazy && !o->dry_run)    /* a job's restore is eager (restore_tree.c) */
+        crs_restore_lazy_probe(r);
+    if (r->lazy) {
+        if ((rc = crs_restore_lazy_index(r, err, errlen)))
+            goto fail;
+    } else if ((rc = (o->dry_run ? crs_image_verify : crs_image_check)(
+                  img, o->progress ? show_progress : NULL, &pr, err, errlen))) {
         char why[384];
         snprintf(why, sizeof why, "%s", err);
         crs_seterr(err, errlen, "%s: %s", img->path, why);
@@ -223,6 +230,13 @@ int crs_restore_run(struct crs_image *img, const struct crs_restore_opts *o, cha
         if ((rc = crs_restore_tree_spawn(r, img->tree ? img : o->tree_root, err, errlen)))
             die(r, err);
         crs_restore_tree_spawned(1);
+    }
+    if (r->lazy && (rc = crs_restore_lazy_start(r, err, errlen))) {
+        if (rc < 0)
+            goto fail;
+        /* refused in this process after all: eager, with the full check first */
+        if ((rc = crs_image_check(img, NULL, NULL, err, errlen)))
+            goto fail;
     }
 
     /* From here the process becomes the image. Nothing may interrupt it. */
@@ -281,6 +295,11 @@ fail:
     free(r->fd_done);
     free(r->shm);
     free(r->objs);
+    free(r->own_idx);
+    if (r->uffd >= 0)
+        close(r->uffd);
+    if (r->lazy_go >= 0)
+        close(r->lazy_go);
     free(r->plan);
     free(r);
     return rc;

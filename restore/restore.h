@@ -47,6 +47,9 @@ struct crs_restore_opts {
     int own_std;                /* descriptors 0-2 are this command's, whatever they were (a
                                  * batch job resumed: its output goes to this run's file) */
     int one_thread;             /* decompress on one thread ($CRSNAP_RESTORE_THREADS=1) */
+    int lazy;                   /* --lazy: resume first, pages come in on touch (restore_lazy.c) */
+    int lazy_no_prefetch;       /* test hook: the lazy helper serves faults only */
+    const char *lazy_pidfile;   /* test hook: the lazy helper writes its pid there */
     struct crs_restore_hooks hooks;
 };
 
@@ -114,6 +117,15 @@ struct crs_restore {
     int outer_pid;              /* in a pid namespace of its own: its pid outside, else 0 */
     struct crs_restore_shared shared[CRS_RESTORE_MAX_SHARED]; /* a job's pipes */
     uint32_t nshared;
+    /* Lazy restore (restore_lazy.c): on when asked and userfaultfd is there; the userfaultfd
+     * of the restored process (kept open by it), the pipe that starts the helper, and every
+     * chunk header, walked once before anything changes. */
+    int lazy;
+    int uffd, lazy_go;
+    const struct crs_img_pageidx *idx; /* the image's page index, or one made by the walk */
+    uint32_t nidx;
+    struct crs_img_pageidx *own_idx;   /* the walk's (malloc), NULL with the image's */
+    uint32_t own_cap;
 };
 
 /* restore_check.c: host facts and the files the image needs. 0, or -errno with a one-line
@@ -220,6 +232,34 @@ void crs_restore_say_unsaved(const struct crs_image *img, int out, int all,
  * pipe's new write end, or the socket pair's other new end). */
 int crs_restore_has_queued(const struct crs_image *img, const struct crs_img_fd *g);
 void crs_restore_refill(struct crs_restore *r, const struct crs_img_fd *g, int wfd, int is_pipe);
+/* restore_mem.c: does region v take saved pages (they are written into it)? */
+int crs_restore_takes_pages(const struct crs_restore *r, const struct crs_img_vma *v);
+
+/* restore_lazy.c: lazy restore. region: is v filled by the helper (private anonymous, saved,
+ * not locked, no guards, not a SysV or /dev/shm object); probe: userfaultfd with kernel-mode
+ * faults is there for this user (1, r->lazy set), or one line on stderr and 0 (eager); index:
+ * the chunks, from the image's page index, else by walking and checking every chunk header
+ * (instead of the full check of the pages); start: after
+ * the pid is taken, the userfaultfd of this process and the guardian and helper, forked before
+ * anything is mapped (1: userfaultfd refused here, one line said, restore eagerly; 0; -errno);
+ * register: the lazy regions, once mapped, then starts the helper; fill_eager: the chunks of
+ * the other regions, written in place by the restorer. */
+int crs_restore_lazy_region(const struct crs_restore *r, const struct crs_img_vma *v);
+int crs_restore_lazy_probe(struct crs_restore *r);
+int crs_restore_lazy_index(struct crs_restore *r, char *err, size_t errlen);
+int crs_restore_lazy_start(struct crs_restore *r, char *err, size_t errlen);
+int crs_restore_lazy_register(struct crs_restore *r, char *err, size_t errlen);
+int crs_restore_lazy_fill_eager(struct crs_restore *r, char *err, size_t errlen);
+/* Chunk k of r->idx: its header read (through win, or on its own when NULL) and checked
+ * against the record, into it, ready for crs_image_read_chunk_r. */
+int crs_restore_lazy_chunk(struct crs_restore *r, uint32_t k, struct crs_read_window *win,
+                           struct crs_chunk_iter *it, char *err, size_t errlen);
+/* Does chunk k of r->idx go into a region the helper fills? */
+int crs_restore_lazy_chunk_lazy(const struct crs_restore *r, uint32_t k);
+/* lazy_helper.c: the helper's life, in the process forked by crs_restore_lazy_start: waits for
+ * the regions to be registered (gofd), then serves and fills them; exits 0 when every page is
+ * in or the process is gone, non-zero when it cannot go on. */
+__attribute__((noreturn)) void crs_lazy_helper(struct crs_restore *r, int gofd);
 
 /* restore_proc.c: signal dispositions, cwd, umask, rlimits, personality; itimers last. */
 int crs_restore_proc(struct crs_restore *r, char *err, size_t errlen);

@@ -209,39 +209,56 @@ static int check_mapped(const struct crs_image *img, const struct crs_img_vma *v
     return 0;
 }
 
+/* The pages at [addr, addr + npages) lie inside the file region v maps: last and limit keep
+ * the region last looked at and how far its file reaches. */
+static int check_run(const struct crs_image *img, uint64_t addr, uint32_t npages,
+                     const struct crs_img_vma **last, uint64_t *limit, char *err, size_t errlen)
+{
+    const struct crs_img_vma *v = crs_image_find_vma(img, addr);
+    const char *path = v ? crs_image_string(img, v->path) : NULL;
+    uint64_t end = addr + (uint64_t)npages * CRS_IMG_PAGE_SIZE;
+    struct stat st;
+
+    if (!v || v->kind != CRS_VMA_FILE_PRIVATE || (v->flags & CRS_VMA_F_DELETED) || !path ||
+        path[0] != '/')
+        return 0;
+    if (v != *last) {
+        *last = v;
+        *limit = stat(path, &st) == 0 ? v->start + covered(v, (uint64_t)st.st_size) : v->end;
+    }
+    if (end > *limit) {
+        crs_seterr(err, errlen, "saved pages %#llx-%#llx lie past the end of %s (mapped from "
+                   "offset %#llx at %#llx)", (unsigned long long)addr,
+                   (unsigned long long)end, path, (unsigned long long)v->file_offset,
+                   (unsigned long long)v->start);
+        return -ESTALE;
+    }
+    return 0;
+}
+
 /* The restorer writes a private file mapping's saved pages into the mapping: a page past the
  * file's end there would kill it with SIGBUS, after the point of no return. A real image has
  * none (truncating a file drops the pages past its end from every mapping); a crafted one, or
- * one whose file is shorter now, is refused. Reads the chunk headers only. */
+ * one whose file is shorter now, is refused. Reads the page index, else the chunk headers
+ * (through a window: one long read instead of one per chunk). */
 static int check_pages_in_files(const struct crs_image *img, char *err, size_t errlen)
 {
     const struct crs_img_vma *last = NULL;
     uint64_t limit = 0;
     struct crs_chunk_iter it;
-    int r;
+    int r = 0;
 
-    crs_image_chunk_begin(img, &it);
-    while ((r = crs_image_next_chunk(img, &it, err, errlen)) > 0) {
-        const struct crs_img_vma *v = crs_image_find_vma(img, it.chunk.addr);
-        const char *path = v ? crs_image_string(img, v->path) : NULL;
-        uint64_t end = it.chunk.addr + (uint64_t)it.chunk.npages * CRS_IMG_PAGE_SIZE;
-        struct stat st;
-
-        if (!v || v->kind != CRS_VMA_FILE_PRIVATE || (v->flags & CRS_VMA_F_DELETED) || !path ||
-            path[0] != '/')
-            continue;
-        if (v != last) {
-            last = v;
-            limit = stat(path, &st) == 0 ? v->start + covered(v, (uint64_t)st.st_size) : v->end;
-        }
-        if (end > limit) {
-            crs_seterr(err, errlen, "saved pages %#llx-%#llx lie past the end of %s (mapped from "
-                       "offset %#llx at %#llx)", (unsigned long long)it.chunk.addr,
-                       (unsigned long long)end, path, (unsigned long long)v->file_offset,
-                       (unsigned long long)v->start);
-            return -ESTALE;
-        }
+    for (uint32_t i = 0; i < img->npageidx && !r; i++)
+        r = check_run(img, img->pageidx[i].addr, img->pageidx[i].npages, &last, &limit, err,
+                      errlen);
+    if (img->npageidx)
+        return r;
+    struct crs_read_window win = { .buf = malloc(CRS_READ_WINDOW), .size = CRS_READ_WINDOW };
+    crs_image_chunk_begin_window(img, &it, win.buf ? &win : NULL);
+    while ((r = crs_image_next_chunk(img, &it, err, errlen)) > 0 &&
+           !(r = check_run(img, it.chunk.addr, it.chunk.npages, &last, &limit, err, errlen))) {
     }
+    free(win.buf);
     return r;
 }
 

@@ -32,7 +32,7 @@ void crs_restore_warn(struct crs_restore *r, const char *fmt, ...)
 
 int crs_restore_move_own_fds(struct crs_restore *r, char *err, size_t errlen)
 {
-    int floor = 3, keep[4], nkeep = 0;
+    int floor = 3, keep[5], nkeep = 0;
     int fd;
 
     for (uint32_t i = 0; i < r->img->nfds; i++)
@@ -61,6 +61,18 @@ int crs_restore_move_own_fds(struct crs_restore *r, char *err, size_t errlen)
     close(r->img->fd);
     r->img->fd = fd;
     keep[nkeep++] = fd;
+    /* a lazy restore's userfaultfd stays with the process (restore_lazy.c) */
+    if (r->uffd >= 0) {
+        if ((fd = fcntl(r->uffd, F_DUPFD_CLOEXEC, floor)) < 0) {
+            int e = errno;
+            crs_seterr(err, errlen, "cannot move the userfaultfd above %d: %s", floor,
+                       strerror(e));
+            return -e;
+        }
+        close(r->uffd);
+        r->uffd = fd;
+        keep[nkeep++] = fd;
+    }
     int e = crs_restore_shm_lift(r, floor, err, errlen);
     if (!e)
         e = crs_restore_tree_lift(r, floor, err, errlen);

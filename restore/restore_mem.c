@@ -44,7 +44,7 @@
 
 /* Regions whose saved pages are written into them, so they start writable. A SysV segment or
  * /dev/shm object takes them only when it was made again: one still there is used as it is. */
-static int takes_pages(const struct crs_restore *r, const struct crs_img_vma *v)
+int crs_restore_takes_pages(const struct crs_restore *r, const struct crs_img_vma *v)
 {
     if (!(v->flags & CRS_VMA_F_SAVED))
         return 0;
@@ -70,7 +70,7 @@ static int region_how(const struct crs_restore *r, const struct crs_img_vma *v, 
     const char *path = crs_image_string(r->img, v->path);
     int file = (v->kind == CRS_VMA_FILE_PRIVATE || v->kind == CRS_VMA_FILE_SHARED) &&
                !(v->flags & CRS_VMA_F_DELETED) && path && path[0] == '/';
-    int fill = takes_pages(r, v);
+    int fill = crs_restore_takes_pages(r, v);
 
     /* a /dev/shm object not made again yet (the trial mapping): memory of the same kind */
     if (file && (v->flags & CRS_VMA_F_SHMOBJ) && access(path, F_OK) < 0)
@@ -283,14 +283,14 @@ static int fill_share(struct share *s)
     struct crs_chunk_iter it;
     int rc = 0;
 
-    crs_image_chunk_begin(img, &it);
+    crs_image_chunk_begin_window(img, &it, &s->rd->win);
     while (!atomic_load_explicit(s->stop, memory_order_relaxed) &&
            (rc = crs_image_next_chunk(img, &it, s->err, sizeof s->err)) > 0) {
         const struct crs_img_vma *v = crs_image_find_vma(img, it.chunk.addr);
         size_t len = (size_t)it.chunk.npages * CRS_IMG_PAGE_SIZE;
         if ((it.index - 1) / BATCH_CHUNKS % s->n != s->id)
             continue;
-        if (!v || !takes_pages(s->r, v))
+        if (!v || !crs_restore_takes_pages(s->r, v))
             continue;       /* a shared file's contents live in the file */
         /* One call faults the chunk's pages in, instead of a fault per page while zstd writes
          * them; a kernel without MADV_POPULATE_WRITE just takes the faults. */
@@ -353,13 +353,15 @@ static int fill_pages(struct crs_restore *r, char *err, size_t errlen)
     return 0;
 }
 
-/* The advice the region had. Advice the kernel lacks (KSM, huge pages not built in) is a hint
- * gone, not an error. */
-static void advise(const struct crs_img_vma *v)
+/* The advice the region had, in two steps: the huge-page advice before the pages are written
+ * (so that a region that had huge pages is filled with huge pages, far fewer faults, and one
+ * that refused them gets none), the rest after. Advice the kernel lacks (KSM, huge pages not
+ * built in) is a hint gone, not an error. */
+static void advise(const struct crs_img_vma *v, int before_fill)
 {
-    static const struct { uint32_t flag; int advice; } hints[] = {
-        { CRS_VMA_F_HUGEPAGE, MADV_HUGEPAGE }, { CRS_VMA_F_NOHUGEPAGE, MADV_NOHUGEPAGE },
-        { CRS_VMA_F_DONTDUMP, MADV_DONTDUMP }, { CRS_VMA_F_MERGEABLE, MADV_MERGEABLE },
+    static const struct { uint32_t flag; int advice, before; } hints[] = {
+        { CRS_VMA_F_HUGEPAGE, MADV_HUGEPAGE, 1 }, { CRS_VMA_F_NOHUGEPAGE, MADV_NOHUGEPAGE, 1 },
+        { CRS_VMA_F_DONTDUMP, MADV_DONTDUMP, 0 }, { CRS_VMA_F_MERGEABLE, MADV_MERGEABLE, 0 },
     };
     void *p = (void *)(uintptr_t)v->start;
     size_t len = v->end - v->start;
@@ -367,7 +369,7 @@ static void advise(const struct crs_img_vma *v)
     if (v->kind == CRS_VMA_VDSO || v->kind == CRS_VMA_VVAR || v->kind == CRS_VMA_VSYSCALL)
         return;
     for (size_t i = 0; i < sizeof hints / sizeof hints[0]; i++)
-        if (v->flags & hints[i].flag)
+        if ((v->flags & hints[i].flag) && hints[i].before == before_fill)
             madvise(p, len, hints[i].advice);
 }
 
@@ -404,18 +406,23 @@ int crs_restore_memory(struct crs_restore *r, char *err, size_t errlen)
     for (uint32_t i = 0; i < img->nvmas; i++)
         if ((rc = map_region(r, &img->vmas[i], err, errlen)))
             return rc;
+    for (uint32_t i = 0; i < img->nvmas; i++)
+        advise(&img->vmas[i], 1);
     if (!r->rd[0].dctx) {
         crs_seterr(err, errlen, "internal error: the decompressors were not made before the check");
         return -EINVAL;
     }
-    if ((rc = fill_pages(r, err, errlen)))
+    /* lazy: the helper fills the registered regions, this fills the others */
+    if (r->lazy ? (rc = crs_restore_lazy_register(r, err, errlen)) ||
+                      (rc = crs_restore_lazy_fill_eager(r, err, errlen))
+                : (rc = fill_pages(r, err, errlen)))
         return rc;
 
     for (uint32_t i = 0; i < img->nvmas; i++) {
         const struct crs_img_vma *v = &img->vmas[i];
         /* a SysV segment is attached read-write, or read-only: its protection is set here */
         int sysv = (v->flags & CRS_VMA_F_SHMOBJ) && v->kind == CRS_VMA_ANON_SHARED;
-        if ((!takes_pages(r, v) && !sysv) || v->kind == CRS_VMA_VDSO || v->kind == CRS_VMA_VVAR ||
+        if ((!crs_restore_takes_pages(r, v) && !sysv) || v->kind == CRS_VMA_VDSO || v->kind == CRS_VMA_VVAR ||
             v->kind == CRS_VMA_VSYSCALL)
             continue;
         if (mprotect((void *)(uintptr_t)v->start, v->end - v->start, (int)v->prot) < 0) {
@@ -427,7 +434,7 @@ int crs_restore_memory(struct crs_restore *r, char *err, size_t errlen)
         }
     }
     for (uint32_t i = 0; i < img->nvmas; i++)
-        advise(&img->vmas[i]);
+        advise(&img->vmas[i], 0);
     install_guards(r);
     crs_restore_shmobj_finish(r);
     return 0;

@@ -189,6 +189,12 @@ int crs_restore_tree_check(struct crs_restore *r, char *err, size_t errlen)
     struct crs_image *parts[CRS_IMG_TREE_MAX] = { 0 };
     int rc = 0;
 
+    if (r->opts.lazy) {                 /* one helper per process is not there yet */
+        dprintf(r->errfd, "crsnap restore: a job of %u processes is restored eagerly (--lazy is "
+                "for a process alone)\n", root->ntree);
+        r->opts.lazy = 0;
+        r->lazy = 0;
+    }
     if (r->opts.pid_mode == CRS_PID_NEW) {
         crs_seterr(err, errlen, "a job of %u processes comes back only under its own pids: "
                    "--new-pid cannot restore it", root->ntree);

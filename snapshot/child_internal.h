@@ -1,8 +1,8 @@
 /* snapshot/child_internal.h - what the files of the snapshot child share: its state (struct
  * child), the compression pool's jobs, the limits of its own memory and the calls between
- * child.c (the driver), release.c, pool.c, walk.c, fault.c and sections.c. Everything declared
- * here runs in the forked child: no malloc, no stdio, no locks. Not part of the request
- * contract (snapshot.h): nothing outside the child includes it.
+ * child.c (the driver), release.c, pool.c, pageidx.c, walk.c, fault.c and sections.c.
+ * Everything declared here runs in the forked child: no malloc, no stdio, no locks. Not part
+ * of the request contract (snapshot.h): nothing outside the child includes it.
  */
 #ifndef CRS_CHILD_INTERNAL_H
 #define CRS_CHILD_INTERNAL_H
@@ -98,6 +98,9 @@ struct child {
     XXH3_state_t hs;                   /* running checksum of the chunk headers */
     XXH3_state_t mh;                   /* a mapped file's hash (maphash.c) */
     uint32_t nchunks;
+    struct crs_img_pageidx *idx;       /* the page index (pageidx.c): a record per chunk */
+    size_t nidx, idx_cap;
+    int idx_failed;                    /* no room for it: the image has none */
     uint64_t run_addr;                 /* pages waiting to be written as one chunk */
     uint32_t run_pages;
     struct crs_img_toc_entry toc[NSECTIONS];
@@ -187,5 +190,9 @@ const struct crs_snap_shmcopy *crs_child_shm_copy(const struct child *c,
 /* maphash.c: hashes the files mapped shared into c->maphash. */
 void crs_child_maphash(struct child *c);
 int crs_child_renumber(struct child *c, uint64_t seq);
+
+/* pageidx.c: records where each chunk of job j starts, j's stream beginning at file offset
+ * pos (before the writer takes it). */
+void crs_child_pageidx_add(struct child *c, const struct job *j, uint64_t pos);
 
 #endif

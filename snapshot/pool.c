@@ -106,6 +106,7 @@ static int retire(struct child *c, struct job *j)
     int r;
     for (uint32_t i = 0; i < j->nchunks; i++)
         XXH3_64bits_update(&c->hs, &j->ch[i], sizeof j->ch[i]);
+    crs_child_pageidx_add(c, j, crs_writer_pos(&c->w));
     if ((r = crs_writer_append(&c->w, j->out, j->olen)))
         return r;
     c->nchunks += j->nchunks;

@@ -293,6 +293,10 @@ int crs_child_write_image(struct child *c)
         (r = put_section(c, CRS_SEC_GUARDS, c->nguards, c->guards,
                          c->nguards * sizeof *c->guards, NULL, 0)))
         return r;
+    if (c->nidx && !c->idx_failed && c->nidx == c->nchunks &&
+        (r = put_section(c, CRS_SEC_PAGEIDX, (uint32_t)c->nidx, c->idx,
+                         c->nidx * sizeof *c->idx, NULL, 0)))
+        return r;
     if (c->nunsaved &&
         (r = put_section(c, CRS_SEC_UNSAVED, (uint32_t)c->nunsaved, c->unsaved,
                          (size_t)c->nunsaved * sizeof *c->unsaved, NULL, 0)))

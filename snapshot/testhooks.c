@@ -70,6 +70,8 @@ void crs_restore_opts_from_env(struct crs_restore_opts *o)
     const char *v = getenv("CRSNAP_RESTORE_THREADS");
 
     o->one_thread = v && !strcmp(v, "1");
+    o->lazy_no_prefetch = getenv("CRSNAP_TEST_LAZY_NO_PREFETCH") != NULL;
+    o->lazy_pidfile = getenv("CRSNAP_TEST_LAZY_PIDFILE");
     o->hooks.fake_release = getenv("CRSNAP_TEST_FAKE_RELEASE");
     o->hooks.fake_libc = getenv("CRSNAP_TEST_FAKE_LIBC");
     v = getenv("CRSNAP_TEST_FAKE_XFEATURES");

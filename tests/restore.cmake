@@ -143,3 +143,10 @@ foreach(who self user)
   crs_restore_test(restore_shmobj_${who} memkinds.sh ${who} shm
                    $<TARGET_FILE:restore_shmobj_prog> @TMP@ 3000000 @PROGRESS@)
 endforeach()
+# Lazy restore: the restored process's memory after --lazy, the helper killed (SIGBUS), and the
+# eager fallback of an unprivileged user.
+add_executable(restore_lazy_prog ${CRS_RESTORE_TESTS}/lazy.c)
+target_link_libraries(restore_lazy_prog PRIVATE Threads::Threads)
+crs_restore_test(restore_lazy lazy.sh root $<TARGET_FILE:restore_lazy_prog>)
+crs_restore_test(restore_lazy_helper_killed lazy.sh kill $<TARGET_FILE:restore_lazy_prog>)
+crs_restore_test(restore_lazy_user lazy.sh user $<TARGET_FILE:restore_lazy_prog>)

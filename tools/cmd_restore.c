@@ -44,6 +44,12 @@ static void usage(FILE *out)
             "                 new pid, with a warning)\n"
             "  --new-pid      keep this command's pid: the process gets a new pid and new\n"
             "                 thread ids\n"
+            "  --lazy         resume the process at once; its private memory comes in from\n"
+            "                 the image on first touch and in the background (userfaultfd),\n"
+            "                 served by a helper process that exits when every page is in;\n"
+            "                 should the helper die first, the process gets SIGBUS. Where\n"
+            "                 userfaultfd is not allowed, one line says so and the restore\n"
+            "                 is eager\n"
             "  -q, --quiet    no progress line\n"
             "  --trust-image  restore an image although it is not yours, or sits in a\n"
             "                 directory others can write. DANGEROUS: the image is code, and\n"
@@ -118,7 +124,7 @@ int crs_cmd_restore(int argc, char **argv)
         {"dry-run", no_argument, 0, 'n'}, {"quiet", no_argument, 0, 'q'},
         {"same-pid", no_argument, 0, 'p'}, {"new-pid", no_argument, 0, 'N'},
         {"verbose", no_argument, 0, 'v'}, {"help", no_argument, 0, 'h'},
-        {"trust-image", no_argument, 0, 'T'},
+        {"trust-image", no_argument, 0, 'T'}, {"lazy", no_argument, 0, 'L'},
         {"member", required_argument, 0, 'M'},
         {0, 0, 0, 0},
     };
@@ -140,6 +146,7 @@ int crs_cmd_restore(int argc, char **argv)
         case 'v': o.verbose = 1; break;
         case 'T': trust |= CRS_TRUST_ANY; break;
         case 'M': member = strtol(optarg, NULL, 10); break;
+        case 'L': o.lazy = 1; break;
         case 'h': usage(stdout); return CRS_EXIT_OK;
         default:
             fprintf(stderr, "crsnap restore: try 'crsnap restore --help'\n");

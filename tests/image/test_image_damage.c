@@ -523,6 +523,28 @@ static void guard_outside(char *p, size_t n)
     g->end = 0x2000;
     resum(p, e);
 }
+/* The page index: a record for no saved region, one pointing past the pages, one short. */
+static void pageidx_outside(char *p, size_t n)
+{
+    struct crs_img_toc_entry *e;
+    struct crs_img_pageidx *x = record(p, n, CRS_SEC_PAGEIDX, &e);
+    x->addr = 0x1000;
+    resum(p, e);
+}
+static void pageidx_offset_past(char *p, size_t n)
+{
+    struct crs_img_toc_entry *e;
+    struct crs_img_pageidx *x = record(p, n, CRS_SEC_PAGEIDX, &e);
+    x[e->count - 1].offset = (uint64_t)n;
+    resum(p, e);
+}
+static void pageidx_count(char *p, size_t n)
+{
+    struct crs_img_toc_entry *e;
+    (void)record(p, n, CRS_SEC_PAGEIDX, &e);
+    e->count -= 1;
+    e->length -= sizeof(struct crs_img_pageidx);
+}
 /* The object a restore may create, sent outside /dev/shm: the path of the program itself. */
 static void shmobj_path_elsewhere(char *p, size_t n)
 {
@@ -591,6 +613,11 @@ static void test_hostile(void **state)
     hostile(unsaved_pid_zero, "not-restored child with pid 0", NULL);
     hostile(unsaved_count, "not-restored record count", NULL);
     hostile(wrong_version, "version", "unsupported image version 99");
+    hostile(pageidx_outside, "a page index record outside the regions",
+            "damaged page-index section: record 0");
+    hostile(pageidx_offset_past, "a page index record past the pages",
+            "damaged page-index section: record");
+    hostile(pageidx_count, "a page index short of a record", "damaged page-index section:");
     if (have_guard) {
         hostile(guard_empty, "an empty guard run", "damaged guard-pages section: record 0");
         hostile(guard_outside, "a guard run outside the regions",
