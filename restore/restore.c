@@ -164,6 +164,9 @@ int crs_restore_run(struct crs_image *img, const struct crs_restore_opts *o, cha
         crs_seterr(err, errlen, "%s: %s", img->path, why);
         goto fail;
     }
+    /* an incremental image: every ancestor found, the right one, and sound, now */
+    if ((rc = crs_restore_chain_open(r, o->dry_run, err, errlen)))
+        goto fail;
     if ((rc = crs_restore_memory_try(r, err, errlen)))
         goto fail;
     if ((rc = crs_restore_memory_prepare(r, err, errlen)))
@@ -194,6 +197,7 @@ int crs_restore_run(struct crs_image *img, const struct crs_restore_opts *o, cha
         free(r->fd_done);
         free(r->shm);
         free(r->objs);
+        free(r->chain_buf);
         free(r->plan);
         free(r);
         return 0;
@@ -256,6 +260,7 @@ fail:
     free(r->fd_done);
     free(r->shm);
     free(r->objs);
+    free(r->chain_buf);
     free(r->plan);
     free(r);
     return rc;

@@ -406,7 +406,7 @@ int crs_restore_memory(struct crs_restore *r, char *err, size_t errlen)
         crs_seterr(err, errlen, "internal error: the decompressors were not made before the check");
         return -EINVAL;
     }
-    if ((rc = fill_pages(r, err, errlen)))
+    if ((rc = fill_pages(r, err, errlen)) || (rc = crs_restore_chain_fill(r, err, errlen)))
         return rc;
 
     for (uint32_t i = 0; i < img->nvmas; i++) {
