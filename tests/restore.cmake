@@ -143,3 +143,14 @@ foreach(who self user)
   crs_restore_test(restore_shmobj_${who} memkinds.sh ${who} shm
                    $<TARGET_FILE:restore_shmobj_prog> @TMP@ 3000000 @PROGRESS@)
 endforeach()
+
+# Incremental images (incr.sh): a chain restored whole, retention that keeps what kept images
+# need, --full-every and CRSNAP_FULL_EVERY; as the test's user and as an unprivileged one.
+add_executable(restore_incr_prog ${CRS_RESTORE_TESTS}/incr.c)
+target_link_libraries(restore_incr_prog PRIVATE Threads::Threads)
+foreach(who self user)
+  foreach(mode chain keep every)
+    crs_restore_test(restore_incr_${mode}_${who} incr.sh ${who} ${mode}
+                     $<TARGET_FILE:restore_incr_prog>)
+  endforeach()
+endforeach()
