@@ -53,7 +53,7 @@ bg() {
 # run_prog OPTIONS...: the program under crsnap run, in the background; sets PID.
 run_prog() {
     rm -f "$W/progress" "$W/check"
-    bg "$T/run.out" "$T/run.err" "$C" run -d "$W/imgs" -s none "$@" -- "$PROG" "$W"
+    bg "$T/run.out" "$T/run.err" "$C" run -d "$W/${IMGDIR:-imgs}" -s none "$@" -- "$PROG" "$W"
     PID=$BG
     PIDS="$PIDS $PID"
     wait_for "$W/progress"
@@ -182,6 +182,7 @@ keep)
     kill_wait "$PID" "$T/run.out"
     for img in $IMGS; do [ -f "$img" ] || fail "retention deleted $img, which a kept image needs"; done
     # a full image starts a new chain: what only older chains need goes
+    IMGDIR=imgs2
     run_prog -k 1 --full-every 2
     IMGS=
     for i in 1 2 3; do ckpt "$PID"; done
@@ -189,8 +190,8 @@ keep)
     set -- $IMGS
     [ ! -f "$1" ] && [ ! -f "$2" ] || fail "retention kept images no kept one needs"
     [ -f "$3" ] || fail "retention deleted the newest"
-    n=$(ls "$W/imgs" | grep -c '^ckpt-')
-    [ "$n" = 1 ] || fail "retention kept $n images: $(ls "$W/imgs")"
+    n=$(ls "$W/imgs2" | grep -c '^ckpt-')
+    [ "$n" = 1 ] || fail "retention kept $n images: $(ls "$W/imgs2")"
     restore_bg restored "$3"
     sleep 0.3
     restore_finish restored "$3"
