@@ -47,6 +47,7 @@ struct crs_track {
     int pagemap_fd;                 /* /proc/self/pagemap, for PAGEMAP_SCAN, or -1 */
     int off;                        /* -errno: tracking failed, every image is full */
     int reset_err;                  /* the reset in the stop failed: said after the release */
+    uint64_t reset_ns;              /* how long the last reset took (logged, debug) */
     void *area;                     /* shared with the snapshot child, never saved */
     size_t area_size;
     int have_parent;                /* the last image is a parent for the next one */
