@@ -83,13 +83,14 @@ struct crs_snap_shmcopy {
 
 /* Incremental images (runtime/track.c keeps the tracking; docs/ARCHITECTURE.md says why it is
  * done so). The runtime tracks written pages with userfaultfd's asynchronous write protection:
- * while the threads are stopped and before the clone it collects the pages written since the
- * last checkpoint and protects them again (PAGEMAP_SCAN with PM_SCAN_WP_MATCHING), into
+ * just before the stop it collects the pages written since its previous reset (made before the
+ * previous snapshot) and protects them again (PAGEMAP_SCAN with PM_SCAN_WP_MATCHING), into
  * `written`; once the threads run again, it lists the pages still protected (`clean`: not
  * written since that reset, in regions it tracks), into a memory area shared with the child,
- * and then writes the pause to pause_fd. `fresh` are the regions it started tracking after the
- * previous checkpoint's reset, whose earlier writes it did not see. A page is left to the
- * parent only when it is in `clean` and in neither `written` nor `fresh`. */
+ * and then writes the pause to pause_fd. `fresh` are the regions it started tracking just
+ * before this reset, whose earlier writes it did not see. A page is left to the parent only
+ * when it is in `clean` and in neither `written` nor `fresh`: unwritten from before the
+ * previous snapshot until after this one. */
 struct crs_snap_range {
     uint64_t start, end;
 };
