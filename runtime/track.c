@@ -353,9 +353,10 @@ void crs_track_result(const struct crs_snap_request *req, const struct crs_snap_
         return;                         /* have_parent stays 0: the next one is full */
     base = strrchr(rep->path, '/');
     base = base ? base + 1 : rep->path;
-    if (strlen(base) >= sizeof t->parent_name)
+    size_t n = strlen(base);
+    if (n >= sizeof t->parent_name)
         return;
-    snprintf(t->parent_name, sizeof t->parent_name, "%s", base);
+    memcpy(t->parent_name, base, n + 1);
     t->parent_toc = rep->toc_checksum;
     t->parent_created = req->created_ns;
     t->parent_seq = rep->seq;
