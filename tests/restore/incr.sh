@@ -197,6 +197,12 @@ keep)
     restore_finish restored "$3"
     ;;
 every)
+    for v in 0 65 x; do
+        as_who "$C" run -d "$W/imgs" --full-every "$v" -- true 2>"$T/fe.err"
+        rc=$?
+        [ "$rc" = 2 ] && grep -q "full-every" "$T/fe.err" ||
+            fail "--full-every $v: exit $rc, $(cat "$T/fe.err")"
+    done
     run_prog --full-every 3
     IMGS=
     for i in 1 2 3 4 5; do ckpt "$PID"; done
