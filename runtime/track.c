@@ -196,8 +196,13 @@ static int reset(uint32_t *n)
 {
     struct crs_track *t = &crs_state.track;
     uint64_t t0 = crs_now_ns(CLOCK_MONOTONIC);
-    int r = scan(t->area, 0, SCAN_END, T_PM_SCAN_WP_MATCHING, 0, T_PAGE_IS_WRITTEN, 0,
-                 ((struct area *)t->area)->written, n, CAP_WRITTEN);
+    /* Populated pages only: to the kernel a hole of a registered region is written, and
+     * matching it would protect it with a marker, which takes page tables for the whole hole
+     * (terabytes for a sanitizer's shadow, a sparse heap's reservation). A page faulted into a
+     * hole later is not protected, so it is written, as it must be. */
+    int r = scan(t->area, 0, SCAN_END, T_PM_SCAN_WP_MATCHING, 0, T_PAGE_IS_WRITTEN,
+                 T_PAGE_IS_PRESENT | T_PAGE_IS_SWAPPED, ((struct area *)t->area)->written, n,
+                 CAP_WRITTEN);
     t->reset_ns = crs_now_ns(CLOCK_MONOTONIC) - t0;
     return r;
 }
