@@ -415,7 +415,7 @@ static int attempt(struct crs_result *res)
         return 0;
     }
 
-    crs_track_plan(req, c->explicit_path); /* registers and resets: outside the pause */
+    crs_track_plan(req, c->explicit_path); /* registers new regions: outside the pause */
     crs_shmcopy_scan();
     crs_dontfork_preread();
     c->start_ns = crs_now_ns(CLOCK_MONOTONIC);
@@ -458,6 +458,7 @@ static int attempt(struct crs_result *res)
     if (!c->explicit_path)
         c->covered = atomic_load(&crs_state.req_seq);
 
+    crs_track_reset(req);              /* last: tracking restarts at the snapshot's instant */
     restarted = crs_arch_save_context(&crs_state.threads[c->coord_index].ctx);
     if (restarted) {
         crs_dontfork_mark();

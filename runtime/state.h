@@ -46,6 +46,7 @@ struct crs_track {
     int uffd;                       /* userfaultfd with asynchronous write protection, or -1 */
     int pagemap_fd;                 /* /proc/self/pagemap, for PAGEMAP_SCAN, or -1 */
     int off;                        /* -errno: tracking failed, every image is full */
+    int reset_err;                  /* the reset in the stop failed: said after the release */
     uint64_t reset_ns;              /* how long the last reset took (logged, debug) */
     void *area;                     /* shared with the snapshot child, never saved */
     size_t area_size;
