@@ -105,7 +105,7 @@ int main(int argc, char **argv)
                   one ? "<= 0.03 x full" : "-",
                   !one || !ni[k] ? "-" : w.med <= 0.03 * fw.med ? "met" : "missed", note);
         bench_row("incr", kase, "pause", "ms", p, "full image's pause", fp, "-", "-",
-                  "the written pages are collected and reset just before the stop, not in the pause");
+                  "the incremental pause includes collecting and resetting the written pages");
     }
     return 0;
 }
