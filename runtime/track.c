@@ -151,6 +151,9 @@ static int track_open(void)
             close(pm);
             return e;
         }
+        /* under mlockall(MCL_FUTURE) it would be locked, and populated, as the program's own
+         * memory: it is the library's, and a restore would lock it again */
+        munlock(m, sizeof(struct area));
         t->area = m;
         t->area_size = sizeof(struct area);
     }
