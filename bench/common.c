@@ -356,6 +356,8 @@ int bench_crs_open(struct bench_crs *c, const char *dir)
     /* a passed configuration wins over the environment: carry the level a run asks for */
     const char *level = getenv("CRSNAP_LEVEL");
     cfg.level = level ? atoi(level) : 0;
+    const char *every = getenv("CRSNAP_FULL_EVERY");
+    cfg.full_every = every ? atoi(every) : 0;
     int rc = c->init(&cfg);
     if (rc < 0 && rc != -EALREADY) {
         snprintf(c->why, sizeof c->why, "crs_init: %s", strerror(-rc));

@@ -21,6 +21,9 @@
 #define CRS_IMG_MAGIC "CRSNAPv\n"        /* 8 bytes, no terminator stored */
 #define CRS_IMG_TRAILER_MAGIC "CRSEND\r\n" /* 8 bytes */
 #define CRS_IMG_VERSION 1u
+/* An incremental image (one with a PARENT section) is version 2: a reader that does not know
+ * chains must refuse it rather than restore the pages it lacks as zeros. Full images stay 1. */
+#define CRS_IMG_VERSION_INCR 2u
 #define CRS_IMG_PAGE_SIZE 4096u
 
 /* Names inside an image directory. */
@@ -80,7 +83,10 @@ enum crs_img_section_type {
                            * (MADV_GUARD_INSTALL); absent when there are none */
     CRS_SEC_SHMOBJ = 19,  /* optional: struct crs_img_shmobj[], the SysV segments and
                            * POSIX shared memory objects the regions map */
-    /* 20, 21: kept for incremental images */
+    CRS_SEC_PARENT = 20,  /* incremental images only: one struct crs_img_parent, the image
+                           * whose pages this one does not repeat */
+    CRS_SEC_INHERIT = 21, /* incremental images only: struct crs_img_range[], the pages that
+                           * are the parent's */
     CRS_SEC_PAGEIDX = 22, /* optional: struct crs_img_pageidx[], where each chunk of PAGES
                            * starts; absent in images written before it existed */
     /* 23: kept */
@@ -316,6 +322,25 @@ struct crs_img_pageidx {
 /* Guard pages (MADV_GUARD_INSTALL, Linux 6.13): pages that fault when touched and hold
  * nothing. A run of them inside one region flagged CRS_VMA_F_GUARDS; ascending, disjoint. */
 struct crs_img_guard {
+    uint64_t start, end;        /* page-aligned, end exclusive */
+};
+
+/* PARENT: the image an incremental one was written on. Its name is relative to the directory
+ * of the image that names it (a directory of images may move), and its identity is checked:
+ * the parent's table-of-contents checksum and creation time, which a renumbering at
+ * publication does not change. */
+struct crs_img_parent {
+    uint64_t toc_checksum;      /* the parent trailer's toc_checksum */
+    uint64_t created_ns;        /* the parent header's created_ns */
+    uint64_t seq;               /* the parent's sequence number */
+    uint32_t name;              /* string offset: its file name, no slash */
+    uint32_t depth;             /* images before this one in its chain: 1 = the parent is full */
+};                              /* 32 bytes */
+#define CRS_IMG_MAX_CHAIN 64u   /* depth at most: a reader refuses a longer chain */
+
+/* INHERIT: a run of pages whose contents are the parent's (populated at the snapshot and not
+ * written since the parent was taken). */
+struct crs_img_range {
     uint64_t start, end;        /* page-aligned, end exclusive */
 };
 #define CRS_IMG_GUARD_RECORDS 65536u /* runs an image holds, at most: a process with more

@@ -516,6 +516,9 @@ int crs_reader_load_all(struct crs_image *img, char *err, size_t errlen)
         return r;
     if ((e = seen[CRS_SEC_TREE]) && (r = crs_reader_load_tree(img, e, err, errlen)))
         return r;
+    if ((r = crs_reader_load_chain(img, seen[CRS_SEC_PARENT], seen[CRS_SEC_INHERIT], err,
+                                   errlen)))
+        return r;
     for (uint32_t i = 0; i < img->nvmas; i++) {
         const struct crs_img_vma *v = &img->vmas[i];
         const struct crs_img_shmobj *o = (v->flags & CRS_VMA_F_SHMOBJ) ?

@@ -11,7 +11,8 @@ const char *crs_reader_section_name(uint32_t type)
         "?", "host", "process", "strings", "regions", "pages",
         "threads", "signals", "fds", "argv", "auxv", "queued", "deleted", "not-restored",
         "attributes", "mapped-file-hashes", "timers", "pid-namespace",
-        "guard-pages", "shared-memory-objects", "?", "?", "page-index", "?", "tree",
+        "guard-pages", "shared-memory-objects", "parent", "inherited-pages", "page-index", "?",
+        "tree",
     };
     _Static_assert(sizeof names / sizeof names[0] == CRS_SEC__END, "a name per section type");
     return type < sizeof names / sizeof names[0] ? names[type] : "unknown";

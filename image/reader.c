@@ -84,9 +84,9 @@ static int check_header(struct crs_image *img, char *err, size_t errlen)
         crs_seterr(err, errlen, "not a crsnap image (bad magic)");
         return -EBADMSG;
     }
-    if (h->version != CRS_IMG_VERSION) {
-        crs_seterr(err, errlen, "unsupported image version %u (this crsnap reads version %u)",
-                   h->version, CRS_IMG_VERSION);
+    if (h->version != CRS_IMG_VERSION && h->version != CRS_IMG_VERSION_INCR) {
+        crs_seterr(err, errlen, "unsupported image version %u (this crsnap reads versions %u and %u)",
+                   h->version, CRS_IMG_VERSION, CRS_IMG_VERSION_INCR);
         return -EPROTO;
     }
     if (h->header_size != sizeof *h) {
@@ -241,6 +241,8 @@ void crs_image_close(struct crs_image *img)
         close(img->fd);
     for (size_t i = 0; i < sizeof img->bufs / sizeof img->bufs[0]; i++)
         free(img->bufs[i]);
+    crs_image_close(img->parent_img);
+    free(img->mask);
     free(img->argv);
     free(img->envp);
     free(img->toc);

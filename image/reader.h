@@ -85,6 +85,13 @@ struct crs_image {
     const struct crs_img_tree *tree;    /* TREE: the image is a job's root; NULL otherwise */
     const struct crs_img_tree_member *tree_members; /* ntree, parents first, [0] the root */
     uint32_t ntree;
+    const struct crs_img_parent *parent; /* PARENT: NULL for a full image */
+    const char *parent_name;            /*   its file name, next to this image */
+    const struct crs_img_range *inherit; /* INHERIT: the pages that are the parent's */
+    uint32_t ninherit;
+    struct crs_image *parent_img;       /* the parent, once crs_image_open_chain opened it */
+    struct crs_img_range *mask;         /* in an ancestor opened so: the pages it gives the */
+    uint32_t nmask;                     /*   image at the head of the chain */
 
     uint64_t pages_offset;          /* file offset of the first chunk header */
     uint64_t pages_length;          /* PAGES payload bytes */
@@ -213,5 +220,18 @@ int crs_image_find_latest(const char *dir, char *path, size_t len);
 typedef void (*crs_image_skip_fn)(const char *path, uint64_t seq, const char *why, void *arg);
 int crs_image_find_below(const char *dir, uint64_t below, crs_image_skip_fn skip, void *arg,
                          char *path, size_t len, uint64_t *seq_out);
+
+/* Incremental images (image/chain.c). Opens the chain of img's parents, each by its name in
+ * img's directory, and checks that each is the very image it was written on (checksum and
+ * time), that depths fall to a full image (no cycle; at most CRS_IMG_MAX_CHAIN) and computes
+ * what each ancestor gives (its mask). 0 for a full image; else -errno with err naming the
+ * missing, damaged or wrong parent. Closing img closes the chain. */
+int crs_image_open_chain(struct crs_image *img, char *err, size_t errlen);
+/* crs_image_check (full: crs_image_verify) on every ancestor opened by open_chain. */
+int crs_image_check_chain(struct crs_image *img, int full, char *err, size_t errlen);
+/* Bytes of pages img leaves to its parent (its INHERIT runs), and bytes its ancestors give
+ * (after open_chain: the sum of their masks). */
+uint64_t crs_image_inherited_bytes(const struct crs_image *img);
+uint64_t crs_image_chain_bytes(const struct crs_image *img);
 
 #endif

@@ -38,4 +38,8 @@ int crs_reader_load_deleted(struct crs_image *img, const struct crs_img_toc_entr
 int crs_reader_load_unsaved(struct crs_image *img, const struct crs_img_toc_entry *e, char *err,
                             size_t errlen);
 
+/* chain.c: PARENT and INHERIT (either may be NULL), after the regions. */
+int crs_reader_load_chain(struct crs_image *img, const struct crs_img_toc_entry *parent,
+                          const struct crs_img_toc_entry *inherit, char *err, size_t errlen);
+
 #endif

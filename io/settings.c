@@ -125,3 +125,13 @@ int crs_parse_keep(const char *s, int *out)
     *out = (int)v;
     return 0;
 }
+
+int crs_parse_full_every(const char *s, int *out)
+{
+    long v;
+
+    if (crs_parse_long(s, 1, CRS_MAX_FULL_EVERY, &v) < 0)
+        return -EINVAL;
+    *out = (int)v;
+    return 0;
+}

@@ -8,6 +8,8 @@
 #define CRS_MIN_INTERVAL 0.001      /* seconds; below this a timer would only ever checkpoint */
 #define CRS_MAX_INTERVAL 1e8
 #define CRS_MAX_KEEP 1000000        /* images kept */
+#define CRS_DEFAULT_FULL_EVERY 1    /* every image full: incremental images are asked for */
+#define CRS_MAX_FULL_EVERY 64       /* the longest chain a reader follows (CRS_IMG_MAX_CHAIN) */
 
 /* Whether signal sig may trigger a checkpoint. */
 int crs_signal_usable(int sig);
@@ -23,5 +25,7 @@ int crs_parse_interval(const char *s, double *out);
 /* A whole decimal integer in [lo, hi], blanks around it allowed, nothing else. */
 int crs_parse_long(const char *s, long lo, long hi, long *out);
 int crs_parse_keep(const char *s, int *out);
+/* How often an image is full: 1 (always) to CRS_MAX_FULL_EVERY. 0 or -EINVAL. */
+int crs_parse_full_every(const char *s, int *out);
 
 #endif

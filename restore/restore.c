@@ -184,6 +184,9 @@ int crs_restore_run(struct crs_image *img, const struct crs_restore_opts *o, cha
         crs_seterr(err, errlen, "%s: %s", img->path, why);
         goto fail;
     }
+    /* an incremental image: every ancestor found, the right one, and sound, now */
+    if ((rc = crs_restore_chain_open(r, o->dry_run, err, errlen)))
+        goto fail;
     if ((rc = crs_restore_memory_try(r, err, errlen)))
         goto fail;
     if ((rc = crs_restore_memory_prepare(r, err, errlen)))
@@ -214,6 +217,7 @@ int crs_restore_run(struct crs_image *img, const struct crs_restore_opts *o, cha
         free(r->fd_done);
         free(r->shm);
         free(r->objs);
+        free(r->chain_buf);
         free(r->plan);
         free(r);
         return 0;
@@ -300,6 +304,7 @@ fail:
         close(r->uffd);
     if (r->lazy_go >= 0)
         close(r->lazy_go);
+    free(r->chain_buf);
     free(r->plan);
     free(r);
     return rc;

@@ -126,6 +126,7 @@ struct crs_restore {
     uint32_t nidx;
     struct crs_img_pageidx *own_idx;   /* the walk's (malloc), NULL with the image's */
     uint32_t own_cap;
+    void *chain_buf;            /* one chunk of an ancestor, decompressed (restore_chain.c) */
 };
 
 /* restore_check.c: host facts and the files the image needs. 0, or -errno with a one-line
@@ -167,6 +168,12 @@ void crs_restore_memory_release(struct crs_restore *r);
  * the vDSO block. -EADDRINUSE on a collision (a re-exec may help), other -errno otherwise. */
 int crs_restore_memory(struct crs_restore *r, char *err, size_t errlen);
 int crs_restore_vdso(struct crs_restore *r, char *err, size_t errlen);
+/* restore_chain.c: an incremental image. open opens and checks its chain of parents (before
+ * anything changes: missing, damaged or wrong parents are errors) and makes the chunk buffer
+ * (before the layout check); fill writes into the mapped regions the pages the ancestors give
+ * (after the image's own). 0 for a full image. */
+int crs_restore_chain_open(struct crs_restore *r, int full_check, char *err, size_t errlen);
+int crs_restore_chain_fill(struct crs_restore *r, char *err, size_t errlen);
 /* The regions that were locked, locked again (after the resource limits); a warning says what
  * the kernel refused and why. */
 void crs_restore_locks(struct crs_restore *r);

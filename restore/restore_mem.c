@@ -412,10 +412,11 @@ int crs_restore_memory(struct crs_restore *r, char *err, size_t errlen)
         crs_seterr(err, errlen, "internal error: the decompressors were not made before the check");
         return -EINVAL;
     }
-    /* lazy: the helper fills the registered regions, this fills the others */
+    /* lazy: the helper fills the registered regions, this fills the others (a chain of
+     * incremental images is restored eagerly: the helper reads one image) */
     if (r->lazy ? (rc = crs_restore_lazy_register(r, err, errlen)) ||
                       (rc = crs_restore_lazy_fill_eager(r, err, errlen))
-                : (rc = fill_pages(r, err, errlen)))
+                : (rc = fill_pages(r, err, errlen)) || (rc = crs_restore_chain_fill(r, err, errlen)))
         return rc;
 
     for (uint32_t i = 0; i < img->nvmas; i++) {

@@ -138,12 +138,13 @@ static void list_internal_fds(struct crs_snap_request *req)
                   c->report_pipe[0], c->report_pipe[1], c->pause_pipe[0], c->pause_pipe[1],
                   crs_state.tee_pipe[0], crs_state.tee_pipe[1], req->dir_fd };
     uint32_t n = 0;
-    _Static_assert(sizeof fds / sizeof fds[0] + 1 <= CRS_FIXED_INTERNAL_FDS,
-                   "room for these and the deleted files' memfd (attempt)");
+    _Static_assert(sizeof fds / sizeof fds[0] + 3 <= CRS_FIXED_INTERNAL_FDS,
+                   "room for these, track.c's two and the deleted files' memfd (attempt)");
 
     for (unsigned i = 0; i < sizeof fds / sizeof fds[0]; i++)
         if (fds[i] >= 0)
             crs_state.internal_fds[n++] = fds[i];
+    n += (uint32_t)crs_track_fds(crs_state.internal_fds + n);
     n += crs_control_fds(crs_state.internal_fds + n, CRS_MAX_INTERNAL_FDS - n);
     n += crs_tree_fds(crs_state.internal_fds + n, CRS_MAX_INTERNAL_FDS - n);
     req->internal_fds = crs_state.internal_fds;
@@ -299,6 +300,7 @@ static void collect_child(struct crs_result *res)
         if (rep.seq)                    /* another process took the planned number */
             res->seq = rep.seq;
         crs_write_path_note(&rep);
+        crs_track_result(&crs_state.req, &rep, !rep.error);
         if (rep.error) {
             snprintf(res->message, sizeof res->message, "%s",
                      rep.message[0] ? rep.message : "the snapshot child failed");
@@ -425,6 +427,7 @@ static int attempt(struct crs_result *res)
         return 0;
     }
 
+    crs_track_plan(req, c->explicit_path); /* registers new regions: outside the pause */
     crs_shmcopy_scan();
     crs_dontfork_preread();
     /* In a job, every process has run its handlers and read what it reads before it stops,
@@ -483,6 +486,7 @@ static int attempt(struct crs_result *res)
     if (!c->explicit_path)
         c->covered = atomic_load(&crs_state.req_seq);
 
+    crs_track_reset(req);              /* last: tracking restarts at the snapshot's instant */
     restarted = crs_arch_save_context(&crs_state.threads[c->coord_index].ctx);
     if (restarted) {
         crs_dontfork_mark();
@@ -519,6 +523,7 @@ static int attempt(struct crs_result *res)
     if (!c->kill)
         crs_quiesce_release(CRS_CONTINUE);
     res->pause_ns = crs_now_ns(CLOCK_MONOTONIC) - c->start_ns;
+    crs_track_after_release(req);       /* the child waits for the pause to read its result */
     if (write(c->pause_pipe[1], &res->pause_ns, sizeof res->pause_ns) < 0) {
         /* the child went away: collect_child() says how */
     }

@@ -32,6 +32,7 @@ void crs_settings_default(struct crs_settings *s)
     memset(s, 0, sizeof *s);
     snprintf(s->dir, sizeof s->dir, "%s", DEFAULT_DIR);
     s->keep = DEFAULT_KEEP;
+    s->full_every = CRS_DEFAULT_FULL_EVERY;
     s->level = DEFAULT_LEVEL;
     s->control_socket = 1;
     s->quiesce_timeout_ms = DEFAULT_QUIESCE_MS;
@@ -118,6 +119,12 @@ static int apply_config(struct crs_settings *s, const struct crs_config *c, char
     s->log_level = c->log_level;
     if (c->quiesce_timeout_ms)
         s->quiesce_timeout_ms = c->quiesce_timeout_ms;
+    if (c->full_every != 0) {
+        snprintf(v, sizeof v, "%d", c->full_every);
+        if (c->full_every < 1 || c->full_every > CRS_MAX_FULL_EVERY)
+            return bad(err, errlen, "full_every", v, "want 1 (always full) to 64");
+        s->full_every = c->full_every;
+    }
     return 0;
 }
 
@@ -136,6 +143,8 @@ static int apply_env(struct crs_settings *s, char *err, size_t errlen)
                    "want seconds (fractions allowed), 0.001 to 1e8, or 0 for none");
     if ((v = getenv("CRSNAP_KEEP")) != NULL && crs_parse_keep(v, &s->keep) < 0)
         return bad(err, errlen, "CRSNAP_KEEP", v, "want a count of images, 0 = keep all");
+    if ((v = getenv("CRSNAP_FULL_EVERY")) != NULL && crs_parse_full_every(v, &s->full_every) < 0)
+        return bad(err, errlen, "CRSNAP_FULL_EVERY", v, "want 1 (always full) to 64");
     if ((v = getenv("CRSNAP_SIGNAL")) != NULL && crs_parse_signal(v, &s->signal) < 0)
         return bad(err, errlen, "CRSNAP_SIGNAL", v,
                    "want a signal name or number such as USR1, SIGUSR2, RTMIN+1 or none");

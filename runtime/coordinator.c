@@ -170,6 +170,7 @@ void crs_restarted(void)
     if (crs_state.timerfd < -1)
         crs_state.timerfd = -1;
     crs_state.deleted_memfd = -1;       /* closed in the parent right after the clone */
+    crs_track_restarted();
     if (crs_fdqueue_init() < 0)         /* without it, queued bytes are not saved */
         crs_log(CRS_LOG_ERROR, "no pipe for queued bytes after restart");
     crs_state.listen_fd = -1;

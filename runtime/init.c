@@ -180,6 +180,7 @@ static int setup(const struct crs_config *cfg)
         return -ENOMEM;
     }
     crs_state.scratch = guarded + 4096;
+    crs_track_init();
     crs_glibc_discover();
     /* Resolve its PLT slot now, not in the first quiesce handler that calls it. */
     crs_arch_save_context(&crs_state.threads[0].ctx);

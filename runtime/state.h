@@ -33,14 +33,29 @@
 #define CRS_MAX_CTL_CLIENTS 16      /* control connections whose request is still coming */
 #define CRS_RESULT_RING 16          /* outcomes remembered for crs_checkpoint() callers */
 #define CRS_INTERNAL_FD_MIN 1000    /* internal descriptors live at or above this number */
-#define CRS_FIXED_INTERNAL_FDS 12   /* the long-lived ones a checkpoint lists: checkpoint.c's
+#define CRS_FIXED_INTERNAL_FDS 14   /* the long-lived ones a checkpoint lists: checkpoint.c's
                                      * list_internal_fds names 10, then the deleted files'
-                                     * memfd; one to spare */
+                                     * memfd, the two of track.c; one to spare */
 #define CRS_MAX_INTERNAL_FDS (CRS_FIXED_INTERNAL_FDS + CRS_MAX_WAITERS + CRS_MAX_CTL_CLIENTS + \
                               CRS_IMG_TREE_MAX + 3)  /* a job root's connections (tree.c) */
 _Static_assert(CRS_MAX_INTERNAL_FDS <= CRS_SNAP_MAX_INTERNAL_FDS,
                "the snapshot child takes every descriptor the runtime lists as its own");
 #define CRS_OWN_FDS 5               /* long-lived descriptors watched by ownfds.c */
+
+/* Tracking of written pages for incremental images (track.c). */
+struct crs_track {
+    int uffd;                       /* userfaultfd with asynchronous write protection, or -1 */
+    int pagemap_fd;                 /* /proc/self/pagemap, for PAGEMAP_SCAN, or -1 */
+    int off;                        /* -errno: tracking failed, every image is full */
+    int reset_err;                  /* the reset in the stop failed: said after the release */
+    uint64_t reset_ns;              /* how long the last reset took (logged, debug) */
+    void *area;                     /* shared with the snapshot child, never saved */
+    size_t area_size;
+    int have_parent;                /* the last image is a parent for the next one */
+    char parent_name[64];
+    uint64_t parent_toc, parent_created, parent_seq;
+    uint32_t depth;                 /* the parent's depth in its chain, 0 = full */
+};
 
 /* The resolved configuration (struct crs_config with defaults and environment applied). */
 struct crs_settings {
@@ -56,6 +71,7 @@ struct crs_settings {
     int force_pwrite;
     int no_release;                 /* $CRSNAP_NO_RELEASE: the child unmaps nothing */
     int no_direct;                  /* $CRSNAP_NO_DIRECT: no O_DIRECT writes */
+    int full_every;                 /* every Nth image of a chain is full; 1 = all full */
     struct crs_snap_hooks hooks;    /* $CRSNAP_TEST_*, for the snapshot child */
 };
 
@@ -318,6 +334,8 @@ struct crs_state {
     uint64_t deleted_bytes;
     uint32_t deleted_missed;        /* files left out: too large, too many, unreadable */
     struct crs_snap_deleted deleted[CRS_MAX_DELETED];
+
+    struct crs_track track;         /* written pages, for incremental images (track.c) */
 
     /* POSIX timers, read at the quiesce: fork does not carry them to the snapshot child
      * (ptimers.c) */

@@ -2,7 +2,7 @@
 # The README's benchmark command: builds with `cmake --build`, runs the benchmarks in bench/,
 # prints a table and rewrites docs/BENCHMARKS.md (machine facts, date, every figure with its
 # same-run baseline). Usage: scripts/bench.sh [pause] [write] [cow] [restore] [overhead]
-# [eager] [lazy] [tree] (default: all), or scripts/bench.sh report (only rewrites the table and the document). BENCH_QUICK=1 runs fewer sizes (a few minutes); BENCH_BUILD picks the build
+# [incr] [eager] [lazy] [tree] (default: all), or scripts/bench.sh report (only rewrites the table and the document). BENCH_QUICK=1 runs fewer sizes (a few minutes); BENCH_BUILD picks the build
 # directory (default build); BENCH_REPS overrides the repetitions; BENCH_NO_BUILD=1 skips the
 # build. Parts not re-run keep their last figures, each with the date it was measured (the run
 # before is kept as PART.tsv.prev in the results directory).
@@ -27,12 +27,12 @@ mkdir -p "$RES" "$BENCH_DIR"
 MODE=full
 [ -n "${BENCH_QUICK:-}" ] && [ "${BENCH_QUICK}" != 0 ] && MODE=quick
 
-parts=${*:-pause write cow restore overhead eager lazy tree}
+parts=${*:-pause write cow restore overhead incr eager lazy tree}
 [ "$parts" = report ] && parts=""   # only rewrite the table and the document
 for p in $parts; do
     case $p in
-    pause|write|cow|restore|overhead|eager|lazy|tree) ;;
-    *) echo "bench.sh: unknown part '$p' (pause write cow restore overhead eager lazy tree, or report)" >&2; exit 2 ;;
+    pause|write|cow|restore|overhead|incr|eager|lazy|tree) ;;
+    *) echo "bench.sh: unknown part '$p' (pause write cow restore overhead incr eager lazy tree, or report)" >&2; exit 2 ;;
     esac
     echo "== $p ($MODE) ==" >&2
     start=$(date -u '+%Y-%m-%d %H:%M UTC')
@@ -48,7 +48,7 @@ done
 
 # The table: every part's last figures.
 printf '%-9s %-26s %-32s %10s %-6s %-29s %10s %8s  %s\n' part case figure median unit baseline median ratio verdict
-for p in pause write restore cow overhead eager lazy tree; do
+for p in pause write restore cow overhead incr eager lazy tree; do
     [ -f "$RES/$p.tsv" ] || continue
     awk -F'\t' '$1 == "ROW" {
         printf "%-9s %-26s %-32s %10s %-6s %-29s %10s %8s  %s\n", $2, $3, $4, $6, $5, $10, $11, $15, $17 }' "$RES/$p.tsv"
@@ -103,7 +103,7 @@ the same data**; the ratio is figure / baseline. No benchmark is a pass/fail tes
 | source | commit $commit (plus the working tree) |
 
 EOF
-for p in pause write restore cow overhead eager lazy tree; do
+for p in pause write restore cow overhead incr eager lazy tree; do
     f=$RES/$p.tsv
     [ -f "$f" ] || continue
     awk -F'\t' -v part="$p" '
@@ -118,9 +118,10 @@ for p in pause write restore cow overhead eager lazy tree; do
         title["cow"] = "4. Copy-on-write cost"
         title["restore"] = "3. Restore time"
         title["overhead"] = "5. Steady-state overhead"
-        title["eager"] = "7. Eager restore against the populate limit"
-        title["lazy"] = "8. Lazy restore against the eager restore"
-        title["tree"] = "9. The pause of a job of four processes"
+        title["incr"] = "7. Incremental images: size and write time against a full image"
+        title["eager"] = "8. Eager restore against the populate limit"
+        title["lazy"] = "9. Lazy restore against the eager restore"
+        title["tree"] = "10. The pause of a job of four processes"
         printf "## %s\n\nMeasured %s, %s mode, in %s s; load average (1, 5, 15 min) at the end: %s.\n\n", title[part], $3, $4, $5, $6
         printf "| case | figure | value | n | baseline | baseline value | ratio | target | verdict | note |\n"
         printf "|---|---|---|---|---|---|---|---|---|---|\n"

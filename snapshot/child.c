@@ -89,6 +89,9 @@ __attribute__((noreturn)) static void finish(struct child *c, int err, const cha
     rep.uring_err = c->w.uring_err;
     rep.direct = c->no_direct ? -1 : c->w.direct_used;
     rep.direct_err = c->w.direct_err;
+    rep.depth = c->incr ? req->track.depth : 0;
+    rep.inherited = c->inherited;
+    rep.toc_checksum = XXH3_64bits(c->toc, c->ntoc * sizeof c->toc[0]); /* as the trailer's */
     if (err) {
         crs_sb_str(&b, c->stage ? c->stage : "writing");
         crs_sb_str(&b, " ");

@@ -118,6 +118,15 @@ struct child {
     uint64_t released;                 /* bytes unmapped */
     uint64_t t0;                       /* when the child started */
     char fault[192];                   /* set by on_fault: replaces the errno text */
+    /* an incremental image (incr.c) */
+    int incr;                          /* 1: pages the runtime saw unwritten go to INHERIT */
+    uint32_t nclean;                   /* the runtime's clean list, once the pause came */
+    uint32_t at_clean, at_written, at_fresh; /* the walk's place in the runtime's lists */
+    struct crs_img_range *inh;         /* the INHERIT runs */
+    uint32_t ninh;
+    uint64_t inherited;                /* bytes in them */
+    int pause_read;                    /* the pause was read already (incr.c waits for it) */
+    uint64_t pause_ns;
 };
 
 static inline uint64_t now_ns(clockid_t clk)
@@ -187,6 +196,13 @@ void crs_child_shm(struct child *c);
 /* The runtime's whole copy of region v, or NULL. */
 const struct crs_snap_shmcopy *crs_child_shm_copy(const struct child *c,
                                                   const struct crs_img_vma *v);
+/* incr.c: an incremental image. begin decides (c->incr) and waits for the runtime's list;
+ * inherits says whether the page at addr is left to the parent, add records it so; own is
+ * the area shared with the runtime, never saved. */
+void crs_incr_begin(struct child *c);
+int crs_incr_inherits(struct child *c, uint64_t addr);
+int crs_incr_add(struct child *c, const struct crs_img_vma *v, uint64_t addr);
+int crs_incr_own(const struct child *c, uint64_t addr);
 /* maphash.c: hashes the files mapped shared into c->maphash. */
 void crs_child_maphash(struct child *c);
 int crs_child_renumber(struct child *c, uint64_t seq);

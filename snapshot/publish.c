@@ -223,6 +223,7 @@ static int job_known(const uint8_t job[CRS_PUBLISH_JOB_SIZE])
 
 struct retain_ent {
     int64_t seq;
+    int keep;                   /* among the newest KEEP, or needed by one that is */
     char name[64];
 };
 
@@ -264,6 +265,36 @@ void crs_publish_remove_parts(int dfd, const char *name)
     unlinkat(dfd, name, AT_REMOVEDIR);
 }
 
+/* The sequence number of the image an incremental image name was written on (its PARENT
+ * record), or -1 for a full image or one that cannot be read so. */
+static int64_t parent_seq_of(int dfd, const char *name)
+{
+    struct crs_img_trailer t;
+    struct crs_img_toc_entry toc[64];
+    struct crs_img_parent par;
+    struct stat st;
+    int64_t seq = -1;
+    int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < 128 ||
+        pread(fd, &t, sizeof t, st.st_size - (off_t)sizeof t) != (ssize_t)sizeof t ||
+        memcmp(t.magic, CRS_IMG_TRAILER_MAGIC, sizeof t.magic) || t.toc_count == 0 ||
+        t.toc_count > 64 || t.toc_offset + (uint64_t)t.toc_count * sizeof toc[0] + sizeof t !=
+        (uint64_t)st.st_size ||
+        pread(fd, toc, t.toc_count * sizeof toc[0], (off_t)t.toc_offset) !=
+        (ssize_t)(t.toc_count * sizeof toc[0]))
+        goto out;
+    for (uint32_t i = 0; i < t.toc_count; i++)
+        if (toc[i].type == CRS_SEC_PARENT && toc[i].length == sizeof par &&
+            toc[i].offset + 16 + sizeof par <= t.toc_offset &&
+            pread(fd, &par, sizeof par, (off_t)toc[i].offset + 16) == (ssize_t)sizeof par)
+            seq = par.seq <= INT64_MAX ? (int64_t)par.seq : -1;
+out:
+    close(fd);
+    return seq;
+}
+
 int crs_publish_retain(int dfd, int keep, const char *current,
                        const uint8_t job[CRS_PUBLISH_JOB_SIZE], void *work, size_t cap)
 {
@@ -303,18 +334,30 @@ int crs_publish_retain(int dfd, int keep, const char *current,
     /* the image just written always counts as one of the kept */
     size_t kept = 1;
     for (size_t i = 0; i < n; i++) {
-        if (!strcmp(ents[i].name, current) || !is_ours(dfd, ents[i].name, job))
-            continue;
-        if (kept < (size_t)keep) {
-            kept++;
+        ents[i].keep = 0;
+        if (!strcmp(ents[i].name, current) || !is_ours(dfd, ents[i].name, job)) {
+            ents[i].keep = 1;
             continue;
         }
-        if (unlinkat(dfd, ents[i].name, 0) == 0) {
+        if (kept < (size_t)keep) {
+            kept++;
+            ents[i].keep = 1;
+        }
+    }
+    /* and every image a kept one is incremental on: parents have lower numbers, so they come
+     * later in this list, and one pass marks whole chains (a name's number is its image's) */
+    for (size_t i = 0; i < n; i++) {
+        int64_t ps = ents[i].keep ? parent_seq_of(dfd, ents[i].name) : -1;
+        for (size_t j = i + 1; ps >= 0 && j < n; j++)
+            if (ents[j].seq == ps)
+                ents[j].keep = 1;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!ents[i].keep && unlinkat(dfd, ents[i].name, 0) == 0) {
             deleted++;
             parts_name(ents[i].name, dents, sizeof dents);  /* a job's: its members' images */
             crs_publish_remove_parts(dfd, dents);
         }
-    }
     if (deleted)
         sync_dir(dfd);
     return deleted;

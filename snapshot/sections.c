@@ -187,7 +187,7 @@ static int write_tail(struct child *c, const struct crs_img_header *h)
     t.toc_offset = crs_writer_pos(&c->w);
     t.toc_count = c->ntoc;
     t.file_size = t.toc_offset + c->ntoc * sizeof(struct crs_img_toc_entry) + sizeof t;
-    t.pause_ns = read_pause(c->req->pause_fd);
+    t.pause_ns = c->pause_read ? c->pause_ns : read_pause(c->req->pause_fd);
     t.header_checksum = XXH3_64bits(h, sizeof *h);
     t.toc_checksum = XXH3_64bits(c->toc, c->ntoc * sizeof(struct crs_img_toc_entry));
     t.checksum = XXH3_64bits(&t, offsetof(struct crs_img_trailer, checksum));
@@ -206,7 +206,8 @@ int crs_child_write_image(struct child *c)
 
     memset(&h, 0, sizeof h);
     memcpy(h.magic, CRS_IMG_MAGIC, 8);
-    h.version = CRS_IMG_VERSION;
+    crs_incr_begin(c);                  /* before the header: it decides the version */
+    h.version = c->incr ? CRS_IMG_VERSION_INCR : CRS_IMG_VERSION;
     h.header_size = sizeof h;
     h.arch = CRS_ARCH_ID;
     h.page_size = CRS_IMG_PAGE_SIZE;
@@ -242,6 +243,17 @@ int crs_child_write_image(struct child *c)
     e->length = sh.length;
     e->checksum = XXH3_64bits_digest(&c->hs);
 
+    struct crs_img_parent par;
+    memset(&par, 0, sizeof par);
+    if (c->incr) {
+        par.toc_checksum = req->track.parent_toc;
+        par.created_ns = req->track.parent_created;
+        par.seq = req->track.parent_seq;
+        par.depth = req->track.depth;
+        par.name = crs_strtab_add(&c->st, req->track.parent_name);
+        if (!par.name)
+            return -E2BIG;
+    }
     c->proc.nthreads = req->nthreads;
     memcpy(c->proc.itimers, req->itimers, sizeof c->proc.itimers);
     c->proc.restart = req->restart;
@@ -296,6 +308,11 @@ int crs_child_write_image(struct child *c)
     if (c->nidx && !c->idx_failed && c->nidx == c->nchunks &&
         (r = put_section(c, CRS_SEC_PAGEIDX, (uint32_t)c->nidx, c->idx,
                          c->nidx * sizeof *c->idx, NULL, 0)))
+        return r;
+    if (c->incr &&
+        ((r = put_section(c, CRS_SEC_PARENT, 1, &par, sizeof par, NULL, 0)) ||
+         (c->ninh && (r = put_section(c, CRS_SEC_INHERIT, c->ninh, c->inh,
+                                      c->ninh * sizeof *c->inh, NULL, 0)))))
         return r;
     if (c->nunsaved &&
         (r = put_section(c, CRS_SEC_UNSAVED, (uint32_t)c->nunsaved, c->unsaved,

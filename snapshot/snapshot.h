@@ -81,6 +81,36 @@ struct crs_snap_shmcopy {
  * runtime lists (CRS_MAX_INTERNAL_FDS, runtime/state.h, which asserts it). */
 #define CRS_SNAP_MAX_INTERNAL_FDS 640
 
+/* Incremental images (runtime/track.c keeps the tracking; docs/ARCHITECTURE.md says why it is
+ * done so). The runtime tracks written pages with userfaultfd's asynchronous write protection:
+ * just before the stop it collects the pages written since its previous reset (made before the
+ * previous snapshot) and protects them again (PAGEMAP_SCAN with PM_SCAN_WP_MATCHING), into
+ * `written`; once the threads run again, it lists the pages still protected (`clean`: not
+ * written since that reset, in regions it tracks), into a memory area shared with the child,
+ * and then writes the pause to pause_fd. `fresh` are the regions it started tracking just
+ * before this reset, whose earlier writes it did not see. A page is left to the parent only
+ * when it is in `clean` and in neither `written` nor `fresh`: unwritten from before the
+ * previous snapshot until after this one. */
+struct crs_snap_range {
+    uint64_t start, end;
+};
+struct crs_snap_track {
+    int incr;                       /* 1: write an incremental image on the parent below */
+    uint32_t depth;                 /* this image's depth in its chain (parent's + 1) */
+    char parent_name[64];           /* the parent's file name in dir */
+    uint64_t parent_toc;            /* its trailer's toc_checksum */
+    uint64_t parent_created;        /* its header's created_ns */
+    uint64_t parent_seq;
+    const struct crs_snap_range *written; /* ascending, disjoint */
+    uint32_t nwritten;
+    const struct crs_snap_range *fresh;   /* ascending, disjoint */
+    uint32_t nfresh;
+    const struct crs_snap_range *clean;   /* in the shared area: valid once the pause came */
+    const volatile uint32_t *nclean;
+    const void *area;               /* the shared area: a region of the process not saved */
+    size_t area_size;
+};
+
 struct crs_snap_request {
     char path[CRS_PATH_MAX];        /* final image path */
     char dir[CRS_PATH_MAX];         /* directory for `latest` and retention; "" for explicit paths */
@@ -143,6 +173,7 @@ struct crs_snap_request {
     int log_level;                  /* the runtime's: above 0 the child says it falls back to
                                      * pwrite */
     struct crs_snap_hooks hooks;    /* tests only; all zero otherwise */
+    struct crs_snap_track track;    /* incremental images */
 };
 
 struct crs_snap_report {
@@ -164,6 +195,10 @@ struct crs_snap_report {
     uint32_t nunsaved;              /* what a restore will not bring back (UNSAVED section) */
     uint32_t unsaved_shown;         /* of which the first ones, one per line, in unsaved */
     char unsaved[1024];
+    uint64_t toc_checksum;          /* the image's identity for a child image (PARENT) */
+    uint32_t depth;                 /* 0: a full image; else its depth in its chain */
+    uint32_t pad;
+    uint64_t inherited;             /* bytes left to the parent */
 };
 
 /* Runs in the snapshot child. Writes req->path atomically (temp name, fsync, rename, directory

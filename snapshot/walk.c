@@ -210,7 +210,7 @@ static int save_page(struct child *c, const struct crs_img_vma *v, uint64_t addr
 {
     uint64_t s0 = (uint64_t)(uintptr_t)c->req->scratch;
     uint64_t s1 = s0 + c->req->scratch_size;
-    if (addr >= s0 && addr < s1)
+    if ((addr >= s0 && addr < s1) || crs_incr_own(c, addr))
         return 0;
     if ((v->flags & CRS_VMA_F_GUARDS) && in_guard(c, addr))
         return 0;                       /* it would fault, and holds nothing */
@@ -267,6 +267,13 @@ static int scan_region(struct child *c, const struct crs_img_vma *v, int mode, i
                     c->proc.pages_zero++; /* the shared zero page: nothing to read */
                     continue;
                 }
+                /* not written since the parent: the parent has it (a page discarded since
+                 * is not populated, and a zero page read in since is the zero page) */
+                if (crs_incr_inherits(c, p)) {
+                    if ((r = crs_incr_add(c, v, p)))
+                        return r;
+                    continue;
+                }
                 if ((r = save_page(c, v, p, readable)))
                     return r;
             }
@@ -286,6 +293,7 @@ int crs_walk_region(struct child *c, struct crs_img_vma *v)
     int mode = save_mode(v);
     uint32_t saved_before = c->nchunks;
     uint64_t bytes_before = c->proc.memory_saved + (uint64_t)c->run_pages * CRS_IMG_PAGE_SIZE;
+    uint64_t inherited_before = c->inherited;
     int readable = (v->prot & PROT_READ) != 0;
     int use_pm = mode == SAVE_ANON || mode == SAVE_DIRTY;
     int use_mc = mode == SAVE_RESIDENT;
@@ -352,7 +360,8 @@ done:
         return r;
     crs_release_to(c, v->end, 1);
     c->rel_v = NULL;
-    if (c->nchunks != saved_before || c->proc.memory_saved != bytes_before)
+    if (c->nchunks != saved_before || c->proc.memory_saved != bytes_before ||
+        c->inherited != inherited_before)
         v->flags |= CRS_VMA_F_SAVED;
     return 0;
 }

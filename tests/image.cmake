@@ -19,6 +19,7 @@ crs_image_unit(test_image_release)
 crs_image_unit(test_image_limits)
 crs_image_unit(test_fdkinds)
 crs_image_unit(test_image_window)
+crs_image_unit(test_image_chain)
 # it runs `crsnap restore -n` some forty times, on images of up to 56 MiB of descriptors
 set_tests_properties(test_image_limits PROPERTIES TIMEOUT 180)
 if(CRSNAP_SANITIZE)

@@ -272,6 +272,13 @@ static void print_text(const struct crs_image *img, const struct summary *s)
            (unsigned long long)img->header.seq,
            (img->header.flags & CRS_IMG_F_KILLED) ? ", process exited after it" : "");
     crs_tree_info_text(img);
+    if (img->parent) {
+        printf("parent:    ");
+        str(img->parent_name);
+        printf(" (sequence %llu, chain depth %u), %s of pages left to it\n",
+               (unsigned long long)img->parent->seq, img->parent->depth,
+               crs_fmt_bytes(a, sizeof a, crs_image_inherited_bytes(img)));
+    }
     printf("host       ");
     str(img->host.sysname);
     putchar(' ');
@@ -359,6 +366,15 @@ static void print_json(const struct crs_image *img, const struct summary *s)
     printf(",\"version\":%u,\"seq\":%llu,\"created_ns\":%llu,\"killed\":%s", img->header.version,
            (unsigned long long)img->header.seq, (unsigned long long)img->header.created_ns,
            (img->header.flags & CRS_IMG_F_KILLED) ? "true" : "false");
+    if (img->parent) {
+        printf(",\"parent\": ");
+        crs_json_string_str(stdout, img->parent_name);
+        printf(",\"parent_seq\":%llu,\"chain_depth\":%u,\"inherited_bytes\":%llu",
+               (unsigned long long)img->parent->seq, img->parent->depth,
+               (unsigned long long)crs_image_inherited_bytes(img));
+    } else {
+        printf(",\"parent\":null,\"chain_depth\":0,\"inherited_bytes\":0");
+    }
     printf(",\"pid\":%u,\"ppid\":%u,\"outer_pid\":%u,\"exe\":", p->pid, p->ppid, img->outer_pid);
     crs_json_string_str(stdout, crs_image_string(img, p->exe));
     printf(",\"comm\":");
@@ -477,6 +493,14 @@ int crs_cmd_info(int argc, char **argv)
         print_json(img, &s);
     else
         print_text(img, &s);
+    /* an incremental image without its chain: said, and the exit status says it */
+    int chain = crs_image_open_chain(img, err, sizeof err);
+    if (chain < 0) {
+        fflush(stdout);
+        fprintf(stderr, "crsnap info: ");
+        crs_print_escaped_str(stderr, err);
+        fputc('\n', stderr);
+    }
     crs_image_close(img);
-    return fflush(stdout) == 0 ? CRS_EXIT_OK : CRS_EXIT_FAIL;
+    return fflush(stdout) == 0 && chain == 0 ? CRS_EXIT_OK : CRS_EXIT_FAIL;
 }

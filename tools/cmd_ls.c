@@ -117,12 +117,23 @@ opened:;
     const char *prog = crs_image_string(img, img->process.comm);
     char prog_e[80];
     crs_escape_str(prog_e, sizeof prog_e, prog && *prog ? prog : "?");
-    printf("%6llu  %-23s  %-16s  %9s  %9s  %5.1fx  %8s  %s%s\n",
+    printf("%6llu  %-23s  %-16s  %9s  %9s  %5.1fx  %8s  %s%s",
            (unsigned long long)img->header.seq, crs_fmt_time(t, sizeof t, img->header.created_ns),
            prog_e, crs_fmt_bytes(m, sizeof m, img->process.memory_covered),
            crs_fmt_bytes(s, sizeof s, img->file_size),
            stored ? (double)img->process.memory_saved / (double)stored : 0.0,
            crs_fmt_duration(p, sizeof p, img->trailer.pause_ns), e->name, why);
+    /* an incremental image: on which, and whether its chain is whole */
+    if (img->parent) {
+        printf("  (incr on ");
+        crs_print_escaped_str(stdout, img->parent_name);
+        if (crs_image_open_chain(img, err, sizeof err) < 0) {
+            printf(", not restorable: ");
+            crs_print_escaped_str(stdout, err);
+        }
+        putchar(')');
+    }
+    putchar('\n');
     crs_tree_info_ls(img);
     crs_image_close(img);
 }

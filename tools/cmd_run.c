@@ -28,7 +28,7 @@
 
 static const char run_usage[] =
     "usage: crsnap run [-r] [--exit-on SIG[,SIG...]] [-d DIR] [-i SECONDS] [-k KEEP] [-s SIGNAL]\n"
-    "                  [--] PROGRAM [ARG...]\n"
+    "                  [--full-every N] [--] PROGRAM [ARG...]\n"
     "\n"
     "Start PROGRAM with checkpointing enabled: libcrsnap is preloaded into it and configured\n"
     "through the environment. PROGRAM replaces crsnap run (same pid), so its exit status and\n"
@@ -38,7 +38,10 @@ static const char run_usage[] =
     "  -d, --dir DIR          image directory (default $CRSNAP_DIR, else ./crsnap-images);\n"
     "                         created if missing\n"
     "  -i, --interval SECS    take a checkpoint every SECS seconds (0.001 to 1e8; 0 = never)\n"
-    "  -k, --keep KEEP        keep the KEEP newest images in DIR (default 3; 0 = all)\n"
+    "  -k, --keep KEEP        keep the KEEP newest images in DIR (default 3; 0 = all), and\n"
+    "                         the older ones they are incremental on\n"
+    "  --full-every N         every Nth image is full, the others hold only the pages\n"
+    "                         written since the one before (default 8; 1 = always full)\n"
     "  -s, --signal SIGNAL    signal that triggers a checkpoint: a name (USR1, SIGUSR2,\n"
     "                         RTMIN+2) or a number, or 'none' (default USR1)\n"
     "  -r, --resume           if DIR holds an image of this job (same PROGRAM, same ARGs),\n"
@@ -436,11 +439,12 @@ int crs_cmd_run(int argc, char **argv)
         {"resume", no_argument, NULL, 'r'},
         {"exit-on", required_argument, NULL, 'E'},
         {"fresh-if-unrestorable", no_argument, NULL, 'F'},
+        {"full-every", required_argument, NULL, 'f'},
         {NULL, 0, NULL, 0},
     };
     const char *dir = NULL;
     double interval = -1;
-    int keep = -1, sig = SIGUSR1, sig_given = 0, resume = 0, fresh_ok = 0, c, r;
+    int keep = -1, full_every = -1, sig = SIGUSR1, sig_given = 0, resume = 0, fresh_ok = 0, c, r;
     char lib[PATH_MAX], prog[PATH_MAX], dirbuf[PATH_MAX], num[64], job[32];
     char exit_on[256] = "";
     sigset_t orig, early;
@@ -466,6 +470,13 @@ int crs_cmd_run(int argc, char **argv)
             if (crs_parse_interval(optarg, &interval) < 0) {
                 fprintf(stderr, "crsnap run: -i wants seconds, 0.001 to 1e8 (0 = none),"
                                 " not '%s'\n", optarg);
+                return CRS_EXIT_USAGE;
+            }
+            break;
+        case 'f':
+            if (crs_parse_full_every(optarg, &full_every) < 0) {
+                fprintf(stderr, "crsnap run: --full-every wants a whole number, 1 to %d (1 = "
+                                "always full), not '%s'\n", CRS_MAX_FULL_EVERY, optarg);
                 return CRS_EXIT_USAGE;
             }
             break;
@@ -555,6 +566,10 @@ int crs_cmd_run(int argc, char **argv)
     if (keep >= 0) {
         snprintf(num, sizeof num, "%d", keep);
         setenv("CRSNAP_KEEP", num, 1);
+    }
+    if (full_every > 0) {
+        snprintf(num, sizeof num, "%d", full_every);
+        setenv("CRSNAP_FULL_EVERY", num, 1);
     }
     /* -s always wins; without it, an existing CRSNAP_SIGNAL is respected, else USR1. */
     if (sig_given || !getenv("CRSNAP_SIGNAL") || !*getenv("CRSNAP_SIGNAL")) {

@@ -83,6 +83,9 @@ int crs_cmd_verify(int argc, char **argv)
     r = crs_restore_check_image(img, err, sizeof err);
     if (!r)
         r = crs_image_verify(img, isatty(2) ? show : NULL, &prog, err, sizeof err);
+    /* an incremental image is sound only with every ancestor there, the right one, sound */
+    if (!r && (r = crs_image_open_chain(img, err, sizeof err)) == 0)
+        r = crs_image_check_chain(img, 1, err, sizeof err);
     if (prog.shown)
         fprintf(stderr, "\r\033[K");
     /* a job's image is sound only when every process's image is */
@@ -111,6 +114,9 @@ int crs_cmd_verify(int argc, char **argv)
         printf(": ok, %u regions, %s of pages in %u chunks, %s file", img->nvmas,
                crs_fmt_bytes(a, sizeof a, img->process.memory_saved), img->nchunks,
                crs_fmt_bytes(b, sizeof b, img->file_size));
+        if (img->parent)
+            printf(", incremental: %s more from %u ancestors, verified too",
+                   crs_fmt_bytes(a, sizeof a, crs_image_chain_bytes(img)), img->parent->depth);
         if (img->tree)
             printf("; a job of %u processes, every image sound", img->ntree);
         putchar('\n');

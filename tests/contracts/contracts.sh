@@ -94,6 +94,7 @@ check() {
 
 # The snapshot child: the page walk, the writer, publication, and what they read of /proc.
 check child snapshot/child.c snapshot/release.c snapshot/pool.c snapshot/pageidx.c snapshot/walk.c \
+    snapshot/incr.c \
     snapshot/fault.c snapshot/sections.c snapshot/maphash.c snapshot/publish.c snapshot/writer.c \
     common/proc_util.c common/filehash.c \
     snapshot/proc_maps.c snapshot/proc_fds.c snapshot/proc_process.c snapshot/proc_unsaved.c \

@@ -7,10 +7,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <xxhash.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -272,4 +274,30 @@ int crs_test_delete_file(struct crs_test_req *t, const char *dir, const char *te
     t->req.ndeleted = 1;
     t->req.deleted_memfd = m;
     return fd;
+}
+
+void crs_test_fix_sums(char *p, size_t n)
+{
+    struct crs_img_trailer *t = (struct crs_img_trailer *)(p + n - sizeof *t);
+    if (t->toc_offset < n && t->toc_count < 1000 &&
+        t->toc_offset + t->toc_count * sizeof(struct crs_img_toc_entry) <= n)
+        t->toc_checksum = XXH3_64bits(p + t->toc_offset,
+                                      t->toc_count * sizeof(struct crs_img_toc_entry));
+    t->header_checksum = XXH3_64bits(p, 64);
+    t->checksum = XXH3_64bits(t, offsetof(struct crs_img_trailer, checksum));
+}
+
+struct crs_img_toc_entry *crs_test_entry(char *p, size_t n, uint32_t type)
+{
+    struct crs_img_trailer *t = (struct crs_img_trailer *)(p + n - sizeof *t);
+    struct crs_img_toc_entry *toc = (void *)(p + t->toc_offset);
+    for (uint32_t i = 0; i < t->toc_count; i++)
+        if (toc[i].type == type)
+            return &toc[i];
+    return NULL;
+}
+
+void crs_test_resum(char *p, struct crs_img_toc_entry *e)
+{
+    e->checksum = XXH3_64bits(p + e->offset + 16, e->length);
 }

@@ -48,4 +48,11 @@ int crs_test_count(const char *dir, const char *prefix);
 char *crs_test_slurp(const char *path, size_t *len);
 void crs_test_spit(const char *path, const void *p, size_t len);
 
+/* Editing an image in memory (p, n bytes): the checksums of the table of contents and the
+ * trailer rewritten after an edit; the table entry of a section type (NULL if none); a
+ * section's checksum after an edit of its payload, so that the deeper checks must catch it. */
+void crs_test_fix_sums(char *p, size_t n);
+struct crs_img_toc_entry *crs_test_entry(char *p, size_t n, uint32_t type);
+void crs_test_resum(char *p, struct crs_img_toc_entry *e);
+
 #endif

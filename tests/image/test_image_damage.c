@@ -293,41 +293,12 @@ static void test_flipped_bytes(void **state)
     }
 }
 
-/* Rewrites the checksums of table of contents and trailer after an edit. */
-static void fix_sums(char *p, size_t n)
-{
-    struct crs_img_trailer *t = (struct crs_img_trailer *)(p + n - sizeof *t);
-    if (t->toc_offset < n && t->toc_count < 1000 &&
-        t->toc_offset + t->toc_count * sizeof(struct crs_img_toc_entry) <= n)
-        t->toc_checksum = XXH3_64bits(p + t->toc_offset,
-                                      t->toc_count * sizeof(struct crs_img_toc_entry));
-    t->header_checksum = XXH3_64bits(p, 64);
-    t->checksum = XXH3_64bits(t, offsetof(struct crs_img_trailer, checksum));
-}
-
-static struct crs_img_toc_entry *entry(char *p, size_t n, uint32_t type)
-{
-    struct crs_img_trailer *t = (struct crs_img_trailer *)(p + n - sizeof *t);
-    struct crs_img_toc_entry *toc = (void *)(p + t->toc_offset);
-    for (uint32_t i = 0; i < t->toc_count; i++)
-        if (toc[i].type == type)
-            return &toc[i];
-    return NULL;
-}
-
 /* The first record of section type, which must be there; *e its table entry. */
 static void *record(char *p, size_t n, uint32_t type, struct crs_img_toc_entry **e)
 {
-    *e = entry(p, n, type);
+    *e = crs_test_entry(p, n, type);
     assert_non_null(*e);
     return p + (*e)->offset + 16;
-}
-
-/* After an edit of a section's records: its checksum, so that the deeper checks must catch the
- * edit. */
-static void resum(char *p, struct crs_img_toc_entry *e)
-{
-    e->checksum = XXH3_64bits(p + e->offset + 16, e->length);
 }
 
 /* The good image with edit made and the sums fixed up: refused by the reader (with a reason
@@ -337,7 +308,7 @@ static void hostile(void (*edit)(char *p, size_t n), const char *what, const cha
     char *p = malloc(len0);
     memcpy(p, img0, len0);
     edit(p, len0);
-    fix_sums(p, len0);
+    crs_test_fix_sums(p, len0);
     write_bad(p, len0);
     rejects(what, expect);
     cli_rejects("verify", bad);
@@ -347,17 +318,17 @@ static void hostile(void (*edit)(char *p, size_t n), const char *what, const cha
 
 static void huge_vma_count(char *p, size_t n)
 {
-    struct crs_img_toc_entry *e = entry(p, n, CRS_SEC_VMAS);
+    struct crs_img_toc_entry *e = crs_test_entry(p, n, CRS_SEC_VMAS);
     e->count = 0xffffffffu;
     e->length = 0xffffffffull * sizeof(struct crs_img_vma);
 }
 static void huge_length(char *p, size_t n)
 {
-    entry(p, n, CRS_SEC_STRINGS)->length = 1ull << 62;
+    crs_test_entry(p, n, CRS_SEC_STRINGS)->length = 1ull << 62;
 }
 static void offset_outside(char *p, size_t n)
 {
-    entry(p, n, CRS_SEC_FDS)->offset = 0xfffffffffff8ull;
+    crs_test_entry(p, n, CRS_SEC_FDS)->offset = 0xfffffffffff8ull;
 }
 static void huge_toc_count(char *p, size_t n)
 {
@@ -371,29 +342,29 @@ static void toc_offset_wrap(char *p, size_t n)
 }
 static void two_process_sections(char *p, size_t n)
 {
-    *entry(p, n, CRS_SEC_HOST) = *entry(p, n, CRS_SEC_PROCESS);
+    *crs_test_entry(p, n, CRS_SEC_HOST) = *crs_test_entry(p, n, CRS_SEC_PROCESS);
 }
 static void huge_chunk(char *p, size_t n)
 {
-    struct crs_img_toc_entry *e = entry(p, n, CRS_SEC_PAGES);
+    struct crs_img_toc_entry *e = crs_test_entry(p, n, CRS_SEC_PAGES);
     struct crs_img_chunk *c = (void *)(p + e->offset + 16);
     c->npages = 1u << 30;
 }
 static void chunk_clen_huge(char *p, size_t n)
 {
-    struct crs_img_toc_entry *e = entry(p, n, CRS_SEC_PAGES);
+    struct crs_img_toc_entry *e = crs_test_entry(p, n, CRS_SEC_PAGES);
     struct crs_img_chunk *c = (void *)(p + e->offset + 16);
     c->clen = 0xfffffff0u;
 }
 static void chunk_outside_regions(char *p, size_t n)
 {
-    struct crs_img_toc_entry *e = entry(p, n, CRS_SEC_PAGES);
+    struct crs_img_toc_entry *e = crs_test_entry(p, n, CRS_SEC_PAGES);
     struct crs_img_chunk *c = (void *)(p + e->offset + 16);
     c->addr = 0x1000;
 }
 static void chunk_count_wrong(char *p, size_t n)
 {
-    entry(p, n, CRS_SEC_PAGES)->count += 1;
+    crs_test_entry(p, n, CRS_SEC_PAGES)->count += 1;
 }
 static void string_out_of_range(char *p, size_t n)
 {
@@ -407,7 +378,7 @@ static void vmas_overlap(char *p, size_t n)
     struct crs_img_toc_entry *e;
     struct crs_img_vma *v = record(p, n, CRS_SEC_VMAS, &e);
     v[1].start = v[0].start;
-    resum(p, e);
+    crs_test_resum(p, e);
 }
 static void pages_in_vdso(char *p, size_t n)
 {
@@ -416,14 +387,14 @@ static void pages_in_vdso(char *p, size_t n)
     for (uint32_t i = 0; i < e->count; i++)
         if (v[i].flags & CRS_VMA_F_SAVED)
             v[i].kind = CRS_VMA_VDSO;
-    resum(p, e);
+    crs_test_resum(p, e);
 }
 static void no_main_thread(char *p, size_t n)
 {
     struct crs_img_toc_entry *e;
     struct crs_img_thread *t = record(p, n, CRS_SEC_THREADS, &e);
     t[0].flags = 0;
-    resum(p, e);
+    crs_test_resum(p, e);
 }
 static void epoll_count(char *p, size_t n)
 {
@@ -431,21 +402,21 @@ static void epoll_count(char *p, size_t n)
     struct crs_img_fd *f = record(p, n, CRS_SEC_FDS, &e);
     f[0].kind = CRS_FD_EPOLL;
     f[0].u.epoll.n = 1000000;
-    resum(p, e);
+    crs_test_resum(p, e);
 }
 static void queued_len_past(char *p, size_t n)
 {
     struct crs_img_toc_entry *e;
     struct crs_img_queued *q = record(p, n, CRS_SEC_QUEUED, &e);
     q->len = 4096;
-    resum(p, e);
+    crs_test_resum(p, e);
 }
 static void queued_not_a_pipe(char *p, size_t n)
 {
     struct crs_img_toc_entry *e;
     struct crs_img_queued *q = record(p, n, CRS_SEC_QUEUED, &e);
     q->fd = 0;                          /* stdin: not the pipe with that inode */
-    resum(p, e);
+    crs_test_resum(p, e);
 }
 static void queued_count(char *p, size_t n)
 {
@@ -463,28 +434,28 @@ static void queued_padding_past(char *p, size_t n)
     e->length = sh->length = sizeof *q + 17;     /* unpadded: 33 bytes */
     e->count = 2;                                /* 2 headers fit in 33 bytes */
     q->len = 17;
-    resum(p, e);
+    crs_test_resum(p, e);
 }
 static void deleted_size_past(char *p, size_t n)
 {
     struct crs_img_toc_entry *e;
     struct crs_img_deleted *d = record(p, n, CRS_SEC_DELETED, &e);
     d->size = 1ull << 40;
-    resum(p, e);
+    crs_test_resum(p, e);
 }
 static void deleted_not_a_file(char *p, size_t n)
 {
     struct crs_img_toc_entry *e;
     struct crs_img_deleted *d = record(p, n, CRS_SEC_DELETED, &e);
     d->fd = qpipe[0];                   /* a pipe, not a regular file */
-    resum(p, e);
+    crs_test_resum(p, e);
 }
 static void unsaved_text_outside(char *p, size_t n)
 {
     struct crs_img_toc_entry *e;
     struct crs_img_unsaved *u = record(p, n, CRS_SEC_UNSAVED, &e);
     u->what = 0x7fffffff;
-    resum(p, e);
+    crs_test_resum(p, e);
 }
 static void unsaved_no_such_fd(char *p, size_t n)
 {
@@ -492,7 +463,7 @@ static void unsaved_no_such_fd(char *p, size_t n)
     struct crs_img_unsaved *u = record(p, n, CRS_SEC_UNSAVED, &e);
     u->kind = CRS_UNSAVED_FD;
     u->fd = 99999;
-    resum(p, e);
+    crs_test_resum(p, e);
 }
 static void unsaved_pid_zero(char *p, size_t n)
 {
@@ -500,7 +471,7 @@ static void unsaved_pid_zero(char *p, size_t n)
     struct crs_img_unsaved *u = record(p, n, CRS_SEC_UNSAVED, &e);
     u->kind = CRS_UNSAVED_CHILD;
     u->pid = 0;
-    resum(p, e);
+    crs_test_resum(p, e);
 }
 static void unsaved_count(char *p, size_t n)
 {
@@ -513,7 +484,7 @@ static void guard_empty(char *p, size_t n)
     struct crs_img_toc_entry *e;
     struct crs_img_guard *g = record(p, n, CRS_SEC_GUARDS, &e);
     g->end = g->start;
-    resum(p, e);
+    crs_test_resum(p, e);
 }
 static void guard_outside(char *p, size_t n)
 {
@@ -521,7 +492,7 @@ static void guard_outside(char *p, size_t n)
     struct crs_img_guard *g = record(p, n, CRS_SEC_GUARDS, &e);
     g->start = 0x1000;                  /* no region there */
     g->end = 0x2000;
-    resum(p, e);
+    crs_test_resum(p, e);
 }
 /* The page index: a record for no saved region, one pointing past the pages, one short. */
 static void pageidx_outside(char *p, size_t n)
@@ -529,14 +500,14 @@ static void pageidx_outside(char *p, size_t n)
     struct crs_img_toc_entry *e;
     struct crs_img_pageidx *x = record(p, n, CRS_SEC_PAGEIDX, &e);
     x->addr = 0x1000;
-    resum(p, e);
+    crs_test_resum(p, e);
 }
 static void pageidx_offset_past(char *p, size_t n)
 {
     struct crs_img_toc_entry *e;
     struct crs_img_pageidx *x = record(p, n, CRS_SEC_PAGEIDX, &e);
     x[e->count - 1].offset = (uint64_t)n;
-    resum(p, e);
+    crs_test_resum(p, e);
 }
 static void pageidx_count(char *p, size_t n)
 {
@@ -554,14 +525,14 @@ static void shmobj_path_elsewhere(char *p, size_t n)
     for (uint32_t i = 0; i < e->count; i++)
         if (o[i].kind == CRS_SHMOBJ_POSIX)
             o[i].path = proc->exe;
-    resum(p, e);
+    crs_test_resum(p, e);
 }
 static void shmobj_kind(char *p, size_t n)
 {
     struct crs_img_toc_entry *e;
     struct crs_img_shmobj *o = record(p, n, CRS_SEC_SHMOBJ, &e);
     o->kind = 7;
-    resum(p, e);
+    crs_test_resum(p, e);
 }
 /* Every record names another object: the regions flagged SHMOBJ are described by none. */
 static void shmobj_missing(char *p, size_t n)
@@ -570,11 +541,11 @@ static void shmobj_missing(char *p, size_t n)
     struct crs_img_shmobj *o = record(p, n, CRS_SEC_SHMOBJ, &e);
     for (uint32_t i = 0; i < e->count; i++)
         o[i].ino += 1000000;
-    resum(p, e);
+    crs_test_resum(p, e);
 }
 static void argc_too_big(char *p, size_t n)
 {
-    entry(p, n, CRS_SEC_ARGV)->count = 0x7fffffff;
+    crs_test_entry(p, n, CRS_SEC_ARGV)->count = 0x7fffffff;
 }
 static void wrong_version(char *p, size_t n)
 {
@@ -646,7 +617,7 @@ static void test_random_damage(void **state)
             p[x % len0] ^= (char)(1 + (x >> 32) % 255);
         }
         if (i % 3 == 0)
-            fix_sums(p, len0);
+            crs_test_fix_sums(p, len0);
         write_bad(p, len0);
         struct crs_image *img;
         char err[512] = "";

@@ -17,7 +17,7 @@
 static const char *const vars[] = { "CRSNAP_DIR", "CRSNAP_INTERVAL", "CRSNAP_KEEP",
                                     "CRSNAP_SIGNAL", "CRSNAP_LEVEL", "CRSNAP_LOG",
                                     "CRSNAP_FORCE_PWRITE", "CRSNAP_SOCKET_DIR",
-                                    "CRSNAP_QUIESCE_TIMEOUT_MS" };
+                                    "CRSNAP_QUIESCE_TIMEOUT_MS", "CRSNAP_FULL_EVERY" };
 
 static int clear_env(void **st)
 {
@@ -37,6 +37,7 @@ static void test_defaults(void **st)
     assert_string_equal(s.dir, "./crsnap-images");
     assert_true(s.interval == 0);
     assert_int_equal(s.keep, 3);
+    assert_int_equal(s.full_every, 1);
     assert_int_equal(s.signal, 0);
     assert_int_equal(s.level, -1);
     assert_int_equal(s.control_socket, 1);
@@ -61,7 +62,9 @@ static void test_env_valid(void **st)
     setenv("CRSNAP_FORCE_PWRITE", "1", 1);
     setenv("CRSNAP_SOCKET_DIR", "/run/x", 1);
     setenv("CRSNAP_QUIESCE_TIMEOUT_MS", "300", 1);
+    setenv("CRSNAP_FULL_EVERY", "4", 1);
     assert_int_equal(crs_settings_load(&s, NULL, 1, err, sizeof err), 0);
+    assert_int_equal(s.full_every, 4);
     assert_string_equal(s.dir, "/var/tmp/imgs");
     assert_true(s.interval == 0.25);
     assert_int_equal(s.keep, 0);
@@ -140,6 +143,8 @@ static void test_env_invalid(void **st)
         { "CRSNAP_LOG", "5" },           { "CRSNAP_LOG", "loud" },
         { "CRSNAP_DIR", "" },            { "CRSNAP_FORCE_PWRITE", "2" },
         { "CRSNAP_QUIESCE_TIMEOUT_MS", "0" },
+        { "CRSNAP_FULL_EVERY", "0" },    { "CRSNAP_FULL_EVERY", "65" },
+        { "CRSNAP_FULL_EVERY", "often" },
     };
     (void)st;
 
@@ -196,7 +201,14 @@ static void test_struct(void **st)
     c.level = 9;
     c.control_socket = -1;
     c.quiesce_timeout_ms = 50;
+    c.full_every = 3;
     assert_int_equal(crs_settings_load(&s, &c, 0, err, sizeof err), 0);
+    assert_int_equal(s.full_every, 3);
+    c.full_every = 65;
+    assert_int_equal(crs_settings_load(&s, &c, 0, err, sizeof err), -EINVAL);
+    c.full_every = 0;                           /* the default */
+    assert_int_equal(crs_settings_load(&s, &c, 0, err, sizeof err), 0);
+    assert_int_equal(s.full_every, 1);
     assert_string_equal(s.dir, "/d");
     assert_true(s.interval == 0);
     assert_int_equal(s.keep, 0);

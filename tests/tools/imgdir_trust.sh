@@ -113,9 +113,9 @@ echo "imgdir_trust: (d)"
 S=$H/shared
 u1mkdir "$S"
 mkfifo "$S/ckpt-000000.crsnap" && chown "$U1:" "$S/ckpt-000000.crsnap"
-start "$S" -k 1
+start "$S" -k 1 --full-every 1
 A=$PID
-start "$S" -k 1
+start "$S" -k 1 --full-every 1
 B=$PID
 ckpt $A
 # an image of an earlier version (no job id): its header's job id bytes (48..63) are zero

@@ -40,7 +40,8 @@ kill -USR1 $pid
 finish 138
 [ "$(count "$T/none")" = 0 ] || fail "-s none still took a checkpoint on SIGUSR1"
 
-start 30 -d "$T/periodic" -i 0.05 -k 2
+# full images only: -k then counts images, with no chain to keep (restore/incr.sh has chains)
+start 30 -d "$T/periodic" -i 0.05 -k 2 --full-every 1
 # newest DIR: the highest sequence number in DIR (0 if none).
 newest() {
     ls "$1" | sed -n 's/^ckpt-0*\([0-9][0-9]*\)\.crsnap$/\1/p' | sort -n | tail -n 1 | grep . || echo 0

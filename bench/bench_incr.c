@@ -1,0 +1,111 @@
+/* bench/bench_incr.c - incremental images (benchmark 6): a process of N MiB (mixed pages, 4 KiB)
+ * rewrites 0.1%, 1% or 10% of its pages (spread evenly) between checkpoints; the incremental
+ * image's size, write time and pause against those of a full image of the same process, in the
+ * same run (a checkpoint to an explicit path is always full, as is the first image of a chain).
+ *
+ * usage: bench_incr [-s MiB] [-r REPS]
+ */
+#define _GNU_SOURCE
+#include "common.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const int per_mille[] = { 1, 10, 100 };
+#define NPCT (sizeof per_mille / sizeof per_mille[0])
+
+/* Changes one word in every k-th page: the whole page is written again. */
+static void rewrite(char *p, size_t size, int pm, uint64_t seed)
+{
+    size_t pages = size / 4096, step = 1000 / (size_t)pm;
+    for (size_t i = (size_t)seed % step; i < pages; i += step)
+        ((volatile uint64_t *)(p + i * 4096))[1] = seed * 0x9e3779b97f4a7c15ull + i;
+}
+
+static int take(struct bench_crs *crs, const char *path, struct crs_result *res)
+{
+    int rc = crs->checkpoint(path);
+    memset(res, 0, sizeof *res);
+    crs->last(res);
+    if (rc < 0)
+        fprintf(stderr, "bench_incr: crs_checkpoint: %s\n", strerror(-rc));
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    long mib = bench_quick() ? 512 : 4096;
+    int reps = bench_reps(3, 2), c;
+    while ((c = getopt(argc, argv, "s:r:")) != -1) {
+        if (c == 's')
+            mib = atol(optarg);
+        else if (c == 'r')
+            reps = atoi(optarg);
+    }
+    size_t size = bench_cap_size((size_t)mib << 20, 1.3);
+    mib = (long)(size >> 20);
+    /* every image of this run after a full one is incremental: none full by the count */
+    setenv("CRSNAP_FULL_EVERY", "64", 1);
+    struct bench_crs crs;
+    if (bench_crs_open(&crs, bench_dir()) < 0) {
+        bench_note("incr", "%s", crs.why);
+        return 0;
+    }
+    char *mem = bench_map(size, 0, FILL_MIXED, 1);
+    if (!mem) {
+        bench_note("incr", "cannot map %ld MiB", mib);
+        return 0;
+    }
+    double fsize[16], fwrite[16], fpause[16];
+    double isize[NPCT][16], iwrite[NPCT][16], ipause[NPCT][16];
+    int nf = 0, ni[NPCT] = { 0 };
+    char path[4096];
+    snprintf(path, sizeof path, "%s/incr-full.crsnap", bench_dir());
+    if (reps > 16)
+        reps = 16;
+    for (int r = 0; r < reps; r++) {
+        struct crs_result res;
+        /* the baseline: a full image of the same memory, then a full image that starts the
+         * chain (an explicit path is never a parent) */
+        if (take(&crs, path, &res) >= 0) {
+            fsize[nf] = (double)res.bytes_written / 1048576.0;
+            fwrite[nf] = (double)res.write_ns / 1e6;
+            fpause[nf] = (double)res.pause_ns / 1e6;
+            nf++;
+        }
+        unlink(path);
+        if (take(&crs, NULL, &res) < 0)
+            continue;
+        for (unsigned k = 0; k < NPCT; k++) {
+            rewrite(mem, size, per_mille[k], (uint64_t)r * 16 + k + 2);
+            if (take(&crs, NULL, &res) < 0)
+                continue;
+            isize[k][ni[k]] = (double)res.bytes_written / 1048576.0;
+            iwrite[k][ni[k]] = (double)res.write_ns / 1e6;
+            ipause[k][ni[k]] = (double)res.pause_ns / 1e6;
+            fprintf(stderr, "bench_incr: rep %d, %.1f%%: %.2f MiB in %.1f ms, pause %.2f ms\n", r,
+                    per_mille[k] / 10.0, isize[k][ni[k]], iwrite[k][ni[k]], ipause[k][ni[k]]);
+            ni[k]++;
+        }
+    }
+    struct bench_stat fs = bench_stats(fsize, nf), fw = bench_stats(fwrite, nf);
+    struct bench_stat fp = bench_stats(fpause, nf);
+    for (unsigned k = 0; k < NPCT; k++) {
+        char kase[64], note[256];
+        snprintf(kase, sizeof kase, "%ld MiB, %.1f%% rewritten", mib, per_mille[k] / 10.0);
+        struct bench_stat s = bench_stats(isize[k], ni[k]), w = bench_stats(iwrite[k], ni[k]);
+        struct bench_stat p = bench_stats(ipause[k], ni[k]);
+        int one = per_mille[k] == 10;
+        snprintf(note, sizeof note, "full image %.0f MiB in %.0f ms", fs.med, fw.med);
+        bench_row("incr", kase, "incremental image size", "MiB", s, "full image size", fs,
+                  one ? "<= 0.03 x full" : "-",
+                  !one || !ni[k] ? "-" : s.med <= 0.03 * fs.med ? "met" : "missed", note);
+        bench_row("incr", kase, "incremental write time", "ms", w, "full write time", fw,
+                  one ? "<= 0.03 x full" : "-",
+                  !one || !ni[k] ? "-" : w.med <= 0.03 * fw.med ? "met" : "missed", note);
+        bench_row("incr", kase, "pause", "ms", p, "full image's pause", fp, "-", "-",
+                  "the incremental pause includes collecting and resetting the written pages");
+    }
+    return 0;
+}
