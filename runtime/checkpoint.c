@@ -354,8 +354,11 @@ static void finish(struct crs_result *res, int outcome)
     close_fd(&crs_state.cur.pause_pipe[0]);
     close_fd(&crs_state.cur.pause_pipe[1]);
     close_fd(&crs_state.req.dir_fd);
-    if (res->error)                     /* a member called off: the root says why */
-        crs_log(crs_state.cur.member && res->error == -ECANCELED ? CRS_LOG_DEBUG : CRS_LOG_ERROR,
+    /* a member called off, or asked by an attempt its root gave up (its directory gone): the
+     * root says why */
+    if (res->error)
+        crs_log(crs_state.cur.member && (res->error == -ECANCELED || res->error == -ENOENT) ?
+                CRS_LOG_DEBUG : CRS_LOG_ERROR,
                 "checkpoint failed: %s", res->message);
     else
         crs_log(CRS_LOG_INFO, "checkpoint %s: %llu bytes, pause %llu us, write %llu us",
