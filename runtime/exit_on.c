@@ -89,6 +89,19 @@ int crs_exit_on_install(void)
     struct sigaction sa;
     int r;
 
+    /* A member of a job ends on these signals as its program would: the root alone
+     * checkpoints the job and ends. A forked member inherited the root's handler: undone. */
+    if (crs_state.tree.role == CRS_TREE_MEMBER) {
+        for (int sig = 1; sig <= MAX_SIG; sig++) {
+            struct sigaction cur;
+            if ((crs_state.exit_on_mask & (1ull << (sig - 1))) && sigaction(sig, NULL, &cur) == 0 &&
+                cur.sa_handler == exit_on_handler)
+                signal(sig, SIG_DFL);
+        }
+        crs_state.exit_on_mask = 0;
+        atomic_store(&crs_state.exit_on_sig, 0);
+        return 0;
+    }
     crs_state.exit_on_mask = 0;
     atomic_store(&crs_state.exit_on_sig, 0);
     if (!list || !*list)

@@ -38,7 +38,7 @@
 #include "snapshot/publish.h"
 
 #define STEP_MS 30000           /* longest wait for a member's next step while stopped */
-#define CONNECT_TRIES 200       /* a member's socket awaited for 200 x 5 ms at most */
+#define CONNECT_TRIES 600       /* a member's socket awaited for 600 x 5 ms at most */
 #define CONNECT_STEP_US 5000
 
 /* ---- lines on a socket, with a deadline ---- */
