@@ -413,7 +413,8 @@ static int member_step(const char *say, const char *want, char *err, size_t errl
     char line[CRS_TREE_LINE];
     int fd = crs_state.tree.leader_fd;
 
-    if (send_line(fd, say) < 0 || read_line(fd, line, sizeof line, STEP_MS) < 0 ||
+    crs_seterr(line, sizeof line, "%s\n", say);
+    if (send_line(fd, line) < 0 || read_line(fd, line, sizeof line, STEP_MS) < 0 ||
         strcmp(line, want)) {
         crs_seterr(err, errlen, "the job's checkpoint was called off by its root");
         return -ECANCELED;
@@ -421,20 +422,29 @@ static int member_step(const char *say, const char *want, char *err, size_t errl
     return 0;
 }
 
-/* Before anyone stops: every process prepared (handlers run, what it reads read). */
-int crs_tree_prepared(char *err, size_t errlen)
+/* One round of the protocol, on either side: a member says where it is and waits for the
+ * word; the root hears every member say it, then gives the word. */
+static int step(const char *say, const char *word, char *err, size_t errlen)
 {
     struct crs_tree_state *t = &crs_state.tree;
+    char line[16];
     int r;
 
     if (t->role == CRS_TREE_MEMBER && t->leader_fd >= 0)
-        return member_step("prepared\n", "stop", err, errlen);
+        return member_step(say, word, err, errlen);
     if (!t->active)
         return 0;
-    if ((r = hear_all("prepared", STEP_MS, err, errlen)) < 0)
+    if ((r = hear_all(say, STEP_MS, err, errlen)) < 0)
         return r;
-    tell_all("stop\n");
+    crs_seterr(line, sizeof line, "%s\n", word);
+    tell_all(line);
     return 0;
+}
+
+/* Before anyone stops: every process prepared (handlers run, what it reads read). */
+int crs_tree_prepared(char *err, size_t errlen)
+{
+    return step("prepared", "stop", err, errlen);
 }
 
 /* The root, its own threads stopped: every member stopped too, and nobody came or went. */
@@ -446,7 +456,7 @@ int crs_tree_stopped(char *err, size_t errlen)
     int r;
 
     if (t->role == CRS_TREE_MEMBER && t->leader_fd >= 0)
-        return member_step("ready\n", "go", err, errlen);
+        return member_step("ready", "go", err, errlen);
     if (!t->active)
         return 0;
     if ((r = hear_all("ready", STEP_MS, err, errlen)) < 0)
@@ -470,17 +480,7 @@ int crs_tree_stopped(char *err, size_t errlen)
 /* After the snapshot clone, threads still stopped: every member's snapshot taken. */
 int crs_tree_forked(char *err, size_t errlen)
 {
-    struct crs_tree_state *t = &crs_state.tree;
-    int r;
-
-    if (t->role == CRS_TREE_MEMBER && t->leader_fd >= 0)
-        return member_step("forked\n", "resume", err, errlen);
-    if (!t->active)
-        return 0;
-    if ((r = hear_all("forked", STEP_MS, err, errlen)) < 0)
-        return r;
-    tell_all("resume\n");
-    return 0;
+    return step("forked", "resume", err, errlen);
 }
 
 /* Members' results: "ok SEQ PATH" each. 0, or -errno with err. */
