@@ -155,14 +155,19 @@ static int setup(const struct crs_config *cfg)
     crs_state.timerfd = -1;
     crs_state.listen_fd = -1;
     crs_state.kill_pending = -1;
-    crs_state.next_seq = crs_scan_dir_seq(crs_state.cfg.dir) + 1;
     if ((r = make_job_id(crs_state.job_id)) < 0) {
         crs_log(CRS_LOG_ERROR, "cannot choose a job id: %s", strerror(-r));
         return r;
     }
-    warn_dir(crs_state.cfg.dir);
+    /* A member of a job writes only where its root tells it: the image directory is the
+     * root's business, and a member forked by the thousand must not scan it each time. */
+    if (crs_state.tree.role != CRS_TREE_MEMBER) {
+        crs_state.next_seq = crs_scan_dir_seq(crs_state.cfg.dir) + 1;
+        warn_dir(crs_state.cfg.dir);
+    }
 
-    if ((r = crs_snapshot_host(&crs_state.host)) < 0) {
+    /* a forked member has its parent's, read when the library started in this image */
+    if (!crs_state.host.sysname[0] && (r = crs_snapshot_host(&crs_state.host)) < 0) {
         crs_log(CRS_LOG_ERROR, "cannot read the host facts: %s", strerror(-r));
         return r;
     }
