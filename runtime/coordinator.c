@@ -178,6 +178,10 @@ void crs_restarted(void)
     crs_tree_restarted();               /* its connections too */
     crs_state.nwaiters = 0;             /* their connections are gone */
     crs_state.nclients = 0;
+    /* An exit-on signal caught while the image was being taken was sent to the process that
+     * ended (Slurm signals the program and its batch script, which passes the signal on: two
+     * SIGTERMs for one preemption). Kept, it would end the restored process at once. */
+    atomic_store(&crs_state.exit_on_sig, 0);
     crs_state.kill_pending = -1;
     for (int i = 0; i < 2; i++)
         c->report_pipe[i] = c->pause_pipe[i] = -1;

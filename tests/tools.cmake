@@ -56,6 +56,10 @@ crs_tools_test(tools_control_squat control_squat.sh $<TARGET_FILE:tools_probe>
                $<TARGET_FILE:tools_fake_control>)
 crs_tools_test(tools_run_resume run_resume.sh $<TARGET_FILE:tools_steps>)
 crs_tools_test(tools_writer_fs writer_fs.sh $<TARGET_FILE:tools_steps>)
+# A second exit-on signal while the first one's image is taken does not end the restored run.
+add_executable(tools_slow_prepare ${CRS_TOOLS_TESTS}/slow_prepare.c)
+target_link_libraries(tools_slow_prepare PRIVATE crsnap_shared)
+crs_tools_test(tools_run_exit_twice run_exit_twice.sh $<TARGET_FILE:tools_slow_prepare>)
 # A real one-node Slurm cluster, started and stopped by the test (root only; skipped otherwise).
 crs_tools_test(tools_slurm_requeue slurm_requeue.sh $<TARGET_FILE:tools_steps>
                ${CMAKE_SOURCE_DIR}/examples/slurm/crsnap-job.sbatch)
