@@ -125,7 +125,7 @@ static int rebuild_pair(struct crs_restore *r, const struct crs_img_fd *f, uint8
         const struct crs_img_fd *g = &img->fds[i];
         if (g->kind == CRS_FD_PIPE && g->ino == f->ino && (g->flags & O_ACCMODE) != O_WRONLY &&
             crs_restore_has_queued(img, g)) {
-            crs_restore_refill(r, g, p[1], 1);
+            crs_restore_refill(r, img, g, p[1], 1);
             break;
         }
     }

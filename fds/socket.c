@@ -366,16 +366,16 @@ static CRS_CHILD_CODE int udp_connected(const struct crs_img_fd *f)
            (f->u.socket.flags & CRS_SOCK_F_PEER) && f->u.socket.peerlen;
 }
 
+static CRS_CHILD_CODE int is_unix(const struct crs_img_fd *f)
+{
+    return f->kind == CRS_FD_SOCKET && f->u.socket.family == AF_UNIX;
+}
+
 static CRS_CHILD_CODE int restorable(const struct crs_fd_scan *s, const struct crs_img_fd *f)
 {
     (void)s;
     return (f->u.socket.flags & CRS_SOCK_F_PAIR) || rebindable(f) || udp_connected(f) ||
            f->fd <= 2;
-}
-
-static CRS_CHILD_CODE int is_unix(const struct crs_img_fd *f)
-{
-    return f->kind == CRS_FD_SOCKET && f->u.socket.family == AF_UNIX;
 }
 
 /* One sock_diag reply: copy its peer and whether it has a name to our descriptors on it. */
@@ -594,52 +594,63 @@ static void apply_valued(struct crs_restore *r, int fd, const struct crs_img_fd 
     }
 }
 
+int crs_restore_socket_pair(struct crs_restore *r, const struct crs_image *const img[2],
+                            const struct crs_img_fd *const end[2], int inherit, int sv[2])
+{
+    int type = (int)end[0]->u.socket.type;
+
+    if (end[0]->u.socket.family != AF_UNIX ||
+        (type != SOCK_STREAM && type != SOCK_DGRAM && type != SOCK_SEQPACKET))
+        return -ENOTSUP;
+    if (socketpair(AF_UNIX, type | (inherit ? 0 : SOCK_CLOEXEC), 0, sv) < 0)
+        return -errno;
+    for (int k = 0; k < 2 && !inherit; k++)
+        sv[k] = crs_restore_fd_lift(r, sv[k]);
+    if (sv[0] < 0 || sv[1] < 0) {
+        close(sv[0]);
+        close(sv[1]);
+        return -EMFILE;
+    }
+    /* each end's options before the refill: its buffer sizes bound what goes back in */
+    for (int k = 0; k < 2; k++)
+        apply_valued(r, sv[k], end[k]);
+    /* what end k had to read was written by the other end */
+    for (int k = 0; k < 2; k++)
+        if (crs_restore_has_queued(img[k], end[k]))
+            crs_restore_refill(r, img[k], end[k], sv[1 - k], 0);
+    return 0;
+}
+
+/* The first descriptor of the image on socket ino with the PAIR mark, or NULL. (Another
+ * descriptor of the same end holds the same options and the same queued bytes.) */
+static const struct crs_img_fd *pair_end(const struct crs_image *img, uint64_t ino,
+                                         uint64_t peer)
+{
+    for (uint32_t i = 0; i < img->nfds; i++) {
+        const struct crs_img_fd *g = &img->fds[i];
+        if (g->kind == CRS_FD_SOCKET && (g->u.socket.flags & CRS_SOCK_F_PAIR) && g->ino == ino &&
+            g->u.socket.peer_ino == peer)
+            return g;
+    }
+    return NULL;
+}
+
 /* A unix socketpair whose both ends are in the image (an event loop's wake-up channel, most
  * often) becomes a new socketpair of the same type, with what was waiting in each direction put
  * back (bytes of a stream, datagram by datagram otherwise). */
 static int rebuild_pair(struct crs_restore *r, const struct crs_img_fd *f, uint8_t *done)
 {
     const struct crs_image *img = r->img;
+    const struct crs_image *const imgs[2] = { img, img };
+    const struct crs_img_fd *const end[2] = { f, pair_end(img, f->u.socket.peer_ino, f->ino) };
     uint64_t ino[2] = { f->ino, f->u.socket.peer_ino };
-    uint32_t type = f->u.socket.type;
-    int sv[2], have = 0, e = 0;
+    int sv[2], e;
 
-    for (uint32_t i = 0; i < img->nfds; i++) {
-        const struct crs_img_fd *g = &img->fds[i];
-        have |= g->kind == CRS_FD_SOCKET && (g->u.socket.flags & CRS_SOCK_F_PAIR) &&
-                g->ino == ino[1] && g->u.socket.peer_ino == ino[0];
-    }
-    if (!have || f->u.socket.family != AF_UNIX ||
-        (type != SOCK_STREAM && type != SOCK_DGRAM && type != SOCK_SEQPACKET))
+    if (!end[1])
         return f->fd <= 2 ? crs_restore_fd_attach_std(r, f) : -ENOTSUP;
-    if (socketpair(AF_UNIX, (int)type | SOCK_CLOEXEC, 0, sv) < 0)
-        return -errno;
-    for (int k = 0; k < 2; k++)
-        sv[k] = crs_restore_fd_lift(r, sv[k]);
-    /* each end's options before the refill: its buffer sizes bound what goes back in */
-    uint8_t optioned[2] = {0, 0};
-    for (uint32_t i = 0; i < img->nfds && sv[0] >= 0 && sv[1] >= 0; i++) {
-        const struct crs_img_fd *g = &img->fds[i];
-        int k = g->ino == ino[0] ? 0 : 1;
-        if (g->kind == CRS_FD_SOCKET && (g->u.socket.flags & CRS_SOCK_F_PAIR) &&
-            (g->ino == ino[0] || g->ino == ino[1]) && !optioned[k]) {
-            apply_valued(r, sv[k], g);
-            optioned[k] = 1;
-        }
-    }
-    /* what end k had to read was written by the other end */
-    uint8_t refilled[2] = {0, 0};
-    for (uint32_t i = 0; i < img->nfds && sv[0] >= 0 && sv[1] >= 0; i++) {
-        const struct crs_img_fd *g = &img->fds[i];
-        int k = g->ino == ino[0] ? 0 : 1;
-        if (g->kind == CRS_FD_SOCKET && (g->u.socket.flags & CRS_SOCK_F_PAIR) &&
-            (g->ino == ino[0] || g->ino == ino[1]) && !refilled[k] &&
-            crs_restore_has_queued(img, g)) {
-            crs_restore_refill(r, g, sv[1 - k], 0);
-            refilled[k] = 1;            /* another descriptor of that end holds the same */
-        }
-    }
-    for (uint32_t i = 0; i < img->nfds && sv[0] >= 0 && sv[1] >= 0; i++) {
+    if ((e = crs_restore_socket_pair(r, imgs, end, 0, sv)) < 0)
+        return e == -ENOTSUP && f->fd <= 2 ? crs_restore_fd_attach_std(r, f) : e;
+    for (uint32_t i = 0; i < img->nfds; i++) {
         const struct crs_img_fd *g = &img->fds[i];
         if (g->kind != CRS_FD_SOCKET || !(g->u.socket.flags & CRS_SOCK_F_PAIR) ||
             (g->ino != ino[0] && g->ino != ino[1]))
@@ -649,13 +660,10 @@ static int rebuild_pair(struct crs_restore *r, const struct crs_img_fd *f, uint8
         fcntl(g->fd, F_SETFL, (int)g->flags);
         done[i] = 1;
     }
-    if (sv[0] < 0 || sv[1] < 0)
-        e = -EMFILE;
     close(sv[0]);
     close(sv[1]);
     return e;
 }
-
 
 /* The saved address as text, for messages and info: "127.0.0.1:8000", "[::1]:80",
  * "/run/app.sock", "@name". */
@@ -889,7 +897,14 @@ static int rebuild_gone(struct crs_restore *r, const struct crs_img_fd *f)
 static int rebuild(struct crs_restore *r, const struct crs_img_fd *f, uint8_t *done)
 {
     uint32_t type = f->u.socket.type;
+    int shared = crs_restore_tree_socket(r, f), e;
 
+    /* a connection between two processes of a job, made once for both (restore_tree.c) */
+    if (shared >= 0) {
+        if ((e = crs_restore_fd_dup(f, shared)) == 0)
+            fcntl(f->fd, F_SETFL, (int)f->flags);
+        return e;
+    }
     if (f->u.socket.flags & CRS_SOCK_F_PAIR)
         return rebuild_pair(r, f, done);
     if (rebindable(f))

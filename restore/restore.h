@@ -82,11 +82,15 @@ struct crs_restore_obj {
 
 /* A pipe, or memory, shared by processes of a job (restore_tree.c): made once, inherited by
  * all. */
+enum crs_shared_kind { CRS_SHARED_PIPE, CRS_SHARED_MEMORY, CRS_SHARED_SOCKET };
 struct crs_restore_shared {
-    uint64_t ino;                   /* its inode in the images */
-    int fd[2];                      /* a pipe's read and write ends; memory: its memfd, -1 */
-    uint32_t source;                /* the pid whose image holds its queued bytes or pages */
-    uint32_t memory;                /* 1: shared memory (a region's dev and ino), 0: a pipe */
+    uint32_t kind;                  /* enum crs_shared_kind */
+    uint64_t ino;                   /* its inode in the images; a socket: one end's */
+    uint64_t peer;                  /* a socket: the inode of the other end */
+    int fd[2];                      /* a pipe's read and write ends; a socket's ends ino and
+                                     * peer; memory: its memfd, -1 */
+    uint32_t source[2];             /* the pids whose images hold its queued bytes or pages (a
+                                     * socket: the record of each end) */
     uint32_t ends;                  /* a pipe: which ends the job holds (1 read, 2 write); the
                                      * other is closed: its peer is gone */
     uint64_t dev;                   /* memory: its device */
@@ -115,7 +119,7 @@ struct crs_restore {
     void *wstack;
     size_t wstack_size;
     int outer_pid;              /* in a pid namespace of its own: its pid outside, else 0 */
-    struct crs_restore_shared shared[CRS_RESTORE_MAX_SHARED]; /* a job's pipes */
+    struct crs_restore_shared shared[CRS_RESTORE_MAX_SHARED]; /* a job's pipes, sockets, memory */
     uint32_t nshared;
     /* Lazy restore (restore_lazy.c): on when asked and userfaultfd is there; the userfaultfd
      * of the restored process (kept open by it), the pipe that starts the helper, and every
@@ -226,19 +230,25 @@ int crs_restore_fd_reopen(struct crs_restore *r, const struct crs_img_fd *f);
 const char *crs_restore_fd_path(const struct crs_image *img, const struct crs_img_fd *f,
                                 char *buf, size_t size);
 int crs_restore_fd_open_flags(uint32_t flags);
-/* Prints "crsnap restore: not restored: ..." to out for each record of the image's UNSAVED
- * section, then for the image descriptors at indexes extra[] (left closed, not in the section);
- * all: every one, else the first five and how many more. */
 /* One line on fd, "crsnap restore: " KIND MSG: MSG may hold strings from the image (paths,
  * names), so it is escaped as crsnap info escapes them (common/escape.h). */
 void crs_restore_say(int fd, const char *kind, const char *msg);
+/* Prints "crsnap restore: not restored: ..." to out for each record of the image's UNSAVED
+ * section, then for the image descriptors at indexes extra[] (left closed, not in the section);
+ * all: every one, else the first five and how many more. */
 void crs_restore_say_unsaved(const struct crs_image *img, int out, int all,
                              const uint32_t *extra, uint32_t nextra);
 
 /* restore_queued.c: does the image hold bytes waiting in g; put them back through wfd (the
  * pipe's new write end, or the socket pair's other new end). */
 int crs_restore_has_queued(const struct crs_image *img, const struct crs_img_fd *g);
-void crs_restore_refill(struct crs_restore *r, const struct crs_img_fd *g, int wfd, int is_pipe);
+void crs_restore_refill(struct crs_restore *r, const struct crs_image *img,
+                        const struct crs_img_fd *g, int wfd, int is_pipe);
+/* fds/socket.c: a new unix socket pair for the two ends of a connection, end[k] as img[k]
+ * recorded it: each end's options set again and the bytes it had to read put back. Its
+ * descriptors (sv) are above the restorer's floor, close-on-exec unless inherit. */
+int crs_restore_socket_pair(struct crs_restore *r, const struct crs_image *const img[2],
+                            const struct crs_img_fd *const end[2], int inherit, int sv[2]);
 /* restore_mem.c: does region v take saved pages (they are written into it)? */
 int crs_restore_takes_pages(const struct crs_restore *r, const struct crs_img_vma *v);
 
@@ -318,6 +328,9 @@ int crs_restore_tree_check(struct crs_restore *r, char *err, size_t errlen);
 int crs_restore_tree_make(struct crs_restore *r, char *err, size_t errlen);
 int crs_restore_tree_inherit(struct crs_restore *r);
 int crs_restore_tree_pipe(const struct crs_restore *r, const struct crs_img_fd *f);
+/* restore_tree.c: the end of a connection between two of the job's processes that socket
+ * descriptor f is, made once for both, or -1. */
+int crs_restore_tree_socket(const struct crs_restore *r, const struct crs_img_fd *f);
 /* restore_tree.c: the memfd of the job's shared memory (dev, ino), filled by the first
  * restorer: a process maps it and writes none of its own pages into it; or -1. */
 int crs_restore_tree_memory(const struct crs_restore *r, uint64_t dev, uint64_t ino);

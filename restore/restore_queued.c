@@ -22,9 +22,9 @@ int crs_restore_has_queued(const struct crs_image *img, const struct crs_img_fd 
 
 /* g's records in order (one per datagram on a datagram pair), on descriptors of our own,
  * without ever blocking; what does not go back is reported. */
-void crs_restore_refill(struct crs_restore *r, const struct crs_img_fd *g, int wfd, int is_pipe)
+void crs_restore_refill(struct crs_restore *r, const struct crs_image *img,
+                        const struct crs_img_fd *g, int wfd, int is_pipe)
 {
-    const struct crs_image *img = r->img;
     int fl = fcntl(wfd, F_GETFL), whole = 1;
     uint64_t total = 0, put = 0;
 

@@ -1,8 +1,8 @@
 /* restore/restore_tree.c - a job of several processes brought back. The first restorer checks
- * every member's image before anything changes, makes the pipes members share (with their
- * queued bytes) once, and becomes the root; each process makes its children under their pids
+ * every member's image before anything changes, makes the pipes and socket connections members
+ * share (with their queued bytes) and the memory they share once, and becomes the root; each process makes its children under their pids
  * before it becomes itself, and each child is a `crsnap restore --member PID` of its own, so
- * that its layout is fresh. The shared pipes travel down by inheritance, named in
+ * that its layout is fresh. The shared objects travel down by inheritance, named in
  * $CRSNAP_RESTORE_SHARED; every process keeps the ends it had and closes the others.
  * Ordinary libc code, run before the restorer's point of no return.
  */
@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -103,12 +104,47 @@ static int pipe_ends(const struct crs_image *img, uint64_t ino)
 static int add_shared(struct crs_restore *r, uint64_t ino, int ends)
 {
     for (uint32_t i = 0; i < r->nshared; i++)
-        if (!r->shared[i].memory && r->shared[i].ino == ino)
+        if (r->shared[i].kind == CRS_SHARED_PIPE && r->shared[i].ino == ino)
             return 0;
     if (r->nshared >= CRS_RESTORE_MAX_SHARED)
         return -E2BIG;
-    r->shared[r->nshared++] = (struct crs_restore_shared){ .ino = ino, .fd = { -1, -1 },
-                                                           .ends = (uint32_t)ends };
+    r->shared[r->nshared++] = (struct crs_restore_shared){
+        .kind = CRS_SHARED_PIPE, .ino = ino, .fd = { -1, -1 }, .ends = (uint32_t)ends };
+    return 0;
+}
+
+/* A unix socket img holds that is connected to socket peer: one end of a connection. */
+static const struct crs_img_fd *socket_end(const struct crs_image *img, uint64_t ino,
+                                           uint64_t peer)
+{
+    const struct crs_img_fd *first = NULL;
+
+    for (uint32_t i = 0; img && i < img->nfds; i++) {
+        const struct crs_img_fd *f = &img->fds[i];
+        if (f->kind != CRS_FD_SOCKET || f->u.socket.family != AF_UNIX ||
+            !(f->u.socket.flags & CRS_SOCK_F_DIAG) || f->ino != ino ||
+            f->u.socket.peer_ino != peer)
+            continue;
+        if (crs_restore_has_queued(img, f))
+            return f;                   /* the one whose bytes were copied, if any */
+        if (!first)
+            first = f;
+    }
+    return first;
+}
+
+/* The connection between sockets a and b, whose ends two processes of the job hold. */
+static int add_socket(struct crs_restore *r, uint64_t a, uint64_t b)
+{
+    uint64_t lo = a < b ? a : b, hi = a < b ? b : a;
+
+    for (uint32_t i = 0; i < r->nshared; i++)
+        if (r->shared[i].kind == CRS_SHARED_SOCKET && r->shared[i].ino == lo)
+            return 0;
+    if (r->nshared >= CRS_RESTORE_MAX_SHARED)
+        return -E2BIG;
+    r->shared[r->nshared++] = (struct crs_restore_shared){
+        .kind = CRS_SHARED_SOCKET, .ino = lo, .peer = hi, .fd = { -1, -1 }, .ends = 3 };
     return 0;
 }
 
@@ -117,7 +153,7 @@ static int add_memory(struct crs_restore *r, uint64_t dev, uint64_t ino, uint64_
 {
     for (uint32_t i = 0; i < r->nshared; i++) {
         struct crs_restore_shared *sh = &r->shared[i];
-        if (sh->memory && sh->dev == dev && sh->ino == ino) {
+        if (sh->kind == CRS_SHARED_MEMORY && sh->dev == dev && sh->ino == ino) {
             if (end > sh->size)
                 sh->size = end;
             return 0;
@@ -125,8 +161,8 @@ static int add_memory(struct crs_restore *r, uint64_t dev, uint64_t ino, uint64_
     }
     if (r->nshared >= CRS_RESTORE_MAX_SHARED)
         return -E2BIG;
-    r->shared[r->nshared++] = (struct crs_restore_shared){ .ino = ino, .fd = { -1, -1 },
-                                                           .memory = 1, .dev = dev, .size = end };
+    r->shared[r->nshared++] = (struct crs_restore_shared){
+        .kind = CRS_SHARED_MEMORY, .ino = ino, .fd = { -1, -1 }, .dev = dev, .size = end };
     return 0;
 }
 
@@ -162,8 +198,8 @@ static int list_memory(struct crs_restore *r, struct crs_image **parts, char *er
             }
             if (holders > 1 &&
                 add_memory(r, v->dev, v->ino, v->file_offset + (v->end - v->start)) < 0) {
-                crs_seterr(err, errlen, "more than %d pipes and shared memory objects between "
-                           "the job's processes", CRS_RESTORE_MAX_SHARED);
+                crs_seterr(err, errlen, "more than %d pipes, sockets and shared memory objects "
+                           "between the job's processes", CRS_RESTORE_MAX_SHARED);
                 return -E2BIG;
             }
         }
@@ -172,11 +208,62 @@ static int list_memory(struct crs_restore *r, struct crs_image **parts, char *er
      * every process was stopped) */
     for (uint32_t s = 0; s < r->nshared; s++) {
         struct crs_restore_shared *sh = &r->shared[s];
-        for (uint32_t i = 0; sh->memory && !sh->source && i < root->ntree; i++) {
+        for (uint32_t i = 0; sh->kind == CRS_SHARED_MEMORY && !sh->source[0] && i < root->ntree;
+             i++) {
             const struct crs_image *a = i ? parts[i] : root;
             if (a && maps_memory(a, sh->dev, sh->ino, 1))
-                sh->source = root->tree_members[i].pid;
+                sh->source[0] = root->tree_members[i].pid;
         }
+    }
+    return 0;
+}
+
+/* Unix sockets connected to each other (a socketpair, or a connection accepted from a
+ * listener) whose ends two processes of the job hold: one connection, made once. A connection
+ * one process holds both ends of is its own (fds/socket.c); one whose other end is outside the
+ * job comes back with its peer gone. Each end's record comes from a process that holds it,
+ * with the bytes it had to read where they were copied. */
+static int list_sockets(struct crs_restore *r, struct crs_image **parts, char *err,
+                        size_t errlen)
+{
+    const struct crs_image *root = r->img;
+
+    for (uint32_t i = 0; i < root->ntree; i++) {
+        const struct crs_image *a = i ? parts[i] : root;
+        for (uint32_t k = 0; a && k < a->nfds; k++) {
+            const struct crs_img_fd *f = &a->fds[k];
+            uint32_t holders = 0, peer_held = 0;
+            if (f->kind != CRS_FD_SOCKET || !socket_end(a, f->ino, f->u.socket.peer_ino) ||
+                !f->u.socket.peer_ino)
+                continue;
+            for (uint32_t j = 0; j < root->ntree; j++) {
+                const struct crs_image *b = j ? parts[j] : root;
+                int mine = socket_end(b, f->ino, f->u.socket.peer_ino) != NULL;
+                int other = socket_end(b, f->u.socket.peer_ino, f->ino) != NULL;
+                holders += mine || other;
+                peer_held |= other;
+            }
+            if (!peer_held || holders < 2)
+                continue;
+            if (add_socket(r, f->ino, f->u.socket.peer_ino) < 0) {
+                crs_seterr(err, errlen, "more than %d pipes, sockets and shared memory objects "
+                           "between the job's processes", CRS_RESTORE_MAX_SHARED);
+                return -E2BIG;
+            }
+        }
+    }
+    for (uint32_t s = 0; s < r->nshared; s++) {
+        struct crs_restore_shared *sh = &r->shared[s];
+        uint64_t end[2] = { sh->ino, sh->peer };
+        for (int e = 0; e < 2 && sh->kind == CRS_SHARED_SOCKET; e++)
+            for (uint32_t i = 0; i < root->ntree; i++) {
+                const struct crs_image *a = i ? parts[i] : root;
+                const struct crs_img_fd *f = socket_end(a, end[e], end[1 - e]);
+                if (f && (!sh->source[e] || crs_restore_has_queued(a, f)))
+                    sh->source[e] = root->tree_members[i].pid;
+                if (f && crs_restore_has_queued(a, f))
+                    break;
+            }
     }
     return 0;
 }
@@ -241,22 +328,66 @@ int crs_restore_tree_check(struct crs_restore *r, char *err, size_t errlen)
         }
     }
     if (!rc)
+        rc = list_sockets(r, parts, err, errlen);
+    if (!rc)
         rc = list_memory(r, parts, err, errlen);
     /* Who refills each shared pipe: the process whose image copied its bytes (a reader). */
     for (uint32_t s = 0; s < r->nshared && !rc; s++)
-        for (uint32_t i = 0; i < root->ntree && !r->shared[s].memory && !r->shared[s].source;
-             i++) {
+        for (uint32_t i = 0; i < root->ntree && r->shared[s].kind == CRS_SHARED_PIPE &&
+                             !r->shared[s].source[0]; i++) {
             const struct crs_image *a = i ? parts[i] : root;
             for (uint32_t k = 0; a && k < a->nfds; k++)
                 if (a->fds[k].kind == CRS_FD_PIPE && a->fds[k].ino == r->shared[s].ino &&
                     crs_restore_has_queued(a, &a->fds[k])) {
-                    r->shared[s].source = root->tree_members[i].pid;
+                    r->shared[s].source[0] = root->tree_members[i].pid;
                     break;
                 }
         }
     for (uint32_t i = 1; i < root->ntree; i++)
         if (parts[i])
             crs_image_close(parts[i]);
+    return rc;
+}
+
+/* The image of process pid of the job: the root's own, or its part (closed by the caller when
+ * it is not r->img). */
+static int open_source(struct crs_restore *r, uint32_t pid, struct crs_image **out, char *err,
+                       size_t errlen)
+{
+    if (pid == r->img->process.pid) {
+        *out = r->img;
+        return 0;
+    }
+    return crs_restore_tree_open_part(r->img, pid, out, err, errlen);
+}
+
+/* One connection between two of the job's processes: a socket pair, each end as the process
+ * that held it recorded it. */
+static int make_socket(struct crs_restore *r, struct crs_restore_shared *sh, char *err,
+                       size_t errlen)
+{
+    struct crs_image *src[2] = { NULL, NULL };
+    const struct crs_img_fd *end[2] = { NULL, NULL };
+    uint64_t ino[2] = { sh->ino, sh->peer };
+    int rc = 0;
+
+    for (int e = 0; e < 2 && !rc; e++)
+        if (!(rc = open_source(r, sh->source[e], &src[e], err, errlen)) &&
+            !(end[e] = socket_end(src[e], ino[e], ino[1 - e]))) {
+            crs_seterr(err, errlen, "process %u of the job no longer holds socket %llu",
+                       sh->source[e], (unsigned long long)ino[e]);
+            rc = -EINVAL;
+        }
+    if (!rc) {
+        const struct crs_image *const imgs[2] = { src[0], src[1] };
+        const struct crs_img_fd *const ends[2] = { end[0], end[1] };
+        if ((rc = crs_restore_socket_pair(r, imgs, ends, 1, sh->fd)) < 0)
+            crs_seterr(err, errlen, "cannot make a socket pair between the job's processes: %s",
+                       strerror(-rc));
+    }
+    for (int e = 0; e < 2; e++)
+        if (src[e] && src[e] != r->img && (e == 0 || src[1] != src[0]))
+            crs_image_close(src[e]);
     return rc;
 }
 
@@ -278,11 +409,9 @@ static int make_memory(struct crs_restore *r, struct crs_restore_shared *sh, cha
                    strerror(-rc));
         return rc;
     }
-    if (!sh->source)
+    if (!sh->source[0])
         return 0;
-    if (sh->source == r->img->process.pid)
-        src = r->img;
-    else if ((rc = crs_restore_tree_open_part(r->img, sh->source, &src, err, errlen)))
+    if ((rc = open_source(r, sh->source[0], &src, err, errlen)))
         return rc;
     if ((rc = crs_chunk_reader_init(&rd)) < 0 ||
         !(buf = malloc((size_t)CRS_IMG_CHUNK_MAX_PAGES * CRS_IMG_PAGE_SIZE))) {
@@ -318,7 +447,7 @@ out:
 int crs_restore_tree_make(struct crs_restore *r, char *err, size_t errlen)
 {
     char *env, *p;
-    size_t cap = 32 + (size_t)r->nshared * 64;
+    size_t cap = 32 + (size_t)r->nshared * 80;
     int rc = 0;
 
     if (!(env = calloc(1, cap)))
@@ -327,10 +456,16 @@ int crs_restore_tree_make(struct crs_restore *r, char *err, size_t errlen)
     for (uint32_t s = 0; s < r->nshared && !rc; s++) {
         struct crs_restore_shared *sh = &r->shared[s];
         int fd[2];
-        if (sh->memory) {
+        if (sh->kind == CRS_SHARED_MEMORY) {
             if ((rc = make_memory(r, sh, err, errlen)) == 0)
                 p += sprintf(p, "%sm%llu:%llu:%d", s ? "," : "", (unsigned long long)sh->dev,
                              (unsigned long long)sh->ino, sh->fd[0]);
+            continue;
+        }
+        if (sh->kind == CRS_SHARED_SOCKET) {
+            if ((rc = make_socket(r, sh, err, errlen)) == 0)
+                p += sprintf(p, "%ss%llu:%llu:%d:%d", s ? "," : "", (unsigned long long)sh->ino,
+                             (unsigned long long)sh->peer, sh->fd[0], sh->fd[1]);
             continue;
         }
         if (pipe2(fd, 0) < 0) {
@@ -341,20 +476,14 @@ int crs_restore_tree_make(struct crs_restore *r, char *err, size_t errlen)
         }
         sh->fd[0] = fd[0];
         sh->fd[1] = fd[1];
-        if (sh->source) {
+        if (sh->source[0]) {
             struct crs_image *src = NULL;
-            struct crs_restore tmp;
-            if (sh->source == r->img->process.pid)
-                src = r->img;
-            else if ((rc = crs_restore_tree_open_part(r->img, sh->source, &src, err, errlen)))
+            if ((rc = open_source(r, sh->source[0], &src, err, errlen)))
                 break;
-            memset(&tmp, 0, sizeof tmp);
-            tmp.img = src;
-            tmp.errfd = 2;
             for (uint32_t k = 0; k < src->nfds; k++)
                 if (src->fds[k].kind == CRS_FD_PIPE && src->fds[k].ino == sh->ino &&
                     crs_restore_has_queued(src, &src->fds[k])) {
-                    crs_restore_refill(&tmp, &src->fds[k], fd[1], 1);
+                    crs_restore_refill(r, src, &src->fds[k], fd[1], 1);
                     break;
                 }
             if (src != r->img)
@@ -404,13 +533,20 @@ int crs_restore_tree_inherit(struct crs_restore *r)
             if (sscanf(p, "m%llu:%llu:%d%n", &dev, &ino, &a, &n) != 3 || fcntl(a, F_GETFD) < 0)
                 return -EINVAL;
             r->shared[r->nshared++] = (struct crs_restore_shared){
-                .ino = ino, .dev = dev, .fd = { a, -1 }, .memory = 1 };
+                .kind = CRS_SHARED_MEMORY, .ino = ino, .dev = dev, .fd = { a, -1 } };
+        } else if (*p == 's') {
+            if (sscanf(p, "s%llu:%llu:%d:%d%n", &ino, &dev, &a, &b, &n) != 4 ||
+                fcntl(a, F_GETFD) < 0 || fcntl(b, F_GETFD) < 0)
+                return -EINVAL;
+            r->shared[r->nshared++] = (struct crs_restore_shared){
+                .kind = CRS_SHARED_SOCKET, .ino = ino, .peer = dev, .fd = { a, b }, .ends = 3 };
         } else {
             if (sscanf(p, "%llu:%d:%d%n", &ino, &a, &b, &n) != 3 || (a < 0 && b < 0) ||
                 (a >= 0 && fcntl(a, F_GETFD) < 0) || (b >= 0 && fcntl(b, F_GETFD) < 0))
                 return -EINVAL;
             r->shared[r->nshared++] = (struct crs_restore_shared){
-                .ino = ino, .fd = { a, b }, .ends = (a >= 0) | (b >= 0) << 1 };
+                .kind = CRS_SHARED_PIPE, .ino = ino, .fd = { a, b },
+                .ends = (a >= 0) | (b >= 0) << 1 };
         }
         p += n;
         if (*p == ',')
@@ -424,7 +560,7 @@ int crs_restore_tree_pipe(const struct crs_restore *r, const struct crs_img_fd *
 {
     for (uint32_t s = 0; s < r->nshared; s++) {
         const struct crs_restore_shared *sh = &r->shared[s];
-        if (sh->memory || sh->ino != f->ino)
+        if (sh->kind != CRS_SHARED_PIPE || sh->ino != f->ino)
             continue;
         if (sh->ends != 3 && f->fd <= 2)
             return -1;                  /* a standard stream out of the job: crsnap restore's */
@@ -433,10 +569,21 @@ int crs_restore_tree_pipe(const struct crs_restore *r, const struct crs_img_fd *
     return -1;
 }
 
+int crs_restore_tree_socket(const struct crs_restore *r, const struct crs_img_fd *f)
+{
+    for (uint32_t s = 0; s < r->nshared; s++) {
+        const struct crs_restore_shared *sh = &r->shared[s];
+        if (sh->kind == CRS_SHARED_SOCKET && (sh->ino == f->ino || sh->peer == f->ino))
+            return sh->fd[sh->ino == f->ino ? 0 : 1];
+    }
+    return -1;
+}
+
 int crs_restore_tree_memory(const struct crs_restore *r, uint64_t dev, uint64_t ino)
 {
     for (uint32_t s = 0; s < r->nshared; s++)
-        if (r->shared[s].memory && r->shared[s].dev == dev && r->shared[s].ino == ino)
+        if (r->shared[s].kind == CRS_SHARED_MEMORY && r->shared[s].dev == dev &&
+            r->shared[s].ino == ino)
             return r->shared[s].fd[0];
     return -1;
 }
@@ -451,7 +598,7 @@ int crs_restore_tree_lift(struct crs_restore *r, int floor, char *err, size_t er
             int fd = fcntl(r->shared[s].fd[k], F_DUPFD_CLOEXEC, floor);
             if (fd < 0) {
                 int e = errno;
-                crs_seterr(err, errlen, "cannot move a pipe of the job above %d: %s", floor,
+                crs_seterr(err, errlen, "cannot move a descriptor the job shares above %d: %s", floor,
                            strerror(e));
                 return -e;
             }
