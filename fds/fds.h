@@ -36,6 +36,12 @@ int crs_fd_unlinked_rebuild(struct crs_restore *r, const struct crs_img_fd *f);
 int crs_fd_contents_rebuild(struct crs_restore *r, const struct crs_img_fd *f,
                             crs_fd_make_fn make, crs_fd_finish_fn finish);
 
+/* holder.c: the index in pids of a process other than this one that holds KIND:[INO] ("pipe",
+ * "socket") open, with an access mode other than not_mode (-1: any), or -1 (snapshot child).
+ * At most CRS_FD_HOLDER_WALKS processes are looked at. */
+#define CRS_FD_HOLDER_WALKS 64
+int crs_fd_holder(const int *pids, int npids, const char *kind, uint64_t ino, int not_mode);
+
 /* "(sec, nsec)" as fdinfo prints a timer value, into microseconds (snapshot child). */
 void crs_fd_parse_timeval(const char *s, struct crs_img_timeval *tv);
 

@@ -17,8 +17,6 @@
 #include "image/reader.h"
 #include "restore/restore.h"
 
-#define MAX_OWNER_WALKS 64              /* children whose descriptors are searched */
-
 static CRS_CHILD_CODE int match(struct crs_fd_probe *p)
 {
     return S_ISFIFO(p->sb->st_mode);
@@ -39,51 +37,16 @@ static CRS_CHILD_CODE int restorable(const struct crs_fd_scan *s, const struct c
     for (size_t i = 0; i < s->nfds; i++)
         if (s->fds[i].kind == CRS_FD_PIPE && s->fds[i].ino == f->ino)
             have[(s->fds[i].flags & O_ACCMODE) == O_RDONLY ? 0 : 1] = 1;
-    return have[0] && have[1];
-}
-
-/* Which child has the pipe ino open too (-1 if none of them): the other end of a pipe to a
- * child is most often in that child. */
-static CRS_CHILD_CODE int owner(const struct crs_fd_scan *s, uint64_t ino)
-{
-    char want[40], dents[2048], p[64], link[64];
-    struct crs_sbuf b;
-
-    crs_sb_init(&b, want, sizeof want);
-    crs_sb_str(&b, "pipe:[");
-    crs_sb_u64(&b, ino);
-    crs_sb_str(&b, "]");
-    for (int c = 0; c < s->nchildren && c < MAX_OWNER_WALKS; c++) {
-        struct crs_dirwalk w;
-        const char *name;
-        crs_fd_path(p, sizeof p, "/proc/", s->children[c]);
-        size_t pl = crs_strlen(p);
-        memcpy(p + pl, "/fd", 4);
-        int dfd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0)
-            continue;
-        crs_dirwalk_init(&w, dfd, dents, sizeof dents);
-        int found = 0;
-        while (!found && crs_dirwalk_next(&w, &name) > 0) {
-            if (crs_dirent_num(name) < 0)
-                continue;
-            ssize_t n = readlinkat(dfd, name, link, sizeof link - 1);
-            if (n > 0) {
-                link[n] = '\0';
-                found = !strcmp(link, want);
-            }
-        }
-        close(dfd);
-        if (found)
-            return c;
-    }
-    return -1;
+    if (have[0] && have[1])
+        return 1;
+    /* the other end in another process of the job: the job's pipe, made again once */
+    return crs_fd_holder(s->job, s->njob, "pipe", f->ino, (int)(f->flags & O_ACCMODE)) >= 0;
 }
 
 static CRS_CHILD_CODE void describe(const struct crs_fd_scan *s, const struct crs_img_fd *f,
                                     struct crs_sbuf *b)
 {
-    int c = owner(s, f->ino);
+    int c = crs_fd_holder(s->children, s->nchildren, "pipe", f->ino, (int)(f->flags & O_ACCMODE));
 
     crs_sb_str(b, (f->flags & O_ACCMODE) == O_RDONLY ? "pipe from " : "pipe to ");
     if (c < 0) {

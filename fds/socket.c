@@ -371,11 +371,18 @@ static CRS_CHILD_CODE int is_unix(const struct crs_img_fd *f)
     return f->kind == CRS_FD_SOCKET && f->u.socket.family == AF_UNIX;
 }
 
+/* A unix connection whose other end another process of the job holds: the job's restore
+ * joins the two again (restore/restore_tree.c). */
+static CRS_CHILD_CODE int joined(const struct crs_fd_scan *s, const struct crs_img_fd *f)
+{
+    return is_unix(f) && (f->u.socket.flags & CRS_SOCK_F_DIAG) && f->u.socket.peer_ino &&
+           crs_fd_holder(s->job, s->njob, "socket", f->u.socket.peer_ino, -1) >= 0;
+}
+
 static CRS_CHILD_CODE int restorable(const struct crs_fd_scan *s, const struct crs_img_fd *f)
 {
-    (void)s;
     return (f->u.socket.flags & CRS_SOCK_F_PAIR) || rebindable(f) || udp_connected(f) ||
-           f->fd <= 2;
+           f->fd <= 2 || joined(s, f);
 }
 
 /* One sock_diag reply: copy its peer and whether it has a name to our descriptors on it. */

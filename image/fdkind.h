@@ -55,6 +55,8 @@ struct crs_fd_scan {
     const int *children;            /* the process's children, and their names */
     const char (*comms)[17];
     int nchildren;
+    const int *job;                 /* a job's process: the pids of all its processes */
+    int njob;                       /*   (0 for a process alone) */
 };
 
 /* The record's target path as text ("" if none). Always inline, as crs_fd_ops_of: child code

@@ -234,10 +234,11 @@ int crs_restore_fd_open_flags(uint32_t flags);
  * names), so it is escaped as crsnap info escapes them (common/escape.h). */
 void crs_restore_say(int fd, const char *kind, const char *msg);
 /* Prints "crsnap restore: not restored: ..." to out for each record of the image's UNSAVED
- * section, then for the image descriptors at indexes extra[] (left closed, not in the section);
- * all: every one, else the first five and how many more. */
+ * section (but those back[i] marks as rebuilt after all), then for the image descriptors at
+ * indexes extra[] (left closed, not in the section); all: every one, else the first five and
+ * how many more. */
 void crs_restore_say_unsaved(const struct crs_image *img, int out, int all,
-                             const uint32_t *extra, uint32_t nextra);
+                             const uint32_t *extra, uint32_t nextra, const uint8_t *back);
 
 /* restore_queued.c: does the image hold bytes waiting in g; put them back through wfd (the
  * pipe's new write end, or the socket pair's other new end). */
@@ -331,6 +332,9 @@ int crs_restore_tree_pipe(const struct crs_restore *r, const struct crs_img_fd *
 /* restore_tree.c: the end of a connection between two of the job's processes that socket
  * descriptor f is, made once for both, or -1. */
 int crs_restore_tree_socket(const struct crs_restore *r, const struct crs_img_fd *f);
+/* restore_tree.c: is f an end of a pipe or a connection whose every end the job holds (so
+ * nothing of it is lost, whatever its checkpoint said)? */
+int crs_restore_tree_joined(const struct crs_restore *r, const struct crs_img_fd *f);
 /* restore_tree.c: the memfd of the job's shared memory (dev, ino), filled by the first
  * restorer: a process maps it and writes none of its own pages into it; or -1. */
 int crs_restore_tree_memory(const struct crs_restore *r, uint64_t dev, uint64_t ino);

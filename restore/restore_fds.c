@@ -204,13 +204,46 @@ static int listed_unsaved(const struct crs_image *img, int fd)
     return 0;
 }
 
-void crs_restore_say_unsaved(const struct crs_image *img, int out, int all,
-                             const uint32_t *extra, uint32_t nextra)
+/* Which of the image's UNSAVED records (by index) came back after all: the checkpoint of a
+ * job's process could not tell that its child, or the other end of a pipe or a socket, was
+ * the job's, and the job's restore brought it back. NULL when there is nothing to skip. */
+static uint8_t *came_back(const struct crs_restore *r)
 {
-    uint32_t total = img->nunsaved + nextra, said = 0;
+    const struct crs_image *img = r->img;
+    const struct crs_image *root = img->tree ? img : r->opts.tree_root;
+    uint8_t *back;
+
+    if (!root || !img->nunsaved || !(back = calloc(img->nunsaved, 1)))
+        return NULL;
+    for (uint32_t i = 0; i < img->nunsaved; i++) {
+        const struct crs_img_unsaved *u = &img->unsaved[i];
+        int rebuilt = 0;
+        if (u->kind == CRS_UNSAVED_CHILD) {
+            for (uint32_t k = 0; k < root->ntree; k++)
+                rebuilt |= root->tree_members[k].pid == u->pid;
+        } else if (u->kind == CRS_UNSAVED_FD) {
+            for (uint32_t k = 0; k < img->nfds; k++)
+                rebuilt |= img->fds[k].fd == u->fd && crs_restore_tree_joined(r, &img->fds[k]);
+            for (uint32_t k = 0; k < r->plan->nunrestored; k++)
+                rebuilt &= r->plan->unrestored[k] != u->fd;
+        }
+        back[i] = (uint8_t)rebuilt;
+    }
+    return back;
+}
+
+void crs_restore_say_unsaved(const struct crs_image *img, int out, int all,
+                             const uint32_t *extra, uint32_t nextra, const uint8_t *back)
+{
+    uint32_t total = nextra, said = 0;
     char line[600];
 
-    for (uint32_t i = 0; i < total && (all || said < SAY_FIRST); i++, said++) {
+    for (uint32_t i = 0; i < img->nunsaved; i++)
+        total += !(back && back[i]);
+    for (uint32_t i = 0; i < img->nunsaved + nextra && (all || said < SAY_FIRST); i++) {
+        if (i < img->nunsaved && back && back[i])
+            continue;
+        said++;
         if (i < img->nunsaved) {
             crs_image_unsaved_line(img, i, line, sizeof line);
         } else {
@@ -269,7 +302,9 @@ int crs_restore_fds(struct crs_restore *r, char *err, size_t errlen)
     }
     /* said by default: a socket or pipe that silently stays closed leaves a program spinning
      * on it or waiting forever, and nothing else would tell */
-    crs_restore_say_unsaved(img, r->errfd, r->opts.verbose, extra, nextra);
+    uint8_t *back = came_back(r);
+    crs_restore_say_unsaved(img, r->errfd, r->opts.verbose, extra, nextra, back);
+    free(back);
     free(extra);
     crs_restore_shm_close(r);           /* the regions and descriptors hold them now */
     crs_restore_tree_close(r);          /* the job's pipes this process did not have */

@@ -579,6 +579,19 @@ int crs_restore_tree_socket(const struct crs_restore *r, const struct crs_img_fd
     return -1;
 }
 
+int crs_restore_tree_joined(const struct crs_restore *r, const struct crs_img_fd *f)
+{
+    for (uint32_t s = 0; s < r->nshared; s++) {
+        const struct crs_restore_shared *sh = &r->shared[s];
+        if (f->kind == CRS_FD_PIPE && sh->kind == CRS_SHARED_PIPE && sh->ino == f->ino)
+            return sh->ends == 3;
+        if (f->kind == CRS_FD_SOCKET && sh->kind == CRS_SHARED_SOCKET &&
+            (sh->ino == f->ino || sh->peer == f->ino))
+            return 1;
+    }
+    return 0;
+}
+
 int crs_restore_tree_memory(const struct crs_restore *r, uint64_t dev, uint64_t ino)
 {
     for (uint32_t s = 0; s < r->nshared; s++)

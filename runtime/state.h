@@ -199,6 +199,10 @@ struct crs_tree_state {
     uint64_t seq;
     char path[CRS_PATH_MAX];        /* where its image goes */
     uint64_t forwarded;             /* requests up to this ticket were passed to the root */
+    /* either: the pids of the job's processes that hold descriptors, for its snapshot child
+     * (the root's list, sent with "go") */
+    int job[CRS_IMG_TREE_MAX];
+    uint32_t njob;
     /* buffers for /proc, used while stopped */
     char dents[4096];
     char text[1024];                /* a children list */

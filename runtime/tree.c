@@ -8,7 +8,8 @@
  *   member -> root   "prepared\n"        its handlers ran, it is about to stop
  *   root -> member   "stop\n" | "abort\n"
  *   member -> root   "ready\n"           its threads are stopped
- *   root -> member   "go\n" | "abort\n"  every member is stopped: take the snapshot
+ *   root -> member   "go PID...\n" | "abort\n"   every member is stopped: take the snapshot
+ *                    (the pids of the job's living processes, the root's first)
  *   member -> root   "forked\n"          its snapshot is taken, its threads still stopped
  *   root -> member   "resume\n" | "abort\n"
  *   member -> root   "ok SEQ PATH\n" | "error ERRNO MESSAGE\n"   its image is durable
@@ -320,9 +321,12 @@ int crs_tree_begin(struct crs_snap_request *req, char *err, size_t errlen)
     t->active = 0;
     t->npeers = 0;
     t->parts_fd = t->dir_fd = -1;
+    t->njob = 0;
     req->tree = NULL;
     req->tree_members = NULL;
     req->ntree = 0;
+    req->job_pids = t->job;
+    req->njob = 0;
     if (t->role != CRS_TREE_ROOT)
         return 0;
     if ((r = list_tree(&n, err, errlen)) < 0)
@@ -447,6 +451,55 @@ int crs_tree_prepared(char *err, size_t errlen)
     return step("prepared", "stop", err, errlen);
 }
 
+/* A member stopped: it says so, and waits for "go" with the job's pids. */
+static int member_go(char *err, size_t errlen)
+{
+    struct crs_tree_state *t = &crs_state.tree;
+    char line[CRS_TREE_LINE];
+    const char *p = line + 2;
+    int fd = t->leader_fd;
+
+    t->njob = 0;
+    if (send_line(fd, "ready\n") < 0 || read_line(fd, line, sizeof line, STEP_MS) < 0 ||
+        strncmp(line, "go", 2) || (line[2] && line[2] != ' ')) {
+        crs_seterr(err, errlen, "the job's checkpoint was called off by its root");
+        return -ECANCELED;
+    }
+    while (*p == ' ' && t->njob < CRS_IMG_TREE_MAX) {
+        uint64_t pid;
+        p++;
+        if (crs_parse_dec(&p, &pid) || !pid || pid > INT32_MAX)
+            break;
+        t->job[t->njob++] = (int)pid;
+    }
+    crs_state.req.njob = t->njob;
+    return 0;
+}
+
+/* The root: "go" and the pids of the job's processes that hold descriptors (all but the
+ * zombies), which each snapshot child needs to tell what is the job's. */
+static void tell_go(void)
+{
+    struct crs_tree_state *t = &crs_state.tree;
+    char line[CRS_TREE_LINE];
+    struct crs_sbuf b;
+
+    t->njob = 0;
+    crs_sb_init(&b, line, sizeof line);
+    crs_sb_str(&b, "go");
+    for (uint32_t i = 0; i < t->nmembers; i++) {
+        if (t->members[i].flags & CRS_TREE_F_ZOMBIE)
+            continue;
+        /* the root as it is seen here, whatever pid outsiders know it by */
+        t->job[t->njob] = i == 0 ? getpid() : (int)t->members[i].pid;
+        crs_sb_str(&b, " ");
+        crs_sb_u64(&b, (uint64_t)t->job[t->njob++]);
+    }
+    crs_sb_str(&b, "\n");
+    crs_state.req.njob = t->njob;
+    tell_all(line);
+}
+
 /* The root, its own threads stopped: every member stopped too, and nobody came or went. */
 int crs_tree_stopped(char *err, size_t errlen)
 {
@@ -456,7 +509,7 @@ int crs_tree_stopped(char *err, size_t errlen)
     int r;
 
     if (t->role == CRS_TREE_MEMBER && t->leader_fd >= 0)
-        return member_step("ready", "go", err, errlen);
+        return member_go(err, errlen);
     if (!t->active)
         return 0;
     if ((r = hear_all("ready", STEP_MS, err, errlen)) < 0)
@@ -473,7 +526,7 @@ int crs_tree_stopped(char *err, size_t errlen)
         crs_seterr(err, errlen, "a process of the job started or ended during the checkpoint");
         return -EAGAIN;
     }
-    tell_all("go\n");
+    tell_go();
     return 0;
 }
 

@@ -400,7 +400,8 @@ void crs_snapshot_child(const struct crs_snap_request *req)
     }
     c.nunsaved = crs_proc_unsaved(c.unsaved, MAX_UNSAVED, &c.st, c.fds, (size_t)c.nfds,
                                   req->deleted, req->deleted_memfd >= 0 ? req->ndeleted : 0,
-                                  req->parent > 0 ? req->parent : getppid());
+                                  req->parent > 0 ? req->parent : getppid(), req->job_pids,
+                                  req->njob);
     c.nunsaved += crs_proc_unsaved_timers(c.unsaved + c.nunsaved, MAX_UNSAVED - (size_t)c.nunsaved,
                                           &c.st, req->timers, req->ntimers, req->timers_missed,
                                           (int)c.proc.pid, req->threads, req->nthreads);

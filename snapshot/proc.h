@@ -64,11 +64,14 @@ void crs_proc_attrs(struct crs_img_attrs *a, int pid, char *work, size_t workcap
 
 /* What a restore will not bring back (proc_unsaved.c): the descriptors of fds[] it leaves
  * closed, described from the child's copies of them, and the children of process pid. del[]
- * are the deleted files whose contents the image holds. Descriptions go into st (a full table
- * leaves them empty). Returns the count of records put in out[] (at most max). */
+ * are the deleted files whose contents the image holds; job[] the pids of the job's
+ * processes, whose pipes, connections and children the job's restore brings back. Descriptions
+ * go into st (a full table leaves them empty). Returns the count of records put in out[] (at
+ * most max). */
 long crs_proc_unsaved(struct crs_img_unsaved *out, size_t max, struct crs_strtab *st,
                       const struct crs_img_fd *fds, size_t nfds,
-                      const struct crs_snap_deleted *del, uint32_t ndel, int pid);
+                      const struct crs_snap_deleted *del, uint32_t ndel, int pid,
+                      const int *job, uint32_t njob);
 
 /* The POSIX timers a restore will not make again (image/timers.h says which), and those
  * beyond what the image holds; appended to out[] like crs_proc_unsaved's records. */

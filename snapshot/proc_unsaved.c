@@ -1,6 +1,6 @@
 /* snapshot/proc_unsaved.c - what a restore will not bring back, said once at the checkpoint:
  * the descriptors the restore leaves closed (each kind says, fds/) and the children of the
- * process, each with a short description for a person. Runs in the forked snapshot child:
+ * process (but those of its job), each with a short description for a person. Runs in the forked snapshot child:
  * no malloc, no stdio, no locks. It reads the child's copies of the descriptors (socket
  * addresses) and, for children, the live /proc of the checkpointed process.
  */
@@ -90,7 +90,8 @@ static void sb_child(struct crs_sbuf *b, const struct scan *s, int c)
 
 long crs_proc_unsaved(struct crs_img_unsaved *out, size_t max, struct crs_strtab *st,
                       const struct crs_img_fd *fds, size_t nfds,
-                      const struct crs_snap_deleted *del, uint32_t ndel, int pid)
+                      const struct crs_snap_deleted *del, uint32_t ndel, int pid,
+                      const int *job, uint32_t njob)
 {
     struct scan s;
     char what[512];
@@ -105,7 +106,7 @@ long crs_proc_unsaved(struct crs_img_unsaved *out, size_t max, struct crs_strtab
     struct crs_fd_scan scan = {
         .fds = fds, .nfds = nfds, .strings = st->buf, .deleted = del, .ndeleted = ndel,
         .children = s.children, .comms = (const char (*)[17])s.comms,
-        .nchildren = s.nchildren,
+        .nchildren = s.nchildren, .job = job, .njob = (int)njob,
     };
     for (size_t i = 0; i < nfds; i++) {
         const struct crs_img_fd *f = &fds[i];
@@ -120,6 +121,11 @@ long crs_proc_unsaved(struct crs_img_unsaved *out, size_t max, struct crs_strtab
         add(&s, CRS_UNSAVED_FD, f->fd, 0, what);
     }
     for (int c = 0; c < s.nchildren; c++) {
+        int in_job = 0;
+        for (uint32_t j = 0; j < njob; j++)
+            in_job |= job[j] == s.children[c];
+        if (in_job)
+            continue;                   /* the job's restore makes it again */
         crs_sb_init(&b, what, sizeof what);
         sb_child(&b, &s, c);
         add(&s, CRS_UNSAVED_CHILD, -1, s.children[c], what);

@@ -166,6 +166,10 @@ struct crs_snap_request {
     const struct crs_img_tree *tree;
     const struct crs_img_tree_member *tree_members;
     uint32_t ntree;
+    /* Any process of a job: the pids of all the job's processes that hold descriptors (as
+     * /proc here shows them), so that what is the job's is not called lost; 0 alone */
+    const int *job_pids;
+    uint32_t njob;
     int no_release;                 /* 1 = the child keeps the pages it has written until it
                                      * exits ($CRSNAP_NO_RELEASE); 0 = it unmaps them as it
                                      * goes, so the parent's later writes copy nothing */

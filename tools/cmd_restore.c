@@ -216,7 +216,7 @@ int crs_cmd_restore(int argc, char **argv)
     }
     rc = crs_restore_run(img, &o, err, sizeof err);
     if (rc == 0 && o.dry_run) {
-        crs_restore_say_unsaved(img, 2, o.verbose, NULL, 0);
+        crs_restore_say_unsaved(img, 2, o.verbose, NULL, 0, NULL);
         crs_print_escaped_str(stdout, path);
         printf(": can be restored\n");
         crs_image_close(img);

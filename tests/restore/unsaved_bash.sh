@@ -1,8 +1,10 @@
 # unsaved_bash.sh - bash in the middle of `out=$(...)`: its child (the subshell) and the pipe it
 # reads the output from cannot come back, and the checkpoint's log, `crsnap info` and `crsnap
-# restore -n` say so.
+# restore -n` say so. Checkpointed alone (CRSNAP_TREE=0): in a job, the subshell and its pipe
+# would be the job's and come back (tests/tree/bash_pipeline.sh).
 RESTORE_CHECKS_ONLY=1
 . "$(dirname "$0")/lib.sh"
+export CRSNAP_TREE=0
 BASH=$(command -v bash) || { echo "skipped: no bash"; exit 77; }
 # the subshell writes its pid once it runs: bash is then reading the pipe
 start run "$BASH" -c 'out=$(sh -c "echo \$PPID" >"$1.tmp"; mv "$1.tmp" "$1"; sleep 100; echo x); echo "got $out"' bash "$T/sub"

@@ -81,4 +81,10 @@ grep -q "bytes waiting" "$T/parts.txt" || fail "no image holds bytes waiting in 
 kill_tree
 restore
 same_output
+grep "not restorable" "$T/run.err" | grep -q "socket\|child process" &&
+    fail "the checkpoint says a socket or a process of the job is lost: $(cat "$T/run.err")"
+grep "not restored" "$T/restored.err" | grep -q "socket" &&
+    fail "the restore says a socket of the job is lost: $(cat "$T/restored.err")"
+grep -q "not restored: child process" "$T/restored.err" &&
+    fail "the restore says a process of the job is lost: $(cat "$T/restored.err")"
 echo "sockets: a socket pair, a unix connection and a datagram pair joined again, nothing lost"
