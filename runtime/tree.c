@@ -41,6 +41,7 @@
 #define STEP_MS 30000           /* longest wait for a member's next step while stopped */
 #define CONNECT_TRIES 600       /* a member's socket awaited for 600 x 5 ms at most */
 #define CONNECT_STEP_US 5000
+#define LIBRARY_CHECK_TRY 40    /* after 200 ms without a socket: does it run the library? */
 
 /* ---- lines on a socket, with a deadline ---- */
 
@@ -189,7 +190,32 @@ static int add_children(pid_t pid, uint32_t *n, char *err, size_t errlen)
     return 0;
 }
 
-/* The job as it is now, parents first, the root first. Syscalls and the state's buffers. */
+/* The processes left out of this checkpoint, and their descendants, taken off members[]
+ * (parents first, so a parent is judged before its children). Returns how many. */
+static uint32_t drop_left_out(struct crs_img_tree_member *members, uint32_t *n)
+{
+    struct crs_tree_state *t = &crs_state.tree;
+    pid_t gone[CRS_IMG_TREE_MAX];
+    uint32_t ngone = 0, k = 0;
+
+    for (uint32_t i = 0; i < *n; i++) {
+        int out = 0;
+        for (uint32_t j = 0; j < t->nleft_out; j++)
+            out |= (pid_t)members[i].pid == t->left_out[j];
+        for (uint32_t j = 0; j < ngone; j++)
+            out |= (pid_t)members[i].ppid == gone[j];
+        if (out && i > 0) {
+            gone[ngone++] = (pid_t)members[i].pid;
+            continue;
+        }
+        members[k++] = members[i];
+    }
+    *n = k;
+    return ngone;
+}
+
+/* The job as it is now, parents first, the root first, without the processes left out of
+ * this checkpoint. Syscalls and the state's buffers. */
 static int list_tree(uint32_t *n, char *err, size_t errlen)
 {
     struct crs_tree_state *t = &crs_state.tree;
@@ -211,6 +237,7 @@ static int list_tree(uint32_t *n, char *err, size_t errlen)
         if ((r = add_children(pid, n, err, errlen)) < 0)
             return r;
     }
+    drop_left_out(t->members, n);
     return 0;
 }
 
@@ -261,6 +288,59 @@ static int hear_all(const char *want, int timeout_ms, char *err, size_t errlen)
     return 0;
 }
 
+/* The path of the file this code was loaded from (the library), once. */
+static const char *lib_path(void)
+{
+    struct crs_tree_state *t = &crs_state.tree;
+    uintptr_t here = (uintptr_t)&lib_path;
+    char *line = NULL;
+    size_t cap = 0;
+    FILE *f;
+
+    if (t->lib_path[0] || !(f = fopen("/proc/self/maps", "re")))
+        return t->lib_path;
+    while (getline(&line, &cap, f) > 0) {
+        unsigned long lo, hi;
+        int off = 0;
+        if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &lo, &hi, &off) >= 2 && off &&
+            here >= lo && here < hi && line[off] == '/') {
+            line[strcspn(line, "\n")] = 0;
+            crs_seterr(t->lib_path, sizeof t->lib_path, "%s", line + off);
+            break;
+        }
+    }
+    free(line);
+    fclose(f);
+    return t->lib_path;
+}
+
+/* Whether process pid runs the library: it has it mapped. A process that runs without it (a
+ * static or setuid program, or one whose environment lost LD_PRELOAD) never will; one just
+ * started has it from its first moment (a fork's copy; the dynamic loader maps a preload
+ * before the program's own libraries). Maps we may not read (setuid) count as without. */
+static int runs_library(pid_t pid)
+{
+    const char *lib = lib_path();
+    char path[64], *line = NULL;
+    size_t cap = 0;
+    int found = 0;
+    FILE *f;
+
+    if (!lib[0])
+        return 1;                       /* cannot tell: as before, wait for its socket */
+    snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
+    if (!(f = fopen(path, "re")))
+        return 0;
+    while (!found && getline(&line, &cap, f) > 0) {
+        line[strcspn(line, "\n")] = 0;
+        size_t n = strlen(line), l = strlen(lib);
+        found = n >= l && !strcmp(line + n - l, lib);
+    }
+    free(line);
+    fclose(f);
+    return found;
+}
+
 /* Connects to the control socket of member m; the peer must be that process, of this user. */
 static int connect_member(const struct crs_img_tree_member *m, char *err, size_t errlen)
 {
@@ -294,6 +374,13 @@ static int connect_member(const struct crs_img_tree_member *m, char *err, size_t
             break;
         if ((errno != ENOENT && errno != ECONNREFUSED) || kill((pid_t)m->pid, 0) < 0)
             break;
+        if (tries == LIBRARY_CHECK_TRY && !runs_library((pid_t)m->pid)) {
+            close(fd);
+            crs_seterr(err, errlen, "process %u (%s) of the job runs without crsnap (a static "
+                       "or setuid program, or one started with the library removed from its "
+                       "environment)", m->pid, m->comm);
+            return -ENOEXEC;
+        }
         usleep(CONNECT_STEP_US);
     }
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
@@ -322,6 +409,7 @@ int crs_tree_begin(struct crs_snap_request *req, char *err, size_t errlen)
     t->npeers = 0;
     t->parts_fd = t->dir_fd = -1;
     t->njob = 0;
+    t->nleft_out = 0;
     req->tree = NULL;
     req->tree_members = NULL;
     req->ntree = 0;
@@ -365,18 +453,42 @@ int crs_tree_begin(struct crs_snap_request *req, char *err, size_t errlen)
 
     /* Every living member reached first (one just started may need a moment), then all
      * asked at once: each stops as soon as it is asked, and waits for the others. A zombie
-     * is only listed. */
+     * is only listed. A process that runs without the library cannot take part: it and its
+     * descendants are left out, said here, and listed by their parent's image as children
+     * it does not hold (the job's restore does not make them). */
     for (uint32_t i = 1; i < n; i++) {
         const struct crs_img_tree_member *m = &t->members[i];
+        int out = 0;
+        for (uint32_t j = 0; j < t->nleft_out; j++)
+            out |= (pid_t)m->ppid == t->left_out[j];
         if (m->flags & CRS_TREE_F_ZOMBIE)
             continue;
-        int fd = connect_member(m, err, errlen);
+        int fd = out ? -ENOEXEC : connect_member(m, err, errlen);
+        if (fd == -ENOEXEC) {
+            if (!out)
+                crs_log(CRS_LOG_ERROR, "warning: not restorable: %s: it is left out of the "
+                        "job's image, with the processes it started", err);
+            t->left_out[t->nleft_out++] = (pid_t)m->pid;
+            continue;
+        }
         if (fd < 0) {
             crs_tree_abort();
             return fd == -ESRCH ? -EAGAIN : fd;   /* it may be starting: look again */
         }
         t->peer_member[t->npeers] = i;
         t->peers[t->npeers++] = fd;
+    }
+    if (t->nleft_out) {                 /* the members' indexes change: remap the peers */
+        struct crs_img_tree_member *kept = t->again;
+        uint32_t nkept = n;
+        memcpy(kept, t->members, n * sizeof *kept);
+        drop_left_out(kept, &nkept);
+        for (uint32_t k = 0; k < t->npeers; k++)
+            for (uint32_t j = 0; j < nkept; j++)
+                if (kept[j].pid == t->members[t->peer_member[k]].pid)
+                    t->peer_member[k] = j;
+        memcpy(t->members, kept, nkept * sizeof *kept);
+        t->nmembers = n = nkept;
     }
     for (uint32_t k = 0; k < t->npeers; k++) {
         const struct crs_img_tree_member *m = &t->members[t->peer_member[k]];
@@ -628,6 +740,9 @@ void crs_tree_end(int ok, int exit)
         return;
     if (exit) {
         tell_all(ok ? "exit\n" : "continue\n");
+        /* the job ends: the processes left out of its image too, which no word reaches */
+        for (uint32_t i = 0; ok && i < t->nleft_out; i++)
+            kill(t->left_out[i], SIGKILL);
         /* the job is gone when the root is: wait for each member's end (its connection
          * closes), so that a restore right after finds their pids free */
         if (ok) {

@@ -6,3 +6,10 @@ set(CRS_TREE_DIR ${CMAKE_CURRENT_SOURCE_DIR}/tree)
 foreach(t bash_pipeline pipe sockets zombie shared_memory pool make user image)
   crs_script_test(tree_${t} ${CRS_TREE_DIR} 180 ${t}.sh)
 endforeach()
+
+# A job with a statically linked process (which cannot run the library), where libc.a is.
+if(CRS_HAVE_STATIC_LIBC AND NOT CRSNAP_SANITIZE)
+  add_executable(static_ticker ${CRS_TREE_DIR}/static_ticker.c)
+  target_link_options(static_ticker PRIVATE -static)
+  crs_script_test(tree_static ${CRS_TREE_DIR} 180 static.sh $<TARGET_FILE:static_ticker>)
+endif()
