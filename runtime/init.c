@@ -211,6 +211,7 @@ static int setup(const struct crs_config *cfg)
     }
     if (crs_state.cfg.control_socket && crs_control_open() < 0)
         crs_log(CRS_LOG_ERROR, "running without a control socket");
+    crs_exec_setup();
     crs_ownfds_record();
     if ((r = crs_coordinator_start()) < 0) {
         crs_log(CRS_LOG_ERROR, "cannot start the coordinator: %s", strerror(-r));

@@ -149,6 +149,10 @@ void crs_shmcopy_end(void);         /* after the clone: the parent's copy goes *
 void crs_restarted(void);           /* a restored process, back in crs_checkpoint_run() */
 uint64_t crs_scan_dir_seq(const char *dir);
 
+/* exec.c: what a job's processes' new programs get back in their environment (the library
+ * in LD_PRELOAD, the CRSNAP_* settings), read once the control socket is open. */
+void crs_exec_setup(void);
+
 /* tree.c: a job of several processes. The root: begin (before the handlers, the members asked
  * and the request pointed at the parts directory), stopped (after its quiesce: every member
  * stopped, nobody came or went; -EAGAIN: try again), forked (after the clone: every member's

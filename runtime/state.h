@@ -214,6 +214,17 @@ struct crs_tree_state {
     char stat_text[1024];           /* a /proc/PID/stat */
 };
 
+/* runtime/exec.c: what a job's new program gets back in its environment. */
+#define CRS_EXEC_KEPT_MAX 32
+struct crs_exec_state {
+    char lib[CRS_PATH_MAX];         /* the library's path, for LD_PRELOAD; "" outside a job */
+    char *kept[CRS_EXEC_KEPT_MAX];  /* "CRSNAP_...=..." as the library started, in buf */
+    uint32_t nkept;
+    size_t used;
+    char buf[4096];
+    void *posix_spawn, *posix_spawnp, *execvpe, *fexecve;   /* libc's own */
+};
+
 struct crs_state {
     /* set once at init */
     int initialized;
@@ -354,6 +365,7 @@ struct crs_state {
     char timers_line[256];          /* /proc/self/timers, read line by line */
 
     struct crs_tree_state tree;
+    struct crs_exec_state exec;
 };
 
 extern struct crs_state crs_state;
