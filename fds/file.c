@@ -142,7 +142,8 @@ int crs_fd_check_by_name(const struct crs_image *img, const struct crs_img_fd *f
         return 1;
     }
     if (is_file && S_ISREG(st.st_mode) &&
-        ((uint64_t)st.st_size != f->size || mtime_ns(&st) != f->mtime_ns)) {
+        ((uint64_t)st.st_size != f->size || mtime_ns(&st) != f->mtime_ns) &&
+        !crs_restore_jobshm_puts_back(img, o, path)) {
         crs_seterr(err, errlen, "%s changed since the checkpoint (descriptor %d)", path, f->fd);
         return 1;
     }

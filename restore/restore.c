@@ -224,7 +224,8 @@ int crs_restore_run(struct crs_image *img, const struct crs_restore_opts *o, cha
     }
 
     if (img->tree && !getenv("CRSNAP_RESTORE_SHARED") &&
-        (rc = crs_restore_tree_make(r, err, errlen)))
+        ((rc = crs_restore_tree_make(r, err, errlen)) ||
+         (rc = crs_restore_jobshm_make(r, err, errlen))))
         goto fail;
     if ((rc = crs_restore_take_pid(r, err, errlen)))
         goto fail;

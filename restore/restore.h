@@ -39,6 +39,7 @@ enum {
 struct crs_restore_opts {
     const struct crs_image *tree_root; /* a member of a job: the job's root image (its own
                                      * image is the one restored) */
+    int in_job;                 /* the image is a job's (its root's restorer checks a part) */
     int force;                  /* changed or missing files are warnings, not errors */
     int dry_run;                /* validate everything, change nothing */
     int progress;               /* progress line on stderr */
@@ -135,7 +136,7 @@ struct crs_restore {
 
 /* restore_check.c: host facts and the files the image needs. 0, or -errno with a one-line
  * message in err ("libc.so.6 changed since the checkpoint (size/mtime differ)"). Warnings go
- * to stderr. */
+ * to stderr (not for a job's member: its root's restorer checked its image and said them). */
 int crs_restore_check_host(const struct crs_image *img, const struct crs_restore_hooks *h,
                            char *err, size_t errlen);
 int crs_restore_check_files(const struct crs_image *img, const struct crs_restore_opts *o,
@@ -335,6 +336,17 @@ int crs_restore_tree_socket(const struct crs_restore *r, const struct crs_img_fd
 /* restore_tree.c: is f an end of a pipe or a connection whose every end the job holds (so
  * nothing of it is lost, whatever its checkpoint said)? */
 int crs_restore_tree_joined(const struct crs_restore *r, const struct crs_img_fd *f);
+/* restore_jobshm.c: puts_back: does a job's restore put the /dev/shm object region v maps back
+ * as it was at the checkpoint (no running process maps it); make: the root's restorer does so
+ * for every such object of the job, before any process is made. */
+int crs_restore_jobshm_puts_back(const struct crs_image *img, const struct crs_restore_opts *o,
+                                 const char *path);
+int crs_restore_jobshm_make(struct crs_restore *r, char *err, size_t errlen);
+/* restore_jobshm.c: writes into fd the pages img saved of the shared memory object (dev, ino)
+ * its regions map, at their offsets in the object; buf holds CRS_RESTORE_OBJECT_BUF bytes. */
+#define CRS_RESTORE_OBJECT_BUF ((size_t)CRS_IMG_CHUNK_MAX_PAGES * CRS_IMG_PAGE_SIZE)
+int crs_restore_object_pages(const struct crs_image *img, uint64_t dev, uint64_t ino, int fd,
+                             void *buf, char *err, size_t errlen);
 /* restore_tree.c: the memfd of the job's shared memory (dev, ino), filled by the first
  * restorer: a process maps it and writes none of its own pages into it; or -1. */
 int crs_restore_tree_memory(const struct crs_restore *r, uint64_t dev, uint64_t ino);

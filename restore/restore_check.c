@@ -192,6 +192,8 @@ static int check_mapped(const struct crs_image *img, const struct crs_img_vma *v
     int stamp = (uint64_t)st.st_size != v->file_size || mtime_ns(&st) != v->file_mtime_ns;
     const struct crs_img_maphash *h = maphash_of(img, v);
     int changed = stamp || (h && contents_differ(path, v, h));
+    if (changed && crs_restore_jobshm_puts_back(img, o, path))
+        return 0;                       /* the job's restore puts it back as it was */
     if ((v->flags & CRS_VMA_F_SHARED) && (v->prot & PROT_WRITE) &&
         (uint64_t)st.st_size >= v->file_size) {
         if (!changed)
@@ -286,13 +288,13 @@ int crs_restore_check_files(const struct crs_image *img, const struct crs_restor
             continue;
         if ((r = check_mapped(img, v, is_entry ? &strict : o, err, errlen)) < 0)
             return r;
-        if (r > 0)
+        if (r > 0 && !o->tree_root)
             crs_restore_say(2, "warning: ", err);
     }
     for (uint32_t i = 0; i < img->nshmobj; i++) {
         if ((r = crs_restore_check_shmobj(img, &img->shmobj[i], o, err, errlen)) < 0)
             return r;
-        if (r > 0)
+        if (r > 0 && !o->tree_root)
             crs_restore_say(2, "warning: ", err);
     }
     if ((r = check_pages_in_files(img, err, errlen)) < 0)
@@ -303,7 +305,7 @@ int crs_restore_check_files(const struct crs_image *img, const struct crs_restor
             continue;
         if ((r = k->check(img, &img->fds[i], o, err, errlen)) < 0)
             return r;
-        if (r > 0)
+        if (r > 0 && !o->tree_root)
             crs_restore_say(2, "warning: ", err);
     }
     err[0] = '\0';

@@ -274,8 +274,10 @@ int crs_restore_tree_check(struct crs_restore *r, char *err, size_t errlen)
 {
     const struct crs_image *root = r->img;
     struct crs_image *parts[CRS_IMG_TREE_MAX] = { 0 };
+    struct crs_restore_opts part_opts = r->opts;
     int rc = 0;
 
+    part_opts.in_job = 1;
     if (r->opts.lazy) {                 /* one helper per process is not there yet */
         dprintf(r->errfd, "crsnap restore: a job of %u processes is restored eagerly (--lazy is "
                 "for a process alone)\n", root->ntree);
@@ -297,7 +299,7 @@ int crs_restore_tree_check(struct crs_restore *r, char *err, size_t errlen)
         if ((rc = crs_restore_check_image(parts[i], why, sizeof why)) ||
             (rc = crs_restore_check_host(parts[i], &r->opts.hooks, why, sizeof why)) ||
             (rc = crs_restore_check_fd_limit(parts[i], why, sizeof why)) ||
-            (rc = crs_restore_check_files(parts[i], &r->opts, why, sizeof why)) ||
+            (rc = crs_restore_check_files(parts[i], &part_opts, why, sizeof why)) ||
             (rc = (r->opts.dry_run ? crs_image_verify : crs_image_check)(parts[i], NULL, NULL,
                                                                        why, sizeof why)))
             crs_seterr(err, errlen, "process %u (%s) of the job: %s", m->pid, m->comm, why);
@@ -397,9 +399,7 @@ static int make_memory(struct crs_restore *r, struct crs_restore_shared *sh, cha
                        size_t errlen)
 {
     struct crs_image *src = NULL;
-    struct crs_chunk_reader rd;
-    struct crs_chunk_iter it;
-    void *buf = NULL;
+    void *buf;
     int rc;
 
     sh->fd[0] = memfd_create("crsnap-shm", 0);
@@ -413,33 +413,16 @@ static int make_memory(struct crs_restore *r, struct crs_restore_shared *sh, cha
         return 0;
     if ((rc = open_source(r, sh->source[0], &src, err, errlen)))
         return rc;
-    if ((rc = crs_chunk_reader_init(&rd)) < 0 ||
-        !(buf = malloc((size_t)CRS_IMG_CHUNK_MAX_PAGES * CRS_IMG_PAGE_SIZE))) {
-        rc = rc < 0 ? rc : -ENOMEM;
+    if (!(buf = malloc(CRS_RESTORE_OBJECT_BUF))) {
         crs_seterr(err, errlen, "out of memory");
-        goto out;
+        rc = -ENOMEM;
+    } else {
+        rc = crs_restore_object_pages(src, sh->dev, sh->ino, sh->fd[0], buf, err, errlen);
     }
-    crs_image_chunk_begin(src, &it);
-    while ((rc = crs_image_next_chunk(src, &it, err, errlen)) > 0) {
-        const struct crs_img_vma *v = crs_image_find_vma(src, it.chunk.addr);
-        size_t len = (size_t)it.chunk.npages * CRS_IMG_PAGE_SIZE;
-        if (!v || !crs_restore_shm_region(v) || v->dev != sh->dev || v->ino != sh->ino)
-            continue;
-        if ((rc = crs_image_read_chunk_r(src, &rd, &it, buf, len, err, errlen)) < 0)
-            break;
-        uint64_t off = v->file_offset + (it.chunk.addr - v->start);
-        if (pwrite(sh->fd[0], buf, len, (off_t)off) != (ssize_t)len) {
-            rc = -EIO;
-            crs_seterr(err, errlen, "cannot fill the memory the job's processes share");
-            break;
-        }
-    }
-    crs_chunk_reader_free(&rd);
-out:
     free(buf);
     if (src != r->img)
         crs_image_close(src);
-    return rc < 0 ? rc : 0;
+    return rc;
 }
 
 /* The shared pipes, made once with their bytes, at the numbers $CRSNAP_RESTORE_SHARED names
