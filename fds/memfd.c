@@ -76,8 +76,7 @@ static int check(const struct crs_image *img, const struct crs_img_fd *f,
     return o->force ? 1 : -ENOENT;
 }
 
-/* The name memfd_create was given: the path between "/memfd:" and " (deleted)". */
-static void name_of(const char *path, char *name, size_t cap)
+void crs_restore_memfd_name(const char *path, char *name, size_t cap)
 {
     size_t n, lp = strlen(PREFIX), ls = strlen(SUFFIX);
 
@@ -100,7 +99,7 @@ static int make(struct crs_restore *r, const struct crs_img_fd *f,
     int fd;
 
     (void)d;
-    name_of(crs_image_string(r->img, f->path), name, sizeof name);
+    crs_restore_memfd_name(crs_image_string(r->img, f->path), name, sizeof name);
     fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
     return fd < 0 ? -errno : fd;
 }

@@ -60,8 +60,12 @@ int crs_fd_contents_rebuild(struct crs_restore *r, const struct crs_img_fd *f,
 
     if (!d)
         return -ENOENT;
-    /* made already, with its contents, because a region maps it too (restore_shm.c) */
-    struct crs_restore_shm *shm = crs_restore_shm_find(r, f->dev, f->ino);
+    /* made already, with its contents: the job's processes share it (restore_tree.c) */
+    int job = crs_restore_tree_memory(r, f->dev, f->ino);
+    /* or because a region maps it too (restore_shm.c) */
+    struct crs_restore_shm *shm = job >= 0 ? NULL : crs_restore_shm_find(r, f->dev, f->ino);
+    if (job >= 0)
+        made = job;
     if (shm) {
         made = shm->fd;
         if (finish && !shm->sealed && (fd = finish(made, f)) < 0)

@@ -96,6 +96,8 @@ struct crs_restore_shared {
                                      * other is closed: its peer is gone */
     uint64_t dev;                   /* memory: its device */
     uint64_t size;                  /* memory: bytes, the most any process maps of it */
+    uint32_t seals;                 /* memory that was a memfd (source[1] held it): its seals */
+    char name[250];                 /*   and its name (memfd_create's limit) */
 };
 #define CRS_RESTORE_MAX_SHARED 256
 
@@ -246,6 +248,9 @@ void crs_restore_say_unsaved(const struct crs_image *img, int out, int all,
 int crs_restore_has_queued(const struct crs_image *img, const struct crs_img_fd *g);
 void crs_restore_refill(struct crs_restore *r, const struct crs_image *img,
                         const struct crs_img_fd *g, int wfd, int is_pipe);
+/* fds/memfd.c: the name memfd_create was given, from the descriptor's path ("/memfd:NAME
+ * (deleted)"), into name (cap bytes). */
+void crs_restore_memfd_name(const char *path, char *name, size_t cap);
 /* fds/socket.c: a new unix socket pair for the two ends of a connection, end[k] as img[k]
  * recorded it: each end's options set again and the bytes it had to read put back. Its
  * descriptors (sv) are above the restorer's floor, close-on-exec unless inherit. */

@@ -178,44 +178,80 @@ static int maps_memory(const struct crs_image *img, uint64_t dev, uint64_t ino, 
     return 0;
 }
 
-/* Memory that two processes of the job map (MAP_SHARED anonymous memory inherited over
- * fork, a memfd or unlinked file mapped by both): one object, made once. */
+/* A memfd descriptor of img on the object (dev, ino) whose contents the image holds, or NULL. */
+static const struct crs_img_fd *memfd_of(const struct crs_image *img, uint64_t dev, uint64_t ino)
+{
+    for (uint32_t i = 0; img && i < img->nfds; i++) {
+        const struct crs_img_fd *f = &img->fds[i];
+        if (f->kind == CRS_FD_MEMFD && f->dev == dev && f->ino == ino &&
+            crs_image_deleted_for(img, f))
+            return f;
+    }
+    return NULL;
+}
+
+/* The object (dev, ino), end bytes long, is the job's when two of its processes map it or
+ * hold it as a memfd descriptor. */
+static int consider_memory(struct crs_restore *r, struct crs_image **parts, uint64_t dev,
+                           uint64_t ino, uint64_t end, char *err, size_t errlen)
+{
+    const struct crs_image *root = r->img;
+    uint32_t holders = 0;
+
+    for (uint32_t j = 0; j < root->ntree; j++) {
+        const struct crs_image *b = j ? parts[j] : root;
+        holders += b && (maps_memory(b, dev, ino, 0) || memfd_of(b, dev, ino));
+    }
+    if (holders > 1 && add_memory(r, dev, ino, end) < 0) {
+        crs_seterr(err, errlen, "more than %d pipes, sockets and shared memory objects "
+                   "between the job's processes", CRS_RESTORE_MAX_SHARED);
+        return -E2BIG;
+    }
+    return 0;
+}
+
+/* Memory that two processes of the job share (MAP_SHARED anonymous memory inherited over
+ * fork, a memfd or unlinked file both map, a memfd one maps and another holds, or two hold):
+ * one object, made once. */
 static int list_memory(struct crs_restore *r, struct crs_image **parts, char *err,
                        size_t errlen)
 {
     const struct crs_image *root = r->img;
+    int rc = 0;
 
-    for (uint32_t i = 0; i < root->ntree; i++) {
+    for (uint32_t i = 0; i < root->ntree && !rc; i++) {
         const struct crs_image *a = i ? parts[i] : root;
-        for (uint32_t k = 0; a && k < a->nvmas; k++) {
+        for (uint32_t k = 0; a && k < a->nvmas && !rc; k++) {
             const struct crs_img_vma *v = &a->vmas[k];
-            uint32_t holders = 0;
-            if (!crs_restore_shm_region(v))
-                continue;
-            for (uint32_t j = 0; j < root->ntree; j++) {
-                const struct crs_image *b = j ? parts[j] : root;
-                holders += b && maps_memory(b, v->dev, v->ino, 0);
-            }
-            if (holders > 1 &&
-                add_memory(r, v->dev, v->ino, v->file_offset + (v->end - v->start)) < 0) {
-                crs_seterr(err, errlen, "more than %d pipes, sockets and shared memory objects "
-                           "between the job's processes", CRS_RESTORE_MAX_SHARED);
-                return -E2BIG;
-            }
+            if (crs_restore_shm_region(v))
+                rc = consider_memory(r, parts, v->dev, v->ino,
+                                     v->file_offset + (v->end - v->start), err, errlen);
+        }
+        for (uint32_t k = 0; a && k < a->nfds && !rc; k++) {
+            const struct crs_img_fd *f = &a->fds[k];
+            const struct crs_image_deleted *d;
+            if (f->kind == CRS_FD_MEMFD && (d = crs_image_deleted_for(a, f)))
+                rc = consider_memory(r, parts, f->dev, f->ino, d->size, err, errlen);
         }
     }
-    /* its pages come from the first image that saved some (all were copied at the instant
-     * every process was stopped) */
-    for (uint32_t s = 0; s < r->nshared; s++) {
+    /* its pages come from the first image that saved some, and a memfd's whole contents from
+     * the first that holds it as a descriptor (all were copied at the instant every process
+     * was stopped) */
+    for (uint32_t s = 0; s < r->nshared && !rc; s++) {
         struct crs_restore_shared *sh = &r->shared[s];
-        for (uint32_t i = 0; sh->kind == CRS_SHARED_MEMORY && !sh->source[0] && i < root->ntree;
-             i++) {
+        for (uint32_t i = 0; sh->kind == CRS_SHARED_MEMORY && i < root->ntree; i++) {
             const struct crs_image *a = i ? parts[i] : root;
-            if (a && maps_memory(a, sh->dev, sh->ino, 1))
+            const struct crs_img_fd *f = memfd_of(a, sh->dev, sh->ino);
+            if (a && !sh->source[0] && maps_memory(a, sh->dev, sh->ino, 1))
                 sh->source[0] = root->tree_members[i].pid;
+            if (f && !sh->source[1]) {
+                sh->source[1] = root->tree_members[i].pid;
+                sh->seals = f->u.memfd.seals;
+                crs_restore_memfd_name(crs_image_string(a, f->path), sh->name, sizeof sh->name);
+            }
         }
     }
-    return 0;
+    return rc;
 }
 
 /* Unix sockets connected to each other (a socketpair, or a connection accepted from a
@@ -402,27 +438,49 @@ static int make_memory(struct crs_restore *r, struct crs_restore_shared *sh, cha
     void *buf;
     int rc;
 
-    sh->fd[0] = memfd_create("crsnap-shm", 0);
+    /* a memfd keeps its name and seals; anonymous memory becomes one */
+    sh->fd[0] = memfd_create(sh->source[1] ? sh->name : "crsnap-shm",
+                             sh->source[1] ? MFD_ALLOW_SEALING : 0);
     if (sh->fd[0] < 0 || ftruncate(sh->fd[0], (off_t)sh->size) < 0) {
         rc = -errno;
         crs_seterr(err, errlen, "cannot make the memory the job's processes share: %s",
                    strerror(-rc));
         return rc;
     }
-    if (!sh->source[0])
-        return 0;
-    if ((rc = open_source(r, sh->source[0], &src, err, errlen)))
-        return rc;
-    if (!(buf = malloc(CRS_RESTORE_OBJECT_BUF))) {
-        crs_seterr(err, errlen, "out of memory");
-        rc = -ENOMEM;
-    } else {
-        rc = crs_restore_object_pages(src, sh->dev, sh->ino, sh->fd[0], buf, err, errlen);
+    if (sh->source[1]) {                /* a memfd's contents, as a descriptor held them */
+        if ((rc = open_source(r, sh->source[1], &src, err, errlen)))
+            return rc;
+        const struct crs_image_deleted *d = crs_image_deleted_for(src, memfd_of(src, sh->dev,
+                                                                                 sh->ino));
+        if (d && pwrite(sh->fd[0], d->data, d->size, 0) != (ssize_t)d->size) {
+            rc = -EIO;
+            crs_seterr(err, errlen, "cannot fill the memfd the job's processes share");
+        }
+        if (src != r->img)
+            crs_image_close(src);
+        src = NULL;
+        if (rc)
+            return rc;
     }
-    free(buf);
-    if (src != r->img)
-        crs_image_close(src);
-    return rc;
+    if (sh->source[0]) {                /* the pages mapped, of the same instant */
+        if ((rc = open_source(r, sh->source[0], &src, err, errlen)))
+            return rc;
+        if (!(buf = malloc(CRS_RESTORE_OBJECT_BUF))) {
+            crs_seterr(err, errlen, "out of memory");
+            rc = -ENOMEM;
+        } else {
+            rc = crs_restore_object_pages(src, sh->dev, sh->ino, sh->fd[0], buf, err, errlen);
+        }
+        free(buf);
+        if (src != r->img)
+            crs_image_close(src);
+        if (rc)
+            return rc;
+    }
+    if (sh->seals && fcntl(sh->fd[0], F_ADD_SEALS, (int)sh->seals) < 0)
+        crs_restore_warn(r, "the memfd %s the job's processes share is not sealed again: %s",
+                         sh->name, strerror(errno));
+    return 0;
 }
 
 /* The shared pipes, made once with their bytes, at the numbers $CRSNAP_RESTORE_SHARED names

@@ -1,0 +1,44 @@
+#!/bin/sh
+# A memfd shared three ways (python3, unmodified: os.memfd_create, mmap and os.fork): the
+# parent only holds its descriptor, one child maps it and counts in it, the other counts in it
+# through the descriptor alone (pread/pwrite). Checkpointed as a job, left to run on, every
+# process killed, restored: the parent must read the counts of an uninterrupted run, through
+# a memfd of the same name. One object again, not three copies.
+. "$(dirname "$0")/lib.sh"
+need /usr/bin/python3
+cat >"$T/prog.py" <<'PY'
+import mmap, os, struct, sys, time
+fd = os.memfd_create("counters")
+os.ftruncate(fd, 4096)
+kids = []
+pid = os.fork()
+if pid == 0:                            # maps it
+    m = mmap.mmap(fd, 4096)
+    for k in range(1, 151):
+        struct.pack_into("Q", m, 0, struct.unpack_from("Q", m, 0)[0] + k)
+        time.sleep(0.02)
+    os._exit(0)
+kids.append(pid)
+pid = os.fork()
+if pid == 0:                            # the descriptor alone
+    for k in range(1, 151):
+        v = struct.unpack("Q", os.pread(fd, 8, 8))[0]
+        os.pwrite(fd, struct.pack("Q", v + k), 8)
+        time.sleep(0.02)
+    os._exit(0)
+kids.append(pid)
+time.sleep(0.6)
+print("progress: started", file=sys.stderr, flush=True)
+for p in kids:
+    os.waitpid(p, 0)
+print(struct.unpack("QQ", os.pread(fd, 16, 0)), os.readlink("/proc/self/fd/%d" % fd))
+PY
+reference "$python3" "$T/prog.py"
+start "$python3" "$T/prog.py"
+wait_grep "progress: started" "$T/run.err"
+checkpoint_job 3
+sleep 0.5
+kill_tree
+restore
+same_output
+echo "memfd: held, mapped and written through a descriptor, one object again"
