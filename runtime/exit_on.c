@@ -31,13 +31,15 @@ static const char *sig_name(int sig, char *buf, size_t size)
 }
 
 /* Signal handler: async-signal-safe. The first signal wins; later ones join it. A process the
- * program forked inherits the handler but not the runtime: there the signal does what it would
- * have done without crsnap (Slurm's SIGTERM must still end the program's helpers). */
+ * program forked inherits the handler: there the signal does what it would have done without
+ * crsnap (Slurm's SIGTERM must still end the program's helpers), from the fork on, including
+ * while its runtime starts again as a job's member (its pid is its own by then, and its own
+ * default handler is not in place yet). */
 static void exit_on_handler(int sig)
 {
     int none = 0;
 
-    if (crs_sys0(SYS_getpid) != crs_state.pid) {
+    if (crs_sys0(SYS_getpid) != crs_state.pid || crs_state.tree.role == CRS_TREE_MEMBER) {
         struct sigaction dfl;
         memset(&dfl, 0, sizeof dfl);
         dfl.sa_handler = SIG_DFL;
