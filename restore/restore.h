@@ -347,11 +347,18 @@ int crs_restore_tree_joined(const struct crs_restore *r, const struct crs_img_fd
 int crs_restore_jobshm_puts_back(const struct crs_image *img, const struct crs_restore_opts *o,
                                  const char *path);
 int crs_restore_jobshm_make(struct crs_restore *r, char *err, size_t errlen);
-/* restore_jobshm.c: writes into fd the pages img saved of the shared memory object (dev, ino)
- * its regions map, at their offsets in the object; buf holds CRS_RESTORE_OBJECT_BUF bytes. */
+/* restore_jobshm.c: writes into fd (or, base not NULL, into memory at base) the pages img
+ * saved of the shared memory object (dev, ino) its regions map, at their offsets in the
+ * object; buf holds CRS_RESTORE_OBJECT_BUF bytes. */
 #define CRS_RESTORE_OBJECT_BUF ((size_t)CRS_IMG_CHUNK_MAX_PAGES * CRS_IMG_PAGE_SIZE)
 int crs_restore_object_pages(const struct crs_image *img, uint64_t dev, uint64_t ino, int fd,
-                             void *buf, char *err, size_t errlen);
+                             void *base, void *buf, char *err, size_t errlen);
+/* restore_jobshm.c: the id under which the job's restore made SysV segment old_id again (or
+ * put it back), or -1; sysv_puts_back: will it (before it does: nobody is attached). */
+int crs_restore_jobshm_sysv(uint64_t old_id);
+int crs_restore_jobshm_sysv_puts_back(const struct crs_image *img,
+                                      const struct crs_restore_opts *o,
+                                      const struct crs_img_shmobj *s);
 /* restore_tree.c: the memfd of the job's shared memory (dev, ino), filled by the first
  * restorer: a process maps it and writes none of its own pages into it; or -1. */
 int crs_restore_tree_memory(const struct crs_restore *r, uint64_t dev, uint64_t ino);

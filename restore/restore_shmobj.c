@@ -77,8 +77,8 @@ static int check_sysv(const struct crs_image *img, const struct crs_img_shmobj *
     uint64_t size = 0;
     int id;
 
-    if (sysv_private(o))
-        return 0;
+    if (sysv_private(o) || crs_restore_jobshm_sysv_puts_back(img, opts, o))
+        return 0;                       /* made, or put back, by the job's restore */
     id = sysv_holder(o, &size);
     if (id == -ENOENT)
         return 0;
@@ -154,6 +154,12 @@ int crs_restore_shmobj_make(struct crs_restore *r, char *err, size_t errlen)
             }
             close(fd);
             m->fill = 1;
+            continue;
+        }
+        int job = crs_restore_jobshm_sysv(o->ino);
+        if (job >= 0) {                 /* the job's segment, made and filled once */
+            m->shmid = job;
+            m->remove = (o->mode & SHM_DEST) != 0;
             continue;
         }
         uint64_t size = 0;

@@ -469,7 +469,8 @@ static int make_memory(struct crs_restore *r, struct crs_restore_shared *sh, cha
             crs_seterr(err, errlen, "out of memory");
             rc = -ENOMEM;
         } else {
-            rc = crs_restore_object_pages(src, sh->dev, sh->ino, sh->fd[0], buf, err, errlen);
+            rc = crs_restore_object_pages(src, sh->dev, sh->ino, sh->fd[0], NULL, buf, err,
+                                          errlen);
         }
         free(buf);
         if (src != r->img)

@@ -3,7 +3,7 @@
 # process killed, the job restored; what it leaves must be the uninterrupted run's
 # (tests/tree/*.sh).
 set(CRS_TREE_DIR ${CMAKE_CURRENT_SOURCE_DIR}/tree)
-foreach(t bash_pipeline pipe sockets clean_env zombie shared_memory shm_named memfd pool make user image)
+foreach(t bash_pipeline pipe sockets clean_env zombie shared_memory shm_named sysv memfd pool make user image)
   crs_script_test(tree_${t} ${CRS_TREE_DIR} 180 ${t}.sh)
 endforeach()
 
