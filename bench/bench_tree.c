@@ -1,8 +1,8 @@
 /* bench/bench_tree.c - the pause of a job of four processes against the slowest bare fork
  * among them, measured in the same run. The root (this program, its CRSNAP_PID) forks three
  * children, which become members of its job; each maps and populates its memory (the root the
- * most), measures bare forks of itself (a raw clone whose child exits at once) and reports the
- * median. The root then takes checkpoints of the whole job with crs_checkpoint(): its pause
+ * most), then measures bare forks of itself (a raw clone whose child exits at once), one
+ * process after the other so that no fork competes with another, and reports the median. The root then takes checkpoints of the whole job with crs_checkpoint(): its pause
  * (crs_result.pause_ns) runs from the stop of its own threads to their release, which waits
  * until every member has forked its snapshot, so it is the job's pause.
  *
@@ -39,10 +39,14 @@ static double bare_fork_ns(void)
     return bench_stats(v, FORKS).med;
 }
 
-/* A member: its memory, its forks, reported on fd; then it waits to be killed. */
-static void member(size_t size, int fd)
+/* A member: its memory, its forks once told to (a byte on go), reported on fd; then it waits
+ * to be killed. */
+static void member(size_t size, int go, int fd)
 {
     void *p = bench_map(size, 0, FILL_ZERO, 7);
+    char token;
+    if (read(go, &token, 1) != 1)
+        _exit(1);
     double ns = p ? bare_fork_ns() : -1;
     if (write(fd, &ns, sizeof ns) != (ssize_t)sizeof ns)
         _exit(1);
@@ -56,7 +60,7 @@ static void one_size(long root_mib, int reps)
     size_t sizes[4] = { (size_t)root_mib << 20, (size_t)root_mib << 19, (size_t)root_mib << 18,
                         (size_t)root_mib << 18 };
     pid_t kids[3];
-    int p[2];
+    int p[2], go[3][2];
     double forks[4], pauses[64];
     char kase[64], note[256];
     struct bench_crs c;
@@ -79,17 +83,23 @@ static void one_size(long root_mib, int reps)
     if (!mem)
         return;
     for (int i = 0; i < 3; i++) {
+        if (pipe(go[i]) < 0)
+            return;
         kids[i] = fork();
         if (kids[i] == 0) {
             close(p[0]);
-            member(sizes[i + 1], p[1]);
+            member(sizes[i + 1], go[i][0], p[1]);
         }
+        close(go[i][0]);
     }
     close(p[1]);
     forks[0] = bare_fork_ns();
-    for (int i = 1; i < 4; i++)
-        if (read(p[0], &forks[i], sizeof forks[i]) != (ssize_t)sizeof forks[i])
+    for (int i = 1; i < 4; i++)         /* one after the other */
+        if (write(go[i - 1][1], "g", 1) != 1 ||
+            read(p[0], &forks[i], sizeof forks[i]) != (ssize_t)sizeof forks[i])
             forks[i] = -1;
+    for (int i = 0; i < 3; i++)
+        close(go[i][1]);
     close(p[0]);
     double largest = 0;
     for (int i = 0; i < 4; i++)

@@ -159,6 +159,10 @@ static inline int sanitized_process(void)
 
 /* child.c: removes the temporary file, reports err to the parent and exits. */
 __attribute__((noreturn)) void crs_child_fail(struct child *c, int err, uint64_t t0);
+/* child.c: waits (10 s at most) until the runtime writes the pause, once the process runs
+ * again: then incr.c's clean list is there, and a job's processes have all forked. 0, or -1
+ * when it does not come (the pause is then read again at the end). */
+int crs_child_wait_pause(struct child *c);
 
 /* release.c: which written memory the child gives back as it goes, and giving it back. */
 void crs_release_plan(struct child *c);

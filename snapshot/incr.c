@@ -43,26 +43,13 @@ static int parent_ok(const struct child *c)
     return ok;
 }
 
-/* The runtime writes the pause once the threads run again and it has listed the clean
- * pages: until then the list is not there. */
-static int wait_pause(struct child *c)
-{
-    struct pollfd pfd = { c->req->pause_fd, POLLIN, 0 };
-    uint64_t v = 0;
-    c->pause_read = 1;
-    if (c->req->pause_fd < 0 || poll(&pfd, 1, 10000) != 1 || !(pfd.revents & POLLIN) ||
-        read(c->req->pause_fd, &v, sizeof v) != sizeof v)
-        return -1;
-    c->pause_ns = v;
-    return 0;
-}
 
 void crs_incr_begin(struct child *c)
 {
     const struct crs_snap_track *t = &c->req->track;
 
     c->incr = 0;
-    if (!t->incr || c->no_scan || !parent_ok(c) || wait_pause(c) < 0)
+    if (!t->incr || c->no_scan || !parent_ok(c) || crs_child_wait_pause(c) < 0)
         return;
     void *m = mmap(NULL, INHERIT_CAP * sizeof(struct crs_img_range), PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
