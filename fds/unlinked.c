@@ -25,21 +25,33 @@ CRS_CHILD_CODE int crs_fd_unlinked_saved(const struct crs_fd_scan *s, const stru
     return 0;
 }
 
+void crs_restore_unlinked_dir(const char *path, char *dir, size_t cap)
+{
+    int n = snprintf(dir, cap, "%s", path && path[0] == '/' ? path : "/tmp/x");
+    if (n < 0 || (size_t)n >= cap) {
+        snprintf(dir, cap, "/tmp");
+        return;
+    }
+    char *slash = strrchr(dir, '/');
+    slash[slash == dir ? 1 : 0] = '\0';
+}
+
+int crs_restore_unlinked_file(const char *dir, uint32_t mode)
+{
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, (int)(mode & 07777));
+    if (fd < 0)
+        fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, (int)(mode & 07777));
+    return fd < 0 ? -errno : fd;
+}
+
 /* A new nameless file, in its old directory where that still exists (else in /tmp). */
 static int make_tmpfile(struct crs_restore *r, const struct crs_img_fd *f,
                         const struct crs_image_deleted *d)
 {
-    const char *path = crs_image_string(r->img, f->path);
     char dir[CRS_PATH_MAX];
-    int fd;
 
-    snprintf(dir, sizeof dir, "%s", path && path[0] == '/' ? path : "/tmp/x");
-    char *slash = strrchr(dir, '/');
-    slash[slash == dir ? 1 : 0] = '\0';
-    fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, (int)(d->mode & 07777));
-    if (fd < 0)
-        fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, (int)(d->mode & 07777));
-    return fd < 0 ? -errno : fd;
+    crs_restore_unlinked_dir(crs_image_string(r->img, f->path), dir, sizeof dir);
+    return crs_restore_unlinked_file(dir, d->mode);
 }
 
 int crs_fd_unlinked_rebuild(struct crs_restore *r, const struct crs_img_fd *f)

@@ -96,8 +96,12 @@ struct crs_restore_shared {
                                      * other is closed: its peer is gone */
     uint64_t dev;                   /* memory: its device */
     uint64_t size;                  /* memory: bytes, the most any process maps of it */
-    uint32_t seals;                 /* memory that was a memfd (source[1] held it): its seals */
-    char name[250];                 /*   and its name (memfd_create's limit) */
+    uint32_t fd_kind;               /* memory held as a descriptor by source[1]: CRS_FD_MEMFD or
+                                     * CRS_FD_FILE (a file with no name left) */
+    uint32_t seals;                 /* a memfd: its seals */
+    uint32_t mode;                  /* a file: its mode */
+    char name[250];                 /* a memfd: its name (memfd_create's limit); a file: its
+                                     * directory, where it fits */
 };
 #define CRS_RESTORE_MAX_SHARED 256
 
@@ -248,6 +252,10 @@ void crs_restore_say_unsaved(const struct crs_image *img, int out, int all,
 int crs_restore_has_queued(const struct crs_image *img, const struct crs_img_fd *g);
 void crs_restore_refill(struct crs_restore *r, const struct crs_image *img,
                         const struct crs_img_fd *g, int wfd, int is_pipe);
+/* fds/unlinked.c: the directory of a file with no name left, from its path, into dir (cap
+ * bytes; "/tmp" when it does not fit); a new nameless file there (else in /tmp), or -errno. */
+void crs_restore_unlinked_dir(const char *path, char *dir, size_t cap);
+int crs_restore_unlinked_file(const char *dir, uint32_t mode);
 /* fds/memfd.c: the name memfd_create was given, from the descriptor's path ("/memfd:NAME
  * (deleted)"), into name (cap bytes). */
 void crs_restore_memfd_name(const char *path, char *name, size_t cap);

@@ -178,13 +178,14 @@ static int maps_memory(const struct crs_image *img, uint64_t dev, uint64_t ino, 
     return 0;
 }
 
-/* A memfd descriptor of img on the object (dev, ino) whose contents the image holds, or NULL. */
+/* A descriptor of img on the object (dev, ino) whose contents the image holds (a memfd, or a
+ * file with no name left), or NULL. */
 static const struct crs_img_fd *memfd_of(const struct crs_image *img, uint64_t dev, uint64_t ino)
 {
     for (uint32_t i = 0; img && i < img->nfds; i++) {
         const struct crs_img_fd *f = &img->fds[i];
-        if (f->kind == CRS_FD_MEMFD && f->dev == dev && f->ino == ino &&
-            crs_image_deleted_for(img, f))
+        if ((f->kind == CRS_FD_MEMFD || f->kind == CRS_FD_FILE) && f->dev == dev &&
+            f->ino == ino && crs_image_deleted_for(img, f))
             return f;
     }
     return NULL;
@@ -230,7 +231,8 @@ static int list_memory(struct crs_restore *r, struct crs_image **parts, char *er
         for (uint32_t k = 0; a && k < a->nfds && !rc; k++) {
             const struct crs_img_fd *f = &a->fds[k];
             const struct crs_image_deleted *d;
-            if (f->kind == CRS_FD_MEMFD && (d = crs_image_deleted_for(a, f)))
+            if ((f->kind == CRS_FD_MEMFD || f->kind == CRS_FD_FILE) &&
+                (d = crs_image_deleted_for(a, f)))
                 rc = consider_memory(r, parts, f->dev, f->ino, d->size, err, errlen);
         }
     }
@@ -245,9 +247,16 @@ static int list_memory(struct crs_restore *r, struct crs_image **parts, char *er
             if (a && !sh->source[0] && maps_memory(a, sh->dev, sh->ino, 1))
                 sh->source[0] = root->tree_members[i].pid;
             if (f && !sh->source[1]) {
+                const char *path = crs_image_string(a, f->path);
                 sh->source[1] = root->tree_members[i].pid;
-                sh->seals = f->u.memfd.seals;
-                crs_restore_memfd_name(crs_image_string(a, f->path), sh->name, sizeof sh->name);
+                sh->fd_kind = f->kind;
+                if (f->kind == CRS_FD_MEMFD) {
+                    sh->seals = f->u.memfd.seals;
+                    crs_restore_memfd_name(path, sh->name, sizeof sh->name);
+                } else {
+                    sh->mode = crs_image_deleted_for(a, f)->mode;
+                    crs_restore_unlinked_dir(path, sh->name, sizeof sh->name);
+                }
             }
         }
     }
@@ -438,12 +447,18 @@ static int make_memory(struct crs_restore *r, struct crs_restore_shared *sh, cha
     void *buf;
     int rc;
 
-    /* a memfd keeps its name and seals; anonymous memory becomes one */
-    sh->fd[0] = memfd_create(sh->source[1] ? sh->name : "crsnap-shm",
-                             sh->source[1] ? MFD_ALLOW_SEALING : 0);
+    /* a memfd keeps its name and seals, a file with no name its directory; anonymous memory
+     * becomes a memfd */
+    if (sh->source[1] && sh->fd_kind == CRS_FD_FILE) {
+        sh->fd[0] = crs_restore_unlinked_file(sh->name, sh->mode);
+        if (sh->fd[0] >= 0)             /* handed down across the members' exec */
+            fcntl(sh->fd[0], F_SETFD, 0);
+    } else
+        sh->fd[0] = memfd_create(sh->source[1] ? sh->name : "crsnap-shm",
+                                 sh->source[1] ? MFD_ALLOW_SEALING : 0);
     if (sh->fd[0] < 0 || ftruncate(sh->fd[0], (off_t)sh->size) < 0) {
         rc = -errno;
-        crs_seterr(err, errlen, "cannot make the memory the job's processes share: %s",
+        crs_seterr(err, errlen, "cannot make the memory or file the job's processes share: %s",
                    strerror(-rc));
         return rc;
     }

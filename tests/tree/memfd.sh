@@ -3,12 +3,17 @@
 # parent only holds its descriptor, one child maps it and counts in it, the other counts in it
 # through the descriptor alone (pread/pwrite). Checkpointed as a job, left to run on, every
 # process killed, restored: the parent must read the counts of an uninterrupted run, through
-# a memfd of the same name. One object again, not three copies.
+# a memfd of the same name. One object again, not three copies. The same with a file that has
+# no name (tempfile.TemporaryFile, O_TMPFILE in /tmp), which comes back as one such file.
 . "$(dirname "$0")/lib.sh"
 need /usr/bin/python3
 cat >"$T/prog.py" <<'PY'
-import mmap, os, struct, sys, time
-fd = os.memfd_create("counters")
+import mmap, os, struct, sys, tempfile, time
+if sys.argv[1] == "memfd":
+    fd = os.memfd_create("counters")
+else:
+    tmp = tempfile.TemporaryFile()
+    fd = tmp.fileno()
 os.ftruncate(fd, 4096)
 kids = []
 pid = os.fork()
@@ -31,14 +36,19 @@ time.sleep(0.6)
 print("progress: started", file=sys.stderr, flush=True)
 for p in kids:
     os.waitpid(p, 0)
-print(struct.unpack("QQ", os.pread(fd, 16, 0)), os.readlink("/proc/self/fd/%d" % fd))
+link = os.readlink("/proc/self/fd/%d" % fd)
+print(struct.unpack("QQ", os.pread(fd, 16, 0)), link if sys.argv[1] == "memfd" else
+      os.path.dirname(link) + " " + link.endswith("(deleted)") * "(deleted)")
 PY
-reference "$python3" "$T/prog.py"
-start "$python3" "$T/prog.py"
-wait_grep "progress: started" "$T/run.err"
-checkpoint_job 3
-sleep 0.5
-kill_tree
-restore
-same_output
-echo "memfd: held, mapped and written through a descriptor, one object again"
+for kind in memfd tmpfile; do
+    reference "$python3" "$T/prog.py" $kind
+    rm -f "$T/run.err"
+    start "$python3" "$T/prog.py" $kind
+    wait_grep "progress: started" "$T/run.err"
+    checkpoint_job 3
+    sleep 0.5
+    kill_tree
+    restore
+    same_output
+    echo "$kind: held, mapped and written through a descriptor, one object again"
+done
