@@ -3,6 +3,9 @@
 # job is checkpointed, every process of it killed with SIGKILL, the job restored, and what it
 # leaves behind compared. Builds on the field tests' helpers.
 . "$(dirname "$0")/../field/lib.sh"
+# Where tests/tree/counters.py is, for the Python programs that import it.
+PYTHONPATH=$(cd "$(dirname "$0")" && pwd)
+export PYTHONPATH
 
 # descendants PID: PID and every process below it, parents first.
 descendants() {

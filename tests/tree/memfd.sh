@@ -8,37 +8,28 @@
 . "$(dirname "$0")/lib.sh"
 need /usr/bin/python3
 cat >"$T/prog.py" <<'PY'
-import mmap, os, struct, sys, tempfile, time
+import mmap, os, struct, sys, tempfile, counters
 if sys.argv[1] == "memfd":
     fd = os.memfd_create("counters")
 else:
     tmp = tempfile.TemporaryFile()
     fd = tmp.fileno()
 os.ftruncate(fd, 4096)
-kids = []
-pid = os.fork()
-if pid == 0:                            # maps it
-    m = mmap.mmap(fd, 4096)
-    for k in range(1, 151):
+mapped = []
+def add(c, k):
+    if c == 0:                          # maps it (the parent does not)
+        if not mapped:
+            mapped.append(mmap.mmap(fd, 4096))
+        m = mapped[0]
         struct.pack_into("Q", m, 0, struct.unpack_from("Q", m, 0)[0] + k)
-        time.sleep(0.02)
-    os._exit(0)
-kids.append(pid)
-pid = os.fork()
-if pid == 0:                            # the descriptor alone
-    for k in range(1, 151):
-        v = struct.unpack("Q", os.pread(fd, 8, 8))[0]
-        os.pwrite(fd, struct.pack("Q", v + k), 8)
-        time.sleep(0.02)
-    os._exit(0)
-kids.append(pid)
-time.sleep(0.6)
-print("progress: started", file=sys.stderr, flush=True)
-for p in kids:
-    os.waitpid(p, 0)
-link = os.readlink("/proc/self/fd/%d" % fd)
-print(struct.unpack("QQ", os.pread(fd, 16, 0)), link if sys.argv[1] == "memfd" else
-      os.path.dirname(link) + " " + link.endswith("(deleted)") * "(deleted)")
+    else:                               # the descriptor alone
+        os.pwrite(fd, struct.pack("Q", struct.unpack("Q", os.pread(fd, 8, 8))[0] + k), 8)
+def read():
+    link = os.readlink("/proc/self/fd/%d" % fd)
+    if sys.argv[1] != "memfd":
+        link = os.path.dirname(link) + (" (deleted)" if link.endswith("(deleted)") else "")
+    return "%s %s" % (struct.unpack("QQ", os.pread(fd, 16, 0)), link)
+counters.run(add, read, children=2)
 PY
 for kind in memfd tmpfile; do
     reference "$python3" "$T/prog.py" $kind

@@ -7,23 +7,10 @@
 . "$(dirname "$0")/lib.sh"
 need /usr/bin/python3
 cat >"$T/prog.py" <<'PY'
-import mmap, os, struct, sys, time
+import mmap, struct, counters
 m = mmap.mmap(-1, 4096)            # MAP_SHARED | MAP_ANONYMOUS
-kids = []
-for c in range(3):
-    pid = os.fork()
-    if pid == 0:
-        for k in range(1, 151):
-            v = struct.unpack_from("Q", m, 8 * c)[0]
-            struct.pack_into("Q", m, 8 * c, v + k)
-            time.sleep(0.02)
-        os._exit(0)
-    kids.append(pid)
-time.sleep(0.6)
-print("progress: started", file=sys.stderr, flush=True)
-for p in kids:
-    os.waitpid(p, 0)
-print([struct.unpack_from("Q", m, 8 * c)[0] for c in range(3)])
+counters.run(lambda c, k: struct.pack_into("Q", m, 8 * c, struct.unpack_from("Q", m, 8 * c)[0] + k),
+             lambda: [struct.unpack_from("Q", m, 8 * c)[0] for c in range(3)])
 PY
 reference "$python3" "$T/prog.py"
 start "$python3" "$T/prog.py"

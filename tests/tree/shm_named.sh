@@ -8,24 +8,13 @@
 . "$(dirname "$0")/lib.sh"
 need /usr/bin/python3
 cat >"$T/prog.py" <<'PY'
-import os, struct, sys, time
+import struct, counters
 from multiprocessing import shared_memory
 m = shared_memory.SharedMemory(create=True, size=4096)
-kids = []
-for c in range(3):
-    pid = os.fork()
-    if pid == 0:
-        for k in range(1, 151):
-            v = struct.unpack_from("Q", m.buf, 8 * c)[0]
-            struct.pack_into("Q", m.buf, 8 * c, v + k)
-            time.sleep(0.02)
-        os._exit(0)
-    kids.append(pid)
-time.sleep(0.6)
-print("progress: started", file=sys.stderr, flush=True)
-for p in kids:
-    os.waitpid(p, 0)
-print([struct.unpack_from("Q", m.buf, 8 * c)[0] for c in range(3)])
+b = m.buf
+counters.run(lambda c, k: struct.pack_into("Q", b, 8 * c, struct.unpack_from("Q", b, 8 * c)[0] + k),
+             lambda: [struct.unpack_from("Q", b, 8 * c)[0] for c in range(3)])
+del b
 m.close()
 m.unlink()
 PY

@@ -12,26 +12,15 @@ KEY=$((0x63720000 + $$ % 65536))
 cleanup_sysv() { ipcrm -M "$KEY" 2>/dev/null; :; }
 trap 'cleanup_sysv; cleanup' EXIT
 cat >"$T/prog.py" <<'PY'
-import ctypes, os, sys, time
+import ctypes, sys, counters
 libc = ctypes.CDLL(None, use_errno=True)
 libc.shmat.restype = ctypes.c_void_p
 libc.shmat.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
 sid = libc.shmget(int(sys.argv[1]), 4096, 0o1000 | 0o600)   # IPC_CREAT
-counters = (ctypes.c_uint64 * 3).from_address(libc.shmat(sid, None, 0))
-kids = []
-for c in range(3):
-    pid = os.fork()
-    if pid == 0:
-        for k in range(1, 151):
-            counters[c] += k
-            time.sleep(0.02)
-        os._exit(0)
-    kids.append(pid)
-time.sleep(0.6)
-print("progress: started", file=sys.stderr, flush=True)
-for p in kids:
-    os.waitpid(p, 0)
-print(list(counters))
+n = (ctypes.c_uint64 * 3).from_address(libc.shmat(sid, None, 0))
+def add(c, k):
+    n[c] += k
+counters.run(add, lambda: list(n))
 libc.shmctl(sid, 0, None)               # IPC_RMID
 PY
 for key in 0 "$KEY"; do
