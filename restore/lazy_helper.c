@@ -19,11 +19,20 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PAGE CRS_IMG_PAGE_SIZE
 #define MAX_CTX 64
 #define HOT_BYTES (64u << 10)   /* around each saved sp */
+#define QUIET_MS 3              /* without a fault for that long, copying ahead goes on */
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 /* [cur, end) holds, still to come, the image's pages from img on. */
 struct range {
@@ -322,9 +331,11 @@ static void serve(struct helper *h, int ci, uint64_t addr)
     ioctl(c->fd, UFFDIO_WAKE, &w);
 }
 
-/* Serves every fault waiting, in every context; waits up to ms for one first. */
-static void serve_all(struct helper *h, int ms)
+/* Serves every fault waiting, in every context; waits up to ms for one first. Returns how
+ * many it served. */
+static int serve_all(struct helper *h, int ms)
 {
+    int served = 0;
     struct pollfd p[MAX_CTX];
     int n = h->nctx;
 
@@ -339,7 +350,9 @@ static void serve_all(struct helper *h, int ms)
         while (h->ctx[i].nfaults) {
             uint64_t a = h->ctx[i].faults[--h->ctx[i].nfaults];
             serve(h, i, a);
+            served++;
         }
+    return served;
 }
 
 /* Next chunk to fill for context ci: the hot ones first (for the process), then in order. */
@@ -410,11 +423,21 @@ void crs_lazy_helper(struct crs_restore *r, int gofd)
         }
     }
     nhot = hot_chunks(r, hot, sizeof hot / sizeof hot[0]);
+    uint64_t last_fault = 0;
     for (int unregistered = 0;;) {
         int busy = 0;
-        serve_all(&h, 0);
+        if (serve_all(&h, 0))
+            last_fault = now_ms();
         if (h.ctx[0].next == UINT32_MAX)
             _exit(0);           /* the process is gone */
+        /* Faults come in bursts (the process starting, a new phase of it): while one lasts,
+         * each waits for no chunk being copied in ahead of time; the copying resumes once the
+         * process has gone QUIET_MS without a fault. */
+        if (last_fault && now_ms() - last_fault < QUIET_MS) {
+            if (serve_all(&h, (int)(QUIET_MS - (now_ms() - last_fault))))
+                last_fault = now_ms();
+            continue;
+        }
         for (int i = 0; i < h.nctx; i++) {
             if (h.ctx[i].next == UINT32_MAX)
                 continue;
