@@ -204,10 +204,9 @@ struct crs_tree_state {
     int job[CRS_IMG_TREE_MAX];
     uint32_t njob;
     /* the root: processes found running without the library, left out of the job with their
-     * descendants (this checkpoint's, for its second look); the library's path, to tell */
+     * descendants (this checkpoint's, for its second look) */
     pid_t left_out[CRS_IMG_TREE_MAX];
     uint32_t nleft_out;
-    char lib_path[CRS_PATH_MAX];
     /* buffers for /proc, used while stopped */
     char dents[4096];
     char text[1024];                /* a children list */

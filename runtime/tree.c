@@ -22,6 +22,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -288,45 +289,20 @@ static int hear_all(const char *want, int timeout_ms, char *err, size_t errlen)
     return 0;
 }
 
-/* The path of the file this code was loaded from (the library), once. */
-static const char *lib_path(void)
-{
-    struct crs_tree_state *t = &crs_state.tree;
-    uintptr_t here = (uintptr_t)&lib_path;
-    char *line = NULL;
-    size_t cap = 0;
-    FILE *f;
-
-    if (t->lib_path[0] || !(f = fopen("/proc/self/maps", "re")))
-        return t->lib_path;
-    while (getline(&line, &cap, f) > 0) {
-        unsigned long lo, hi;
-        int off = 0;
-        if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &lo, &hi, &off) >= 2 && off &&
-            here >= lo && here < hi && line[off] == '/') {
-            line[strcspn(line, "\n")] = 0;
-            crs_seterr(t->lib_path, sizeof t->lib_path, "%s", line + off);
-            break;
-        }
-    }
-    free(line);
-    fclose(f);
-    return t->lib_path;
-}
-
 /* Whether process pid runs the library: it has it mapped. A process that runs without it (a
  * static or setuid program, or one whose environment lost LD_PRELOAD) never will; one just
  * started has it from its first moment (a fork's copy; the dynamic loader maps a preload
  * before the program's own libraries). Maps we may not read (setuid) count as without. */
 static int runs_library(pid_t pid)
 {
-    const char *lib = lib_path();
-    char path[64], *line = NULL;
+    char lib[PATH_MAX], path[64], *line = NULL;
     size_t cap = 0;
     int found = 0;
     FILE *f;
 
-    if (!lib[0])
+    /* the library's file as /proc/PID/maps names it (the path it was loaded by may be a
+     * symbolic link): the one exec.c puts in a job's LD_PRELOAD */
+    if (!crs_state.exec.lib[0] || !realpath(crs_state.exec.lib, lib))
         return 1;                       /* cannot tell: as before, wait for its socket */
     snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
     if (!(f = fopen(path, "re")))
