@@ -211,12 +211,14 @@ static int sysv_put_back(struct crs_restore *r, const struct crs_image *img,
         const struct crs_img_shmobj *s = &img->shmobj[i];
         uint32_t k = 0;
         int id, first = 0;
-        if (!crs_restore_jobshm_sysv_puts_back(img, &r->opts, s))
-            continue;
+        /* met in an earlier image: filled again (asking again would find its key taken, by
+         * the segment made for it) */
         while (k < *n && ids[k][0] != s->ino)
             k++;
         if (k < *n) {
             id = (int)ids[k][1];
+        } else if (!crs_restore_jobshm_sysv_puts_back(img, &r->opts, s)) {
+            continue;
         } else if (*n == MAX_SYSV) {
             crs_seterr(err, errlen, "more than %d SysV shared memory segments in the job",
                        MAX_SYSV);
