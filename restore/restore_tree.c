@@ -101,16 +101,40 @@ static int pipe_ends(const struct crs_image *img, uint64_t ino)
     return ends;
 }
 
-static int add_shared(struct crs_restore *r, uint64_t ino, int ends)
+/* The job's shared object of kind known by (dev, ino): found, or added (*added set) with no
+ * descriptor yet. NULL when the table is full. */
+static struct crs_restore_shared *shared_of(struct crs_restore *r, uint32_t kind, uint64_t dev,
+                                            uint64_t ino, int *added)
 {
+    *added = 0;
     for (uint32_t i = 0; i < r->nshared; i++)
-        if (r->shared[i].kind == CRS_SHARED_PIPE && r->shared[i].ino == ino)
-            return 0;
+        if (r->shared[i].kind == kind && r->shared[i].dev == dev && r->shared[i].ino == ino)
+            return &r->shared[i];
     if (r->nshared >= CRS_RESTORE_MAX_SHARED)
+        return NULL;
+    *added = 1;
+    r->shared[r->nshared] = (struct crs_restore_shared){
+        .kind = kind, .dev = dev, .ino = ino, .fd = { -1, -1 } };
+    return &r->shared[r->nshared++];
+}
+
+static int add_pipe(struct crs_restore *r, uint64_t ino, int ends)
+{
+    int added;
+    struct crs_restore_shared *sh = shared_of(r, CRS_SHARED_PIPE, 0, ino, &added);
+
+    if (!sh)
         return -E2BIG;
-    r->shared[r->nshared++] = (struct crs_restore_shared){
-        .kind = CRS_SHARED_PIPE, .ino = ino, .fd = { -1, -1 }, .ends = (uint32_t)ends };
+    if (added)
+        sh->ends = (uint32_t)ends;
     return 0;
+}
+
+/* A unix socket whose peer the kernel named: one end of a connection. */
+static int connection_end(const struct crs_img_fd *f)
+{
+    return f->kind == CRS_FD_SOCKET && f->u.socket.family == AF_UNIX &&
+           (f->u.socket.flags & CRS_SOCK_F_DIAG) && f->u.socket.peer_ino;
 }
 
 /* A unix socket img holds that is connected to socket peer: one end of a connection. */
@@ -121,9 +145,7 @@ static const struct crs_img_fd *socket_end(const struct crs_image *img, uint64_t
 
     for (uint32_t i = 0; img && i < img->nfds; i++) {
         const struct crs_img_fd *f = &img->fds[i];
-        if (f->kind != CRS_FD_SOCKET || f->u.socket.family != AF_UNIX ||
-            !(f->u.socket.flags & CRS_SOCK_F_DIAG) || f->ino != ino ||
-            f->u.socket.peer_ino != peer)
+        if (!connection_end(f) || f->ino != ino || f->u.socket.peer_ino != peer)
             continue;
         if (crs_restore_has_queued(img, f))
             return f;                   /* the one whose bytes were copied, if any */
@@ -136,33 +158,28 @@ static const struct crs_img_fd *socket_end(const struct crs_image *img, uint64_t
 /* The connection between sockets a and b, whose ends two processes of the job hold. */
 static int add_socket(struct crs_restore *r, uint64_t a, uint64_t b)
 {
-    uint64_t lo = a < b ? a : b, hi = a < b ? b : a;
+    int added;
+    struct crs_restore_shared *sh = shared_of(r, CRS_SHARED_SOCKET, 0, a < b ? a : b, &added);
 
-    for (uint32_t i = 0; i < r->nshared; i++)
-        if (r->shared[i].kind == CRS_SHARED_SOCKET && r->shared[i].ino == lo)
-            return 0;
-    if (r->nshared >= CRS_RESTORE_MAX_SHARED)
+    if (!sh)
         return -E2BIG;
-    r->shared[r->nshared++] = (struct crs_restore_shared){
-        .kind = CRS_SHARED_SOCKET, .ino = lo, .peer = hi, .fd = { -1, -1 }, .ends = 3 };
+    if (added) {
+        sh->peer = a < b ? b : a;
+        sh->ends = 3;
+    }
     return 0;
 }
 
 /* Shared memory (dev, ino) of process pid, mapped up to end bytes of it. */
 static int add_memory(struct crs_restore *r, uint64_t dev, uint64_t ino, uint64_t end)
 {
-    for (uint32_t i = 0; i < r->nshared; i++) {
-        struct crs_restore_shared *sh = &r->shared[i];
-        if (sh->kind == CRS_SHARED_MEMORY && sh->dev == dev && sh->ino == ino) {
-            if (end > sh->size)
-                sh->size = end;
-            return 0;
-        }
-    }
-    if (r->nshared >= CRS_RESTORE_MAX_SHARED)
+    int added;
+    struct crs_restore_shared *sh = shared_of(r, CRS_SHARED_MEMORY, dev, ino, &added);
+
+    if (!sh)
         return -E2BIG;
-    r->shared[r->nshared++] = (struct crs_restore_shared){
-        .kind = CRS_SHARED_MEMORY, .ino = ino, .fd = { -1, -1 }, .dev = dev, .size = end };
+    if (end > sh->size)
+        sh->size = end;
     return 0;
 }
 
@@ -278,8 +295,7 @@ static int list_sockets(struct crs_restore *r, struct crs_image **parts, char *e
         for (uint32_t k = 0; a && k < a->nfds; k++) {
             const struct crs_img_fd *f = &a->fds[k];
             uint32_t holders = 0, peer_held = 0;
-            if (f->kind != CRS_FD_SOCKET || !socket_end(a, f->ino, f->u.socket.peer_ino) ||
-                !f->u.socket.peer_ino)
+            if (!connection_end(f))
                 continue;
             for (uint32_t j = 0; j < root->ntree; j++) {
                 const struct crs_image *b = j ? parts[j] : root;
@@ -369,7 +385,7 @@ int crs_restore_tree_check(struct crs_restore *r, char *err, size_t errlen)
                 ends |= e;
                 holders += e != 0;
             }
-            if ((holders > 1 || ends != 3) && (rc = add_shared(r, f->ino, ends)) < 0)
+            if ((holders > 1 || ends != 3) && (rc = add_pipe(r, f->ino, ends)) < 0)
                 crs_seterr(err, errlen, "more than %d pipes between the job's processes",
                            CRS_RESTORE_MAX_SHARED);
         }
