@@ -261,6 +261,20 @@ static void tell_all(const char *line)
             send_line(t->peers[i], line);
 }
 
+/* Whether member m's line is "error ERRNO MESSAGE": then err names m and says the message. */
+static int said_error(const struct crs_img_tree_member *m, const char *line, char *err,
+                      size_t errlen)
+{
+    const char *msg;
+
+    if (strncmp(line, "error ", 6))
+        return 0;
+    msg = strchr(line + 6, ' ');
+    crs_seterr(err, errlen, "process %u (%s) of the job: %s", m->pid, m->comm,
+               msg ? msg + 1 : line + 6);
+    return 1;
+}
+
 /* The next line of every member, which must be want. A member's "error" line is its reason. */
 static int hear_all(const char *want, int timeout_ms, char *err, size_t errlen)
 {
@@ -271,12 +285,8 @@ static int hear_all(const char *want, int timeout_ms, char *err, size_t errlen)
         if (r >= 0 && !strcmp(line, want))
             continue;
         const struct crs_img_tree_member *m = &t->members[t->peer_member[i]];
-        if (r >= 0 && !strncmp(line, "error ", 6)) {
-            const char *msg = strchr(line + 6, ' ');
-            crs_seterr(err, errlen, "process %u (%s) of the job: %s", m->pid, m->comm,
-                     msg ? msg + 1 : line + 6);
+        if (r >= 0 && said_error(m, line, err, errlen))
             return -ECANCELED;
-        }
         crs_seterr(err, errlen, "process %u (%s) of the job %s", m->pid, m->comm,
                  r == -ETIMEDOUT ? "did not answer in time" :
                  r < 0 ? "went away (it ended or executed another program)" :
@@ -634,12 +644,8 @@ static int hear_results(char *err, size_t errlen)
         int r = read_line(t->peers[i], line, sizeof line, -1);
         if (r >= 0 && !strncmp(line, "ok ", 3))
             continue;
-        if (r >= 0 && !strncmp(line, "error ", 6)) {
-            const char *msg = strchr(line + 6, ' ');
-            crs_seterr(err, errlen, "process %u (%s) of the job: %s", m->pid, m->comm,
-                     msg ? msg + 1 : line + 6);
+        if (r >= 0 && said_error(m, line, err, errlen))
             return -EIO;
-        }
         crs_seterr(err, errlen, "process %u (%s) of the job went away before its image was "
                  "written", m->pid, m->comm);
         return -EPIPE;
@@ -833,13 +839,7 @@ void crs_tree_report(const struct crs_result *res)
 
     if (t->role != CRS_TREE_MEMBER || t->leader_fd < 0)
         return;
-    if (res->error)
-        crs_seterr(line, sizeof line, "error %d %s\n", -res->error, res->message);
-    else
-        crs_seterr(line, sizeof line, "ok %llu %s\n", (unsigned long long)res->seq, res->path);
-    for (char *p = line; *p && p[1]; p++)
-        if (*p == '\n')
-            *p = ' ';
+    crs_snap_result_line(line, sizeof line, res->error, res->message, res->seq, res->path);
     send_line(t->leader_fd, line);
 }
 

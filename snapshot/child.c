@@ -31,33 +31,43 @@
 /* Descriptors recorded as crsnap's own: the request's, then the report and pause pipes. */
 #define CHILD_INTERNAL_FDS (CRS_SNAP_MAX_INTERNAL_FDS + 2)
 
+size_t crs_snap_result_line(char *line, size_t cap, int error,
+                            const char *message, uint64_t seq, const char *path)
+{
+    struct crs_sbuf b;
+
+    crs_sb_init(&b, line, cap - 1);
+    if (error) {
+        crs_sb_str(&b, "error ");
+        crs_sb_u64(&b, (uint64_t)-error);
+        crs_sb_str(&b, " ");
+        for (const char *t = message; *t; t++) {
+            char one[2] = { *t == '\n' ? ' ' : *t, '\0' };
+            crs_sb_str(&b, one);
+        }
+    } else {
+        crs_sb_str(&b, "ok ");
+        crs_sb_u64(&b, seq);
+        crs_sb_str(&b, " ");
+        crs_sb_str(&b, path);
+    }
+    line[b.len] = '\n';
+    line[b.len + 1] = '\0';
+    return b.len + 1;
+}
+
 /* A member of a job: the outcome goes to the job's root on the connection the child shares
  * with its parent, as the parent would have sent it. From here, because the parent may have
  * executed another program meanwhile, and its end of the connection with it. */
 static void tell_leader(const struct crs_snap_request *req, const struct crs_snap_report *rep)
 {
     char line[CRS_PATH_MAX + 320];
-    struct crs_sbuf b;
 
     if (req->leader_fd < 0)
         return;
-    crs_sb_init(&b, line, sizeof line - 1);
-    if (rep->error) {
-        crs_sb_str(&b, "error ");
-        crs_sb_u64(&b, (uint64_t)-rep->error);
-        crs_sb_str(&b, " ");
-        for (const char *t = rep->message; *t; t++) {
-            char one[2] = { *t == '\n' ? ' ' : *t, '\0' };
-            crs_sb_str(&b, one);
-        }
-    } else {
-        crs_sb_str(&b, "ok ");
-        crs_sb_u64(&b, rep->seq);
-        crs_sb_str(&b, " ");
-        crs_sb_str(&b, rep->path);
-    }
-    line[b.len] = '\n';
-    for (size_t off = 0, len = b.len + 1; off < len;) {
+    size_t len = crs_snap_result_line(line, sizeof line, rep->error, rep->message, rep->seq,
+                                      rep->path);
+    for (size_t off = 0; off < len;) {
         ssize_t n = send(req->leader_fd, line + off, len - off, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
             continue;

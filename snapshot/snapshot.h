@@ -210,6 +210,12 @@ struct crs_snap_report {
  * Never returns. */
 __attribute__((noreturn)) void crs_snapshot_child(const struct crs_snap_request *req);
 
+/* child.c: a job member's outcome as the root reads it, "ok SEQ PATH\n" or "error ERRNO
+ * MESSAGE\n" (MESSAGE on one line), into line (cap bytes, NUL-terminated); its length. Told
+ * by the snapshot child, or by the runtime when the child could not (child-safe). */
+size_t crs_snap_result_line(char *line, size_t cap, int error, const char *message,
+                            uint64_t seq, const char *path);
+
 /* Parent side, once at init: host facts for every image. Returns 0 or -errno. */
 int crs_snapshot_host(struct crs_img_host *out);
 
