@@ -382,12 +382,6 @@ void crs_snapshot_child(const struct crs_snap_request *req)
     ignore_signal(SIGXFSZ);
     ignore_signal(SIGPIPE);
     crs_child_catch_faults(&c);
-    /* a job's snapshot waits for the job to run again: until every process of it has
-     * forked, the CPUs are theirs (on two cores, four children compressing meanwhile made
-     * the job's pause three times the slowest fork) */
-    if (req->tree || req->leader_fd >= 0)
-        crs_child_wait_pause(&c);
-
     read_map(&c);
     char *wmem = own_memory(&c);
     /* test hooks: slow writes (to kill the child mid-write), the pagemap fallback, a crash
@@ -439,6 +433,13 @@ void crs_snapshot_child(const struct crs_snap_request *req)
 
     crs_child_shm(&c);
     crs_release_plan(&c);
+    /* A job's snapshot waits for the job to run again before it writes: until every process
+     * of it has forked, the CPUs are theirs (on two cores, four children compressing meanwhile
+     * made the job's pause twice as long). Not before the process facts are read: a member
+     * that executes a program as soon as it runs again (a shell's child) would show that
+     * program's in /proc, and the image would mix the two. */
+    if (req->tree || req->leader_fd >= 0)
+        crs_child_wait_pause(&c);
 
     /* 4. the image; every name from here on is relative to the directory the parent checked */
     const char *base = req->path;
