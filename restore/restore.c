@@ -268,10 +268,12 @@ int crs_restore_run(struct crs_image *img, const struct crs_restore_opts *o, cha
     /* Threads get their tids back where the kernel allows it (privilege, tid free); the
      * main thread's is the pid, back only with --same-pid. */
     r->plan->flags |= CRS_PLAN_F_SAME_TIDS;
-    /* In a namespace of its own the process holds every capability there, which only the
-     * restart entry needs (the tids): each thread drops them before it runs the program. */
+    /* In a user namespace of its own the process holds every capability there, which only
+     * the restart entry needs (the tids): each thread drops them before it runs the program.
+     * A root restore's pid namespace gives none: root keeps what it had. */
     if (r->outer_pid) {
-        r->plan->flags |= CRS_PLAN_F_DROP_CAPS;
+        if (r->userns)
+            r->plan->flags |= CRS_PLAN_F_DROP_CAPS;
         r->plan->outer_pid = (uint32_t)r->outer_pid;
     }
     if (o->tree_root && crs_restore_tree_in_ns())

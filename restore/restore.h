@@ -126,6 +126,7 @@ struct crs_restore {
     void *wstack;
     size_t wstack_size;
     int outer_pid;              /* in a pid namespace of its own: its pid outside, else 0 */
+    int userns;                 /* that namespace came with a user namespace (no privilege) */
     struct crs_restore_shared shared[CRS_RESTORE_MAX_SHARED]; /* a job's pipes, sockets, memory */
     uint32_t nshared;
     /* Lazy restore (restore_lazy.c): on when asked and userfaultfd is there; the userfaultfd

@@ -1,6 +1,8 @@
-/* restore/restore_pidns.c - the saved pid without privilege. clone3 makes a new user namespace
- * (this user's uid and gid mapped to themselves, so files look the same), pid namespace and
- * mount namespace. Its first process, pid 1 there, maps the ids, mounts a /proc of the
+/* restore/restore_pidns.c - the saved pid when another process has it here. clone3 makes a new
+ * pid namespace and mount namespace; without privilege also a new user namespace (this user's
+ * uid and gid mapped to themselves, so files look the same). A restorer that may make a pid
+ * namespace itself (root) makes no user namespace: in one, the restored process would lose
+ * every capability it had over this machine's network, files of other users and devices. Its first process, pid 1 there, maps the ids, mounts a /proc of the
  * namespace (so that /proc/PID is the restored process) and makes the restored process with
  * clone3(set_tid), which the namespace's owner may use; then it only reaps, and reports the
  * restored process's exit status to the restorer, which stays outside to relay signals.
@@ -83,13 +85,13 @@ static int outer_pid(int outer_proc)
 
 /* The namespace's first process. Returns 0 only in the restored-to-be process, with
  * r->outer_pid set; the first process itself ends when the restored one does. */
-static int ns_init(struct crs_restore *r, int fd, uid_t uid, gid_t gid, pid_t want)
+static int ns_init(struct crs_restore *r, int fd, int userns, uid_t uid, gid_t gid, pid_t want)
 {
     int outer, e, st;
     long c;
 
     prctl(PR_SET_PDEATHSIG, SIGKILL);   /* the restorer gone (SIGKILL): the whole namespace */
-    if ((e = map_ids(uid, gid)) < 0) {
+    if (userns && (e = map_ids(uid, gid)) < 0) {
         send_msg(fd, CRS_PIDNS_ERROR, -e, MAP_IDS);
         _exit(1);
     }
@@ -107,6 +109,7 @@ static int ns_init(struct crs_restore *r, int fd, uid_t uid, gid_t gid, pid_t wa
     }
     if (c == 0) {
         r->outer_pid = outer_pid(outer);
+        r->userns = userns;
         close(outer);
         send_msg(fd, CRS_PIDNS_PID, r->outer_pid, 0);
         close(fd);
@@ -136,7 +139,7 @@ int crs_restore_pidns(struct crs_restore *r, pid_t want, char *err, size_t errle
     gid_t gid = getegid();
     struct clone_args args;
     struct crs_pidns_msg m;
-    int p[2], st;
+    int p[2], st, userns = 0;
     ssize_t n;
     long c;
 
@@ -149,22 +152,28 @@ int crs_restore_pidns(struct crs_restore *r, pid_t want, char *err, size_t errle
         return -errno;
     }
     memset(&args, 0, sizeof args);
-    args.flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS;
+    args.flags = CLONE_NEWPID | CLONE_NEWNS;
     args.exit_signal = SIGCHLD;
     fflush(NULL);
     c = syscall(SYS_clone3, &args, sizeof args);
+    if (c < 0 && errno == EPERM) {
+        userns = 1;
+        args.flags |= CLONE_NEWUSER;
+        c = syscall(SYS_clone3, &args, sizeof args);
+    }
     if (c < 0) {
         int e = errno;
         close(p[0]);
         close(p[1]);
-        crs_seterr(err, errlen, "cannot make a user and pid namespace: %s%s", strerror(e),
-                   e == EPERM || e == ENOSPC ? " (user namespaces are off for this user here: "
-                   "sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone)" : "");
+        crs_seterr(err, errlen, "cannot make a %spid namespace: %s%s", userns ? "user and " : "",
+                   strerror(e), e == EPERM || e == ENOSPC ? " (namespaces are off for this user "
+                   "here: sysctl user.max_user_namespaces, user.max_pid_namespaces, "
+                   "kernel.unprivileged_userns_clone)" : "");
         return -e;
     }
     if (c == 0) {
         close(p[0]);
-        return ns_init(r, p[1], uid, gid, want);
+        return ns_init(r, p[1], userns, uid, gid, want);
     }
     close(p[1]);
     while ((n = read(p[0], &m, sizeof m)) < 0 && errno == EINTR) {

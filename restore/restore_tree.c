@@ -781,7 +781,7 @@ static int spawn(struct crs_restore *r, const struct crs_image *root,
     }
     char pid[16];
     snprintf(pid, sizeof pid, "%u", m->pid);
-    if (r->outer_pid || getenv(NS_ENV)) {
+    if (r->userns || getenv(NS_ENV)) {
         setenv(NS_ENV, "1", 1);
         keep_cap_over_exec();
     }
@@ -836,8 +836,8 @@ int crs_restore_tree_spawn(struct crs_restore *r, const struct crs_image *root, 
     return 0;
 }
 
-/* A member's restorer in a namespace the restore made: it drops its capabilities as the root
- * does before the program runs. */
+/* A member's restorer in a user namespace the restore made: it drops its capabilities as the
+ * root does before the program runs. */
 int crs_restore_tree_in_ns(void)
 {
     return getenv(NS_ENV) != NULL;

@@ -53,3 +53,18 @@ kill_wait() {
 same() {
     cmp -s "$1" "$2" || fail "$1 differs from $2: $(head -c 300 "$1") / $(head -c 300 "$2")"
 }
+
+# take_pid PID: (root) a sleeping process of the test's own under PID, so that a restore finds
+# the pid busy, as it often does on a machine whose pids have wrapped; sets TAKEN. The next pid
+# is set through ns_last_pid, and another process may fork first: tries again.
+take_pid() {
+    tries=200
+    while [ "$tries" -gt 0 ]; do
+        echo $(($1 - 1)) >/proc/sys/kernel/ns_last_pid || return 1
+        sleep 600 &
+        if [ "$!" = "$1" ]; then TAKEN=$!; PIDS="$PIDS $!"; return 0; fi
+        kill "$!" 2>/dev/null; wait "$!" 2>/dev/null
+        tries=$((tries - 1))
+    done
+    return 1
+}

@@ -78,11 +78,15 @@ rc=$?
 [ $rc = 0 ] || fail "generation 3 exited $rc"
 cmp -s run.out expected.out || fail "output differs: $(cat run.out) / $(cat expected.out)"
 
-# Where no user namespace may be made (here: a user namespace whose limit says none), the
-# default falls back to a new pid and says what will differ; --same-pid refuses. (Root there
-# is not root here: the image, whose directories are root's, is trusted explicitly.)
+# Where no namespace may be made (here: a user namespace whose limits say no user and no pid
+# namespaces; root there may make a pid namespace without a user namespace), the default
+# falls back to a new pid and says what will differ; --same-pid refuses. (Root there is not
+# root here: the image, whose directories are root's, is trusted explicitly.)
 IMG1=$IMG
-nons() { unshare -r sh -c 'echo 0 >/proc/sys/user/max_user_namespaces && exec "$@"' sh "$@"; }
+nons() {
+    unshare -r sh -c 'echo 0 >/proc/sys/user/max_user_namespaces &&
+        echo 0 >/proc/sys/user/max_pid_namespaces && exec "$@"' sh "$@"
+}
 nons "$C" restore -q --trust-image --same-pid "$IMG1" >nons1.out 2>nons1.err
 rc=$?
 [ $rc = 1 ] || fail "--same-pid without a namespace exited $rc"

@@ -3,7 +3,8 @@
 # and a send buffer twice net.core.wmem_max (SO_SNDBUFFORCE: CAP_NET_ADMIN) and SO_RCVBUF is checkpointed
 # with --kill, restored once with every capability (all four come back) and once without
 # CAP_NET_ADMIN and CAP_NET_RAW (SO_MARK, SO_PRIORITY and SO_SNDBUF are said not set back,
-# SO_RCVBUF comes back).
+# SO_RCVBUF comes back). Restored by root while another process has its pid (pids wrap), it
+# goes into a pid namespace of its own and still holds root's capabilities there.
 . "$(dirname "$0")/lib.sh"
 prog=$1
 [ "$(id -u)" = 0 ] || { echo "SKIP: setting SO_MARK needs root"; exit 77; }
@@ -19,6 +20,13 @@ restore privileged "$IMG"
 printf 'mark 42\npriority 7\nrcvbuf ok\nforced sndbuf ok\n' >"$T/want.out"
 same "$T/privileged.out" "$T/want.out"
 grep -q 'not set back' "$T/privileged.err" && fail "a privileged restore warned: $(cat "$T/privileged.err")"
+
+take_pid "$PID" || fail "could not make pid $PID busy"
+restore busy "$IMG"
+[ "$RC" = 0 ] || fail "crsnap restore with its pid busy exited $RC"
+same "$T/busy.out" "$T/want.out"
+grep -q 'not set back' "$T/busy.err" && fail "a root restore in a pid namespace warned: $(cat "$T/busy.err")"
+kill "$TAKEN"
 
 setpriv --inh-caps=-net_admin,-net_raw --bounding-set=-net_admin,-net_raw \
     "$CRSNAP_BIN" restore -q "$IMG" >"$T/bare.out" 2>"$T/bare.err" ||
