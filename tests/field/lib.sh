@@ -11,9 +11,14 @@ scratch field ref run
 
 fail() {
     echo "FAIL: $*" >&2
-    for f in "$T"/*.err "$T"/*.out; do
+    for f in "$T"/*.out; do
+        [ -s "$f" ] && { echo "--- $f:" >&2; tail -c 600 "$f" >&2; echo >&2; }
+    done
+    for f in "$T"/*.err; do
         [ -s "$f" ] && { echo "--- $f:" >&2; tail -c 1500 "$f" >&2; echo >&2; }
     done
+    # Again at the end: a log cut short keeps its end.
+    echo "FAIL: $*" >&2
     exit 1
 }
 

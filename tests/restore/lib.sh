@@ -14,6 +14,7 @@ fail() {
     for f in "$T"/*.err; do
         [ -s "$f" ] && { echo "--- $f:" >&2; tail -20 "$f" >&2; }
     done
+    echo "FAIL: $*" >&2      # again at the end: a log cut short keeps its end
     exit 1
 }
 
