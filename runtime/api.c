@@ -128,6 +128,7 @@ void crs_post_outcome(int outcome, const struct crs_result *res)
     pthread_mutex_unlock(&crs_state.lock);
 
     /* Control clients waiting for this one (the coordinator alone touches the list). */
+    int held = crs_fds_lock();
     for (unsigned i = 0; i < crs_state.nwaiters; i++) {
         struct crs_waiter *w = &crs_state.waiters[i];
         if (c->explicit_path || w->ticket > c->covered) {
@@ -140,4 +141,5 @@ void crs_post_outcome(int outcome, const struct crs_result *res)
         close(w->fd);
     }
     crs_state.nwaiters = keep;
+    crs_fds_unlock(held);
 }

@@ -53,7 +53,6 @@ uint64_t crs_scan_dir_seq(const char *dir)
     return best;
 }
 
-static void close_fd(int *fd);
 
 #define TREE_TRIES 6                    /* attempts at a job whose processes keep changing */
 
@@ -82,7 +81,7 @@ static int open_dir(struct crs_snap_request *req, struct crs_result *res)
     char dir[CRS_PATH_MAX];
     int fd;
 
-    close_fd(&req->dir_fd);
+    crs_fd_close(&req->dir_fd);
     if (req->dir[0]) {
         snprintf(dir, sizeof dir, "%s", req->dir);
     } else {
@@ -94,12 +93,15 @@ static int open_dir(struct crs_snap_request *req, struct crs_result *res)
         else
             snprintf(dir, sizeof dir, "%.*s", (int)(slash - req->path), req->path);
     }
+    int held = crs_fds_lock();
     fd = crs_imgdir_open(dir, req->dir[0] != 0, res->message, sizeof res->message);
+    if (fd >= 0)
+        req->dir_fd = crs_fd_high(fd);
+    crs_fds_unlock(held);
     if (fd < 0) {
         res->error = fd;
         return fd;
     }
-    req->dir_fd = crs_fd_high(fd);
     if (req->dir[0]) {
         /* Rescanned every time: a restored process must not reuse numbers taken since. The
          * child takes a higher one if another process publishes this one first. */
@@ -117,18 +119,16 @@ static int open_dir(struct crs_snap_request *req, struct crs_result *res)
 
 static int make_pipe(int p[2])
 {
-    if (pipe2(p, O_CLOEXEC) < 0)
-        return -errno;
-    p[0] = crs_fd_high(p[0]);
-    p[1] = crs_fd_high(p[1]);
-    return 0;
-}
+    int held = crs_fds_lock(), r = 0;
 
-static void close_fd(int *fd)
-{
-    if (*fd >= 0)
-        close(*fd);
-    *fd = -1;
+    if (pipe2(p, O_CLOEXEC) < 0)
+        r = -errno;
+    else {
+        p[0] = crs_fd_high(p[0]);
+        p[1] = crs_fd_high(p[1]);
+    }
+    crs_fds_unlock(held);
+    return r;
 }
 
 static void list_internal_fds(struct crs_snap_request *req)
@@ -281,7 +281,7 @@ static void collect_child(struct crs_result *res)
         wait_child_serving();
     while (waitpid(c->child, &st, __WALL) < 0 && errno == EINTR) {
     }
-    close_fd(&c->pidfd);
+    crs_fd_close(&c->pidfd);
     fcntl(c->report_pipe[0], F_SETFL, O_NONBLOCK);
     memset(&rep, 0, sizeof rep);
     got = read(c->report_pipe[0], &rep, sizeof rep);
@@ -349,11 +349,11 @@ static void finish(struct crs_result *res, int outcome)
     crs_state.handlers_busy = 0;
     pthread_cond_broadcast(&crs_state.cond);
     pthread_mutex_unlock(&crs_state.lock);
-    close_fd(&crs_state.cur.report_pipe[0]);
-    close_fd(&crs_state.cur.report_pipe[1]);
-    close_fd(&crs_state.cur.pause_pipe[0]);
-    close_fd(&crs_state.cur.pause_pipe[1]);
-    close_fd(&crs_state.req.dir_fd);
+    crs_fd_close(&crs_state.cur.report_pipe[0]);
+    crs_fd_close(&crs_state.cur.report_pipe[1]);
+    crs_fd_close(&crs_state.cur.pause_pipe[0]);
+    crs_fd_close(&crs_state.cur.pause_pipe[1]);
+    crs_fd_close(&crs_state.req.dir_fd);
     /* a member called off, or asked by an attempt its root gave up (its directory gone): the
      * root says why */
     if (res->error)
@@ -530,9 +530,9 @@ static int attempt(struct crs_result *res)
     if (write(c->pause_pipe[1], &res->pause_ns, sizeof res->pause_ns) < 0) {
         /* the child went away: collect_child() says how */
     }
-    close_fd(&c->pause_pipe[1]);
-    close_fd(&c->pause_pipe[0]);
-    close_fd(&c->report_pipe[1]);
+    crs_fd_close(&c->pause_pipe[1]);
+    crs_fd_close(&c->pause_pipe[0]);
+    crs_fd_close(&c->report_pipe[1]);
     if (!c->kill)
         crs_registry_resume(&crs_state.frozen, CRS_ASYNC, 0, CRS_CONTINUE);
     crs_log(CRS_LOG_DEBUG, "snapshot child %ld writing %s", pid, req->path);
@@ -614,15 +614,15 @@ void crs_checkpoint_run(int kill_fd)
             break;
         crs_log(CRS_LOG_INFO, "checkpoint: %s; trying again", res.message);
         crs_tree_end(0, 0);
-        close_fd(&req->dir_fd);
+        crs_fd_close(&req->dir_fd);
         choose_path(req, c->explicit_path ? crs_state.path_req : NULL);
         usleep(20000 << tries);         /* a member starting: its library needs a moment */
         crs_quiesce_wait_left();
         crs_cs_open();
-        close_fd(&c->report_pipe[0]);
-        close_fd(&c->report_pipe[1]);
-        close_fd(&c->pause_pipe[0]);
-        close_fd(&c->pause_pipe[1]);
+        crs_fd_close(&c->report_pipe[0]);
+        crs_fd_close(&c->report_pipe[1]);
+        crs_fd_close(&c->pause_pipe[0]);
+        crs_fd_close(&c->pause_pipe[1]);
         uint64_t seq = res.seq;
         memset(&res, 0, sizeof res);
         res.seq = seq;
@@ -635,8 +635,8 @@ void crs_checkpoint_run(int kill_fd)
                 res.message);
         crs_quiesce_wait_left();
         crs_cs_open();
-        close_fd(&c->report_pipe[0]);
-        close_fd(&c->report_pipe[1]);
+        crs_fd_close(&c->report_pipe[0]);
+        crs_fd_close(&c->report_pipe[1]);
         uint64_t seq = res.seq;
         memset(&res, 0, sizeof res);
         res.seq = seq;

@@ -252,10 +252,14 @@ static void accept_clients(uint64_t now)
             close(fd);
             continue;
         }
-        struct crs_ctl_client *cl = &crs_state.clients[crs_state.nclients++];
-        cl->fd = crs_fd_high(fd);
+        fd = crs_fd_high(fd);
+        if (crs_state.cfg.hooks.accept_delay_us)
+            usleep(crs_state.cfg.hooks.accept_delay_us);
+        struct crs_ctl_client *cl = &crs_state.clients[crs_state.nclients];
+        cl->fd = fd;
         cl->len = 0;
         cl->deadline_ns = now + DEADLINE_NS;
+        crs_state.nclients++;
     }
 }
 
@@ -282,10 +286,13 @@ int crs_control_timeout(void)
     return first <= now ? 0 : (int)((first - now + 999999) / 1000000);
 }
 
+/* Under the fd lock (forklock.c): connections are accepted, moved, handed on and closed
+ * here. */
 void crs_control_serve(const struct pollfd *pf, unsigned n)
 {
     uint64_t now;
     unsigned keep = 0;
+    int held = crs_fds_lock();
 
     /* pf is what crs_control_pollfds() gave: the listener, then clients[0..n-1). What came
      * is read before any deadline is applied, so a request that arrived while a checkpoint
@@ -308,6 +315,7 @@ void crs_control_serve(const struct pollfd *pf, unsigned n)
     crs_state.nclients = keep;
     if (n && pf[0].revents)
         accept_clients(now);
+    crs_fds_unlock(held);
 }
 
 unsigned crs_control_fds(int *out, unsigned room)

@@ -43,10 +43,15 @@ static void after_fork_child(void)
     struct crs_tree_state *t = &crs_state.tree;
     int efd = atomic_exchange(&crs_state.eventfd, -1);
 
+    /* The state and the descriptor table are of one moment: the parent's coordinator changes
+     * its descriptors only under the lock this fork held (forklock.c). */
+    crs_forklock_init();
     if (t->role == CRS_TREE_NONE || crs_state.initialized != 1) {
         crs_state.disabled = 1;
         return;
     }
+    /* Every descriptor of the parent's runtime, a checkpoint's too: the child's images must
+     * not show them as the program's. */
     close_own(&efd);
     close_own(&crs_state.timerfd);
     close_own(&crs_state.listen_fd);
@@ -59,6 +64,21 @@ static void after_fork_child(void)
     for (uint32_t i = 0; i < t->npeers; i++)
         close_own(&t->peers[i]);
     close_own(&t->leader_fd);
+    close_own(&t->forward_fd);
+    if (t->dir_fd == crs_state.req.dir_fd)
+        t->dir_fd = -1;
+    int *checkpoint_fds[] = { &t->parts_fd, &t->dir_fd, &crs_state.req.dir_fd,
+                              &crs_state.cur.report_pipe[0], &crs_state.cur.report_pipe[1],
+                              &crs_state.cur.pause_pipe[0], &crs_state.cur.pause_pipe[1],
+                              &crs_state.cur.pidfd, &crs_state.track.uffd,
+                              &crs_state.track.pagemap_fd };
+    /* A checkpoint's own, which its start clears (to 0, for a moment, with the request): only
+     * numbers where the runtime keeps its descriptors, never the program's 0. */
+    for (unsigned i = 0; i < sizeof checkpoint_fds / sizeof checkpoint_fds[0]; i++) {
+        if (*checkpoint_fds[i] >= CRS_INTERNAL_FD_MIN)
+            close(*checkpoint_fds[i]);
+        *checkpoint_fds[i] = -1;
+    }
     crs_state.nclients = crs_state.nwaiters = 0;
     t->npeers = 0;
     t->pending = t->active = 0;
@@ -155,6 +175,9 @@ static int setup(const struct crs_config *cfg)
     crs_state.timerfd = -1;
     crs_state.listen_fd = -1;
     crs_state.kill_pending = -1;
+    crs_state.req.dir_fd = crs_state.cur.pidfd = -1;
+    crs_state.cur.report_pipe[0] = crs_state.cur.report_pipe[1] = -1;
+    crs_state.cur.pause_pipe[0] = crs_state.cur.pause_pipe[1] = -1;
     if ((r = make_job_id(crs_state.job_id)) < 0) {
         crs_log(CRS_LOG_ERROR, "cannot choose a job id: %s", strerror(-r));
         return r;
@@ -219,7 +242,7 @@ static int setup(const struct crs_config *cfg)
     }
     if (!crs_state.atfork_set) {        /* once: a forked member runs setup() again */
         atexit(at_exit);
-        pthread_atfork(NULL, NULL, after_fork_child);
+        pthread_atfork(crs_forklock_prepare, crs_forklock_parent, after_fork_child);
         crs_state.atfork_set = 1;
     }
     crs_log(CRS_LOG_INFO, "ready: dir %s, interval %gs, keep %d, signal %d", crs_state.cfg.dir,

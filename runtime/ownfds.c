@@ -126,7 +126,9 @@ int crs_ownfds_check(int retry)
     for (int i = 0; i < CRS_OWN_FDS; i++) {
         if (!(bad & (1u << i)))
             continue;
+        int held = crs_fds_lock();
         int r = remake(i);
+        crs_fds_unlock(held);
         if (r < 0 && !failed)
             failed = r;
         if (len < sizeof lost - 32)

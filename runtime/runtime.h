@@ -123,6 +123,14 @@ __attribute__((noreturn)) void crs_exit_on_done(const struct crs_result *res);
 /* writepath.c: says once how images are written, and any fallback the file system forced */
 void crs_write_path_note(const struct crs_snap_report *rep);
 
+/* forklock.c: the coordinator's descriptors change under the lock fork() takes */
+int crs_fds_lock(void);             /* 1 when taken (0 while the threads are stopped) */
+void crs_fds_unlock(int held);
+void crs_fd_close(int *fd);         /* close under the lock, -1 in its place */
+void crs_forklock_prepare(void);    /* atfork */
+void crs_forklock_parent(void);
+void crs_forklock_init(void);       /* in a forked child */
+
 /* coordinator.c / checkpoint.c */
 int crs_coordinator_start(void);
 int crs_fd_high(int fd);            /* move fd to >= CRS_INTERNAL_FD_MIN, close-on-exec */

@@ -194,6 +194,7 @@ struct crs_tree_state {
     char final[CRS_PATH_MAX];       /* the job's image name in dir_fd */
     /* a member, during a checkpoint of the job */
     int leader_fd;                  /* the root's connection, or -1 */
+    int forward_fd;                 /* a member's connection to the root, asking for a checkpoint */
     int pending;                    /* asked, not started */
     int kill;
     uint64_t seq;
@@ -246,6 +247,7 @@ struct crs_state {
 
     /* handlers and critical sections */
     pthread_mutex_t lock;           /* registry, path slot, results; never held while quiesced */
+    pthread_mutex_t fd_lock;        /* the runtime's descriptors change; fork() (forklock.c) */
     pthread_cond_t cond;
     struct crs_registry reg;
     struct crs_registry frozen;     /* the copy a checkpoint runs: read without locks */

@@ -247,10 +247,12 @@ static int list_tree(uint32_t *n, char *err, size_t errlen)
 static void close_peers(void)
 {
     struct crs_tree_state *t = &crs_state.tree;
+    int held = crs_fds_lock();
     for (uint32_t i = 0; i < t->npeers; i++)
         if (t->peers[i] >= 0)
             close(t->peers[i]);
     t->npeers = 0;
+    crs_fds_unlock(held);
 }
 
 static void tell_all(const char *line)
@@ -327,16 +329,18 @@ static int runs_library(pid_t pid)
     return found;
 }
 
-/* Connects to the control socket of member m; the peer must be that process, of this user. */
-static int connect_member(const struct crs_img_tree_member *m, char *err, size_t errlen)
+/* A socket connected to member m's control socket, whose peer must be that process, of this
+ * user; in *slot from the moment it exists (a field of the state, which a forked child
+ * closes: forklock.c). 0, or -errno with the socket left in *slot for the caller to close. */
+static int connect_socket(const struct crs_img_tree_member *m, int *slot, char *err,
+                          size_t errlen)
 {
-    struct crs_tree_state *t = &crs_state.tree;
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     struct ucred cred;
     socklen_t len = sizeof cred;
     char dir[CRS_PATH_MAX];
     const char *slash = strrchr(crs_state.sock_path, '/');
-    int fd;
+    int fd, held;
 
     char why[CRS_CTLDIR_WHY_MAX];
     if (slash)
@@ -350,9 +354,13 @@ static int connect_member(const struct crs_img_tree_member *m, char *err, size_t
     }
     if (crs_ctldir_sock(dir, (int)m->pid, sa.sun_path, sizeof sa.sun_path) < 0)
         return -ENAMETOOLONG;
+    held = crs_fds_lock();
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    *slot = fd < 0 ? -1 : crs_fd_high(fd);
+    crs_fds_unlock(held);
     if (fd < 0)
         return -errno;
+    fd = *slot;
     /* A process just forked or executed starts its runtime in a moment: wait for its socket
      * a little (this is before anything stops), as long as the process is there. */
     for (int tries = 0; tries < CONNECT_TRIES; tries++) {
@@ -361,7 +369,6 @@ static int connect_member(const struct crs_img_tree_member *m, char *err, size_t
         if ((errno != ENOENT && errno != ECONNREFUSED) || kill((pid_t)m->pid, 0) < 0)
             break;
         if (tries == LIBRARY_CHECK_TRY && !runs_library((pid_t)m->pid)) {
-            close(fd);
             crs_seterr(err, errlen, "process %u (%s) of the job runs without crsnap (a static "
                        "or setuid program, or one started with the library removed from its "
                        "environment)", m->pid, m->comm);
@@ -371,14 +378,29 @@ static int connect_member(const struct crs_img_tree_member *m, char *err, size_t
     }
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
         cred.pid != (pid_t)m->pid || cred.uid != geteuid()) {
-        close(fd);
         crs_seterr(err, errlen, "process %u (%s) of the job runs without crsnap (a static or "
                  "setuid program, or one started with the library removed from its "
                  "environment): the job cannot be saved whole", m->pid, m->comm);
         return -ESRCH;
     }
-    (void)t;
-    return crs_fd_high(fd);
+    return 0;
+}
+
+/* The connection to member i, recorded as the next peer from the moment it exists (the
+ * program may fork while it waits: forklock.c); 0, or -errno with nothing recorded. */
+static int connect_member(uint32_t i, char *err, size_t errlen)
+{
+    struct crs_tree_state *t = &crs_state.tree;
+    uint32_t k = t->npeers++;
+    int r;
+
+    t->peer_member[k] = i;
+    t->peers[k] = -1;
+    if ((r = connect_socket(&t->members[i], &t->peers[k], err, errlen)) < 0) {
+        crs_fd_close(&t->peers[k]);
+        t->npeers = k;
+    }
+    return r;
 }
 
 /* Before the handlers run: who is in the job, each member asked to take part, the parts
@@ -426,15 +448,20 @@ int crs_tree_begin(struct crs_snap_request *req, char *err, size_t errlen)
     crs_seterr(t->final, sizeof t->final, "%s", base);
     t->dir_fd = req->dir_fd;
     crs_publish_remove_parts(t->dir_fd, t->head.parts);
+    int held = crs_fds_lock();
+    r = 0;
     if (mkdirat(t->dir_fd, t->head.parts, 0700) < 0 ||
         (t->parts_fd = openat(t->dir_fd, t->head.parts,
-                              O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+                              O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
         r = -errno;
+    else
+        t->parts_fd = crs_fd_high(t->parts_fd);
+    crs_fds_unlock(held);
+    if (r < 0) {
         crs_seterr(err, errlen, "cannot make the job's directory %s: %s", t->head.parts,
                  strerror(-r));
         return r;
     }
-    t->parts_fd = crs_fd_high(t->parts_fd);
     t->active = 1;
 
     /* Every living member reached first (one just started may need a moment), then all
@@ -449,7 +476,7 @@ int crs_tree_begin(struct crs_snap_request *req, char *err, size_t errlen)
             out |= (pid_t)m->ppid == t->left_out[j];
         if (m->flags & CRS_TREE_F_ZOMBIE)
             continue;
-        int fd = out ? -ENOEXEC : connect_member(m, err, errlen);
+        int fd = out ? -ENOEXEC : connect_member(i, err, errlen);
         if (fd == -ENOEXEC) {
             if (!out)
                 crs_log(CRS_LOG_ERROR, "warning: not restorable: %s: it is left out of the "
@@ -461,8 +488,6 @@ int crs_tree_begin(struct crs_snap_request *req, char *err, size_t errlen)
             crs_tree_abort();
             return fd == -ESRCH ? -EAGAIN : fd;   /* it may be starting: look again */
         }
-        t->peer_member[t->npeers] = i;
-        t->peers[t->npeers++] = fd;
     }
     if (t->nleft_out) {                 /* the members' indexes change: remap the peers */
         struct crs_img_tree_member *kept = t->again;
@@ -712,9 +737,7 @@ void crs_tree_end(int ok, int exit)
     struct crs_tree_state *t = &crs_state.tree;
 
     if (t->role == CRS_TREE_MEMBER) {
-        if (t->leader_fd >= 0)
-            close(t->leader_fd);
-        t->leader_fd = -1;
+        crs_fd_close(&t->leader_fd);
         t->pending = 0;
         return;
     }
@@ -737,8 +760,7 @@ void crs_tree_end(int ok, int exit)
     close_peers();
     if (!ok && t->dir_fd >= 0)
         crs_publish_remove_parts(t->dir_fd, t->head.parts);
-    if (t->parts_fd >= 0)
-        close(t->parts_fd);
+    crs_fd_close(&t->parts_fd);
     /* the request's directory is the image directory again: it closes it, once */
     if (t->dir_fd >= 0)
         crs_state.req.dir_fd = t->dir_fd;
@@ -804,14 +826,20 @@ int crs_tree_serve(int fd, const char *line)
     }
     /* The coordinator serves requests only between checkpoints: a request not started yet
      * is one the root gave up; this one replaces it. */
-    if (t->leader_fd >= 0)
-        close(t->leader_fd);
-    t->leader_fd = -1;
+    crs_fd_close(&t->leader_fd);
     t->pending = 0;
     fd = crs_fd_high(fd);
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-    if (send_line(fd, "accepted\n") < 0 || (r = read_line(fd, path, sizeof path, STEP_MS)) <= 0) {
-        close(fd);
+    /* The exchange may wait for the root: crs_control_serve's fd lock (forklock.c), held once
+     * here, is let go meanwhile, the connection recorded as the leader's. */
+    t->leader_fd = fd;
+    int held = !atomic_load(&crs_state.quiescing);
+    crs_fds_unlock(held);
+    r = send_line(fd, "accepted\n") < 0 ? -EPIPE : read_line(fd, path, sizeof path, STEP_MS);
+    if (held)
+        crs_fds_lock();
+    if (r <= 0) {
+        crs_fd_close(&t->leader_fd);
         return 1;
     }
     crs_seterr(t->path, sizeof t->path, "%s", path);
@@ -861,14 +889,12 @@ int crs_tree_forward(void)
     struct crs_tree_state *t = &crs_state.tree;
     struct crs_img_tree_member root = { .pid = (uint32_t)t->root };
     char err[256];
-    int fd;
+    int r;
 
     crs_seterr(root.comm, sizeof root.comm, "root");
-    fd = connect_member(&root, err, sizeof err);
-    if (fd < 0)
-        return fd;
-    int r = send_line(fd, "checkpoint\n");
-    close(fd);
+    if ((r = connect_socket(&root, &t->forward_fd, err, sizeof err)) == 0)
+        r = send_line(t->forward_fd, "checkpoint\n");
+    crs_fd_close(&t->forward_fd);
     return r;
 }
 
@@ -879,7 +905,7 @@ void crs_tree_role(void)
     const char *root = getenv("CRSNAP_PID");
     struct crs_tree_state *t = &crs_state.tree;
 
-    t->leader_fd = -1;
+    t->leader_fd = t->forward_fd = -1;
     t->parts_fd = t->dir_fd = -1;
     t->role = CRS_TREE_NONE;
     const char *tree = getenv("CRSNAP_TREE");

@@ -21,6 +21,7 @@ struct crs_snap_hooks {
     uint32_t write_delay_ms;        /* sleep per chunk compressed */
     uint32_t fds_delay_ms;          /* sleep before reading the descriptors */
     uint32_t uring_rw_flags;        /* rw_flags io_uring refuses, to force the fallback */
+    uint32_t accept_delay_us;       /* the runtime's: a pause between accepting and recording */
 };
 
 /* Reads the test hooks from the environment (parent side, never in the child). */

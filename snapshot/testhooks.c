@@ -17,6 +17,9 @@
  *                      (tools/run_exit_race.sh, restore.cmake).
  *   URING_RWF=n        gives io_uring writes rw_flags it refuses, to test the pwrite fallback
  *                      mid-image (test_image_roundtrip, tools/writer_fs.sh).
+ *   ACCEPT_DELAY_US=n  the runtime's coordinator waits n us between accepting a control
+ *                      connection and recording it, where a fork of the program's would copy
+ *                      one without the other were it not for the fd lock (tree/fork_storm.sh).
  * The restorer's (read by the commands that restore, tools/cmd_restore.c and tools/resume.c,
  * into struct crs_restore_opts):
  *   FAKE_RELEASE=s     the kernel release the host check compares with the image's
@@ -63,6 +66,7 @@ void crs_snap_hooks_from_env(struct crs_snap_hooks *h)
     h->write_delay_ms = env_num("CRSNAP_TEST_WRITE_DELAY_MS");
     h->fds_delay_ms = env_num("CRSNAP_TEST_FDS_DELAY_MS");
     h->uring_rw_flags = env_num("CRSNAP_TEST_URING_RWF");
+    h->accept_delay_us = env_num("CRSNAP_TEST_ACCEPT_DELAY_US");
 }
 
 void crs_restore_opts_from_env(struct crs_restore_opts *o)

@@ -13,3 +13,8 @@ if(CRS_HAVE_STATIC_LIBC AND NOT CRSNAP_SANITIZE)
   target_link_options(static_ticker PRIVATE -static)
   crs_script_test(tree_static ${CRS_TREE_DIR} 180 static.sh $<TARGET_FILE:static_ticker>)
 endif()
+
+# The program's fork() against the runtime's own descriptors (a test hook widens the window).
+add_executable(fork_storm ${CRS_TREE_DIR}/fork_storm.c)
+target_link_libraries(fork_storm PRIVATE Threads::Threads)
+crs_script_test(tree_fork_storm ${CRS_TREE_DIR} 120 fork_storm.sh $<TARGET_FILE:fork_storm>)
