@@ -236,8 +236,8 @@ static void read_map(struct child *c)
     const struct crs_proc_ranges locked = { req->ranges, req->ranges_how, req->nranges };
     c->vmas = req->scratch;
     crs_strtab_init(&c->st, (char *)req->scratch + vbytes, (uint32_t)(parse - vbytes - LINE_SIZE));
-    n = crs_proc_maps(c->vmas, vbytes / sizeof *c->vmas, &c->st,
-                      (char *)req->scratch + parse - LINE_SIZE, LINE_SIZE, &locked);
+    c->line = (char *)req->scratch + parse - LINE_SIZE;
+    n = crs_proc_maps(c->vmas, vbytes / sizeof *c->vmas, &c->st, c->line, LINE_SIZE, &locked);
     if (n < 0) {
         c->stage = "reading the memory map for";
         finish(c, (int)n, NULL, c->t0);
@@ -440,6 +440,7 @@ void crs_snapshot_child(const struct crs_snap_request *req)
      * program's in /proc, and the image would mix the two. */
     if (req->tree || req->leader_fd >= 0)
         crs_child_wait_pause(&c);
+    crs_proc_vmflags(c.vmas, c.nvmas, c.line, LINE_SIZE);
 
     /* 4. the image; every name from here on is relative to the directory the parent checked */
     const char *base = req->path;

@@ -75,6 +75,7 @@ struct child {
     uint64_t seq;                      /* and its sequence number */
     struct crs_img_vma *vmas;
     size_t nvmas;
+    char *line;                     /* LINE_SIZE bytes for /proc lines, at the scratch's end */
     struct crs_strtab st;
     struct crs_img_fd *fds;
     long nfds;

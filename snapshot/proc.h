@@ -33,6 +33,10 @@ struct crs_proc_ranges {
 long crs_proc_maps(struct crs_img_vma *vmas, size_t max, struct crs_strtab *st, char *line,
                    size_t linecap, const struct crs_proc_ranges *locked);
 
+/* Adds what only /proc/self/smaps tells (VmFlags: no reserve, huge page and dump advice,
+ * KSM, guard pages) to the regions crs_proc_maps listed. Best effort. */
+void crs_proc_vmflags(struct crs_img_vma *vmas, size_t n, char *line, size_t linecap);
+
 /* Reads the dispositions of signals 1..CRS_IMG_NSIG (SIGKILL and SIGSTOP left zero). */
 void crs_proc_signals(struct crs_img_sigaction sig[CRS_IMG_NSIG]);
 

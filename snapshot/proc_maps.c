@@ -138,24 +138,25 @@ static int parse_line(char *line, size_t len, struct crs_img_vma *v, struct crs_
     return 0;
 }
 
-/* One smaps line: a region's header sets *cur to its start; its VmFlags line marks the region
- * that starts there (vmas are in address order, *k walks them once). */
+/* One smaps line: a region's header sets cur to its bounds; its VmFlags line marks the regions
+ * of the list inside them (vmas are in address order, *k walks them once). Inside, not at the
+ * same start: the child's own mapping, made since the list was read, may have merged with a
+ * region of the process's. */
 static void smaps_line(const char *line, size_t len, struct crs_img_vma *vmas, size_t n,
-                       size_t *k, uint64_t *cur)
+                       size_t *k, uint64_t cur[2])
 {
     const char *s = line;
+    uint32_t flags = 0;
 
     if (len && ((line[0] >= '0' && line[0] <= '9') || (line[0] >= 'a' && line[0] <= 'f'))) {
-        if (crs_parse_hex(&s, cur))
-            *cur = UINT64_MAX;
+        if (crs_parse_hex(&s, &cur[0]) || *s++ != '-' || crs_parse_hex(&s, &cur[1]))
+            cur[0] = UINT64_MAX;
         return;
     }
-    if (len < 8 || memcmp(line, "VmFlags:", 8) || *cur == UINT64_MAX)
+    if (len < 8 || memcmp(line, "VmFlags:", 8) || cur[0] == UINT64_MAX)
         return;
-    while (*k < n && vmas[*k].start < *cur)
+    while (*k < n && vmas[*k].end <= cur[0])
         (*k)++;
-    if (*k == n || vmas[*k].start != *cur)
-        return;
     static const struct { char name[3]; uint32_t flag; } known[] = {
         { "nr", CRS_VMA_F_NORESERVE }, { "hg", CRS_VMA_F_HUGEPAGE },
         { "nh", CRS_VMA_F_NOHUGEPAGE }, { "dd", CRS_VMA_F_DONTDUMP },
@@ -168,8 +169,11 @@ static void smaps_line(const char *line, size_t len, struct crs_img_vma *vmas, s
             continue;
         for (size_t j = 0; j < sizeof known / sizeof known[0]; j++)
             if (line[i] == known[j].name[0] && line[i + 1] == known[j].name[1])
-                vmas[*k].flags |= known[j].flag;
+                flags |= known[j].flag;
     }
+    for (size_t j = *k; j < n && vmas[j].start < cur[1]; j++)
+        if (vmas[j].start >= cur[0] && vmas[j].end <= cur[1])
+            vmas[j].flags |= flags;
 }
 
 /* What only smaps shows of each region (VmFlags): MAP_NORESERVE ("nr"), which a restore maps so
@@ -177,23 +181,27 @@ static void smaps_line(const char *line, size_t len, struct crs_img_vma *vmas, s
  * restore gives it again (huge pages, dump, KSM). A lock (mlock) is not inherited by the
  * snapshot child, so it is not seen here: the runtime read the locks from the process's own
  * smaps while the threads were stopped (mark_locked). Best effort: without smaps the regions
- * are restored with a reservation, which `crsnap restore -n` checks, and no advice. */
+ * are restored with a reservation, which `crsnap restore -n` checks, and no advice.
+ *
+ * smaps counts every page of every region (a page-table walk): 2 to 20 ms for a few hundred
+ * MiB. The child reads it once its job runs again, not while the job's other processes
+ * still fork (child.c). */
 struct smaps_walk {
     struct crs_img_vma *vmas;
     size_t n, k;
-    uint64_t cur;
+    uint64_t cur[2];
 };
 
 static int smaps_one(char *line, size_t len, void *arg)
 {
     struct smaps_walk *w = arg;
-    smaps_line(line, len, w->vmas, w->n, &w->k, &w->cur);
+    smaps_line(line, len, w->vmas, w->n, &w->k, w->cur);
     return 0;
 }
 
-static void mark_vmflags(struct crs_img_vma *vmas, size_t n, char *line, size_t linecap)
+void crs_proc_vmflags(struct crs_img_vma *vmas, size_t n, char *line, size_t linecap)
 {
-    struct smaps_walk w = { vmas, n, 0, UINT64_MAX };
+    struct smaps_walk w = { vmas, n, 0, { UINT64_MAX, 0 } };
     crs_read_lines("/proc/self/smaps", line, linecap, smaps_one, &w);
 }
 
@@ -243,9 +251,7 @@ long crs_proc_maps(struct crs_img_vma *vmas, size_t max, struct crs_strtab *st, 
     struct maps_walk w = { vmas, max, 0, st, 0 };
     int r = crs_read_lines("/proc/self/maps", line, linecap, maps_one, &w);
 
-    if (!r) {
-        mark_vmflags(vmas, w.n, line, linecap);
+    if (!r)
         mark_locked(vmas, w.n, locked);
-    }
     return r ? r : (long)w.n;
 }
