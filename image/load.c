@@ -319,10 +319,15 @@ static int load_pageidx(struct crs_image *img, const struct crs_img_toc_entry *e
         return r;
     img->pageidx = crs_reader_keep(img, p);
     img->npageidx = e->count;
+    /* The records must go up in address: the regions (sorted too) are walked beside them. */
+    uint32_t k = 0;
     for (uint32_t i = 0; i < img->npageidx; i++) {
         const struct crs_img_pageidx *x = &img->pageidx[i];
         uint64_t raw = (uint64_t)x->npages * CRS_IMG_PAGE_SIZE;
-        const struct crs_img_vma *v = crs_image_find_vma(img, x->addr);
+        while (k < img->nvmas && img->vmas[k].end <= x->addr)
+            k++;
+        const struct crs_img_vma *v = k < img->nvmas && img->vmas[k].start <= x->addr ?
+                                      &img->vmas[k] : NULL;
         if (x->npages == 0 || x->npages > CRS_IMG_CHUNK_MAX_PAGES || x->reserved ||
             x->addr % CRS_IMG_PAGE_SIZE || x->addr < last_end || x->addr > UINT64_MAX - raw ||
             !v || x->addr + raw > v->end || !(v->flags & CRS_VMA_F_SAVED) ||

@@ -268,6 +268,19 @@ const struct crs_img_vma *crs_image_find_vma(const struct crs_image *img, uint64
     return NULL;
 }
 
+uint32_t crs_image_idx_at(const struct crs_img_pageidx *idx, uint32_t n, uint64_t addr)
+{
+    uint32_t lo = 0, hi = n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (idx[mid].addr < addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 uint64_t crs_image_page_bytes(const struct crs_image *img)
 {
     return img->process.memory_saved;

@@ -143,6 +143,8 @@ const struct crs_img_shmobj *crs_image_shmobj_of(const struct crs_image *img,
 
 /* The region containing addr, or NULL. */
 const struct crs_img_vma *crs_image_find_vma(const struct crs_image *img, uint64_t addr);
+/* The first record of a page index (in address order) at or above addr: n when none. */
+uint32_t crs_image_idx_at(const struct crs_img_pageidx *idx, uint32_t n, uint64_t addr);
 
 /* Walks the PAGES section. Initialise with crs_image_chunk_begin, then call
  * crs_image_next_chunk until it returns 0 (end) or < 0 (damaged; err says why). Each header is

@@ -250,9 +250,15 @@ static int check_pages_in_files(const struct crs_image *img, char *err, size_t e
     struct crs_chunk_iter it;
     int r = 0;
 
-    for (uint32_t i = 0; i < img->npageidx && !r; i++)
-        r = check_run(img, img->pageidx[i].addr, img->pageidx[i].npages, &last, &limit, err,
-                      errlen);
+    /* With a page index, each file region's last chunk is the one to check: the index is in
+     * address order, and a large image has hundreds of thousands of chunks elsewhere. */
+    for (uint32_t k = 0; k < img->nvmas && img->npageidx && !r; k++) {
+        const struct crs_img_vma *v = &img->vmas[k];
+        uint32_t i = crs_image_idx_at(img->pageidx, img->npageidx, v->end);
+        if (v->kind == CRS_VMA_FILE_PRIVATE && i > 0 && img->pageidx[i - 1].addr >= v->start)
+            r = check_run(img, img->pageidx[i - 1].addr, img->pageidx[i - 1].npages, &last,
+                          &limit, err, errlen);
+    }
     if (img->npageidx)
         return r;
     struct crs_read_window win = { .buf = malloc(CRS_READ_WINDOW), .size = CRS_READ_WINDOW };

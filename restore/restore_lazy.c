@@ -274,24 +274,29 @@ int crs_restore_lazy_chunk(struct crs_restore *r, uint32_t k, struct crs_read_wi
     return 0;
 }
 
+/* Region by region, the index searched for each: a large image has hundreds of thousands of
+ * chunks, nearly all in the regions the helper fills, which are not walked. */
 int crs_restore_lazy_fill_eager(struct crs_restore *r, char *err, size_t errlen)
 {
     struct crs_image *img = r->img;
     struct crs_chunk_reader *rd = &r->rd[0];
     struct crs_chunk_iter it;
 
-    for (uint32_t i = 0; i < r->nidx; i++) {
-        const struct crs_img_vma *v = crs_image_find_vma(img, r->idx[i].addr);
-        size_t len = (size_t)r->idx[i].npages * CRS_IMG_PAGE_SIZE;
-        if (!v || crs_restore_lazy_region(r, v) || !crs_restore_takes_pages(r, v))
+    for (uint32_t k = 0; k < img->nvmas; k++) {
+        const struct crs_img_vma *v = &img->vmas[k];
+        if (crs_restore_lazy_region(r, v) || !crs_restore_takes_pages(r, v))
             continue;
-        /* a few chunks scattered through the file: read each on its own, no window */
-        int rc = crs_restore_lazy_chunk(r, i, NULL, &it, err, errlen);
-        if (!rc)
-            rc = crs_image_read_chunk_r(img, rd, &it, (void *)(uintptr_t)r->idx[i].addr, len,
-                                        err, errlen);
-        if (rc)
-            return rc;
+        for (uint32_t i = crs_image_idx_at(r->idx, r->nidx, v->start);
+             i < r->nidx && r->idx[i].addr < v->end; i++) {
+            size_t len = (size_t)r->idx[i].npages * CRS_IMG_PAGE_SIZE;
+            /* a few chunks scattered through the file: read each on its own, no window */
+            int rc = crs_restore_lazy_chunk(r, i, NULL, &it, err, errlen);
+            if (!rc)
+                rc = crs_image_read_chunk_r(img, rd, &it, (void *)(uintptr_t)r->idx[i].addr,
+                                            len, err, errlen);
+            if (rc)
+                return rc;
+        }
     }
     return 0;
 }
