@@ -25,7 +25,8 @@ signalled() {
     bg=$!
     CLEANUP_PIDS="$CLEANUP_PIDS $bg"
     n=200
-    while [ "$(grep -c '^step' "$T/$1.out" 2>/dev/null)" -lt 20 ] && [ $n -gt 0 ]; do
+    # (the output file may not be made yet: cat, so that grep always counts)
+    while [ "$(cat "$T/$1.out" 2>/dev/null | grep -c '^step')" -lt 20 ] && [ $n -gt 0 ]; do
         sleep 0.1; n=$((n - 1))
     done
     [ -s "$D/pid" ] || fail "$1 did not start: $(cat "$T/$1.err")"
