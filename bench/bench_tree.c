@@ -173,9 +173,9 @@ static void one_size(long root_mib, int reps)
     snprintf(note, sizeof note, "bare forks (ms): root %.2f, members %.2f %.2f %.2f; %d of %d "
              "checkpoints failed", forks[0] / 1e6, forks[1] / 1e6, forks[2] / 1e6, forks[3] / 1e6,
              failed, reps);
-    bench_row("tree", kase, "job pause (ms)", "ms", ps, "largest bare fork", fs,
+    bench_row("tree", kase, "job pause", "ms", ps, "largest bare fork", fs,
               "<= 1.2 x fork + 2 ms", n ? (met ? "met" : "missed") : "-", note);
-    bench_row("tree", kase, "job pause (ms)", "ms", ps, "4 bare forks at once", together,
+    bench_row("tree", kase, "job pause", "ms", ps, "4 bare forks at once", together,
               "-", "-", "the longest of the four processes' bare forks in each of 7 rounds "
               "at the same moments");
     munmap(mem, sizes[0]);

@@ -103,26 +103,38 @@ the same data**; the ratio is figure / baseline. No benchmark is a pass/fail tes
 | source | commit $commit (plus the working tree) |
 
 EOF
+title_of() {
+    case $1 in
+    pause) echo "1. Pause versus resident memory" ;;
+    write) echo "2 and 6. Write throughput, image size, io_uring versus pwrite, disk" ;;
+    cow) echo "4. Copy-on-write cost" ;;
+    restore) echo "3. Restore time" ;;
+    overhead) echo "5. Steady-state overhead" ;;
+    incr) echo "7. Incremental images: size and write time against a full image" ;;
+    eager) echo "8. Eager restore against the populate limit" ;;
+    lazy) echo "9. Lazy restore against the eager restore" ;;
+    tree) echo "10. The pause of a job of four processes" ;;
+    esac
+}
 for p in pause write restore cow overhead incr eager lazy tree; do
     f=$RES/$p.tsv
-    [ -f "$f" ] || continue
-    awk -F'\t' -v part="$p" '
+    if [ ! -f "$f" ]; then
+        # No figures for it in this build's results (a fresh build, one part run): the
+        # document's section stays as it was, with the date it was measured.
+        [ -f "$DOC" ] && awk -v h="## $(title_of "$p")" -v m="$marker" '
+            $0 == h { on = 1; print; next }
+            on && (/^## / || $0 == m) { on = 0 }
+            on' "$DOC"
+        continue
+    fi
+    awk -F'\t' -v part="$p" -v t="$(title_of "$p")" '
     function spread(med, lo, hi, n) {
         if (n == 0) return "n/a"
         if (n == 1 || lo == hi) return med
         return med " (" lo "-" hi ")"
     }
     $1 == "PART" {
-        title["pause"] = "1. Pause versus resident memory"
-        title["write"] = "2 and 6. Write throughput, image size, io_uring versus pwrite, disk"
-        title["cow"] = "4. Copy-on-write cost"
-        title["restore"] = "3. Restore time"
-        title["overhead"] = "5. Steady-state overhead"
-        title["incr"] = "7. Incremental images: size and write time against a full image"
-        title["eager"] = "8. Eager restore against the populate limit"
-        title["lazy"] = "9. Lazy restore against the eager restore"
-        title["tree"] = "10. The pause of a job of four processes"
-        printf "## %s\n\nMeasured %s, %s mode, in %s s; load average (1, 5, 15 min) at the end: %s.\n\n", title[part], $3, $4, $5, $6
+        printf "## %s\n\nMeasured %s, %s mode, in %s s; load average (1, 5, 15 min) at the end: %s.\n\n", t, $3, $4, $5, $6
         printf "| case | figure | value | n | baseline | baseline value | ratio | target | verdict | note |\n"
         printf "|---|---|---|---|---|---|---|---|---|---|\n"
     }
