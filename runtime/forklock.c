@@ -31,6 +31,14 @@ void crs_fds_unlock(int held)
         pthread_mutex_unlock(&crs_state.fd_lock);
 }
 
+int crs_fds_let_go(void)
+{
+    int held = !atomic_load(&crs_state.quiescing);
+
+    crs_fds_unlock(held);
+    return held;
+}
+
 void crs_fd_close(int *fd)
 {
     int held;

@@ -126,6 +126,8 @@ void crs_write_path_note(const struct crs_snap_report *rep);
 /* forklock.c: the coordinator's descriptors change under the lock fork() takes */
 int crs_fds_lock(void);             /* 1 when taken (0 while the threads are stopped) */
 void crs_fds_unlock(int held);
+int crs_fds_let_go(void);           /* inside a section that holds it once: let go for a wait;
+                                     * crs_fds_lock() again when it returns 1 */
 void crs_fd_close(int *fd);         /* close under the lock, -1 in its place */
 void crs_forklock_prepare(void);    /* atfork */
 void crs_forklock_parent(void);

@@ -833,8 +833,7 @@ int crs_tree_serve(int fd, const char *line)
     /* The exchange may wait for the root: crs_control_serve's fd lock (forklock.c), held once
      * here, is let go meanwhile, the connection recorded as the leader's. */
     t->leader_fd = fd;
-    int held = !atomic_load(&crs_state.quiescing);
-    crs_fds_unlock(held);
+    int held = crs_fds_let_go();
     r = send_line(fd, "accepted\n") < 0 ? -EPIPE : read_line(fd, path, sizeof path, STEP_MS);
     if (held)
         crs_fds_lock();
