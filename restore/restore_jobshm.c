@@ -1,15 +1,16 @@
 /* restore/restore_jobshm.c - a job's named shared memory (POSIX objects of /dev/shm, SysV
- * segments) put back as it was at the checkpoint. The job's processes were all stopped when its pages were copied, and
- * their memory agrees with those contents, not with what a run after the checkpoint (killed
- * since) left in the object: restored against newer contents, counters and queues kept there
- * would be wrong. A process alone keeps the rule of any mapped file (used as it is, a warning
- * when changed); a job whose object no running process maps has it made again, before any of
- * its processes is, from the pages its images saved of it. One that a running process maps is
- * someone else's too, and is used as it is. A SysV segment is the same: put back when no
- * process is attached to it, made again when gone (under its key where that is free, else
- * private) and, whatever its key, one segment for every process of the job (a segment made
- * with IPC_PRIVATE and inherited over fork too), under the id $CRSNAP_RESTORE_SYSV gives its
- * members' restorers. Runs in the restorer, before its point of no return.
+ * segments) put back as it was at the checkpoint. The job's processes were all stopped when
+ * its pages were copied, and their memory agrees with those contents, not with what a run
+ * after the checkpoint (killed since) left in the object: restored against newer contents,
+ * counters and queues kept there would be wrong. A process alone keeps the rule of any
+ * mapped file (used as it is, a warning when changed); a job whose object no running process
+ * maps has it made again, before any of its processes is, from the pages its images saved of
+ * it. One that a running process maps is someone else's too, and is used as it is. A SysV
+ * segment is the same: put back when no process is attached to it, made again when gone
+ * (under its key where that is free, else private) and, whatever its key, one segment for
+ * every process of the job (a segment made with IPC_PRIVATE and inherited over fork too),
+ * under the id $CRSNAP_RESTORE_SYSV gives its members' restorers. Runs in the restorer,
+ * before its point of no return.
  */
 #define _GNU_SOURCE
 #include <dirent.h>

@@ -2,10 +2,12 @@
  * pid namespace and mount namespace; without privilege also a new user namespace (this user's
  * uid and gid mapped to themselves, so files look the same). A restorer that may make a pid
  * namespace itself (root) makes no user namespace: in one, the restored process would lose
- * every capability it had over this machine's network, files of other users and devices. Its first process, pid 1 there, maps the ids, mounts a /proc of the
- * namespace (so that /proc/PID is the restored process) and makes the restored process with
- * clone3(set_tid), which the namespace's owner may use; then it only reaps, and reports the
- * restored process's exit status to the restorer, which stays outside to relay signals.
+ * every capability it had over this machine's network, files of other users and devices.
+ * The namespace's first process, pid 1 there, maps the ids (in a user namespace), mounts a
+ * /proc of the namespace (so that /proc/PID is the restored process) and makes the restored
+ * process with clone3(set_tid), which the namespace's owner may use; then it only reaps, and
+ * reports the restored process's exit status to the restorer, which stays outside to relay
+ * signals.
  *
  * Everything here runs before the restore changes anything: a failure leaves the restorer as
  * it was, and the caller falls back to a new pid.

@@ -440,6 +440,7 @@ void crs_snapshot_child(const struct crs_snap_request *req)
      * program's in /proc, and the image would mix the two. */
     if (req->tree || req->leader_fd >= 0)
         crs_child_wait_pause(&c);
+    /* smaps walks every page table: after the wait, not beside the job's forks */
     crs_proc_vmflags(c.vmas, c.nvmas, c.line, LINE_SIZE);
 
     /* 4. the image; every name from here on is relative to the directory the parent checked */

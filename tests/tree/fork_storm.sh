@@ -4,8 +4,7 @@
 # socket, and the coordinator waits (a test hook) between accepting each connection and
 # recording it. No child may find one of those connections among its descriptors: a fork
 # waits for the coordinator's change to its descriptors to be whole (without that, most
-# children have one, which their images would show as the program's own connection). Then a
-# checkpoint of a job forked the same way says nothing of a socket lost.
+# children have one, which their images would show as the program's own connection).
 . "$(dirname "$0")/lib.sh"
 prog=$1
 (cd "$T/run" && CRSNAP_TEST_ACCEPT_DELAY_US=2000 "$CRSNAP_BIN" run -d "$T/imgs" -- "$prog" 3) \
