@@ -489,7 +489,6 @@ static int attempt(struct crs_result *res)
     if (!c->explicit_path)
         c->covered = atomic_load(&crs_state.req_seq);
 
-    crs_track_reset(req);              /* last: tracking restarts at the snapshot's instant */
     restarted = crs_arch_save_context(&crs_state.threads[c->coord_index].ctx);
     if (restarted) {
         crs_dontfork_mark();
@@ -533,8 +532,10 @@ static int attempt(struct crs_result *res)
     crs_fd_close(&c->pause_pipe[1]);
     crs_fd_close(&c->pause_pipe[0]);
     crs_fd_close(&c->report_pipe[1]);
-    if (!c->kill)
+    if (!c->kill) {
         crs_registry_resume(&crs_state.frozen, CRS_ASYNC, 0, CRS_CONTINUE);
+        crs_track_reset(req);           /* the program runs: the next image's list */
+    }
     crs_log(CRS_LOG_DEBUG, "snapshot child %ld writing %s", pid, req->path);
     if (crs_state.deleted_missed)
         crs_log(CRS_LOG_ERROR, "%u deleted open files not saved (more than %u MiB in all, or "

@@ -31,15 +31,15 @@ int crs_settings_load(struct crs_settings *s, const struct crs_config *cfg, int 
 int crs_parse_interval(const char *s, double *out);
 
 /* track.c: written pages for incremental images. init at crs_init, restarted after a
- * restore; plan before the stop (registers new regions, chooses full or incremental); reset
- * while the threads are parked, just before the clone; after_release once they run, before
- * the pause goes to the child; result with the child's report. */
+ * restore; plan before the stop (registers new regions, chooses full or incremental);
+ * after_release once the threads run, before the pause goes to the child; reset after that,
+ * the program running; result with the child's report. Nothing of it is in the pause. */
 void crs_track_init(void);
 void crs_track_restarted(void);
 int crs_track_fds(int *out);
 void crs_track_plan(struct crs_snap_request *req, int explicit_path);
-void crs_track_reset(struct crs_snap_request *req);
 void crs_track_after_release(struct crs_snap_request *req);
+void crs_track_reset(const struct crs_snap_request *req);
 void crs_track_result(const struct crs_snap_request *req, const struct crs_snap_report *rep,
                       int ok);
 

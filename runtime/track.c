@@ -1,9 +1,9 @@
 /* runtime/track.c - which pages the program wrote between two checkpoints, for incremental
  * images: userfaultfd's asynchronous write protection on the private regions (registered by
- * the coordinator between checkpoints), PAGEMAP_SCAN to collect and reset it while the threads
- * are stopped, and the choice of a full or an incremental image. docs/ARCHITECTURE.md says why
- * this and not soft-dirty bits. crs_track_reset runs while the threads are parked: system
- * calls and fixed buffers only there; the rest runs in the coordinator with libc.
+ * the coordinator before the stop), PAGEMAP_SCAN to list and reset it once the program runs
+ * again, and the choice of a full or an incremental image. docs/ARCHITECTURE.md says why this
+ * and not soft-dirty bits, and why the reset comes after the snapshot. All of it runs in the
+ * coordinator with libc, never while the threads are parked.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -42,12 +42,14 @@ struct t_region {
 #define CAP_CLEAN (1u << 18)
 #define CAP_FRESH (1u << 14)
 
-/* The shared area: the scan vector, and the lists the child reads. */
+/* The shared area: the scan vector, and the lists the child reads. Two written lists: the
+ * child of checkpoint N reads the one of the reset after checkpoint N-1 while the reset after
+ * its own snapshot fills the other. */
 struct area {
     struct t_region vec[VEC_LEN];
     uint32_t nclean;
     uint32_t pad;
-    struct crs_snap_range written[CAP_WRITTEN];
+    struct crs_snap_range written[2][CAP_WRITTEN];
     struct crs_snap_range clean[CAP_CLEAN];
     struct crs_snap_range fresh[CAP_FRESH];
 };
@@ -114,6 +116,7 @@ static void track_off(int err, const char *what)
         crs_log(CRS_LOG_INFO, "incremental images off: %s: %s", what, strerror(-err));
     t->off = err;
     t->have_parent = 0;
+    t->w_ok = 0;
 }
 
 /* The userfaultfd, the page map and the shared area, made once (before the first stop). */
@@ -177,6 +180,7 @@ void crs_track_restarted(void)
     t->uffd = t->pagemap_fd = -1;
     t->off = 0;
     t->have_parent = 0;
+    t->w_ok = 0;
 }
 
 int crs_track_fds(int *out)
@@ -192,10 +196,10 @@ int crs_track_fds(int *out)
 
 static int register_new(struct crs_snap_range *fresh, uint32_t *nfresh);
 
-/* Collects the pages written since the last reset and protects them again (one PAGEMAP_SCAN
- * with PM_SCAN_WP_MATCHING), into written. 0, -ENOSPC when they do not fit (the reset still
- * covered everything), or -errno. */
-static int reset(uint32_t *n)
+/* Lists the pages written since the last reset and protects them again (one PAGEMAP_SCAN
+ * with PM_SCAN_WP_MATCHING), into the written list w. 0, -ENOSPC when they do not fit (the
+ * reset still covered everything), or -errno. */
+static int reset(int w, uint32_t *n)
 {
     struct crs_track *t = &crs_state.track;
     uint64_t t0 = crs_now_ns(CLOCK_MONOTONIC);
@@ -204,14 +208,16 @@ static int reset(uint32_t *n)
      * (terabytes for a sanitizer's shadow, a sparse heap's reservation). A page faulted into a
      * hole later is not protected, so it is written, as it must be. */
     int r = scan(t->area, 0, SCAN_END, T_PM_SCAN_WP_MATCHING, 0, T_PAGE_IS_WRITTEN,
-                 T_PAGE_IS_PRESENT | T_PAGE_IS_SWAPPED, ((struct area *)t->area)->written, n,
+                 T_PAGE_IS_PRESENT | T_PAGE_IS_SWAPPED, ((struct area *)t->area)->written[w], n,
                  CAP_WRITTEN);
     t->reset_ns = crs_now_ns(CLOCK_MONOTONIC) - t0;
     return r;
 }
 
-/* Just before the stop, while the program runs: new regions registered; full or incremental
- * chosen. The reset itself is in the stop (crs_track_reset). */
+/* Before the stop, the program running: new regions registered; full or incremental chosen.
+ * An incremental image N saves what was written from its parent's snapshot to its own: the
+ * pages the reset after the parent's snapshot listed (written before that reset) and those not
+ * protected any more once this snapshot is taken (written after it). */
 void crs_track_plan(struct crs_snap_request *req, int explicit_path)
 {
     struct crs_track *t = &crs_state.track;
@@ -230,17 +236,20 @@ void crs_track_plan(struct crs_snap_request *req, int explicit_path)
     q->area_size = t->area_size;
     q->clean = a->clean;
     q->nclean = &a->nclean;
-    /* Regions mapped since the last checkpoint: tracked from this reset on, and saved whole in
-     * this image. */
+    /* Regions mapped since the last checkpoint: tracked from now on, and saved whole in this
+     * image. */
     int fresh_full = register_new(a->fresh, &q->nfresh) < 0;
     q->fresh = a->fresh;
-    q->incr = t->have_parent && !explicit_path && !fresh_full &&
+    q->incr = t->have_parent && t->w_ok && !explicit_path && !fresh_full &&
               t->depth + 1 < (uint32_t)crs_state.cfg.full_every;
-    /* whatever happens next, the previous image is no parent any more: the writes before the
-     * coming reset are in this image only */
+    /* whatever happens next, the previous image is no parent any more, and the last reset's
+     * list is for this image only: a later image needs the reset after this snapshot */
     t->have_parent = 0;
+    t->w_ok = 0;
     if (!q->incr)
         return;
+    q->written = a->written[t->w_cur];
+    q->nwritten = t->nw;
     q->depth = t->depth + 1;
     snprintf(q->parent_name, sizeof q->parent_name, "%s", t->parent_name);
     q->parent_toc = t->parent_toc;
@@ -248,22 +257,15 @@ void crs_track_plan(struct crs_snap_request *req, int explicit_path)
     q->parent_seq = t->parent_seq;
 }
 
-/* Threads running again, before the pause goes to the child: the pages still protected since
- * the reset, which the child may leave to the parent. A page written since the reset (by the
- * coordinator before the clone, or after the release) is not among them, which only makes the
- * image save more. */
+/* Threads running again, before the pause goes to the child: the pages still protected, which
+ * the child may leave to the parent when the last reset did not list them either. A page
+ * written since the snapshot is not among them, which only makes the image save more. */
 void crs_track_after_release(struct crs_snap_request *req)
 {
     struct crs_track *t = &crs_state.track;
     struct area *a = t->area;
     uint32_t n = 0;
 
-    if (t->reset_err) {
-        track_off(t->reset_err, "resetting the written pages");
-        t->reset_err = 0;
-    }
-    crs_log(CRS_LOG_DEBUG, "written pages collected and reset in the pause: %llu us, %u runs",
-            (unsigned long long)(t->reset_ns / 1000), req->track.nwritten);
     if (!a)
         return;
     a->nclean = 0;
@@ -274,6 +276,34 @@ void crs_track_after_release(struct crs_snap_request *req)
     if (r < 0 && r != -ENOSPC)
         n = 0;                          /* nothing known clean: every page is saved */
     __atomic_store_n(&a->nclean, n, __ATOMIC_RELEASE);
+}
+
+/* The child has its lists; the program runs. The reset: the pages written since the last one
+ * are listed, for the next image, and protected again. Here and not in the pause, where it
+ * was first: re-protecting scattered pages costs a TLB flush per 2 MiB block that holds any
+ * (0.3 to 0.5 s for 10,000 pages spread over 4 GiB on a loaded 2-core machine). A page written
+ * between the snapshot and this reset is in both this image and the next, never in neither;
+ * one written as the kernel protects it was writable before, so it is listed. */
+void crs_track_reset(const struct crs_snap_request *req)
+{
+    struct crs_track *t = &crs_state.track;
+    uint32_t n = 0;
+    int r;
+
+    if (t->uffd < 0 || t->off || !req->track.area)
+        return;
+    int w = !t->w_cur;                  /* the child may be reading the other */
+    if (crs_state.cfg.hooks.reset_delay_ms)
+        usleep(crs_state.cfg.hooks.reset_delay_ms * 1000u);
+    if ((r = reset(w, &n)) < 0 && r != -ENOSPC) {
+        track_off(r, "resetting the written pages");
+        return;
+    }
+    crs_log(CRS_LOG_DEBUG, "written pages listed and reset after the snapshot: %llu us, %u runs",
+            (unsigned long long)(t->reset_ns / 1000), n);
+    t->w_cur = w;
+    t->nw = n;
+    t->w_ok = r == 0;                   /* too scattered to list: the next image is full */
 }
 
 /* A region of /proc/self/maps worth tracking: private, not the kernel's special mappings, not
@@ -327,7 +357,7 @@ static int register_new(struct crs_snap_range *fresh, uint32_t *nfresh)
                                          * untracked, saved whole every time */
         /* protect what is populated; a page faulted in later is written by definition */
         uint32_t np = 0;
-        struct crs_snap_range *tmp = a->written; /* free until the stop */
+        struct crs_snap_range *tmp = a->clean; /* free until the release */
         scan(a, s, e, 0, 0, 0, T_PAGE_IS_PRESENT | T_PAGE_IS_SWAPPED, tmp, &np, CAP_WRITTEN);
         for (uint32_t i = 0; i < np; i++) {
             struct uffdio_writeprotect wp = {
@@ -361,28 +391,4 @@ void crs_track_result(const struct crs_snap_request *req, const struct crs_snap_
     t->parent_seq = rep->seq;
     t->depth = rep->depth;
     t->have_parent = 1;
-}
-
-/* Threads parked, just before the clone: the reset, at the snapshot's instant. We tried it
- * just before the stop, with the program running (re-protecting scattered pages costs a TLB
- * flush per 2 MiB block: 0.3 to 0.5 s for 10,000 pages spread over 4 GiB on this loaded
- * machine, which the pause then does not see), and restores from such chains came back with a
- * few pages wrong (tests/restore/incr.sh, as an unprivileged user): so it stays here. */
-void crs_track_reset(struct crs_snap_request *req)
-{
-    struct crs_track *t = &crs_state.track;
-    struct crs_snap_track *q = &req->track;
-    uint32_t n = 0;
-    int r;
-    if (t->uffd < 0 || t->off || !q->area)
-        return;
-    if ((r = reset(&n)) < 0 && r != -ENOSPC) {
-        q->incr = 0;
-        t->reset_err = r;               /* said (and tracking turned off) after the release */
-        return;
-    }
-    q->written = ((struct area *)t->area)->written;
-    q->nwritten = n;
-    if (r == -ENOSPC)
-        q->incr = 0;                    /* too scattered to list: this one is full */
 }

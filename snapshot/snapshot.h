@@ -22,6 +22,7 @@ struct crs_snap_hooks {
     uint32_t fds_delay_ms;          /* sleep before reading the descriptors */
     uint32_t uring_rw_flags;        /* rw_flags io_uring refuses, to force the fallback */
     uint32_t accept_delay_us;       /* the runtime's: a pause between accepting and recording */
+    uint32_t reset_delay_ms;        /* the runtime's: a pause between a snapshot and the reset */
 };
 
 /* Reads the test hooks from the environment (parent side, never in the child). */
@@ -83,15 +84,15 @@ struct crs_snap_shmcopy {
 #define CRS_SNAP_MAX_INTERNAL_FDS 640
 
 /* Incremental images (runtime/track.c keeps the tracking; docs/ARCHITECTURE.md says why it is
- * done so). The runtime tracks written pages with userfaultfd's asynchronous write protection:
- * just before the stop it collects the pages written since its previous reset (made before the
- * previous snapshot) and protects them again (PAGEMAP_SCAN with PM_SCAN_WP_MATCHING), into
- * `written`; once the threads run again, it lists the pages still protected (`clean`: not
- * written since that reset, in regions it tracks), into a memory area shared with the child,
- * and then writes the pause to pause_fd. `fresh` are the regions it started tracking just
- * before this reset, whose earlier writes it did not see. A page is left to the parent only
- * when it is in `clean` and in neither `written` nor `fresh`: unwritten from before the
- * previous snapshot until after this one. */
+ * done so). The runtime tracks written pages with userfaultfd's asynchronous write protection.
+ * After each snapshot, the program running, it lists the pages written since its previous
+ * reset and protects them again (PAGEMAP_SCAN with PM_SCAN_WP_MATCHING): for the next image,
+ * that list is `written` (writes between the parent's snapshot and that reset). Once the threads
+ * run again after this snapshot, it lists the pages still protected (`clean`: not written since
+ * that reset, in regions it tracks) into a memory area shared with the child, and then writes
+ * the pause to pause_fd. `fresh` are the regions it started tracking just before this stop,
+ * whose earlier writes it did not see. A page is left to the parent only when it is in `clean`
+ * and in neither `written` nor `fresh`: unwritten from the parent's snapshot to this one. */
 struct crs_snap_range {
     uint64_t start, end;
 };

@@ -20,6 +20,9 @@
  *   ACCEPT_DELAY_US=n  the runtime's coordinator waits n us between accepting a control
  *                      connection and recording it, where a fork of the program's would copy
  *                      one without the other were it not for the fd lock (tree/fork_storm.sh).
+ *   RESET_DELAY_MS=n   the runtime waits n ms after a snapshot before it resets the tracking
+ *                      of written pages, so that the program writes much in between
+ *                      (restore/incr.sh late).
  * The restorer's (read by the commands that restore, tools/cmd_restore.c and tools/resume.c,
  * into struct crs_restore_opts):
  *   FAKE_RELEASE=s     the kernel release the host check compares with the image's
@@ -67,6 +70,7 @@ void crs_snap_hooks_from_env(struct crs_snap_hooks *h)
     h->fds_delay_ms = env_num("CRSNAP_TEST_FDS_DELAY_MS");
     h->uring_rw_flags = env_num("CRSNAP_TEST_URING_RWF");
     h->accept_delay_us = env_num("CRSNAP_TEST_ACCEPT_DELAY_US");
+    h->reset_delay_ms = env_num("CRSNAP_TEST_RESET_DELAY_MS");
 }
 
 void crs_restore_opts_from_env(struct crs_restore_opts *o)

@@ -152,11 +152,12 @@ crs_restore_test(restore_lazy_helper_killed lazy.sh kill $<TARGET_FILE:restore_l
 crs_restore_test(restore_lazy_user lazy.sh user $<TARGET_FILE:restore_lazy_prog>)
 
 # Incremental images (incr.sh): a chain restored whole, retention that keeps what kept images
-# need, --full-every and CRSNAP_FULL_EVERY; as the test's user and as an unprivileged one.
+# need, --full-every and CRSNAP_FULL_EVERY, a chain with a late reset; as the test's user and
+# as an unprivileged one.
 add_executable(restore_incr_prog ${CRS_RESTORE_TESTS}/incr.c)
 target_link_libraries(restore_incr_prog PRIVATE Threads::Threads)
 foreach(who self user)
-  foreach(mode chain keep every)
+  foreach(mode chain keep every late)
     crs_restore_test(restore_incr_${mode}_${who} incr.sh ${who} ${mode}
                      $<TARGET_FILE:restore_incr_prog>)
   endforeach()

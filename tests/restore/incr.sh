@@ -8,6 +8,8 @@
 #          or replaced parent is refused before anything changes.
 #   keep   -k 2: the images the two newest depend on are kept, and the newest restores.
 #   every  --full-every 3, and 1 (every image full).
+#   late   a chain taken while the runtime waits after each snapshot before it resets the
+#          tracking (a test hook), so that much is written in between: restored whole.
 # "user" runs it all as an unprivileged user (tests/lib/unpriv.sh; skipped without root).
 . "$(dirname "$0")/lib.sh"
 who=$1 mode=$2 PROG=$3
@@ -28,7 +30,8 @@ as_who() {
     if [ "$who" = user ]; then
         setpriv --reuid="$U1" --regid="$U1" --init-groups --reset-env \
             env -i HOME=/nonexistent PATH=/usr/bin:/bin CRSNAP_LIB="$U_LIB" \
-            CRSNAP_SOCKET_DIR="$W/sock" ${CRSNAP_FULL_EVERY:+CRSNAP_FULL_EVERY=$CRSNAP_FULL_EVERY} "$@"
+            CRSNAP_SOCKET_DIR="$W/sock" ${CRSNAP_FULL_EVERY:+CRSNAP_FULL_EVERY=$CRSNAP_FULL_EVERY} \
+            ${CRSNAP_TEST_RESET_DELAY_MS:+CRSNAP_TEST_RESET_DELAY_MS=$CRSNAP_TEST_RESET_DELAY_MS} "$@"
     else
         "$@"
     fi
@@ -43,6 +46,7 @@ bg() {
         setpriv --reuid="$U1" --regid="$U1" --init-groups --reset-env \
             env -i HOME=/nonexistent PATH=/usr/bin:/bin CRSNAP_LIB="$U_LIB" \
             CRSNAP_SOCKET_DIR="$W/sock" ${CRSNAP_FULL_EVERY:+CRSNAP_FULL_EVERY=$CRSNAP_FULL_EVERY} \
+            ${CRSNAP_TEST_RESET_DELAY_MS:+CRSNAP_TEST_RESET_DELAY_MS=$CRSNAP_TEST_RESET_DELAY_MS} \
             "$@" >"$out" 2>"$err" &
     else
         "$@" >"$out" 2>"$err" &
@@ -222,6 +226,21 @@ every)
     for i in 1 2 3; do ckpt "$PID"; done
     kill_wait "$PID" "$T/run.out"
     for img in $IMGS; do [ "$(parent_of "$img")" = - ] || fail "CRSNAP_FULL_EVERY=1: $img is incremental"; done
+    ;;
+late)
+    # the writer thread rewrites its 4 MiB many times over in 150 ms: a page it writes
+    # between a snapshot and the reset must be in the next image too
+    export CRSNAP_TEST_RESET_DELAY_MS=150
+    run_prog --full-every 8
+    unset CRSNAP_TEST_RESET_DELAY_MS
+    IMGS=
+    for i in 1 2 3 4 5 6; do ckpt "$PID"; done
+    kill_wait "$PID" "$T/run.out"
+    set -- $IMGS
+    [ "$(parent_of "$6")" = "$(basename "$5")" ] || fail "the newest image is not incremental"
+    restore_bg restored "$6"
+    sleep 0.3
+    restore_finish restored "$6"
     ;;
 *)
     fail "unknown mode $mode"
