@@ -441,6 +441,26 @@ int crs_restore_memory(struct crs_restore *r, char *err, size_t errlen)
     return 0;
 }
 
+/* Locks one region as it was. mlock of a region without access marks it locked and then
+ * fails to populate it (ENOMEM), where the kernel's own lock of a range mapped under
+ * mlockall(MCL_FUTURE), a thread's malloc arena, says nothing. So such a region is locked on
+ * fault first, which populates nothing and is refused only by RLIMIT_MEMLOCK, then marked
+ * locked outright, whose failure to populate is what the kernel ignores too. */
+static int lock_region(const struct crs_img_vma *v)
+{
+    void *a = (void *)(uintptr_t)v->start;
+    size_t len = v->end - v->start;
+    int onfault = (v->flags & CRS_VMA_F_LOCKONFAULT) != 0;
+
+    if (v->prot & (PROT_READ | PROT_WRITE | PROT_EXEC))
+        return mlock2(a, len, onfault ? MLOCK_ONFAULT : 0);
+    if (mlock2(a, len, MLOCK_ONFAULT) < 0)
+        return -1;
+    if (!onfault && mlock2(a, len, 0) < 0 && errno != ENOMEM)
+        return -1;
+    return 0;
+}
+
 /* Locks come back after the resource limits (restore_proc.c): RLIMIT_MEMLOCK bounds what an
  * unprivileged user may lock, and the process's own limit is the one that applies. A lock
  * refused is a warning, not an error: the memory is all there, only not pinned. */
@@ -457,8 +477,7 @@ void crs_restore_locks(struct crs_restore *r)
             v->kind == CRS_VMA_VSYSCALL)
             continue;
         bytes += v->end - v->start;
-        if (mlock2((void *)(uintptr_t)v->start, v->end - v->start,
-                   v->flags & CRS_VMA_F_LOCKONFAULT ? MLOCK_ONFAULT : 0) < 0) {
+        if (lock_region(v) < 0) {
             if (!failed)
                 e = errno;
             failed++;

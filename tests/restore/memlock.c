@@ -3,7 +3,8 @@
  * and, with "future", every later mapping (mlockall(MCL_FUTURE)). After its work it checks, in
  * /proc/self/smaps, that each region is still locked ("lo", "lf"), that a region mapped now is
  * locked when MCL_FUTURE was asked, and that the data is whole. It prints the same lines
- * whether it was checkpointed or restored in between or not.
+ * whether it was checkpointed or restored in between or not. A range reserved without access
+ * after MCL_FUTURE (as a thread's malloc arena is) must come back locked too.
  *   memlock ITERATIONS PROGRESS_FILE [future]
  */
 #define _GNU_SOURCE
@@ -84,6 +85,10 @@ int main(int argc, char **argv)
         perror("mlockall");
         return 1;
     }
+    /* an address range reserved after MCL_FUTURE, as a malloc arena of a thread is: locked,
+     * though nothing in it can be populated */
+    void *reserved = future ? mmap(NULL, 16 * 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+                            : MAP_FAILED;
     prog_work(atol(argv[1]), argv[2]);
 
     CHECK(whole(locked, 1) && whole(onfault, 2) && whole(plain, 3), "data whole");
@@ -93,6 +98,8 @@ int main(int argc, char **argv)
     if (future) {
         void *later = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         CHECK(later != MAP_FAILED && has(later, "lo"), "mapped later locked (MCL_FUTURE)");
+        CHECK(reserved != MAP_FAILED && has(reserved, "lo") && !has(reserved, "lf"),
+              "reserved without access later locked (MCL_FUTURE)");
     }
     return 0;
 }
