@@ -48,7 +48,7 @@ struct crs_config {
     unsigned quiesce_timeout_ms; /* how long stopping every thread, and waiting for critical
                                   * sections to drain, may each take; 0 = 2000 */
     int full_every;           /* every Nth image is full, the others incremental on the one
-                                 before; 0 = default 1 ($CRSNAP_FULL_EVERY), 1 = always full */
+                                 before; 0 = default 8 ($CRSNAP_FULL_EVERY), 1 = always full */
 };
 
 /* The outcome of the last finished checkpoint. */

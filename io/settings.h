@@ -8,7 +8,7 @@
 #define CRS_MIN_INTERVAL 0.001      /* seconds; below this a timer would only ever checkpoint */
 #define CRS_MAX_INTERVAL 1e8
 #define CRS_MAX_KEEP 1000000        /* images kept */
-#define CRS_DEFAULT_FULL_EVERY 1    /* every image full: incremental images are asked for */
+#define CRS_DEFAULT_FULL_EVERY 8    /* every 8th image full, the 7 between incremental */
 #define CRS_MAX_FULL_EVERY 64       /* the longest chain a reader follows (CRS_IMG_MAX_CHAIN) */
 
 /* Whether signal sig may trigger a checkpoint. */

@@ -37,7 +37,7 @@ static void test_defaults(void **st)
     assert_string_equal(s.dir, "./crsnap-images");
     assert_true(s.interval == 0);
     assert_int_equal(s.keep, 3);
-    assert_int_equal(s.full_every, 1);
+    assert_int_equal(s.full_every, 8);
     assert_int_equal(s.signal, 0);
     assert_int_equal(s.level, -1);
     assert_int_equal(s.control_socket, 1);
@@ -208,7 +208,7 @@ static void test_struct(void **st)
     assert_int_equal(crs_settings_load(&s, &c, 0, err, sizeof err), -EINVAL);
     c.full_every = 0;                           /* the default */
     assert_int_equal(crs_settings_load(&s, &c, 0, err, sizeof err), 0);
-    assert_int_equal(s.full_every, 1);
+    assert_int_equal(s.full_every, 8);
     assert_string_equal(s.dir, "/d");
     assert_true(s.interval == 0);
     assert_int_equal(s.keep, 0);
