@@ -7,7 +7,7 @@
 #          and a restore from that is whole too. A moved directory restores; a missing, damaged
 #          or replaced parent is refused before anything changes.
 #   keep   -k 2: the images the two newest depend on are kept, and the newest restores.
-#   every  --full-every 3, and 1 (every image full).
+#   every  --full-every 3, the default (incremental after the first), and 1 (every image full).
 #   late   a chain taken while the runtime waits after each snapshot before it resets the
 #          tracking (a test hook), so that much is written in between: restored whole.
 # "user" runs it all as an unprivileged user (tests/lib/unpriv.sh; skipped without root).
@@ -219,6 +219,16 @@ every)
     restore_bg restored "$5"
     sleep 0.3
     restore_finish restored "$5"
+    # the default: incremental after the first
+    IMGDIR=imgs-default
+    run_prog
+    IMGS=
+    for i in 1 2 3; do ckpt "$PID"; done
+    kill_wait "$PID" "$T/run.out"
+    set -- $IMGS
+    [ "$(parent_of "$1")" = - ] && [ "$(parent_of "$2")" = "$(basename "$1")" ] &&
+        [ "$(parent_of "$3")" = "$(basename "$2")" ] || fail "by default the images are not incremental"
+    IMGDIR=imgs-full
     export CRSNAP_FULL_EVERY=1
     run_prog
     unset CRSNAP_FULL_EVERY
