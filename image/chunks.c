@@ -5,6 +5,7 @@
 #define ZSTD_STATIC_LINKING_ONLY
 #include "common/errmsg.h"
 #include "reader_internal.h"
+#include "common/hugebuf.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -142,7 +143,7 @@ static int load_buffers(struct crs_image *img, char *err, size_t errlen)
 {
     if (!img->cbuf) {
         img->cbuf_size = ZSTD_compressBound((size_t)CRS_IMG_CHUNK_MAX_PAGES * CRS_IMG_PAGE_SIZE);
-        img->cbuf = malloc(img->cbuf_size);
+        img->cbuf = crs_hugebuf_alloc(img->cbuf_size);
         img->dctx = ZSTD_createDCtx();
         if (!img->cbuf || !img->dctx) {
             crs_seterr(err, errlen, "out of memory");
@@ -179,9 +180,10 @@ int crs_image_read_chunk(struct crs_image *img, const struct crs_chunk_iter *it,
 int crs_chunk_reader_init(struct crs_chunk_reader *rd)
 {
     rd->cbuf_size = ZSTD_compressBound((size_t)CRS_IMG_CHUNK_MAX_PAGES * CRS_IMG_PAGE_SIZE);
-    rd->cbuf = malloc(rd->cbuf_size);
+    rd->cbuf = crs_hugebuf_alloc(rd->cbuf_size);
     rd->dctx = ZSTD_createDCtx();
-    rd->win = (struct crs_read_window){ .buf = malloc(CRS_READ_WINDOW), .size = CRS_READ_WINDOW };
+    rd->win = (struct crs_read_window){ .buf = crs_hugebuf_alloc(CRS_READ_WINDOW),
+                                        .size = CRS_READ_WINDOW };
     if (!rd->cbuf || !rd->dctx || !rd->win.buf) {
         crs_chunk_reader_free(rd);
         return -ENOMEM;
@@ -191,8 +193,8 @@ int crs_chunk_reader_init(struct crs_chunk_reader *rd)
 
 void crs_chunk_reader_free(struct crs_chunk_reader *rd)
 {
-    free(rd->cbuf);
-    free(rd->win.buf);
+    crs_hugebuf_free(rd->cbuf, rd->cbuf_size);
+    crs_hugebuf_free(rd->win.buf, CRS_READ_WINDOW);
     ZSTD_freeDCtx(rd->dctx);
     rd->cbuf = rd->dctx = NULL;
     rd->win = (struct crs_read_window){ 0 };

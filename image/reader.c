@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include "common/errmsg.h"
 #include "reader_internal.h"
+#include "common/hugebuf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -241,13 +242,14 @@ void crs_image_close(struct crs_image *img)
         close(img->fd);
     for (size_t i = 0; i < sizeof img->bufs / sizeof img->bufs[0]; i++)
         free(img->bufs[i]);
+    crs_hugebuf_free(img->big, img->big_len);
     crs_image_close(img->parent_img);
     free(img->mask);
     free(img->argv);
     free(img->envp);
     free(img->toc);
     free(img->path);
-    free(img->cbuf);
+    crs_hugebuf_free(img->cbuf, img->cbuf_size);
     ZSTD_freeDCtx(img->dctx);
     free(img);
 }

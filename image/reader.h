@@ -99,6 +99,8 @@ struct crs_image {
 
     /* Internal: payload buffers, the decompression context and its input buffer. */
     void *bufs[CRS_SEC__END + 2];   /* a payload per section, and QUEUED and DELETED records */
+    void *big;                      /* the page index, in huge pages (common/hugebuf.h) */
+    size_t big_len;
     void *dctx;
     void *cbuf;
     size_t cbuf_size;

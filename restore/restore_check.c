@@ -42,6 +42,7 @@
 #include "common/errmsg.h"
 #include "restore.h"
 #include "common/filehash.h"
+#include "common/hugebuf.h"
 #include "image/fdkind.h"
 
 #include <errno.h>
@@ -261,12 +262,13 @@ static int check_pages_in_files(const struct crs_image *img, char *err, size_t e
     }
     if (img->npageidx)
         return r;
-    struct crs_read_window win = { .buf = malloc(CRS_READ_WINDOW), .size = CRS_READ_WINDOW };
+    struct crs_read_window win = { .buf = crs_hugebuf_alloc(CRS_READ_WINDOW),
+                                   .size = CRS_READ_WINDOW };
     crs_image_chunk_begin_window(img, &it, win.buf ? &win : NULL);
     while ((r = crs_image_next_chunk(img, &it, err, errlen)) > 0 &&
            !(r = check_run(img, it.chunk.addr, it.chunk.npages, &last, &limit, err, errlen))) {
     }
-    free(win.buf);
+    crs_hugebuf_free(win.buf, CRS_READ_WINDOW);
     return r;
 }
 

@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include "common/errmsg.h"
 #include "restore.h"
+#include "common/hugebuf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -108,10 +109,11 @@ int crs_restore_lazy_index(struct crs_restore *r, char *err, size_t errlen)
         r->nidx = img->npageidx;
         return 0;
     }
-    struct crs_read_window win = { .buf = malloc(CRS_READ_WINDOW), .size = CRS_READ_WINDOW };
+    struct crs_read_window win = { .buf = crs_hugebuf_alloc(CRS_READ_WINDOW),
+                                   .size = CRS_READ_WINDOW };
     XXH3_state_t *hs = XXH3_createState();
     if (!win.buf || !hs) {
-        free(win.buf);
+        crs_hugebuf_free(win.buf, CRS_READ_WINDOW);
         XXH3_freeState(hs);
         crs_seterr(err, errlen, "out of memory");
         return -ENOMEM;
@@ -143,7 +145,7 @@ int crs_restore_lazy_index(struct crs_restore *r, char *err, size_t errlen)
         rc = -EBADMSG;
     }
     XXH3_freeState(hs);
-    free(win.buf);
+    crs_hugebuf_free(win.buf, CRS_READ_WINDOW);
     return rc < 0 ? rc : 0;
 }
 
