@@ -89,7 +89,9 @@ __attribute__((noreturn)) static void finish(struct child *c, int err, const cha
     rep.bytes_written = err ? 0 : crs_writer_pos(&c->w);
     rep.memory_covered = c->proc.memory_covered;
     rep.memory_saved = c->proc.memory_saved;
-    rep.write_ns = now_ns(CLOCK_MONOTONIC) - t0;
+    /* the write ends when the image is published: retention's deletions after it are not
+     * part of it (unlinking an old full image of some GiB takes hundreds of ms) */
+    rep.write_ns = (!err && c->published_ns ? c->published_ns : now_ns(CLOCK_MONOTONIC)) - t0;
     rep.seq = c->seq;
     crs_sb_init(&b, rep.path, sizeof rep.path);
     crs_sb_str(&b, c->final[0] ? c->final : req->path);
@@ -340,6 +342,7 @@ static void tidy_dir(struct child *c)
     c->stage = "linking latest to";
     if ((r = crs_publish_latest(req->dir_fd, name, req->job_id)))
         finish(c, r, NULL, c->t0);
+    c->published_ns = now_ns(CLOCK_MONOTONIC);
     crs_publish_clean_temps(req->dir_fd, req->job_id); /* best effort: killed writers' */
     c->stage = "applying retention after";
     r = crs_publish_retain(req->dir_fd, req->keep, name, req->job_id, c->work, WORK_SIZE);
@@ -467,6 +470,8 @@ void crs_snapshot_child(const struct crs_snap_request *req)
     c.temp[0] = '\0';
     if (req->dir[0])
         tidy_dir(&c);
+    else
+        c.published_ns = now_ns(CLOCK_MONOTONIC);
     finish(&c, 0, (!c.w.uring_err || req->force_pwrite) ? NULL : uring_note, t0);
 }
 

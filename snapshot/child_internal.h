@@ -118,6 +118,7 @@ struct child {
     int nkeep;
     uint64_t released;                 /* bytes unmapped */
     uint64_t t0;                       /* when the child started */
+    uint64_t published_ns;             /* when the image was published (0: not yet) */
     char fault[192];                   /* set by on_fault: replaces the errno text */
     /* an incremental image (incr.c) */
     int incr;                          /* 1: pages the runtime saw unwritten go to INHERIT */
