@@ -227,6 +227,11 @@ void crs_track_plan(struct crs_snap_request *req, int explicit_path)
     memset(q, 0, sizeof *q);
     if (crs_state.cfg.full_every == 1 || t->off)
         return;                         /* always full: no tracking at all */
+    /* A job's images are full: each process's goes to its place in the job's image, where no
+     * chain is kept. Nothing is tracked for them (what is registered already stays so, and
+     * costs a fault at the first write to a page, no more). */
+    if (req->ntree || req->leader_fd >= 0)
+        return;
     if ((r = track_open()) < 0) {
         track_off(r, "userfaultfd with asynchronous write protection");
         return;

@@ -2,11 +2,16 @@
 # A job's image as the tools see it: `crsnap info` (and --json) and `crsnap ls` list its
 # processes, `crsnap verify` checks every process's image; a damaged or missing one is named
 # by verify, info and `restore -n`, and `restore` refuses before anything changes; retention
-# removes a job's images with its root's.
+# removes a job's images with its root's. A job's images are full, and nothing is tracked for
+# them.
 . "$(dirname "$0")/lib.sh"
 need sh sleep cat /usr/bin/python3
 start sh -c 'sleep 60 | cat; echo done'
 checkpoint_job 3
+# a job's images are full: none of its processes tracks written pages (a userfaultfd)
+for p in $(descendants "$PID"); do
+    ls -l "/proc/$p/fd" 2>/dev/null | grep -q userfaultfd && fail "process $p of the job tracks written pages"
+done
 "$CRSNAP_BIN" info "$IMG" >"$T/info.txt" || fail "info failed"
 grep -q "^tree  *3 processes, their images in ckpt-[0-9]*\.parts" "$T/info.txt" ||
     fail "info shows no tree: $(cat "$T/info.txt")"
