@@ -1,6 +1,7 @@
 #!/bin/sh
 # The README's demo: an unmodified Python program computing a long SHA-256 hash chain runs under
-# `crsnap run`, is checkpointed, killed, and restored from its image; the restored process
+# `crsnap run`, is checkpointed twice (the second image holds only what changed since the first),
+# killed, and restored from the newest image and its parent; the restored process
 # finishes with the same answer as an uninterrupted run. Builds nothing: run it after the
 # README's build command. Exits non-zero if any step fails.
 #   usage: scripts/demo.sh [BUILD_DIR]     (default: build)
@@ -78,10 +79,17 @@ IMG=$("$CRSNAP" checkpoint -w "$PID") || die "crsnap checkpoint failed"
 echo "$IMG"
 [ -f "$IMG" ] || die "the image $IMG does not exist"
 
-step "The image directory and the image"
+step "Let it run a little, and checkpoint it again: this image holds only what changed"
+wait_progress "$W/run.log" 30 "$PID"
+IMG2=$("$CRSNAP" checkpoint -w "$PID") || die "the second crsnap checkpoint failed"
+echo "$IMG2"
+"$CRSNAP" info "$IMG2" | grep -q "^parent: *$(basename "$IMG")" ||
+    die "the second image is not incremental on the first"
+
+step "The image directory and the newest image (with its parent)"
 show "$CRSNAP" ls "$W/images" || die "crsnap ls failed"
-show "$CRSNAP" info "$IMG" || die "crsnap info failed"
-show "$CRSNAP" verify "$IMG" || die "crsnap verify failed"
+show "$CRSNAP" info "$IMG2" || die "crsnap info failed"
+show "$CRSNAP" verify "$IMG2" || die "crsnap verify failed"
 
 step "Let it run a little more, then kill it as a crash would (kill -9)"
 wait_progress "$W/run.log" 40 "$PID"
