@@ -47,7 +47,6 @@ struct crs_track {
     int uffd;                       /* userfaultfd with asynchronous write protection, or -1 */
     int pagemap_fd;                 /* /proc/self/pagemap, for PAGEMAP_SCAN, or -1 */
     int off;                        /* -errno: tracking failed, every image is full */
-    uint64_t reset_ns;              /* how long the last reset took (logged, debug) */
     int w_cur;                      /* which of the area's written lists the last reset filled */
     uint32_t nw;                    /* its runs */
     int w_ok;                       /* 1: that reset was this process's last, and its list whole */

@@ -202,16 +202,13 @@ static int register_new(struct crs_snap_range *fresh, uint32_t *nfresh);
 static int reset(int w, uint32_t *n)
 {
     struct crs_track *t = &crs_state.track;
-    uint64_t t0 = crs_now_ns(CLOCK_MONOTONIC);
     /* Populated pages only: to the kernel a hole of a registered region is written, and
      * matching it would protect it with a marker, which takes page tables for the whole hole
      * (terabytes for a sanitizer's shadow, a sparse heap's reservation). A page faulted into a
      * hole later is not protected, so it is written, as it must be. */
-    int r = scan(t->area, 0, SCAN_END, T_PM_SCAN_WP_MATCHING, 0, T_PAGE_IS_WRITTEN,
-                 T_PAGE_IS_PRESENT | T_PAGE_IS_SWAPPED, ((struct area *)t->area)->written[w], n,
-                 CAP_WRITTEN);
-    t->reset_ns = crs_now_ns(CLOCK_MONOTONIC) - t0;
-    return r;
+    return scan(t->area, 0, SCAN_END, T_PM_SCAN_WP_MATCHING, 0, T_PAGE_IS_WRITTEN,
+                T_PAGE_IS_PRESENT | T_PAGE_IS_SWAPPED, ((struct area *)t->area)->written[w], n,
+                CAP_WRITTEN);
 }
 
 /* Before the stop, the program running: new regions registered; full or incremental chosen.
@@ -300,12 +297,13 @@ void crs_track_reset(const struct crs_snap_request *req)
     int w = !t->w_cur;                  /* the child may be reading the other */
     if (crs_state.cfg.hooks.reset_delay_ms)
         usleep(crs_state.cfg.hooks.reset_delay_ms * 1000u);
+    uint64_t t0 = crs_now_ns(CLOCK_MONOTONIC);
     if ((r = reset(w, &n)) < 0 && r != -ENOSPC) {
         track_off(r, "resetting the written pages");
         return;
     }
     crs_log(CRS_LOG_DEBUG, "written pages listed and reset after the snapshot: %llu us, %u runs",
-            (unsigned long long)(t->reset_ns / 1000), n);
+            (unsigned long long)((crs_now_ns(CLOCK_MONOTONIC) - t0) / 1000), n);
     t->w_cur = w;
     t->nw = n;
     t->w_ok = r == 0;                   /* too scattered to list: the next image is full */
@@ -363,7 +361,7 @@ static int register_new(struct crs_snap_range *fresh, uint32_t *nfresh)
         /* protect what is populated; a page faulted in later is written by definition */
         uint32_t np = 0;
         struct crs_snap_range *tmp = a->clean; /* free until the release */
-        scan(a, s, e, 0, 0, 0, T_PAGE_IS_PRESENT | T_PAGE_IS_SWAPPED, tmp, &np, CAP_WRITTEN);
+        scan(a, s, e, 0, 0, 0, T_PAGE_IS_PRESENT | T_PAGE_IS_SWAPPED, tmp, &np, CAP_CLEAN);
         for (uint32_t i = 0; i < np; i++) {
             struct uffdio_writeprotect wp = {
                 .range = { tmp[i].start, tmp[i].end - tmp[i].start },
