@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include "hugebuf.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <sys/mman.h>
 
@@ -19,8 +20,10 @@ static size_t rounded(size_t len)
 void *crs_hugebuf_alloc(size_t len)
 {
     size_t want = rounded(len ? len : 1);
-    if (want < len)
+    if (want < len) {
+        errno = ENOMEM;
         return NULL;
+    }
     /* one huge page more than asked, so that an aligned start lies inside; the rest goes */
     char *m = mmap(NULL, want + HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED)
@@ -28,8 +31,7 @@ void *crs_hugebuf_alloc(size_t len)
     char *p = (char *)(((uintptr_t)m + HUGE - 1) & ~(uintptr_t)(HUGE - 1));
     if (p > m)
         munmap(m, (size_t)(p - m));
-    if (p + want < m + want + HUGE)
-        munmap(p + want, (size_t)(m + want + HUGE - (p + want)));
+    munmap(p + want, (size_t)(m + HUGE - p));   /* never empty: p lies below m + HUGE */
     madvise(p, want, MADV_HUGEPAGE);    /* advice: without it the buffer still works */
     return p;
 }

@@ -15,90 +15,56 @@
 #include <string.h>
 #include <xxhash.h>
 
-/* A section's entry against the file and its own header. */
-static int check_header(struct crs_image *img, const struct crs_img_toc_entry *e, char *err,
-                        size_t errlen)
+/* Loads one non-page section after checking its entry against the file and its own header:
+ * into malloc'd memory, or into huge pages (common/hugebuf.h) for the one section that grows
+ * with the memory (the page index: 1.4 MiB a GiB of mixed pages). */
+static int load(struct crs_image *img, const struct crs_img_toc_entry *e, int huge, void **out,
+                char *err, size_t errlen)
 {
     struct crs_img_section sh;
     const char *name = crs_reader_section_name(e->type);
+    int r;
     if (e->length > CRS_IMG_MAX_SECTION) {
         crs_seterr(err, errlen, "damaged %s section: length %llu too large", name,
                    (unsigned long long)e->length);
         return -EBADMSG;
     }
-    int r = crs_reader_read_at(img->fd, &sh, sizeof sh, e->offset);
-    if (r) {
-        crs_seterr(err, errlen, "reading the %s section: %s", name, strerror(-r));
-        return r;
-    }
+    r = crs_reader_read_at(img->fd, &sh, sizeof sh, e->offset);
+    if (r)
+        goto io;
     if (sh.type != e->type || sh.length != e->length) {
         crs_seterr(err, errlen, "damaged %s section: header does not match the table of contents",
                    name);
         return -EBADMSG;
     }
-    return 0;
-}
-
-/* A section's payload into buf, checked against its checksum. */
-static int read_payload(struct crs_image *img, const struct crs_img_toc_entry *e, void *buf,
-                        char *err, size_t errlen)
-{
-    const char *name = crs_reader_section_name(e->type);
-    int r = crs_reader_read_at(img->fd, buf, e->length, e->offset + sizeof(struct crs_img_section));
-    if (r) {
-        crs_seterr(err, errlen, "reading the %s section: %s", name, strerror(-r));
-        return r;
+    void *buf = huge ? crs_hugebuf_alloc(e->length) : malloc(e->length ? e->length : 1);
+    if (!buf) {
+        crs_seterr(err, errlen, "out of memory reading the %s section", name);
+        return -ENOMEM;
     }
-    if (XXH3_64bits(buf, e->length) != e->checksum) {
+    r = crs_reader_read_at(img->fd, buf, e->length, e->offset + sizeof sh);
+    int bad = !r && XXH3_64bits(buf, e->length) != e->checksum;
+    if (r || bad) {
+        if (huge)
+            crs_hugebuf_free(buf, e->length);
+        else
+            free(buf);
+        if (!bad)
+            goto io;
         crs_seterr(err, errlen, "damaged %s section: checksum mismatch", name);
         return -EBADMSG;
     }
+    *out = buf;
     return 0;
+io:
+    crs_seterr(err, errlen, "reading the %s section: %s", name, strerror(-r));
+    return r;
 }
 
-/* Loads one non-page section after checking its entry against the file and its own header. */
 int crs_reader_load_section(struct crs_image *img, const struct crs_img_toc_entry *e, void **out,
                             char *err, size_t errlen)
 {
-    int r = check_header(img, e, err, errlen);
-    if (r)
-        return r;
-    void *buf = malloc(e->length ? e->length : 1);
-    if (!buf) {
-        crs_seterr(err, errlen, "out of memory reading the %s section",
-                   crs_reader_section_name(e->type));
-        return -ENOMEM;
-    }
-    if ((r = read_payload(img, e, buf, err, errlen))) {
-        free(buf);
-        return r;
-    }
-    *out = buf;
-    return 0;
-}
-
-/* The same into huge pages (common/hugebuf.h), for the one section that grows with the memory
- * (the page index: 1.4 MiB a GiB of mixed pages); the image keeps it as img->big. */
-static int load_section_huge(struct crs_image *img, const struct crs_img_toc_entry *e, void **out,
-                             char *err, size_t errlen)
-{
-    int r = check_header(img, e, err, errlen);
-    if (r)
-        return r;
-    void *buf = crs_hugebuf_alloc(e->length);
-    if (!buf) {
-        crs_seterr(err, errlen, "out of memory reading the %s section",
-                   crs_reader_section_name(e->type));
-        return -ENOMEM;
-    }
-    if ((r = read_payload(img, e, buf, err, errlen))) {
-        crs_hugebuf_free(buf, e->length);
-        return r;
-    }
-    img->big = buf;
-    img->big_len = e->length;
-    *out = buf;
-    return 0;
+    return load(img, e, 0, out, err, errlen);
 }
 
 int crs_reader_need_count(const struct crs_img_toc_entry *e, size_t recsize, char *err,
@@ -360,8 +326,10 @@ static int load_pageidx(struct crs_image *img, const struct crs_img_toc_entry *e
                    img->nchunks);
         return -EBADMSG;
     }
-    if ((r = load_section_huge(img, e, &p, err, errlen)))
+    if ((r = load(img, e, 1, &p, err, errlen)))
         return r;
+    img->big = p;                       /* freed at close, whatever the checks below say */
+    img->big_len = e->length;
     img->pageidx = p;
     img->npageidx = e->count;
     /* The records must go up in address: the regions (sorted too) are walked beside them. */
