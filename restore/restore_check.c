@@ -255,8 +255,10 @@ static int check_pages_in_files(const struct crs_image *img, char *err, size_t e
      * address order, and a large image has hundreds of thousands of chunks elsewhere. */
     for (uint32_t k = 0; k < img->nvmas && img->npageidx && !r; k++) {
         const struct crs_img_vma *v = &img->vmas[k];
+        if (v->kind != CRS_VMA_FILE_PRIVATE)
+            continue;
         uint32_t i = crs_image_idx_at(img->pageidx, img->npageidx, v->end);
-        if (v->kind == CRS_VMA_FILE_PRIVATE && i > 0 && img->pageidx[i - 1].addr >= v->start)
+        if (i > 0 && img->pageidx[i - 1].addr >= v->start)
             r = check_run(img, img->pageidx[i - 1].addr, img->pageidx[i - 1].npages, &last,
                           &limit, err, errlen);
     }

@@ -2,8 +2,9 @@
  * every member's image before anything changes, makes the pipes and socket connections members
  * share (with their queued bytes) and the memory they share once, and becomes the root; each
  * process makes its children under their pids before it becomes itself, and each child is a
- * `crsnap restore --member PID` of its own, so that its layout is fresh. The shared objects travel down by inheritance, named in
- * $CRSNAP_RESTORE_SHARED; every process keeps the ends it had and closes the others.
+ * `crsnap restore --member PID` of its own, so that its layout is fresh. The shared objects
+ * travel down by inheritance, named in $CRSNAP_RESTORE_SHARED; every process keeps the ends it
+ * had and closes the others.
  * Ordinary libc code, run before the restorer's point of no return.
  */
 #define _GNU_SOURCE
